@@ -1,0 +1,18 @@
+/* rp_log.h - the error log.
+ *
+ * Lines look like: "2026-11-26 05:02:47.123 [warn] [static] message".
+ * The error log goes to stderr unless ErrorLog names a file; it is reopened on
+ * SIGUSR1.  Any thread may log.
+ */
+#ifndef RP_LOG_H
+#define RP_LOG_H
+
+#include "rp_common.h"
+
+typedef enum { RP_LOG_ERR = 0, RP_LOG_WARN, RP_LOG_NOTICE, RP_LOG_INFO, RP_LOG_DEBUG } rp_log_level;
+
+/* m may be NULL for messages from the core. */
+RP_API void rp_log(const rp_module *m, rp_log_level level, const char *fmt, ...) RP_PRINTF(3, 4);
+RP_API void rp_vlog(const rp_module *m, rp_log_level level, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,146 @@
+/* rp_module.h - the plugin descriptor, configuration directives and routes.
+ *
+ * A plugin is a shared object exporting exactly one symbol,
+ * "rp_module_<name>", a const rp_module.  Write it with RP_MODULE_DECLARE and
+ * start the initializer with RP_MODULE_HEADER:
+ *
+ *     RP_MODULE_DECLARE(hello) = {
+ *         RP_MODULE_HEADER,
+ *         .name = "hello", .version = "1.0",
+ *         .directives = hello_directives,
+ *         .create_conf = hello_create_conf,
+ *         .register_hooks = hello_register_hooks,
+ *     };
+ *
+ * The loader refuses a descriptor whose magic differs, whose ABI major differs
+ * from the server's, whose ABI minor is newer than the server's, or whose
+ * name is already loaded.  Fields unknown to an older plugin (struct_size
+ * smaller than the server's rp_module) are treated as NULL.
+ */
+#ifndef RP_MODULE_H
+#define RP_MODULE_H
+
+#include "rp_common.h"
+
+#define RP_MODULE_MAGIC 0x52414d50u /* "RAMP" */
+#define RP_ABI_MAJOR 1
+#define RP_ABI_MINOR 0
+
+/* ---- directives --------------------------------------------------------- */
+
+/* A directive setter.  conf is the module's configuration object (from
+ * create_conf).  Return NULL on success or an error message (for instance
+ * from rp_cmd_error); the core prints it as "file:line: message". */
+typedef const char *(*rp_directive_fn)(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+
+typedef struct rp_directive {
+    const char *name;     /* as written in the conf file: "CompressLevel" */
+    int min_args;         /* arguments after the name */
+    int max_args;         /* -1: no upper bound */
+    rp_directive_fn set;  /* a generic setter below or the module's own */
+    size_t offset;        /* offsetof(conf struct, field) for generic setters */
+    const char *help;     /* "CompressLevel 1-10: gzip effort" - shown in errors */
+} rp_directive;
+
+#define RP_DIRECTIVES_END {NULL, 0, 0, NULL, 0, NULL}
+
+/* Generic setters: they store into (char *)conf + offset.
+ *   rp_set_string  char *        one argument, copied
+ *   rp_set_flag    int           on|off|true|false|yes|no|1|0
+ *   rp_set_int     long          decimal integer
+ *   rp_set_size    size_t        bytes with optional k, m, g suffix (1024-based)
+ *   rp_set_seconds double        seconds, fractions allowed, >= 0
+ *   rp_set_path    char *        resolved against the directory of the conf file
+ *   rp_set_list    char **       all arguments, NULL-terminated
+ */
+RP_API const char *rp_set_string(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_flag(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_int(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_size(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_seconds(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_path(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+RP_API const char *rp_set_list(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+
+/* Parse helpers for custom setters; 0 on success, -1 if malformed. */
+RP_API int rp_parse_flag(const char *s, int *out);
+RP_API int rp_parse_size(const char *s, size_t *out);
+RP_API int rp_parse_long(const char *s, long *out);
+
+/* The directive being applied. */
+RP_API const char *rp_cmd_name(const rp_cmd *cmd);
+RP_API const char *rp_cmd_file(const rp_cmd *cmd);
+RP_API int rp_cmd_line(const rp_cmd *cmd);
+RP_API size_t rp_cmd_offset(const rp_cmd *cmd); /* the table entry's offset */
+RP_API rp_pool *rp_cmd_pool(const rp_cmd *cmd); /* lives as long as the configuration */
+RP_API rp_server *rp_cmd_server(const rp_cmd *cmd);
+/* Absolute path: path itself if absolute, else joined to the conf file's directory. */
+RP_API char *rp_cmd_resolve_path(const rp_cmd *cmd, const char *path);
+/* Format an error message in the configuration pool; return it from a setter. */
+RP_API const char *rp_cmd_error(const rp_cmd *cmd, const char *fmt, ...) RP_PRINTF(2, 3);
+
+/* ---- routes --------------------------------------------------------------- */
+
+/* Add a route to the core's table.  key forms:
+ *   "/exact.html"   exact path
+ *   "/dir/"         prefix (trailing slash)
+ *   "~regex"        PCRE2 pattern matched against the decoded path
+ *   "/x/*.html"     glob (fnmatch) when it holds an unescaped * ? or [
+ *   "ws:..."        any of the above, for websocket upgrade requests only
+ * Matching order: exact and prefix, then regex, then glob; longest key first
+ * within each group unless "MapSort off".  owner is the module whose handler
+ * serves the route; target is opaque data the owner gets back from
+ * rp_req_route_target().  Returns NULL or an error message. */
+RP_API const char *rp_route_add(rp_cmd *cmd, const char *key, const rp_module *owner, void *target);
+
+/* ---- the descriptor ---------------------------------------------------- */
+
+struct rp_module {
+    uint32_t magic;       /* RP_MODULE_MAGIC */
+    uint16_t abi_major;   /* RP_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;   /* RP_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof(rp_module) the plugin was built with */
+    const char *name;     /* short name: "static"; must match LoadModule */
+    const char *version;
+
+    const rp_directive *directives; /* RP_DIRECTIVES_END-terminated, or NULL */
+
+    /* Configuration object holding the defaults; directive setters fill it. */
+    void *(*create_conf)(rp_pool *p);
+    /* Layering: the result of applying "add" over "base".  Called when a
+     * configuration is built from another (a reload re-reading the conf keeps
+     * the module's process-wide state in base).  NULL: "add" wins whole. */
+    void *(*merge_conf)(rp_pool *p, void *base, void *add);
+
+    /* "Map /key target..." lines are offered to each loaded module, in load
+     * order, until one returns RP_OK (it called rp_route_add) or an error
+     * (returned through *err).  RP_DECLINED: not a target of this module. */
+    int (*map_target)(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
+                      const char **err);
+
+    /* Register hooks and filters (rp_hooks.h, rp_filter.h).  Called once,
+     * after the configuration has been read. */
+    void (*register_hooks)(rp_hooks *h, void *conf);
+
+    /* Called exactly once per configuration, after every module's hooks are
+     * registered and before any socket is accepted.  Return RP_OK or RP_ERROR
+     * after logging why; an error refuses to start. */
+    int (*post_config)(rp_server *s, void *conf);
+
+    /* Called in each worker thread before it serves, and as it stops. */
+    int (*worker_init)(rp_worker *w, void *conf);
+    void (*worker_exit)(rp_worker *w, void *conf);
+};
+
+#define RP_MODULE_HEADER \
+    .magic = RP_MODULE_MAGIC, .abi_major = RP_ABI_MAJOR, .abi_minor = RP_ABI_MINOR, \
+    .struct_size = sizeof(rp_module)
+
+#define RP_MODULE_DECLARE(name) RP_API const rp_module rp_module_##name; \
+    const rp_module rp_module_##name
+
+/* The configuration object of module m in server s (what create_conf made). */
+RP_API void *rp_server_conf(const rp_server *s, const rp_module *m);
+/* The running server's number of worker threads. */
+RP_API int rp_server_threads(const rp_server *s);
+
+#endif

@@ -1,0 +1,121 @@
+/* rp_request.h - one HTTP request and its response.
+ *
+ * A request lives from its first header byte until its LOG phase has run;
+ * everything allocated from rp_req_pool() goes away then.  All calls on a
+ * request must be made from the worker thread that owns it (rp_req_worker).
+ */
+#ifndef RP_REQUEST_H
+#define RP_REQUEST_H
+
+#include "rp_common.h"
+
+struct event_base;
+
+/* ---- the request -------------------------------------------------------- */
+
+RP_API rp_pool *rp_req_pool(rp_req *r);
+RP_API rp_server *rp_req_server(rp_req *r);
+RP_API rp_worker *rp_req_worker(rp_req *r);
+
+RP_API const char *rp_req_method(const rp_req *r); /* "GET" */
+RP_API int rp_req_is_head(const rp_req *r);
+RP_API const char *rp_req_uri(const rp_req *r);    /* request target as sent */
+RP_API const char *rp_req_path(const rp_req *r);   /* percent-decoded once, dot segments removed */
+RP_API const char *rp_req_query(const rp_req *r);  /* raw query after '?', or NULL */
+RP_API int rp_req_http_minor(const rp_req *r);     /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+RP_API int rp_req_is_tls(const rp_req *r);
+
+RP_API const char *rp_req_remote_ip(const rp_req *r);
+RP_API int rp_req_remote_port(const rp_req *r);
+RP_API const char *rp_req_local_ip(const rp_req *r);
+RP_API int rp_req_local_port(const rp_req *r);
+/* Requests served so far on this connection before this one (0 = first). */
+RP_API unsigned rp_req_keepalive_count(const rp_req *r);
+
+/* First header of that name (case-insensitive), or NULL. */
+RP_API const char *rp_req_header(const rp_req *r, const char *name);
+RP_API size_t rp_req_header_count(const rp_req *r);
+/* The i-th header in arrival order; 0 on success, -1 past the end. */
+RP_API int rp_req_header_at(const rp_req *r, size_t i, const char **name, const char **value);
+
+/* The whole request body (the core reads it before MAP runs, up to
+ * MaxBodySize; chunked bodies arrive de-chunked).  NULL with *len 0 if none. */
+RP_API const void *rp_req_body(const rp_req *r, size_t *len);
+
+/* Route matched by the core: key as configured, owner, target, and the part
+ * of the path after a prefix key ("" for exact keys). */
+RP_API const char *rp_req_route_key(const rp_req *r);
+RP_API const rp_module *rp_req_route_owner(const rp_req *r);
+RP_API void *rp_req_route_target(const rp_req *r);
+RP_API const char *rp_req_route_rest(const rp_req *r);
+/* A MAP hook may point the request at another route target. */
+RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest);
+
+/* Per-module slots, one per loaded module, NULL until set. */
+RP_API void *rp_req_ctx(const rp_req *r, const rp_module *m);
+RP_API void rp_req_set_ctx(rp_req *r, const rp_module *m, void *ctx);
+
+/* Notes: string key/values for later phases and other modules.  Both are
+ * copied into the request pool; a NULL value removes the note. */
+RP_API void rp_req_note_set(rp_req *r, const char *key, const char *value);
+RP_API const char *rp_req_note_get(const rp_req *r, const char *key);
+
+/* This module's configuration for the configuration serving this request. */
+RP_API void *rp_req_conf(const rp_req *r, const rp_module *m);
+
+/* ---- the response ------------------------------------------------------- */
+
+RP_API void rp_resp_set_status(rp_req *r, int status);
+RP_API int rp_resp_status(const rp_req *r);
+
+/* Headers may change until the first byte is sent (rp_resp_started). */
+RP_API void rp_resp_header_set(rp_req *r, const char *name, const char *value); /* replace */
+RP_API void rp_resp_header_add(rp_req *r, const char *name, const char *value); /* append */
+RP_API void rp_resp_header_unset(rp_req *r, const char *name);
+RP_API const char *rp_resp_header_get(const rp_req *r, const char *name);
+RP_API size_t rp_resp_header_count(const rp_req *r);
+RP_API int rp_resp_header_at(const rp_req *r, size_t i, const char **name, const char **value);
+
+/* Body length when known (sets Content-Length); -1 (the default) means
+ * unknown: chunked for HTTP/1.1, close-delimited for HTTP/1.0. */
+RP_API void rp_resp_set_length(rp_req *r, int64_t len);
+RP_API int64_t rp_resp_length(const rp_req *r);
+
+/* Body writers; each returns 0 or -1 (client gone, or response finished).
+ * The first call starts the response: output filters choose whether to join,
+ * then headers go out with the first bytes. */
+RP_API int rp_resp_write(rp_req *r, const void *data, size_t len);          /* copies */
+RP_API int rp_resp_printf(rp_req *r, const char *fmt, ...) RP_PRINTF(2, 3);
+RP_API int rp_resp_write_ref(rp_req *r, const void *data, size_t len,       /* no copy */
+                             void (*release)(void *arg), void *arg);
+/* Send len bytes of fd from off (sendfile where possible); the response takes
+ * ownership of fd and closes it. len -1 = to end of file. */
+RP_API int rp_resp_sendfile(rp_req *r, int fd, int64_t off, int64_t len);
+RP_API int rp_resp_flush(rp_req *r);
+/* End of body.  Required after RP_ASYNC; the core calls it when a handler
+ * returns RP_OK without having done so. */
+RP_API int rp_resp_finish(rp_req *r);
+RP_API int rp_resp_started(const rp_req *r);
+RP_API int rp_resp_finished(const rp_req *r);
+
+/* Answer with status and the standard error page (or the ERROR hooks' page). */
+RP_API int rp_resp_error(rp_req *r, int status);
+
+/* Bytes queued for the client and not yet written; lets a streaming
+ * producer wait instead of growing memory. */
+RP_API size_t rp_resp_pending(const rp_req *r);
+/* Call fn(r, arg) once when the queued output drops to at most low_water
+ * bytes (at once if it already has).  A later call replaces an earlier one. */
+RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *r, void *arg), void *arg);
+/* Call fn(r, arg) if the client goes away before the response finishes. */
+RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *r, void *arg), void *arg);
+
+/* ---- threads ------------------------------------------------------------ */
+
+RP_API struct event_base *rp_worker_base(rp_worker *w);
+RP_API int rp_worker_index(const rp_worker *w);
+/* Per-worker, per-module slot for state a module keeps on each thread. */
+RP_API void *rp_worker_ctx(const rp_worker *w, const rp_module *m);
+RP_API void rp_worker_set_ctx(rp_worker *w, const rp_module *m, void *ctx);
+
+#endif

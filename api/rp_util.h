@@ -1,0 +1,28 @@
+/* rp_util.h - helpers the core shares with plugins. */
+#ifndef RP_UTIL_H
+#define RP_UTIL_H
+
+#include <time.h>
+#include "rp_common.h"
+
+/* Mime type for a file name or bare extension ("a/b.html", "html"),
+ * from conf/mime.types plus MimeMap; NULL if unknown. */
+RP_API const char *rp_mime_type(const rp_server *s, const char *name_or_ext);
+
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"; buf must hold 30 bytes. */
+RP_API void rp_http_date(time_t t, char *buf);
+/* Parse the three HTTP date forms; 0 on success. */
+RP_API int rp_http_date_parse(const char *s, time_t *out);
+
+RP_API const char *rp_status_reason(int status);
+
+/* Escaped copies in pool p. */
+RP_API char *rp_html_escape(rp_pool *p, const char *s);
+RP_API char *rp_url_encode(rp_pool *p, const char *s); /* keeps unreserved and '/' */
+/* Percent-decode; plus_space turns '+' into ' '. Returns NULL if s holds a
+ * malformed escape. *len gets the decoded length (it may contain NUL). */
+RP_API char *rp_url_decode(rp_pool *p, const char *s, size_t n, int plus_space, size_t *len);
+
+RP_API const char *rp_version(void); /* "rampart/0.1.0" */
+
+#endif

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Install what building, testing and benchmarking rampart needs, and only what
+# is missing. Safe to run again and again.
+#
+# llhttp is not packaged for Debian 12, so its two packages are fetched from
+# Debian's next release ("trixie") through the archive address the machine
+# already uses for Debian itself. That is done with a private apt state
+# directory: the system's own sources and pins are never changed.
+set -euo pipefail
+
+PKGS=(build-essential cmake pkg-config curl
+      libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
+      openssl python3 wrk nginx-light apache2-utils)
+LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+have_llhttp=1
+for p in "${LLHTTP_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || have_llhttp=0
+done
+[ "$have_llhttp" = 1 ] && exit 0
+
+# The first http(s) archive address the machine uses for the Debian suite
+# itself (not the security archive), read from deb822 or one-line sources.
+debian_mirror() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; break } }' "$f"
+    done
+}
+mirror=$(debian_mirror | grep -v -- '-security' | grep -E '/debian/?$' | head -n 1 || true)
+if [ -z "$mirror" ]; then
+    echo "install-deps: no Debian archive address found in /etc/apt/sources*;" >&2
+    echo "install-deps: install libllhttp-dev (>= 9.2) by hand and run again." >&2
+    exit 1
+fi
+
+echo "install-deps: fetching ${LLHTTP_PKGS[*]} from the trixie suite of the configured Debian archive"
+work=$(mktemp -d); chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+echo "deb [signed-by=$keyring] $mirror trixie main" > "$work/sources.list"
+APT_OPTS=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=-"
+          -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
+          -o "Debug::NoLocking=1" -o "APT::Get::List-Cleanup=0")
+apt-get "${APT_OPTS[@]}" update -qq
+(cd "$work/debs" && apt-get "${APT_OPTS[@]}" download "${LLHTTP_PKGS[@]}")
+$SUDO dpkg -i "$work"/debs/*.deb

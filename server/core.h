@@ -1,0 +1,179 @@
+/* core.h - internal to librampart; never installed, never included by plugins.
+ *
+ * Two halves meet here:
+ *   configuration  conf.c module.c hooks.c route.c mime.c service.c directives.c
+ *   runtime        pool.c log.c util.c listen.c worker.c conn.c request.c
+ *                  response.c filter.c server.c
+ */
+#ifndef RP_CORE_H
+#define RP_CORE_H
+
+#include <stdio.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "rampart.h"
+
+#define RP_VERSION "0.1.0"
+
+/* A growable array of pointers allocated from a pool (configuration time). */
+typedef struct rp_vec {
+    void **v;
+    size_t n, cap;
+} rp_vec;
+void rp_vec_push(rp_pool *p, rp_vec *vec, void *item);
+
+/* ---- modules ----------------------------------------------------------- */
+
+typedef struct rp_modrec {
+    const rp_module *desc; /* NULL-field-safe copy when struct_size is smaller */
+    void *handle;          /* lt_dlhandle; NULL for the core itself */
+    char *file;            /* as resolved, for messages */
+    void *conf;            /* from create_conf, or NULL */
+    int index;             /* slot in per-request / per-worker ctx arrays */
+} rp_modrec;
+
+/* The core's own pseudo-module: its directives, its access-log hook. */
+extern const rp_module rp_module_core;
+
+/* ---- hooks and filters ------------------------------------------------- */
+
+typedef struct rp_hook_rec {
+    rp_hook_fn fn;
+    rp_modrec *mod;
+    int order;
+    const char *const *before;
+    const char *const *after;
+    int seq; /* registration order, for the stable sort */
+} rp_hook_rec;
+
+typedef struct rp_filter_def {
+    const char *name;
+    rp_filter_class cls;
+    int order;
+    rp_filter_setup_fn setup;
+    rp_filter_fn fn;
+    rp_modrec *mod;
+    int seq;
+} rp_filter_def;
+
+struct rp_hooks {
+    rp_server *server;
+    rp_modrec *mod;
+};
+
+/* ---- routes ------------------------------------------------------------ */
+
+typedef enum { RP_ROUTE_EXACT = 0, RP_ROUTE_PREFIX, RP_ROUTE_REGEX, RP_ROUTE_GLOB } rp_route_kind;
+
+typedef struct rp_route {
+    char *key;     /* as configured, e.g. "ws:~^/chat" */
+    char *pattern; /* without "ws:" and "~" */
+    rp_route_kind kind;
+    bool ws;
+    rp_modrec *owner;
+    void *target;
+    void *re; /* pcre2_code * for RP_ROUTE_REGEX */
+    int seq;
+} rp_route;
+
+typedef struct rp_route_match {
+    const rp_route *route;
+    const char *rest; /* points into the matched path; "" if nothing is left */
+} rp_route_match;
+
+/* ---- the core's own settings (directives of rp_module_core) ------------ */
+
+typedef struct rp_core_conf {
+    char **binds;            /* Bind, repeatable; default [::1]:8088 127.0.0.1:8088 */
+    long threads;            /* Threads; 0 = number of cores */
+    double connect_timeout;  /* ConnectTimeout seconds; 0 = none */
+    size_t max_read;         /* MaxRead, default 65536 */
+    size_t max_write;        /* MaxWrite, default 65536 */
+    size_t max_header_size;  /* MaxHeaderSize, default 8192 (request line + headers) */
+    long max_headers;        /* MaxHeaders, default 100 */
+    size_t max_uri;          /* MaxUriLength, default 8192 */
+    size_t max_body;         /* MaxBodySize, default 32 MiB */
+    int log;                 /* Log on|off: access logging */
+    char *access_log;        /* AccessLog path; NULL = stdout */
+    char *error_log;         /* ErrorLog path; NULL = stderr */
+    long log_level;          /* LogLevel err|warn|notice|info|debug */
+    int daemon;              /* Daemon on|off */
+    char *user;              /* User name */
+    char *pid_file;          /* PidFile path */
+    int map_sort;            /* MapSort on|off, default on */
+    char *module_dir;        /* ModuleDir; default: see rp_default_module_dir */
+    char *mime_types;        /* MimeTypes file; default: conf/mime.types */
+    char **mime_map;         /* MimeMap pairs, ext type ext type ... */
+    double graceful_timeout; /* GracefulTimeout seconds, default 10 */
+    double keepalive_timeout;/* KeepAliveTimeout seconds between requests, default 0 = ConnectTimeout */
+} rp_core_conf;
+
+/* ---- one configuration ------------------------------------------------- */
+
+typedef struct rp_mime_table rp_mime_table;
+
+struct rp_server {
+    rp_pool *pool;
+    rp_vec mods;                   /* rp_modrec *, index 0 = core */
+    rp_vec hooks[RP_PHASE_COUNT];  /* rp_hook_rec *, sorted by rp_hooks_finalize */
+    rp_vec filters;                /* rp_filter_def *, sorted likewise */
+    rp_vec routes;                 /* rp_route *, sorted by rp_routes_finalize */
+    rp_mime_table *mime;
+    rp_core_conf *core;            /* == mods[0]->conf */
+    const char *base_dir;          /* relative paths in directives resolve here by default */
+    int hook_seq;
+};
+
+/* ---- configuration side ------------------------------------------------ */
+
+/* A new configuration with only the core loaded and its defaults set. */
+rp_server *rp_server_new(void);
+void rp_server_free(rp_server *s);
+
+/* Apply one directive line.  file/line are for messages; dir resolves
+ * relative paths.  On error returns -1 and *err is "file:line: message"
+ * (allocated in s->pool). */
+int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir,
+                  int argc, char **argv, const char **err);
+/* Read a conf file (with Include) / a conf text. */
+int rp_conf_read_file(rp_server *s, const char *path, const char **err);
+int rp_conf_read_string(rp_server *s, const char *text, const char *name, const char *dir,
+                        const char **err);
+/* Split one line into words: quotes ("..." and '...'), backslash escapes,
+ * '#' comments.  Returns argc, or -1 with *err set (unterminated quote). */
+int rp_conf_split(rp_pool *p, const char *line, char ***argv, const char **err);
+
+/* Loader. */
+int rp_module_load(rp_server *s, rp_cmd *cmd, const char *name, const char *file, const char **err);
+rp_modrec *rp_module_find(const rp_server *s, const char *name);
+/* For an unknown directive: "... is provided by module 'gzip' (mod_gzip.so),
+ * which is not loaded: add 'LoadModule gzip mod_gzip.so'", or NULL. */
+const char *rp_module_hint(rp_server *s, const char *directive);
+const char *rp_default_module_dir(void);
+const char *rp_exe_dir(void);
+
+/* After the whole conf is read: register_hooks of every module, sort hooks,
+ * filters and routes, load the mime table, run post_config.  -1 with *err. */
+int rp_server_finalize(rp_server *s, const char **err);
+int rp_hooks_sort(rp_server *s, const char **err);
+void rp_hooks_dump(const rp_server *s, FILE *out);
+int rp_routes_finalize(rp_server *s, const char **err);
+/* Match a decoded path.  Returns 0 and fills *m, or -1 when nothing matches. */
+int rp_routes_match(const rp_server *s, const char *path, bool websocket, rp_route_match *m);
+int rp_mime_finalize(rp_server *s, const char **err);
+
+/* ---- runtime side ------------------------------------------------------ */
+
+/* log.c */
+int rp_log_open(const rp_core_conf *c, const char **err); /* before dropping privileges */
+int rp_log_reopen(void);                                   /* SIGUSR1 */
+void rp_log_set_level(int level);
+void rp_access_log_write(const char *line, size_t len);
+bool rp_access_log_enabled(void);
+int rp_access_log_hook(rp_req *r);
+
+/* server.c: run a finalized configuration until SIGTERM/SIGINT.  Returns the
+ * process exit status. */
+int rp_server_run(rp_server *s);
+
+#endif
