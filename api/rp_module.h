@@ -84,7 +84,7 @@ RP_API const char *rp_cmd_error(const rp_cmd *cmd, const char *fmt, ...) RP_PRIN
  *   "/exact.html"   exact path
  *   "/dir/"         prefix (trailing slash)
  *   "~regex"        PCRE2 pattern matched against the decoded path
- *   "/x/*.html"     glob (fnmatch) when it holds an unescaped * ? or [
+ *   "/x/page?.html"   glob (fnmatch) when it holds an unescaped * ? or [
  *   "ws:..."        any of the above, for websocket upgrade requests only
  * Matching order: exact and prefix, then regex, then glob; longest key first
  * within each group unless "MapSort off".  owner is the module whose handler

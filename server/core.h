@@ -15,6 +15,10 @@
 
 #define RP_VERSION "0.1.0"
 
+/* Internal entry points the executables (and later the JS facade) call;
+ * exported from librampart but not part of the plugin API. */
+#define RP_EXPORT __attribute__((visibility("default")))
+
 /* A growable array of pointers allocated from a pool (configuration time). */
 typedef struct rp_vec {
     void **v;
@@ -127,17 +131,17 @@ struct rp_server {
 /* ---- configuration side ------------------------------------------------ */
 
 /* A new configuration with only the core loaded and its defaults set. */
-rp_server *rp_server_new(void);
-void rp_server_free(rp_server *s);
+RP_EXPORT rp_server *rp_server_new(void);
+RP_EXPORT void rp_server_free(rp_server *s);
 
 /* Apply one directive line.  file/line are for messages; dir resolves
  * relative paths.  On error returns -1 and *err is "file:line: message"
  * (allocated in s->pool). */
-int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir,
+RP_EXPORT int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir,
                   int argc, char **argv, const char **err);
 /* Read a conf file (with Include) / a conf text. */
-int rp_conf_read_file(rp_server *s, const char *path, const char **err);
-int rp_conf_read_string(rp_server *s, const char *text, const char *name, const char *dir,
+RP_EXPORT int rp_conf_read_file(rp_server *s, const char *path, const char **err);
+RP_EXPORT int rp_conf_read_string(rp_server *s, const char *text, const char *name, const char *dir,
                         const char **err);
 /* Split one line into words: quotes ("..." and '...'), backslash escapes,
  * '#' comments.  Returns argc, or -1 with *err set (unterminated quote). */
@@ -150,13 +154,13 @@ rp_modrec *rp_module_find(const rp_server *s, const char *name);
  * which is not loaded: add 'LoadModule gzip mod_gzip.so'", or NULL. */
 const char *rp_module_hint(rp_server *s, const char *directive);
 const char *rp_default_module_dir(void);
-const char *rp_exe_dir(void);
+RP_EXPORT const char *rp_exe_dir(void);
 
 /* After the whole conf is read: register_hooks of every module, sort hooks,
  * filters and routes, load the mime table, run post_config.  -1 with *err. */
-int rp_server_finalize(rp_server *s, const char **err);
+RP_EXPORT int rp_server_finalize(rp_server *s, const char **err);
 int rp_hooks_sort(rp_server *s, const char **err);
-void rp_hooks_dump(const rp_server *s, FILE *out);
+RP_EXPORT void rp_hooks_dump(const rp_server *s, FILE *out);
 int rp_routes_finalize(rp_server *s, const char **err);
 /* Match a decoded path.  Returns 0 and fills *m, or -1 when nothing matches. */
 int rp_routes_match(const rp_server *s, const char *path, bool websocket, rp_route_match *m);
@@ -174,6 +178,22 @@ int rp_access_log_hook(rp_req *r);
 
 /* server.c: run a finalized configuration until SIGTERM/SIGINT.  Returns the
  * process exit status. */
-int rp_server_run(rp_server *s);
+RP_EXPORT int rp_server_run(rp_server *s);
+/* The built-in configuration text (demo site on loopback) used without -f. */
+RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
+
+/* ---- added by the configuration half (conf.c module.c directives.c) ---- */
+
+/* How deep Include may nest before the reader refuses. */
+#define RP_INCLUDE_DEPTH_MAX 16
+
+/* The record of a loaded module, found by descriptor pointer or, for a plugin
+ * whose descriptor the loader copied, by name; NULL if not loaded. */
+rp_modrec *rp_modrec_of(const rp_server *s, const rp_module *m);
+/* Setter of the core's Include directive (conf.c): reads each file or glob,
+ * relative to the including file's directory. */
+const char *rp_conf_include(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+/* The directory relative paths of the directive being applied resolve in. */
+const char *rp_cmd_dir(const rp_cmd *cmd);
 
 #endif

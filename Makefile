@@ -1,0 +1,69 @@
+# rampart - thin wrapper around CMake.  The two commands that matter:
+#
+#   make run     install missing Debian packages, build, serve examples/www
+#                on 127.0.0.1:8088 and [::1]:8088 (Ctrl-C stops it)
+#   make test    install, build, run the test suite, then run it again in an
+#                AddressSanitizer + UndefinedBehaviorSanitizer build
+#
+# Other targets: deps, build, bench, install (PREFIX=/usr/local DESTDIR=),
+# clean.  Variables: BUILD_TYPE (RelWithDebInfo), PREFIX, DESTDIR, JOBS.
+
+BUILD_DIR  ?= build
+ASAN_DIR   ?= build-asan
+BUILD_TYPE ?= RelWithDebInfo
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+# The sanitizer run fails on the first report and checks for leaks.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all deps build run test test-asan bench install clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+# Configure only when needed (a fresh tree, or a changed PREFIX/BUILD_TYPE
+# given on the command line), then build.
+build: deps
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# No -f: the server's embedded default configuration serves the demo site.
+# As root the server refuses to run without a User to drop privileges to.
+run: build
+	@if [ "$$(id -u)" = 0 ]; then \
+	    echo "make run: running as root, dropping privileges with: User nobody"; \
+	    exec ./$(BUILD_DIR)/bin/rampart-httpd -c 'User nobody'; \
+	else \
+	    exec ./$(BUILD_DIR)/bin/rampart-httpd; \
+	fi
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
+	$(MAKE) --no-print-directory test-asan
+
+# The same suite under ASan + UBSan, in its own build tree.
+test-asan:
+	cmake -S . -B $(ASAN_DIR) $(CMAKE_FLAGS) -DRP_SANITIZE=ON
+	cmake --build $(ASAN_DIR) -j$(JOBS)
+	$(SAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
+
+# rampart-httpd against nginx with wrk, on loopback; see bench/README.md.
+bench: build
+	BUILD_DIR=$(BUILD_DIR) ./bench/run.sh
+
+# Reconfigures with the requested PREFIX (the default paths compiled into the
+# server and rampart.pc follow it), then installs under $(DESTDIR)$(PREFIX).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -1,0 +1,369 @@
+/* static.c - mod_static: files from mapped directories.
+ *
+ *   LoadModule static mod_static.so
+ *   CacheControl "max-age=84600, public" | on | off
+ *   Map /key /dir [Header Name Value | "Name: Value"]...
+ *
+ * The descriptor, the directives, the Map target and the handler live here;
+ * safe path resolution is in path.c, validators and ranges in cond.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "static_int.h"
+
+#define ST_CC_DEFAULT "max-age=84600, public"
+
+/* Our configuration: only the Cache-Control value (NULL: send none). */
+typedef struct st_conf {
+    const char *cache_control;
+} st_conf;
+
+/* Forward declaration: the handler compares route owners with it. */
+RP_API extern const rp_module rp_module_static;
+
+/* ---- configuration ------------------------------------------------------ */
+
+static void *static_create_conf(rp_pool *p)
+{
+    st_conf *c = rp_pcalloc(p, sizeof *c);
+    c->cache_control = ST_CC_DEFAULT;
+    return c;
+}
+
+/* A header value from the conf file must not be able to split the response. */
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\t')
+            return 1;
+    return 0;
+}
+
+/* RFC 9110 token characters, for header names. */
+static int is_token(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
+            !(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z'))
+            return 0;
+    return 1;
+}
+
+static const char *set_cache_control(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    st_conf *c = conf;
+    int on;
+    (void)argc;
+    if (rp_parse_flag(argv[0], &on) == 0)
+        c->cache_control = on ? ST_CC_DEFAULT : NULL;
+    else if (!argv[0][0] || has_ctl(argv[0]))
+        return rp_cmd_error(cmd, "CacheControl: give a header value, 'on' or 'off'");
+    else
+        c->cache_control = rp_pstrdup(rp_cmd_pool(cmd), argv[0]);
+    return NULL;
+}
+
+static const rp_directive static_directives[] = {
+    {"CacheControl", 1, 1, set_cache_control, 0,
+     "CacheControl \"value\" | on | off: Cache-Control header for files (default on: "
+     "\"" ST_CC_DEFAULT "\")"},
+    RP_DIRECTIVES_END,
+};
+
+/* ---- Map /key /dir [Header Name Value]... ------------------------------- */
+
+/* Regular expressions, globs and websocket keys make no sense for a
+ * directory (the spec forbids the first two). */
+static int key_is_pattern(const char *key)
+{
+    if (key[0] == '~' || strncmp(key, "ws:", 3) == 0)
+        return 1;
+    for (const char *s = key; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            continue;
+        }
+        if (*s == '*' || *s == '?' || *s == '[')
+            return 1;
+    }
+    return 0;
+}
+
+/* Check and store one extra header of a mapping. */
+static const char *add_header(rp_cmd *cmd, const char *key, st_target *t, const char *name,
+                              size_t nlen, const char *value)
+{
+    char *n = rp_pstrndup(rp_cmd_pool(cmd), name, nlen);
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (!is_token(n) || has_ctl(value))
+        return rp_cmd_error(cmd, "Map %s: invalid header '%s'", key, n);
+    t->headers[t->nheaders].name = n;
+    t->headers[t->nheaders].value = rp_pstrdup(rp_cmd_pool(cmd), value);
+    t->nheaders++;
+    return NULL;
+}
+
+/* The extra headers after the directory, each written either as the three
+ * words  Header Name Value  or as one word  "Name: Value". */
+static const char *parse_headers(rp_cmd *cmd, const char *key, st_target *t, int argc,
+                                 char *const argv[])
+{
+    t->headers = rp_pcalloc(rp_cmd_pool(cmd), ((size_t)argc + 1) * sizeof *t->headers);
+    for (int i = 0; i < argc;) {
+        const char *e, *colon = strchr(argv[i], ':');
+        if (strcasecmp(argv[i], "Header") == 0 && i + 2 < argc) {
+            e = add_header(cmd, key, t, argv[i + 1], strlen(argv[i + 1]), argv[i + 2]);
+            i += 3;
+        } else if (colon) {
+            e = add_header(cmd, key, t, argv[i], (size_t)(colon - argv[i]), colon + 1);
+            i += 1;
+        } else {
+            e = rp_cmd_error(cmd, "Map %s: extra arguments must be 'Header Name Value' or "
+                                  "\"Name: Value\", got '%s'", key, argv[i]);
+        }
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+static void close_root_fd(void *arg)
+{
+    st_target *t = arg;
+    if (t->root_fd >= 0)
+        close(t->root_fd);
+}
+
+/* Fill the root of t from the directory dir (absolute). */
+static const char *set_root(rp_cmd *cmd, const char *key, st_target *t, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return rp_cmd_error(cmd, "Map %s: '%s': %s", key, dir, strerror(errno));
+    t->root = rp_pstrdup(rp_cmd_pool(cmd), real);
+    t->root_len = strlen(real);
+    free(real);
+    /* Kept open for openat2(RESOLVE_BENEATH); closed with the configuration. */
+    t->root_fd = open(t->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    rp_pool_cleanup_add(rp_cmd_pool(cmd), close_root_fd, t);
+    return NULL;
+}
+
+static int map_fail(const char **err, const char *msg)
+{
+    *err = msg;
+    return RP_ERROR;
+}
+
+static int static_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
+                             char *const argv[], const char **err)
+{
+    (void)conf;
+    if (argc < 1)
+        return RP_DECLINED;
+    const char *dir = rp_cmd_resolve_path(cmd, argv[0]);
+    struct stat st;
+    int found = stat(dir, &st) == 0;
+    /* A regular file is some other module's target (a script); leave it. */
+    if (found && S_ISREG(st.st_mode))
+        return RP_DECLINED;
+    if (key_is_pattern(key))
+        return map_fail(err, rp_cmd_error(cmd, "Map %s: regular expressions, globs and ws: keys "
+                                               "are not allowed for mapped directories", key));
+    if (key[0] != '/')
+        return map_fail(err, rp_cmd_error(cmd, "Map %s: the key must start with '/'", key));
+    if (!found || !S_ISDIR(st.st_mode))
+        return map_fail(err, rp_cmd_error(cmd, "Map %s: '%s' is not a directory", key, dir));
+
+    st_target *t = rp_pcalloc(rp_cmd_pool(cmd), sizeof *t);
+    const char *e = parse_headers(cmd, key, t, argc - 1, argv + 1);
+    if (!e)
+        e = set_root(cmd, key, t, dir);
+    if (e)
+        return map_fail(err, e);
+    /* Directory keys are always prefixes: "/css" means "/css/". */
+    size_t klen = strlen(key);
+    const char *k = key[klen - 1] == '/' ? key : rp_psprintf(rp_cmd_pool(cmd), "%s/", key);
+    e = rp_route_add(cmd, k, &rp_module_static, t);
+    return e ? map_fail(err, e) : RP_OK;
+}
+
+/* ---- the handler ---------------------------------------------------------- */
+
+/* "a//b" -> "a/b": a Location starting with "//" would name another host. */
+static char *collapse_slashes(char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++)
+        if (!(*p == '/' && w > s && w[-1] == '/'))
+            *w++ = *p;
+    *w = '\0';
+    return s;
+}
+
+/* A directory asked for without its trailing slash: relative links inside
+ * it only work from "dir/", so send the client there (keeping the query). */
+static int redirect_to_slash(rp_req *r)
+{
+    rp_pool *p = rp_req_pool(r);
+    const char *q = rp_req_query(r);
+    char *loc = collapse_slashes(rp_psprintf(p, "%s/%s%s", rp_url_encode(p, rp_req_path(r)),
+                                             q ? "?" : "", q ? q : ""));
+    char *body = rp_psprintf(p, "<html><body><a href=\"%s\">Moved Permanently</a></body></html>\n",
+                             rp_html_escape(p, loc));
+    rp_resp_set_status(r, 301);
+    rp_resp_header_set(r, "Location", loc);
+    rp_resp_header_set(r, "Content-Type", "text/html; charset=utf-8");
+    rp_resp_set_length(r, (int64_t)strlen(body));
+    rp_resp_write(r, body, strlen(body));
+    return RP_OK;
+}
+
+/* Headers common to 200, 206 and 304: validators, caching, route headers. */
+static void set_file_headers(rp_req *r, const st_target *t, const char *etag, time_t mtime)
+{
+    const st_conf *c = rp_req_conf(r, &rp_module_static);
+    char date[32];
+    rp_http_date(mtime, date);
+    rp_resp_header_set(r, "ETag", etag);
+    rp_resp_header_set(r, "Last-Modified", date);
+    if (c && c->cache_control)
+        rp_resp_header_set(r, "Cache-Control", c->cache_control);
+    for (size_t i = 0; i < t->nheaders; i++)
+        rp_resp_header_add(r, t->headers[i].name, t->headers[i].value);
+}
+
+/* Send [off, off+len) of the file: a 200 or 206 whose headers are set. */
+static int send_body(rp_req *r, const st_target *t, const char *used, int64_t off, int64_t len)
+{
+    rp_resp_set_length(r, len);
+    /* HEAD: the headers are all there is; don't open the file at all. */
+    if (rp_req_is_head(r) || len == 0)
+        return RP_OK;
+    struct stat st;
+    int status;
+    int fd = st_open_read(t, used, rp_req_pool(r), &st, &status);
+    if (fd < 0)
+        return status;
+    if (st.st_size < off + len) { /* truncated since st_lookup */
+        close(fd);
+        return 503;
+    }
+    rp_resp_sendfile(r, fd, off, len); /* the response owns fd now */
+    return RP_OK;
+}
+
+static int serve_file(rp_req *r, const st_target *t, const char *name, const char *used,
+                      const struct stat *st)
+{
+    char etag[ST_ETAG_MAX], cr[96];
+    st_etag(etag, st);
+    set_file_headers(r, t, etag, st->st_mtime);
+    if (st_not_modified(r, etag, st->st_mtime)) {
+        rp_resp_set_status(r, 304);
+        return RP_OK;
+    }
+    int64_t size = st->st_size, off = 0, len = size;
+    int rc = st_range(r, etag, st->st_mtime, size, &off, &len);
+    if (rc == 416) {
+        snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
+        rp_resp_header_set(r, "Content-Range", cr);
+        return 416;
+    }
+    const char *type = rp_mime_type(rp_req_server(r), name);
+    rp_resp_header_set(r, "Content-Type", type ? type : "application/octet-stream");
+    rp_resp_header_set(r, "Accept-Ranges", "bytes");
+    if (rc == 206) {
+        snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)off,
+                 (long long)(off + len - 1), (long long)size);
+        rp_resp_header_set(r, "Content-Range", cr);
+    }
+    rp_resp_set_status(r, rc);
+    return send_body(r, t, used, off, len);
+}
+
+/* A directory: redirect to "dir/", serve its index.html, or 403 with the
+ * note "static.dir" naming it so a listing module can take over. */
+static int serve_dir(rp_req *r, const st_target *t, const char *rest)
+{
+    const char *path = rp_req_path(r);
+    size_t plen = strlen(path);
+    if (plen == 0 || path[plen - 1] != '/')
+        return redirect_to_slash(r);
+    rp_pool *p = rp_req_pool(r);
+    size_t rlen = strlen(rest);
+    const char *index = rp_psprintf(p, "%s%sindex.html", rest,
+                                    (rlen == 0 || rest[rlen - 1] == '/') ? "" : "/");
+    struct stat st;
+    const char *used;
+    if (st_lookup(t, index, p, &st, &used) == 0 && S_ISREG(st.st_mode))
+        return serve_file(r, t, "index.html", used, &st);
+    const char *real = st_realpath_inside(t, rest, p);
+    if (real)
+        rp_req_note_set(r, "static.dir", real);
+    return 403;
+}
+
+/* The raw path must not hold an encoded NUL: the decoded C string would
+ * silently end early ("secret%00.html" -> "secret").  The core refuses
+ * these with 400 already; this is defence in depth. */
+static int uri_has_nul(const rp_req *r)
+{
+    const char *uri = rp_req_uri(r);
+    size_t n = strcspn(uri, "?");
+    for (size_t i = 0; i + 2 < n; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+            return 1;
+    return 0;
+}
+
+static int static_handler(rp_req *r)
+{
+    if (rp_req_route_owner(r) != &rp_module_static)
+        return RP_DECLINED;
+    const st_target *t = rp_req_route_target(r);
+    if (!rp_req_is_head(r) && strcmp(rp_req_method(r), "GET") != 0) {
+        rp_resp_header_set(r, "Allow", "GET, HEAD");
+        return 405;
+    }
+    const char *rest = rp_req_route_rest(r);
+    while (*rest == '/')
+        rest++;
+    if (!st_rest_is_safe(rest) || uri_has_nul(r))
+        return 404;
+    struct stat st;
+    const char *used;
+    int status = st_lookup(t, rest, rp_req_pool(r), &st, &used);
+    if (status)
+        return status;
+    if (S_ISDIR(st.st_mode))
+        return serve_dir(r, t, rest);
+    if (!S_ISREG(st.st_mode)) /* fifo, socket, device */
+        return 403;
+    return serve_file(r, t, rest, used, &st);
+}
+
+static void static_register_hooks(rp_hooks *h, void *conf)
+{
+    (void)conf;
+    rp_hook_add(h, RP_PHASE_HANDLER, static_handler, RP_HOOK_MIDDLE, NULL, NULL);
+}
+
+RP_MODULE_DECLARE(static) = {
+    RP_MODULE_HEADER,
+    .name = "static",
+    .version = "0.1.0",
+    .directives = static_directives,
+    .create_conf = static_create_conf,
+    .map_target = static_map_target,
+    .register_hooks = static_register_hooks,
+};

@@ -1,0 +1,64 @@
+/* static_int.h - mod_static internals shared by static.c, path.c and cond.c.
+ * Nothing here is exported: the only public symbol is rp_module_static. */
+#ifndef STATIC_INT_H
+#define STATIC_INT_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "rampart.h"
+
+/* One extra response header of a "Map /key /dir Header Name Value" line. */
+typedef struct st_header {
+    const char *name;
+    const char *value;
+} st_header;
+
+/* The opaque route target of one mapped directory, built at configuration
+ * time and read-only afterwards (shared by all workers). */
+typedef struct st_target {
+    const char *root; /* realpath of the mapped directory, no trailing '/' (except "/") */
+    size_t root_len;
+    int root_fd;      /* O_PATH directory fd for openat2(RESOLVE_BENEATH), or -1 */
+    size_t nheaders;
+    st_header *headers;
+} st_target;
+
+/* ---- path.c: safe resolution below the root ---- */
+
+/* 1 if rest (the path below the mapping key) has no ".." segment and is of
+ * sane length; the core normally guarantees this already. */
+int st_rest_is_safe(const char *rest);
+
+/* Find rel (relative to the root, no leading '/') without leaving the root.
+ * On success returns 0, fills *st and sets *used to the relative path that
+ * st_open_read() must be given.  Otherwise returns an HTTP status (404 for
+ * anything missing or outside the root, 403 for permission denied). */
+int st_lookup(const st_target *t, const char *rel, rp_pool *p, struct stat *st, const char **used);
+
+/* Open what st_lookup found for reading (O_CLOEXEC, never blocking on a
+ * fifo).  Returns an fd, with *st refreshed from it, or -1 with an HTTP
+ * status in *status. */
+int st_open_read(const st_target *t, const char *used, rp_pool *p, struct stat *st, int *status);
+
+/* Real filesystem path of rel, or NULL if it is missing or outside the root. */
+char *st_realpath_inside(const st_target *t, const char *rel, rp_pool *p);
+
+/* ---- cond.c: validators, conditional requests, Range ---- */
+
+#define ST_ETAG_MAX 48
+
+/* Strong ETag "\"<mtime-hex>-<size-hex>\"" into buf (ST_ETAG_MAX bytes). */
+void st_etag(char *buf, const struct stat *st);
+
+/* 1 if If-None-Match / If-Modified-Since say the client's copy is current. */
+int st_not_modified(rp_req *r, const char *etag, time_t mtime);
+
+/* Decide the byte range to send.  Returns 200 (whole file: no Range, an
+ * ignored one, or a failed If-Range), 206 with the range in *off and *len, or 416. */
+int st_range(rp_req *r, const char *etag, time_t mtime, int64_t size, int64_t *off, int64_t *len);
+
+/* Parse one Range header value against size; same results as st_range. */
+int st_parse_range(const char *value, int64_t size, int64_t *off, int64_t *len);
+
+#endif

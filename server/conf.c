@@ -1,0 +1,418 @@
+/* conf.c - the conf-file reader: lines, words, Include, and applying one
+ * directive to the module that declares it.
+ *
+ * Setters receive only the arguments after the directive name (argc of them);
+ * rp_cmd_name() gives the name as the module's table spells it.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "core.h"
+
+/* One file being read; Include pushes a frame so loops and depth are seen. */
+typedef struct conf_frame {
+    const char *path; /* canonical path, or the text's name */
+    int depth;
+    const struct conf_frame *up;
+} conf_frame;
+
+struct rp_cmd {
+    rp_server *server;
+    const rp_directive *d;
+    rp_modrec *mod;
+    const char *file;
+    int line;
+    const char *dir;
+    const conf_frame *frame;
+    const char *nested_err; /* an error from an included file, already "file:line:" */
+};
+
+static int read_text(rp_server *s, const char *text, const char *file, const char *dir,
+                     const conf_frame *fr, const char **err);
+
+/* ---- accessors ---------------------------------------------------------- */
+
+RP_API const char *rp_cmd_name(const rp_cmd *cmd) { return cmd->d->name; }
+RP_API const char *rp_cmd_file(const rp_cmd *cmd) { return cmd->file; }
+RP_API int rp_cmd_line(const rp_cmd *cmd) { return cmd->line; }
+RP_API size_t rp_cmd_offset(const rp_cmd *cmd) { return cmd->d->offset; }
+RP_API rp_pool *rp_cmd_pool(const rp_cmd *cmd) { return cmd->server->pool; }
+RP_API rp_server *rp_cmd_server(const rp_cmd *cmd) { return cmd->server; }
+
+const char *rp_cmd_dir(const rp_cmd *cmd)
+{
+    if (cmd->dir)
+        return cmd->dir;
+    return cmd->server->base_dir;
+}
+
+/* Join a relative path to dir (or the working directory when there is none). */
+static char *resolve_in(rp_pool *p, const char *dir, const char *path)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/')
+        return rp_pstrdup(p, path);
+    if (!dir)
+        dir = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+    size_t n = strlen(dir);
+    return rp_psprintf(p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", path);
+}
+
+RP_API char *rp_cmd_resolve_path(const rp_cmd *cmd, const char *path)
+{
+    return resolve_in(cmd->server->pool, rp_cmd_dir(cmd), path);
+}
+
+RP_API const char *rp_cmd_error(const rp_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = rp_pvsprintf(cmd->server->pool, fmt, ap);
+    va_end(ap);
+    return msg;
+}
+
+/* ---- splitting a line into words ---------------------------------------- */
+
+/* A backslash escapes only these; before anything else it is kept, so regex
+ * keys (~^/a\.html$) and escaped glob characters (/a\*b) survive. */
+static int escapable(char c)
+{
+    return c == '"' || c == '\'' || c == '\\' || c == ' ' || c == '\t' || c == '#';
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+int rp_conf_split(rp_pool *p, const char *line, char ***argvp, const char **err)
+{
+    /* Every word is at most as long as its source plus its NUL. */
+    char *out = rp_palloc(p, strlen(line) + 2);
+    rp_vec words = {0};
+    const char *c = line;
+
+    for (;;) {
+        while (is_blank(*c))
+            c++;
+        if (!*c || *c == '#') /* '#' starts a comment only where a word would */
+            break;
+        char *word = out;
+        while (*c && !is_blank(*c)) {
+            if (*c == '"' || *c == '\'') {
+                char q = *c;
+                size_t col = (size_t)(c - line) + 1;
+                for (c++; *c && *c != q; *out++ = *c++)
+                    if (*c == '\\' && escapable(c[1]))
+                        c++;
+                if (!*c) {
+                    *err = rp_psprintf(p, "missing closing %c for the quoted text at column %zu",
+                                       q, col);
+                    return -1;
+                }
+                c++;
+            } else {
+                if (*c == '\\' && escapable(c[1]))
+                    c++;
+                *out++ = *c++;
+            }
+        }
+        *out++ = '\0';
+        rp_vec_push(p, &words, word);
+    }
+    char **argv = rp_palloc(p, (words.n + 1) * sizeof(*argv));
+    for (size_t i = 0; i < words.n; i++)
+        argv[i] = words.v[i];
+    argv[words.n] = NULL;
+    *argvp = argv;
+    return (int)words.n;
+}
+
+/* ---- applying one directive ----------------------------------------------- */
+
+static const rp_directive *find_directive(const rp_server *s, const char *name, rp_modrec **mod)
+{
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
+        for (const rp_directive *d = m->desc->directives; d && d->name; d++) {
+            if (strcasecmp(d->name, name) == 0) {
+                *mod = m;
+                return d;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *arity_text(rp_pool *p, const rp_directive *d)
+{
+    if (d->max_args < 0)
+        return rp_psprintf(p, "at least %d argument%s", d->min_args, d->min_args == 1 ? "" : "s");
+    if (d->min_args == d->max_args)
+        return d->min_args == 0 ? "no arguments"
+                                : rp_psprintf(p, "%d argument%s", d->min_args,
+                                              d->min_args == 1 ? "" : "s");
+    return rp_psprintf(p, "%d to %d arguments", d->min_args, d->max_args);
+}
+
+static const char *unknown_directive(rp_server *s, const char *name)
+{
+    const char *hint = rp_module_hint(s, name);
+    if (hint)
+        return rp_psprintf(s->pool, "unknown directive '%s'; %s", name, hint);
+    return rp_psprintf(s->pool, "unknown directive '%s'", name);
+}
+
+static int apply_line(rp_server *s, const char *file, int line, const char *dir,
+                      const conf_frame *fr, int argc, char **argv, const char **err)
+{
+    rp_modrec *mod = NULL;
+    const rp_directive *d = find_directive(s, argv[0], &mod);
+    const char *e;
+    rp_cmd cmd = {s, d, mod, file, line, dir, fr, NULL};
+    int nargs = argc - 1;
+
+    if (!d)
+        e = unknown_directive(s, argv[0]);
+    else if (nargs < d->min_args || (d->max_args >= 0 && nargs > d->max_args))
+        e = rp_psprintf(s->pool, "%s takes %s but %d %s given%s%s%s", d->name,
+                        arity_text(s->pool, d), nargs, nargs == 1 ? "was" : "were",
+                        d->help ? " (usage: " : "", d->help ? d->help : "", d->help ? ")" : "");
+    else
+        e = d->set(&cmd, mod->conf, nargs, argv + 1);
+    if (!e)
+        return 0;
+    /* An error from an included file already names its own file and line. */
+    *err = (cmd.nested_err && e == cmd.nested_err)
+               ? e
+               : rp_psprintf(s->pool, "%s:%d: %s", file ? file : "(configuration)", line, e);
+    return -1;
+}
+
+int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir, int argc,
+                  char **argv, const char **err)
+{
+    if (argc < 1)
+        return 0;
+    return apply_line(s, file, line, dir, NULL, argc, argv, err);
+}
+
+/* ---- reading text and files -------------------------------------------- */
+
+typedef struct linebuf {
+    char *b;
+    size_t len, cap;
+} linebuf;
+
+static void lb_append(linebuf *lb, const char *s, size_t n)
+{
+    if (lb->len + n + 1 > lb->cap) {
+        lb->cap = (lb->len + n + 1) * 2;
+        char *b = realloc(lb->b, lb->cap);
+        if (!b)
+            abort(); /* configuration time; nothing sensible to do */
+        lb->b = b;
+    }
+    memcpy(lb->b + lb->len, s, n);
+    lb->len += n;
+    lb->b[lb->len] = '\0';
+}
+
+/* A line continues when it ends (trailing blanks ignored) in an odd number of
+ * backslashes; an even number is escaped backslashes. */
+static int continues(const char *s, size_t *n)
+{
+    size_t m = *n, k = 0;
+    while (m && (s[m - 1] == ' ' || s[m - 1] == '\t' || s[m - 1] == '\r'))
+        m--;
+    while (k < m && s[m - 1 - k] == '\\')
+        k++;
+    if (k % 2 == 0) {
+        *n = m;
+        return 0;
+    }
+    *n = m - 1;
+    return 1;
+}
+
+/* Gather one logical line (joining continuations with a space) starting at
+ * *pp; advances *pp and *lineno.  Returns 0 at the end of the text. */
+static int next_line(const char **pp, int *lineno, linebuf *lb)
+{
+    const char *p = *pp;
+    if (!*p)
+        return 0;
+    lb->len = 0;
+    lb_append(lb, "", 0);
+    for (;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        int more = continues(p, &n);
+        lb_append(lb, p, n);
+        (*lineno)++;
+        p = nl ? nl + 1 : p + strlen(p);
+        if (!more || !*p)
+            break;
+        lb_append(lb, " ", 1);
+    }
+    *pp = p;
+    return 1;
+}
+
+static int read_text(rp_server *s, const char *text, const char *file, const char *dir,
+                     const conf_frame *fr, const char **err)
+{
+    linebuf lb = {0};
+    int lineno = 0, rc = 0;
+    const char *p = text;
+
+    while (rc == 0) {
+        int first = lineno + 1;
+        if (!next_line(&p, &lineno, &lb))
+            break;
+        char **argv;
+        const char *e;
+        int argc = rp_conf_split(s->pool, lb.b, &argv, &e);
+        if (argc < 0) {
+            *err = rp_psprintf(s->pool, "%s:%d: %s", file, first, e);
+            rc = -1;
+        } else if (argc > 0) {
+            rc = apply_line(s, file, first, dir, fr, argc, argv, err);
+        }
+    }
+    free(lb.b);
+    return rc;
+}
+
+int rp_conf_read_string(rp_server *s, const char *text, const char *name, const char *dir,
+                        const char **err)
+{
+    conf_frame fr = {name ? name : "", 0, NULL};
+    return read_text(s, text, name ? name : "(configuration)", dir, &fr, err);
+}
+
+/* The whole file, NUL-terminated, in malloc'd memory; NULL with errno set. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t len = 0, cap = 8192;
+    char *b = malloc(cap);
+    for (size_t got; b; len += got) {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+        }
+        got = fread(b + len, 1, cap - len - 1, f);
+        if (got == 0)
+            break;
+    }
+    int e = ferror(f) ? errno : 0;
+    fclose(f);
+    if (b && e) {
+        free(b);
+        errno = e;
+        return NULL;
+    }
+    if (b)
+        b[len] = '\0';
+    return b;
+}
+
+/* Read one file as a frame below up.  Errors about the file itself go to
+ * *why (no file:line; the caller adds its own); errors inside it to *err. */
+static int read_file_frame(rp_server *s, const char *path, const conf_frame *up,
+                           const char **why, const char **err)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        *why = rp_psprintf(s->pool, "cannot open '%s': %s", path, strerror(errno));
+        return 1;
+    }
+    for (const conf_frame *f = up; f; f = f->up) {
+        if (strcmp(f->path, real) == 0) {
+            *why = rp_psprintf(s->pool, "Include loop: '%s' is already being read", real);
+            return 1;
+        }
+    }
+    int depth = up ? up->depth + 1 : 0;
+    if (depth > RP_INCLUDE_DEPTH_MAX) {
+        *why = rp_psprintf(s->pool, "Include of '%s' nests deeper than %d levels", path,
+                           RP_INCLUDE_DEPTH_MAX);
+        return 1;
+    }
+    char *text = slurp(real);
+    if (!text) {
+        *why = rp_psprintf(s->pool, "cannot read '%s': %s", path, strerror(errno));
+        return 1;
+    }
+    conf_frame fr = {rp_pstrdup(s->pool, real), depth, up};
+    char *dir = rp_pstrdup(s->pool, real);
+    *strrchr(dir, '/') = '\0';
+    if (!*dir)
+        dir = "/";
+    int rc = read_text(s, text, rp_pstrdup(s->pool, path), dir, &fr, err);
+    free(text);
+    return rc;
+}
+
+int rp_conf_read_file(rp_server *s, const char *path, const char **err)
+{
+    const char *why = NULL;
+    int rc = read_file_frame(s, path, NULL, &why, err);
+    if (rc > 0)
+        *err = rp_psprintf(s->pool, "configuration file %s", why);
+    return rc ? -1 : 0;
+}
+
+static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+/* Include one argument: a file (must exist) or a glob (may match nothing). */
+static const char *include_one(rp_cmd *cmd, const char *arg)
+{
+    rp_server *s = cmd->server;
+    char *path = rp_cmd_resolve_path(cmd, arg);
+    const char *why = NULL, *err = NULL;
+    glob_t g;
+
+    if (!has_glob(path)) {
+        int rc = read_file_frame(s, path, cmd->frame, &why, &err);
+        if (rc > 0)
+            return rp_psprintf(s->pool, "Include: %s", why);
+        return rc < 0 ? (cmd->nested_err = err) : NULL;
+    }
+    int grc = glob(path, 0, NULL, &g);
+    if (grc == GLOB_NOMATCH)
+        return NULL;
+    if (grc != 0)
+        return rp_psprintf(s->pool, "Include: cannot expand '%s'", path);
+    const char *res = NULL;
+    for (size_t i = 0; i < g.gl_pathc && !res; i++) {
+        int rc = read_file_frame(s, g.gl_pathv[i], cmd->frame, &why, &err);
+        if (rc > 0)
+            res = rp_psprintf(s->pool, "Include: %s", why);
+        else if (rc < 0)
+            res = cmd->nested_err = err;
+    }
+    globfree(&g);
+    return res;
+}
+
+const char *rp_conf_include(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    for (int i = 0; i < argc; i++) {
+        const char *e = include_one(cmd, argv[i]);
+        if (e)
+            return e;
+    }
+    return NULL;
+}

@@ -1,0 +1,449 @@
+/* conn.c - one client connection: reading, parsing with llhttp, running
+ * requests one at a time (pipelined requests wait in the input buffer, so
+ * answers leave in order), keep-alive, timeouts and closing. */
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include "runtime.h"
+
+/* Input kept while a request is being served before we stop reading. */
+#define RP_PIPELINE_MAX (256 * 1024)
+
+static llhttp_settings_t g_settings;
+static pthread_once_t g_settings_once = PTHREAD_ONCE_INIT;
+
+static void conn_free(rp_conn *c);
+static void process_input(rp_conn *c);
+
+/* ---- token assembly (llhttp may deliver a header in pieces) ------------- */
+
+static int tok_append(rp_conn *c, const char *at, size_t len)
+{
+    if (c->tok_len + len + 1 > c->tok_cap) {
+        size_t cap = c->tok_cap ? c->tok_cap : 256;
+        while (cap < c->tok_len + len + 1)
+            cap *= 2;
+        char *t = realloc(c->tok, cap);
+        if (!t)
+            return -1;
+        c->tok = t;
+        c->tok_cap = cap;
+    }
+    memcpy(c->tok + c->tok_len, at, len);
+    c->tok_len += len;
+    c->tok[c->tok_len] = '\0';
+    return 0;
+}
+
+static const char *tok_take(rp_conn *c)
+{
+    const char *s = rp_pstrndup(c->req->pool, c->tok ? c->tok : "", c->tok_len);
+    c->tok_len = 0;
+    return s;
+}
+
+static int fail(rp_conn *c, int status)
+{
+    c->error_status = status;
+    return -1;
+}
+
+/* ---- parser callbacks ----------------------------------------------------- */
+
+static rp_conn *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    if (!c->req)
+        c->req = rp_req_new(c);
+    c->tok_len = 0;
+    c->header_bytes = 0;
+    c->nheaders = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    rp_conn *c = conn_of(p);
+    if (c->tok_len + len > c->server->core->max_uri)
+        return fail(c, 414);
+    return tok_append(c, at, len);
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    c->req->uri = tok_take(c);
+    return 0;
+}
+
+static int header_bytes(rp_conn *c, size_t len)
+{
+    c->header_bytes += len;
+    return c->header_bytes > c->server->core->max_header_size ? fail(c, 431) : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    rp_conn *c = conn_of(p);
+    return header_bytes(c, len) ? -1 : tok_append(c, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    if (++c->nheaders > (size_t)c->server->core->max_headers)
+        return fail(c, 431);
+    c->field = tok_take(c);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    rp_conn *c = conn_of(p);
+    return header_bytes(c, len) ? -1 : tok_append(c, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    rp_kv_add(c->req->pool, &c->req->headers, c->field ? c->field : "", tok_take(c));
+    c->field = NULL;
+    return 0;
+}
+
+static void send_continue(rp_conn *c)
+{
+    evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    rp_req *r = c->req;
+    r->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
+    r->head = llhttp_get_method(p) == HTTP_HEAD;
+    r->http_major = llhttp_get_http_major(p);
+    r->http_minor = llhttp_get_http_minor(p);
+    const char *up = rp_req_header(r, "Upgrade");
+    r->websocket = up && strcasestr(up, "websocket") != NULL;
+    size_t max = c->server->core->max_body;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > max)
+        return fail(c, 413);
+    const char *expect = rp_req_header(r, "Expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return fail(c, 417);
+        if (r->http_minor >= 1)
+            send_continue(c);
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+        r->body = malloc(p->content_length);
+        if (!r->body)
+            return fail(c, 413);
+        r->body_cap = p->content_length;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    rp_conn *c = conn_of(p);
+    rp_req *r = c->req;
+    if (r->body_len + len > c->server->core->max_body)
+        return fail(c, 413);
+    if (r->body_len + len > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 16384;
+        while (cap < r->body_len + len)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b)
+            return fail(c, 413);
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    c->req->keepalive = llhttp_should_keep_alive(p) != 0;
+    return HPE_PAUSED; /* serve this request before parsing the next */
+}
+
+static void settings_init(void)
+{
+    llhttp_settings_init(&g_settings);
+    g_settings.on_message_begin = on_message_begin;
+    g_settings.on_url = on_url;
+    g_settings.on_url_complete = on_url_complete;
+    g_settings.on_header_field = on_header_field;
+    g_settings.on_header_field_complete = on_header_field_complete;
+    g_settings.on_header_value = on_header_value;
+    g_settings.on_header_value_complete = on_header_value_complete;
+    g_settings.on_headers_complete = on_headers_complete;
+    g_settings.on_body = on_body;
+    g_settings.on_message_complete = on_message_complete;
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+static void set_idle_timeout(rp_conn *c)
+{
+    const rp_core_conf *cc = c->server->core;
+    double t = c->nreq && cc->keepalive_timeout > 0 ? cc->keepalive_timeout : cc->connect_timeout;
+    if (t <= 0) {
+        bufferevent_set_timeouts(c->bev, NULL, NULL);
+        return;
+    }
+    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
+    bufferevent_set_timeouts(c->bev, &tv, NULL);
+}
+
+/* ---- reading and dispatch -------------------------------------------------- */
+
+static void dispatch(rp_conn *c)
+{
+    c->busy = true;
+    c->nreq++;
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    rp_req_run(c->req);
+}
+
+static void parse_error(rp_conn *c, llhttp_errno_t err)
+{
+    int status = c->error_status ? c->error_status : 400;
+    if (status == 400)
+        rp_log(NULL, RP_LOG_INFO, "bad request from %s: %s (%s)", c->remote_ip,
+               llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
+    evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+    bufferevent_disable(c->bev, EV_READ);
+    rp_resp_simple_error(c, status);
+}
+
+static void process_input(rp_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->busy && !c->closing && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        llhttp_errno_t err = llhttp_execute(&c->parser, v.iov_base, v.iov_len);
+        size_t used = v.iov_len;
+        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
+            used = (size_t)(llhttp_get_error_pos(&c->parser) - (const char *)v.iov_base);
+        else if (err != HPE_OK) {
+            parse_error(c, err);
+            return;
+        }
+        evbuffer_drain(in, used);
+        if (err == HPE_PAUSED_UPGRADE)
+            c->req->close_after = true; /* no module took the connection over */
+        if (err != HPE_OK)
+            dispatch(c);
+    }
+    if (c->busy && evbuffer_get_length(in) > RP_PIPELINE_MAX)
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process_input(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    rp_conn *c = arg;
+    if (c->closing && !c->busy && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        conn_free(c);
+        return;
+    }
+    if (c->req && c->req->drain_fn && rp_resp_pending(c->req) <= c->req->drain_low)
+        rp_resp_drained(c->req);
+}
+
+static void abort_request(rp_conn *c)
+{
+    rp_req *r = c->req;
+    if (r && r->abort_fn) {
+        void (*fn)(rp_req *, void *) = r->abort_fn;
+        r->abort_fn = NULL;
+        fn(r, r->abort_arg);
+    }
+}
+
+/* The socket is unusable; a request still being produced keeps the
+ * connection object alive (its writers now fail) until it finishes. */
+static void lose_socket(rp_conn *c)
+{
+    c->closing = true;
+    if (c->busy && !(c->req && c->req->finished)) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        abort_request(c);
+        return;
+    }
+    if (!c->busy)
+        conn_free(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    rp_conn *c = arg;
+    if (what & BEV_EVENT_EOF) {
+        c->read_eof = true;
+        if (c->busy) {
+            abort_request(c); /* the client will not read more requests' answers anyway */
+            return;
+        }
+        conn_free(c);
+    } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        lose_socket(c);
+    }
+}
+
+/* Deferred completion of a request: log it, free it, then continue. */
+static void next_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_conn *c = arg;
+    rp_req *r = c->req;
+    if (!r || !r->finished)
+        return;
+    rp_req_log_phase(r);
+    bool close = r->close_after || c->worker->stopping || c->read_eof;
+    c->req = NULL;
+    rp_req_free(r);
+    c->busy = false;
+    if (close || !c->bev) {
+        c->closing = true;
+        if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            conn_free(c);
+        else
+            bufferevent_disable(c->bev, EV_READ);
+        return;
+    }
+    llhttp_resume(&c->parser);
+    set_idle_timeout(c);
+    bufferevent_enable(c->bev, EV_READ);
+    process_input(c);
+}
+
+void rp_conn_request_done(rp_req *r)
+{
+    event_active(r->conn->next_ev, EV_TIMEOUT, 1);
+}
+
+struct evbuffer *rp_conn_output(rp_conn *c)
+{
+    return bufferevent_get_output(c->bev);
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+static void addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t n, int *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)n);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)n);
+        *port = ntohs(a->sin_port);
+    }
+}
+
+static void conn_addresses(rp_conn *c, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+        addr_to_text(&ss, c->remote_ip, sizeof c->remote_ip, &c->remote_port);
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        addr_to_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
+}
+
+void rp_conn_accept(rp_worker *w, int fd)
+{
+    pthread_once(&g_settings_once, settings_init);
+    rp_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        atomic_fetch_sub(&w->nconns, 1);
+        return;
+    }
+    c->worker = w;
+    c->server = w->server;
+    c->pool = rp_pool_create(NULL);
+    conn_addresses(c, fd);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_set_max_single_read(c->bev, c->server->core->max_read);
+    bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    c->next_ev = event_new(w->base, -1, 0, next_cb, c);
+    llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
+    c->parser.data = c;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    set_idle_timeout(c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void conn_free(rp_conn *c)
+{
+    rp_worker *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->bev)
+        bufferevent_free(c->bev);
+    event_free(c->next_ev);
+    if (c->req)
+        rp_req_free(c->req);
+    rp_pool_destroy(c->pool);
+    free(c->tok);
+    free(c);
+    if (atomic_fetch_sub(&w->nconns, 1) == 1 && w->stopping)
+        event_base_loopbreak(w->base);
+}
+
+/* Graceful stop: idle connections go now, busy ones after their answer. */
+void rp_conn_drain_all(rp_worker *w)
+{
+    rp_conn *c = w->conns;
+    while (c) {
+        rp_conn *n = c->next;
+        if (!c->busy)
+            conn_free(c);
+        c = n;
+    }
+}

@@ -1,0 +1,322 @@
+/* directives.c - the core pseudo-module: its settings, directives and hooks. */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core.h"
+
+/* The core's conf with bookkeeping the public struct has no room for. */
+typedef struct core_priv {
+    rp_core_conf pub; /* first: a core_priv * is an rp_core_conf * */
+    int bind_seen;    /* the first Bind replaces the default list */
+} core_priv;
+
+#define OFF(field) offsetof(rp_core_conf, field)
+
+static void *core_create_conf(rp_pool *p)
+{
+    core_priv *cp = rp_pcalloc(p, sizeof(*cp));
+    rp_core_conf *c = &cp->pub;
+    c->binds = rp_pcalloc(p, 3 * sizeof(char *));
+    c->binds[0] = rp_pstrdup(p, "[::1]:8088");
+    c->binds[1] = rp_pstrdup(p, "127.0.0.1:8088");
+    c->max_read = 65536;
+    c->max_write = 65536;
+    c->max_header_size = 8192;
+    c->max_headers = 100;
+    c->max_uri = 8192;
+    c->max_body = 32u << 20;
+    c->map_sort = 1;
+    c->graceful_timeout = 10;
+    c->log_level = RP_LOG_NOTICE;
+    return c;
+}
+
+/* ---- Bind ----------------------------------------------------------------- */
+
+static char *strip_blanks(rp_pool *p, const char *s)
+{
+    char *out = rp_palloc(p, strlen(s) + 1), *o = out;
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t')
+            *o++ = *s;
+    *o = '\0';
+    return out;
+}
+
+static int valid_port(const char *s)
+{
+    long port;
+    if (!*s || strspn(s, "0123456789") != strlen(s) || rp_parse_long(s, &port) < 0)
+        return 0;
+    return port >= 1 && port <= 65535;
+}
+
+/* "1.2.3.4:80" or "[::1]:80" (blanks already removed); 0 if well formed. */
+static int check_bind(rp_pool *p, const char *a)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    const char *colon;
+    if (a[0] == '[') {
+        const char *close = strchr(a, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        char *host = rp_pstrndup(p, a + 1, (size_t)(close - a - 1));
+        return inet_pton(AF_INET6, host, buf) == 1 && valid_port(close + 2) ? 0 : -1;
+    }
+    if (!(colon = strrchr(a, ':')))
+        return -1;
+    char *host = rp_pstrndup(p, a, (size_t)(colon - a));
+    return inet_pton(AF_INET, host, buf) == 1 && valid_port(colon + 1) ? 0 : -1;
+}
+
+static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    core_priv *cp = conf;
+    rp_pool *p = rp_cmd_pool(cmd);
+    size_t have = 0;
+    if (cp->bind_seen)
+        while (cp->pub.binds[have])
+            have++;
+    char **list = rp_pcalloc(p, (have + (size_t)argc + 1) * sizeof(char *));
+    memcpy(list, cp->pub.binds, have * sizeof(char *));
+    for (int i = 0; i < argc; i++) {
+        char *a = strip_blanks(p, argv[i]);
+        if (check_bind(p, a) < 0)
+            return rp_cmd_error(cmd,
+                                "Bind: expected IPv4:port such as 127.0.0.1:8088 or [IPv6]:port "
+                                "such as [::1]:8088 with a port from 1 to 65535, got '%s'",
+                                argv[i]);
+        list[have + (size_t)i] = a;
+    }
+    cp->pub.binds = list;
+    cp->bind_seen = 1;
+    return NULL;
+}
+
+/* ---- small custom setters ----------------------------------------------- */
+
+static const char *set_threads(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    long n;
+    if (rp_parse_long(argv[0], &n) < 0 || n < 0 || n > 1024)
+        return rp_cmd_error(cmd, "Threads: expected a number from 0 to 1024 (0 = one per CPU), "
+                                 "got '%s'", argv[0]);
+    ((rp_core_conf *)conf)->threads = n;
+    return NULL;
+}
+
+/* UseThreads off is the start() option useThreads:false, i.e. one thread. */
+static const char *set_use_threads(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    int on;
+    if (rp_parse_flag(argv[0], &on) < 0)
+        return rp_cmd_error(cmd, "UseThreads: expected on or off, got '%s'", argv[0]);
+    if (!on)
+        ((rp_core_conf *)conf)->threads = 1;
+    return NULL;
+}
+
+static const char *set_max_headers(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    long n;
+    if (rp_parse_long(argv[0], &n) < 0 || n < 1)
+        return rp_cmd_error(cmd, "MaxHeaders: expected a number >= 1, got '%s'", argv[0]);
+    ((rp_core_conf *)conf)->max_headers = n;
+    return NULL;
+}
+
+/* Sizes that must not be zero: a zero read or write cap would stall. */
+static const char *set_size_nonzero(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_size(cmd, conf, argc, argv);
+    if (!e && *(size_t *)((char *)conf + rp_cmd_offset(cmd)) == 0)
+        return rp_cmd_error(cmd, "%s: must be greater than 0", rp_cmd_name(cmd));
+    return e;
+}
+
+static const char *set_log_level(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    static const char *const names[] = {"err", "warn", "notice", "info", "debug"};
+    (void)argc;
+    const char *v = argv[0];
+    if (strcasecmp(v, "error") == 0)
+        v = "err";
+    else if (strcasecmp(v, "warning") == 0)
+        v = "warn";
+    for (long i = 0; i < 5; i++) {
+        if (strcasecmp(v, names[i]) == 0) {
+            ((rp_core_conf *)conf)->log_level = i;
+            return NULL;
+        }
+    }
+    return rp_cmd_error(cmd, "LogLevel: expected err, warn, notice, info or debug, got '%s'",
+                        argv[0]);
+}
+
+static const char *set_module_dir(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_path(cmd, conf, argc, argv);
+    struct stat st;
+    const char *dir = ((rp_core_conf *)conf)->module_dir;
+    if (!e && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return rp_cmd_error(cmd, "ModuleDir: '%s' is not a directory", dir);
+    return e;
+}
+
+/* An explicitly named mime table must exist: say so at its line. */
+static const char *set_mime_types(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_path(cmd, conf, argc, argv);
+    const char *f = ((rp_core_conf *)conf)->mime_types;
+    if (!e && access(f, R_OK) != 0)
+        return rp_cmd_error(cmd, "MimeTypes: cannot read '%s'", f);
+    return e;
+}
+
+/* MimeMap ext type [ext type ...]: appends, so later pairs override. */
+static const char *set_mime_map(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_core_conf *c = conf;
+    rp_pool *p = rp_cmd_pool(cmd);
+    if (argc % 2)
+        return rp_cmd_error(cmd, "MimeMap: expected pairs of extension and type, such as "
+                                 "'MimeMap m4v video/mp4', got %d words", argc);
+    size_t have = 0;
+    while (c->mime_map && c->mime_map[have])
+        have++;
+    char **list = rp_pcalloc(p, (have + (size_t)argc + 1) * sizeof(char *));
+    if (have)
+        memcpy(list, c->mime_map, have * sizeof(char *));
+    for (int i = 0; i < argc; i++) {
+        if (i % 2 == 1 && !strchr(argv[i], '/'))
+            return rp_cmd_error(cmd, "MimeMap: '%s' is not a mime type such as text/html",
+                                argv[i]);
+        list[have + (size_t)i] = rp_pstrdup(p, argv[i] + (i % 2 == 0 && argv[i][0] == '.'));
+    }
+    c->mime_map = list;
+    return NULL;
+}
+
+static const char *set_load_module(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    const char *err = NULL;
+    if (rp_module_load(rp_cmd_server(cmd), cmd, argv[0], argv[1], &err) < 0)
+        return err;
+    return NULL;
+}
+
+/* ---- Map ------------------------------------------------------------------- */
+
+static const char *map_refused(rp_cmd *cmd, const char *target)
+{
+    rp_server *s = rp_cmd_server(cmd);
+    char *names = NULL;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_module *d = ((rp_modrec *)s->mods.v[i])->desc;
+        if (d->map_target)
+            names = names ? rp_psprintf(s->pool, "%s, %s", names, d->name)
+                          : rp_pstrdup(s->pool, d->name);
+    }
+    if (!names)
+        return rp_cmd_error(cmd,
+                            "no loaded module accepts 'Map' target '%s' (no module with Map "
+                            "targets is loaded; 'LoadModule static mod_static.so' serves "
+                            "directories)",
+                            target);
+    return rp_cmd_error(cmd, "no loaded module accepts 'Map' target '%s' (asked: %s)", target,
+                        names);
+}
+
+/* Offer "Map key target [args]" to each module in load order. */
+static const char *set_map(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    rp_server *s = rp_cmd_server(cmd);
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
+        if (!m->desc->map_target)
+            continue;
+        const char *err = NULL;
+        int rc = m->desc->map_target(cmd, m->conf, argv[0], argc - 1, argv + 1, &err);
+        if (rc == RP_OK)
+            return NULL;
+        if (rc != RP_DECLINED)
+            return err ? err
+                       : rp_cmd_error(cmd, "Map: module '%s' refused target '%s'", m->desc->name,
+                                      argv[1]);
+    }
+    return map_refused(cmd, argv[1]);
+}
+
+/* ---- the table and the descriptor --------------------------------------- */
+
+static const rp_directive core_directives[] = {
+    {"Bind", 1, -1, set_bind, 0, "Bind addr:port...: listen on 127.0.0.1:8088, [::1]:8088, ..."},
+    {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
+    {"UseThreads", 1, 1, set_use_threads, 0, "UseThreads on|off: off = one worker thread"},
+    {"ConnectTimeout", 1, 1, rp_set_seconds, OFF(connect_timeout),
+     "ConnectTimeout seconds: close idle connections, 0 = never"},
+    {"KeepAliveTimeout", 1, 1, rp_set_seconds, OFF(keepalive_timeout),
+     "KeepAliveTimeout seconds: idle time between requests, 0 = ConnectTimeout"},
+    {"GracefulTimeout", 1, 1, rp_set_seconds, OFF(graceful_timeout),
+     "GracefulTimeout seconds: how long a stop waits for requests in flight"},
+    {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},
+    {"MaxWrite", 1, 1, set_size_nonzero, OFF(max_write), "MaxWrite size: bytes written per cycle"},
+    {"MaxHeaderSize", 1, 1, set_size_nonzero, OFF(max_header_size),
+     "MaxHeaderSize size: request line and headers"},
+    {"MaxUriLength", 1, 1, set_size_nonzero, OFF(max_uri), "MaxUriLength size: request target"},
+    {"MaxBodySize", 1, 1, rp_set_size, OFF(max_body), "MaxBodySize size: request body"},
+    {"MaxHeaders", 1, 1, set_max_headers, 0, "MaxHeaders N: header lines per request"},
+    {"Log", 1, 1, rp_set_flag, OFF(log), "Log on|off: access logging"},
+    {"AccessLog", 1, 1, rp_set_path, OFF(access_log), "AccessLog file: instead of stdout"},
+    {"ErrorLog", 1, 1, rp_set_path, OFF(error_log), "ErrorLog file: instead of stderr"},
+    {"LogLevel", 1, 1, set_log_level, 0, "LogLevel err|warn|notice|info|debug"},
+    {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
+    {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
+    {"User", 1, 1, rp_set_string, OFF(user), "User name: run as this user after binding"},
+    {"MapSort", 1, 1, rp_set_flag, OFF(map_sort), "MapSort on|off: longest Map key first"},
+    {"ModuleDir", 1, 1, set_module_dir, OFF(module_dir),
+     "ModuleDir dir: where LoadModule finds bare file names"},
+    {"MimeTypes", 1, 1, set_mime_types, OFF(mime_types), "MimeTypes file: 'ext type' lines"},
+    {"MimeMap", 2, -1, set_mime_map, 0, "MimeMap ext type...: add or change mime types"},
+    {"LoadModule", 2, 2, set_load_module, 0, "LoadModule name file: load a plugin"},
+    {"Include", 1, -1, rp_conf_include, 0, "Include file-or-glob...: read more directives"},
+    {"Map", 2, -1, set_map, 0, "Map /key target [args...]: route a path to a module"},
+    RP_DIRECTIVES_END};
+
+static void core_register_hooks(rp_hooks *h, void *conf)
+{
+    (void)conf;
+    rp_hook_add(h, RP_PHASE_LOG, rp_access_log_hook, RP_HOOK_LAST, NULL, NULL);
+}
+
+const rp_module rp_module_core = {
+    RP_MODULE_HEADER,
+    .name = "core",
+    .version = RP_VERSION,
+    .directives = core_directives,
+    .create_conf = core_create_conf,
+    .register_hooks = core_register_hooks,
+};
+
+RP_API void *rp_server_conf(const rp_server *s, const rp_module *m)
+{
+    rp_modrec *r = rp_modrec_of(s, m);
+    return r ? r->conf : NULL;
+}
+
+RP_API int rp_server_threads(const rp_server *s)
+{
+    if (s->core->threads > 0)
+        return (int)s->core->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

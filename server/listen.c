@@ -1,0 +1,139 @@
+/* listen.c - turn Bind strings into listening sockets on the main thread. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/listener.h>
+#include "runtime.h"
+#include "listen.h"
+
+/* "127.0.0.1:8088", "[::1]:8088", spaces anywhere ignored. */
+int rp_bind_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char buf[128];
+    size_t n = 0;
+    for (const char *p = spec; *p && n < sizeof buf - 1; p++)
+        if (*p != ' ' && *p != '\t')
+            buf[n++] = *p;
+    buf[n] = '\0';
+    char *colon = strrchr(buf, ':');
+    if (!colon)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535 || end == colon + 1)
+        return -1;
+    *colon = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (buf[0] == '[') {
+        size_t l = strlen(buf);
+        if (l < 3 || buf[l - 1] != ']')
+            return -1;
+        buf[l - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, buf + 1, &a->sin6_addr) != 1)
+            return -1;
+        *len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, buf, &a->sin_addr) != 1)
+            return -1;
+        *len = sizeof *a;
+    }
+    return 0;
+}
+
+static int open_socket(const char *spec, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (rp_bind_parse(spec, &ss, &len) != 0) {
+        snprintf(err, errlen, "Bind '%s': expected 1.2.3.4:port or [ipv6]:port", spec);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "Bind '%s': socket: %s", spec, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) /* "[::]" must not also claim IPv4 */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
+                      void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    (void)arg;
+    rp_workers_dispatch(fd);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    rp_log(NULL, RP_LOG_ERR, "accept: %s", evutil_socket_error_to_string(e));
+}
+
+int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
+{
+    memset(ls, 0, sizeof *ls);
+    for (char **b = s->core->binds; b && *b; b++) {
+        if (ls->n == RP_MAX_LISTENERS) {
+            snprintf(err, errlen, "too many Bind addresses (at most %d)", RP_MAX_LISTENERS);
+            return -1;
+        }
+        int fd = open_socket(*b, err, errlen);
+        if (fd < 0)
+            return -1;
+        ls->fd[ls->n] = fd;
+        ls->spec[ls->n++] = *b;
+    }
+    if (ls->n == 0) {
+        snprintf(err, errlen, "no Bind address");
+        return -1;
+    }
+    return 0;
+}
+
+int rp_listeners_attach(rp_listeners *ls, struct event_base *base)
+{
+    for (int i = 0; i < ls->n; i++) {
+        ls->ev[i] = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 0, ls->fd[i]);
+        if (!ls->ev[i])
+            return -1;
+        evconnlistener_set_error_cb(ls->ev[i], accept_error_cb);
+    }
+    return 0;
+}
+
+void rp_listeners_close(rp_listeners *ls)
+{
+    for (int i = 0; i < ls->n; i++) {
+        if (ls->ev[i])
+            evconnlistener_free(ls->ev[i]);
+        else if (ls->fd[i] >= 0)
+            close(ls->fd[i]);
+        ls->ev[i] = NULL;
+        ls->fd[i] = -1;
+    }
+}

@@ -1,0 +1,113 @@
+/* main_httpd.c - rampart-httpd: run the server from a conf file. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rampart-httpd [-f conf] [-c 'Directive args'].. [-t [--dump-hooks]] [-V] [-h]\n"
+            "  -f FILE        read the configuration from FILE (default: built-in demo site)\n"
+            "  -c LINE        apply one more directive line after the configuration\n"
+            "  -t             check the configuration and exit\n"
+            "  --dump-hooks   with -t: print the hook pipeline in run order\n"
+            "  -V             print version, plugin ABI and the modules the configuration loads\n"
+            "  -h             this help\n");
+}
+
+typedef struct opts {
+    const char *conf;
+    const char *extra[64];
+    int nextra;
+    int test, dump, version;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    static const struct option lopts[] = {{"dump-hooks", no_argument, NULL, 'D'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "f:c:tVh", lopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': o->conf = optarg; break;
+        case 'c':
+            if (o->nextra == 64) {
+                fprintf(stderr, "rampart-httpd: too many -c options\n");
+                return 2;
+            }
+            o->extra[o->nextra++] = optarg;
+            break;
+        case 't': o->test = 1; break;
+        case 'D': o->dump = 1; break;
+        case 'V': o->version = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rampart-httpd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static int load_config(rp_server *s, const opts *o)
+{
+    const char *err = NULL;
+    int rc;
+    if (o->conf)
+        rc = rp_conf_read_file(s, o->conf, &err);
+    else
+        rc = rp_conf_read_string(s, rp_builtin_conf(s->pool), "<built-in configuration>",
+                                 rp_exe_dir(), &err);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        strcpy(cwd, "/");
+    for (int i = 0; rc == 0 && i < o->nextra; i++)
+        rc = rp_conf_read_string(s, o->extra[i], "<command line -c>", cwd, &err);
+    if (rc == 0)
+        rc = rp_server_finalize(s, &err);
+    if (rc != 0)
+        fprintf(stderr, "rampart-httpd: %s\n", err ? err : "configuration error");
+    return rc;
+}
+
+static void print_version(const rp_server *s)
+{
+    printf("%s (plugin ABI %d.%d)\nmodules:", rp_version(), RP_ABI_MAJOR, RP_ABI_MINOR);
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_modrec *m = s->mods.v[i];
+        printf(" %s%s%s", m->desc->name, m->desc->version ? "/" : "",
+               m->desc->version ? m->desc->version : "");
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    rp_server *s = rp_server_new();
+    if (load_config(s, &o) != 0)
+        return 1;
+    if (o.version) {
+        print_version(s);
+        return 0;
+    }
+    if (o.test) {
+        if (o.dump)
+            rp_hooks_dump(s, stdout);
+        printf("rampart-httpd: configuration %s is OK\n", o.conf ? o.conf : "(built-in)");
+        return 0;
+    }
+    rc = rp_server_run(s);
+    rp_server_free(s);
+    return rc;
+}

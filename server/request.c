@@ -1,0 +1,379 @@
+/* request.c - the request object and the map -> auth -> handler pipeline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "runtime.h"
+
+/* ---- name/value lists --------------------------------------------------- */
+
+void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value)
+{
+    if (kv->n == kv->cap) {
+        size_t cap = kv->cap ? kv->cap * 2 : 16;
+        const char **n = rp_palloc(p, cap * sizeof(*n));
+        const char **v = rp_palloc(p, cap * sizeof(*v));
+        if (kv->n) {
+            memcpy(n, kv->names, kv->n * sizeof(*n));
+            memcpy(v, kv->values, kv->n * sizeof(*v));
+        }
+        kv->names = n;
+        kv->values = v;
+        kv->cap = cap;
+    }
+    kv->names[kv->n] = name;
+    kv->values[kv->n] = value;
+    kv->n++;
+}
+
+const char *rp_kv_get(const rp_kv *kv, const char *name)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (strcasecmp(kv->names[i], name) == 0)
+            return kv->values[i];
+    return NULL;
+}
+
+void rp_kv_unset(rp_kv *kv, const char *name)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < kv->n; i++) {
+        if (strcasecmp(kv->names[i], name) == 0)
+            continue;
+        kv->names[o] = kv->names[i];
+        kv->values[o] = kv->values[i];
+        o++;
+    }
+    kv->n = o;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+rp_req *rp_req_new(rp_conn *c)
+{
+    rp_pool *p = rp_pool_create(c->pool);
+    rp_req *r = rp_pcalloc(p, sizeof(*r));
+    r->pool = p;
+    r->conn = c;
+    r->server = c->server;
+    r->seq = c->nreq;
+    r->method = "";
+    r->uri = "";
+    r->path = "/";
+    r->http_major = 1;
+    r->http_minor = 1;
+    r->status = 200;
+    r->length = -1;
+    r->ctx = rp_pcalloc(p, c->server->mods.n * sizeof(void *));
+    r->bb = rp_brigade_create(p);
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    return r;
+}
+
+void rp_req_free(rp_req *r)
+{
+    free(r->body);
+    rp_pool_destroy(r->pool);
+}
+
+/* ---- path normalization ----------------------------------------------- */
+
+/* RFC 3986 remove_dot_segments on an absolute path, in place.  Returns -1
+ * when a ".." would climb above "/". */
+static int remove_dot_segments(char *path)
+{
+    char *out = path; /* writes never overtake reads */
+    const char *in = path;
+    while (*in) {
+        const char *seg = in + 1; /* in points at a '/' */
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 1 && seg[0] == '.') {
+            if (!end)
+                *out++ = '/';
+        } else if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            if (out == path)
+                return -1;
+            while (out > path && *--out != '/')
+                ;
+            if (!end)
+                *out++ = '/';
+        } else {
+            memmove(out, in, len + 1);
+            out += len + 1;
+        }
+        in = seg + len;
+    }
+    if (out == path)
+        *out++ = '/';
+    *out = '\0';
+    return 0;
+}
+
+/* Split the target into path and query, decode the path once, refuse what
+ * could smuggle a separator (%2F, %5C) or a NUL, and remove dot segments. */
+int rp_req_normalize_path(rp_req *r)
+{
+    const char *u = r->uri;
+    if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0) {
+        u = strchr(u + (u[4] == ':' ? 7 : 8), '/'); /* absolute-form: drop scheme and host */
+        if (!u)
+            u = "/";
+    }
+    if (u[0] != '/')
+        return 400;
+    const char *q = strchr(u, '?');
+    const char *frag = strchr(u, '#');
+    size_t plen = q ? (size_t)(q - u) : frag ? (size_t)(frag - u) : strlen(u);
+    if (q)
+        r->query = rp_pstrndup(r->pool, q + 1, frag && frag > q ? (size_t)(frag - q - 1) : strlen(q + 1));
+    for (size_t i = 0; i + 2 < plen; i++)
+        if (u[i] == '%' && u[i + 1] != '\0' &&
+            ((u[i + 1] == '2' && (u[i + 2] == 'f' || u[i + 2] == 'F')) ||
+             (u[i + 1] == '5' && (u[i + 2] == 'c' || u[i + 2] == 'C')) ||
+             (u[i + 1] == '0' && u[i + 2] == '0')))
+            return 400;
+    size_t dlen;
+    char *path = rp_url_decode(r->pool, u, plen, 0, &dlen);
+    if (!path || strlen(path) != dlen)
+        return 400;
+    if (remove_dot_segments(path) != 0)
+        return 400;
+    r->path = path;
+    return 0;
+}
+
+/* ---- the pipeline -------------------------------------------------------- */
+
+static int run_first(rp_req *r, rp_phase ph)
+{
+    const rp_vec *v = &r->server->hooks[ph];
+    for (size_t i = 0; i < v->n; i++) {
+        const rp_hook_rec *h = v->v[i];
+        int rc = h->fn(r);
+        if (rc != RP_DECLINED)
+            return rc;
+    }
+    return RP_DECLINED;
+}
+
+static int run_all(rp_req *r, rp_phase ph)
+{
+    const rp_vec *v = &r->server->hooks[ph];
+    for (size_t i = 0; i < v->n; i++) {
+        const rp_hook_rec *h = v->v[i];
+        int rc = h->fn(r);
+        if (rc >= 100 || rc == RP_ERROR)
+            return rc;
+    }
+    return RP_OK;
+}
+
+static void match_route(rp_req *r)
+{
+    rp_route_match m;
+    if (rp_routes_match(r->server, r->path, r->websocket, &m) == 0) {
+        r->route_key = m.route->key;
+        r->route_owner = m.route->owner;
+        r->route_target = m.route->target;
+        r->route_rest = m.rest;
+    }
+}
+
+static int pipeline(rp_req *r)
+{
+    int rc = rp_req_normalize_path(r);
+    if (rc)
+        return rc;
+    match_route(r);
+    rc = run_first(r, RP_PHASE_MAP);
+    if (rc != RP_OK && rc != RP_DECLINED)
+        return rc;
+    rc = run_all(r, RP_PHASE_AUTH);
+    if (rc != RP_OK)
+        return rc;
+    rc = run_first(r, RP_PHASE_HANDLER);
+    return rc == RP_DECLINED ? 404 : rc;
+}
+
+/* Run a complete request.  The response may finish now or later (RP_ASYNC). */
+void rp_req_run(rp_req *r)
+{
+    r->in_handler = true;
+    int rc = pipeline(r);
+    r->in_handler = false;
+    if (rc == RP_ASYNC) {
+        r->async = true;
+    } else if (rc >= 100 && !r->started) {
+        rp_resp_error(r, rc);
+    } else if (rc == RP_ERROR && !r->started) {
+        rp_resp_error(r, 500);
+    } else if (rc != RP_OK && rc != RP_ASYNC) {
+        rp_log(NULL, RP_LOG_ERR, "handler answered %d after the response started; closing", rc);
+        r->close_after = true;
+    }
+    if (rc != RP_ASYNC && !r->finished)
+        rp_resp_finish(r);
+    else if (r->finished)
+        rp_conn_request_done(r); /* finished inside the handler: complete it now */
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+RP_API rp_pool *rp_req_pool(rp_req *r) { return r->pool; }
+RP_API rp_server *rp_req_server(rp_req *r) { return r->server; }
+RP_API rp_worker *rp_req_worker(rp_req *r) { return r->conn->worker; }
+RP_API const char *rp_req_method(const rp_req *r) { return r->method; }
+RP_API int rp_req_is_head(const rp_req *r) { return r->head; }
+RP_API const char *rp_req_uri(const rp_req *r) { return r->uri; }
+RP_API const char *rp_req_path(const rp_req *r) { return r->path; }
+RP_API const char *rp_req_query(const rp_req *r) { return r->query; }
+RP_API int rp_req_http_minor(const rp_req *r) { return r->http_minor; }
+RP_API int rp_req_is_tls(const rp_req *r) { return r->conn->tls; }
+RP_API const char *rp_req_remote_ip(const rp_req *r) { return r->conn->remote_ip; }
+RP_API int rp_req_remote_port(const rp_req *r) { return r->conn->remote_port; }
+RP_API const char *rp_req_local_ip(const rp_req *r) { return r->conn->local_ip; }
+RP_API int rp_req_local_port(const rp_req *r) { return r->conn->local_port; }
+RP_API unsigned rp_req_keepalive_count(const rp_req *r) { return r->seq; }
+
+RP_API const char *rp_req_header(const rp_req *r, const char *name)
+{
+    return rp_kv_get(&r->headers, name);
+}
+
+RP_API size_t rp_req_header_count(const rp_req *r)
+{
+    return r->headers.n;
+}
+
+RP_API int rp_req_header_at(const rp_req *r, size_t i, const char **name, const char **value)
+{
+    if (i >= r->headers.n)
+        return -1;
+    *name = r->headers.names[i];
+    *value = r->headers.values[i];
+    return 0;
+}
+
+RP_API const void *rp_req_body(const rp_req *r, size_t *len)
+{
+    *len = r->body_len;
+    return r->body_len ? r->body : NULL;
+}
+
+RP_API const char *rp_req_route_key(const rp_req *r) { return r->route_key; }
+RP_API const rp_module *rp_req_route_owner(const rp_req *r)
+{
+    return r->route_owner ? r->route_owner->desc : NULL;
+}
+RP_API void *rp_req_route_target(const rp_req *r) { return r->route_target; }
+RP_API const char *rp_req_route_rest(const rp_req *r) { return r->route_rest ? r->route_rest : ""; }
+
+static rp_modrec *modrec_of(const rp_server *s, const rp_module *m)
+{
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *rec = s->mods.v[i];
+        if (rec->desc == m || (rec->desc && m && rec->desc->name && m->name &&
+                               strcmp(rec->desc->name, m->name) == 0))
+            return rec;
+    }
+    return NULL;
+}
+
+RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest)
+{
+    r->route_owner = modrec_of(r->server, owner);
+    r->route_target = target;
+    r->route_rest = rest ? rp_pstrdup(r->pool, rest) : "";
+}
+
+RP_API void *rp_req_ctx(const rp_req *r, const rp_module *m)
+{
+    rp_modrec *rec = modrec_of(r->server, m);
+    return rec ? r->ctx[rec->index] : NULL;
+}
+
+RP_API void rp_req_set_ctx(rp_req *r, const rp_module *m, void *ctx)
+{
+    rp_modrec *rec = modrec_of(r->server, m);
+    if (rec)
+        r->ctx[rec->index] = ctx;
+}
+
+RP_API void rp_req_note_set(rp_req *r, const char *key, const char *value)
+{
+    rp_kv_unset(&r->notes, key);
+    if (value)
+        rp_kv_add(r->pool, &r->notes, rp_pstrdup(r->pool, key), rp_pstrdup(r->pool, value));
+}
+
+RP_API const char *rp_req_note_get(const rp_req *r, const char *key)
+{
+    return rp_kv_get(&r->notes, key);
+}
+
+RP_API void *rp_req_conf(const rp_req *r, const rp_module *m)
+{
+    rp_modrec *rec = modrec_of(r->server, m);
+    return rec ? rec->conf : NULL;
+}
+
+RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *, void *), void *arg)
+{
+    r->abort_fn = fn;
+    r->abort_arg = arg;
+}
+
+/* ---- access log (the core's LOG hook) ----------------------------------- */
+
+/* Quote-safe copy for the log: no way to forge a second line or field. */
+static size_t log_escape(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (; s && *s && o + 4 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+int rp_access_log_hook(rp_req *r)
+{
+    if (!rp_access_log_enabled())
+        return RP_OK;
+    char when[64], line[8192], req[2048], ref[1024], ua[1024];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
+    char rl[2048];
+    snprintf(rl, sizeof rl, "%s %s HTTP/%d.%d", r->method, r->uri, r->http_major, r->http_minor);
+    log_escape(req, sizeof req, rl);
+    const char *rf = rp_req_header(r, "Referer"), *u = rp_req_header(r, "User-Agent");
+    log_escape(ref, sizeof ref, rf ? rf : "-");
+    log_escape(ua, sizeof ua, u ? u : "-");
+    int n = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n",
+                     r->conn->remote_ip, when, req, r->status, (unsigned long long)r->body_bytes,
+                     ref, ua);
+    if (n > 0)
+        rp_access_log_write(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    return RP_OK;
+}
+
+void rp_req_log_phase(rp_req *r)
+{
+    if (r->logged)
+        return;
+    r->logged = true;
+    run_all(r, RP_PHASE_LOG);
+}

@@ -1,0 +1,319 @@
+/* response.c - status, headers, body writers and the network end of the
+ * filter chain, where framing (Content-Length, chunked, close) is decided. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include "runtime.h"
+
+/* ---- status and headers ------------------------------------------------- */
+
+RP_API void rp_resp_set_status(rp_req *r, int status) { r->status = status; }
+RP_API int rp_resp_status(const rp_req *r) { return r->status; }
+RP_API int rp_resp_started(const rp_req *r) { return r->started; }
+RP_API int rp_resp_finished(const rp_req *r) { return r->finished; }
+RP_API void rp_resp_set_length(rp_req *r, int64_t len) { r->length = len; }
+RP_API int64_t rp_resp_length(const rp_req *r) { return r->length; }
+
+/* A header value must not be able to start a new header line. */
+static const char *header_safe(rp_pool *p, const char *v)
+{
+    if (!strpbrk(v, "\r\n"))
+        return rp_pstrdup(p, v);
+    char *c = rp_pstrdup(p, v);
+    for (char *q = c; *q; q++)
+        if (*q == '\r' || *q == '\n')
+            *q = ' ';
+    return c;
+}
+
+RP_API void rp_resp_header_set(rp_req *r, const char *name, const char *value)
+{
+    rp_kv_unset(&r->resp_headers, name);
+    rp_resp_header_add(r, name, value);
+}
+
+RP_API void rp_resp_header_add(rp_req *r, const char *name, const char *value)
+{
+    if (r->headers_out || !name || !value)
+        return;
+    rp_kv_add(r->pool, &r->resp_headers, header_safe(r->pool, name), header_safe(r->pool, value));
+}
+
+RP_API void rp_resp_header_unset(rp_req *r, const char *name)
+{
+    rp_kv_unset(&r->resp_headers, name);
+}
+
+RP_API const char *rp_resp_header_get(const rp_req *r, const char *name)
+{
+    return rp_kv_get(&r->resp_headers, name);
+}
+
+RP_API size_t rp_resp_header_count(const rp_req *r)
+{
+    return r->resp_headers.n;
+}
+
+RP_API int rp_resp_header_at(const rp_req *r, size_t i, const char **name, const char **value)
+{
+    if (i >= r->resp_headers.n)
+        return -1;
+    *name = r->resp_headers.names[i];
+    *value = r->resp_headers.values[i];
+    return 0;
+}
+
+/* ---- writers ------------------------------------------------------------ */
+
+/* Set up the filter chain once; a bare response (parse errors) has none. */
+static void start(rp_req *r)
+{
+    if (r->started)
+        return;
+    if (r->bare)
+        r->started = true;
+    else
+        rp_filter_start(r);
+}
+
+static int begin(rp_req *r)
+{
+    if (r->finished || !r->conn->bev)
+        return -1;
+    start(r);
+    return 0;
+}
+
+RP_API int rp_resp_write(rp_req *r, const void *data, size_t len)
+{
+    if (begin(r))
+        return -1;
+    rp_brigade_add_mem(r->bb, data, len);
+    return rp_filter_send(r, r->bb);
+}
+
+RP_API int rp_resp_printf(rp_req *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = rp_pvsprintf(r->pool, fmt, ap);
+    va_end(ap);
+    return rp_resp_write(r, s, strlen(s));
+}
+
+RP_API int rp_resp_write_ref(rp_req *r, const void *data, size_t len, void (*release)(void *),
+                             void *arg)
+{
+    if (begin(r)) {
+        if (release)
+            release(arg);
+        return -1;
+    }
+    rp_brigade_add_ref(r->bb, data, len, release, arg);
+    return rp_filter_send(r, r->bb);
+}
+
+RP_API int rp_resp_sendfile(rp_req *r, int fd, int64_t off, int64_t len)
+{
+    if (len < 0) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        len = end < off ? 0 : end - off;
+    }
+    if (begin(r)) {
+        close(fd);
+        return -1;
+    }
+    rp_brigade_add_file(r->bb, fd, off, len);
+    return rp_filter_send(r, r->bb);
+}
+
+RP_API int rp_resp_flush(rp_req *r)
+{
+    if (begin(r))
+        return -1;
+    rp_brigade_add_flush(r->bb);
+    return rp_filter_send(r, r->bb);
+}
+
+RP_API int rp_resp_finish(rp_req *r)
+{
+    if (r->finished)
+        return 0;
+    start(r);
+    rp_brigade_add_eos(r->bb);
+    return rp_filter_send(r, r->bb);
+}
+
+RP_API size_t rp_resp_pending(const rp_req *r)
+{
+    return r->conn->bev ? evbuffer_get_length(rp_conn_output(r->conn)) : 0;
+}
+
+RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *, void *), void *arg)
+{
+    r->drain_fn = fn;
+    r->drain_arg = arg;
+    r->drain_low = low_water;
+    if (r->conn->bev)
+        bufferevent_setwatermark(r->conn->bev, EV_WRITE, low_water, 0);
+    if (fn && rp_resp_pending(r) <= low_water)
+        rp_resp_drained(r);
+}
+
+/* ---- error pages -------------------------------------------------------- */
+
+RP_API int rp_resp_error(rp_req *r, int status)
+{
+    if (r->started)
+        return -1;
+    r->status = status;
+    r->length = -1;
+    rp_resp_header_unset(r, "Content-Type");
+    rp_resp_header_unset(r, "Content-Encoding");
+    rp_resp_header_unset(r, "Content-Length");
+    if (status >= 400 && r->method[0]) {
+        const rp_vec *v = &r->server->hooks[RP_PHASE_ERROR];
+        for (size_t i = 0; i < v->n; i++) {
+            int rc = ((const rp_hook_rec *)v->v[i])->fn(r);
+            if (rc == RP_OK || rc == RP_ASYNC) {
+                if (rc == RP_OK && !r->finished)
+                    rp_resp_finish(r);
+                return 0;
+            }
+        }
+    }
+    if (status < 200 || status == 204 || status == 304)
+        return rp_resp_finish(r);
+    const char *reason = rp_status_reason(status);
+    char *body = rp_psprintf(r->pool,
+                             "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+                             "<body><h1>%d %s</h1></body></html>\n",
+                             status, reason, status, reason);
+    rp_resp_header_set(r, "Content-Type", "text/html; charset=utf-8");
+    r->length = (int64_t)strlen(body);
+    rp_resp_write(r, body, strlen(body));
+    return rp_resp_finish(r);
+}
+
+/* An error found while parsing: no filters, no hooks but LOG, then close. */
+void rp_resp_simple_error(rp_conn *c, int status)
+{
+    if (!c->req)
+        c->req = rp_req_new(c);
+    rp_req *r = c->req;
+    r->close_after = true;
+    r->keepalive = false;
+    r->bare = true; /* no filters: the request is not trustworthy */
+    c->busy = true;
+    rp_resp_error(r, status);
+}
+
+/* ---- the network end ---------------------------------------------------- */
+
+static bool status_has_body(int status)
+{
+    return !(status < 200 || status == 204 || status == 304);
+}
+
+/* Length of the body if the brigade holds all of it (ends with EOS). */
+static int64_t whole_length(rp_brigade *bb)
+{
+    int64_t n = 0;
+    for (rp_bucket *b = rp_brigade_first(bb); b; b = rp_bucket_next(b)) {
+        if (rp_bucket_kind(b) == RP_BUCKET_EOS)
+            return n;
+        n += (int64_t)rp_bucket_length(b);
+    }
+    return -1;
+}
+
+static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
+{
+    rp_conn *c = r->conn;
+    bool body = status_has_body(r->status);
+    if (r->length < 0 && body)
+        r->length = whole_length(bb);
+    if (body && r->length < 0 && !r->head) {
+        if (r->http_minor >= 1)
+            r->chunked = true;
+        else
+            r->close_after = true;
+    }
+    bool keep = r->keepalive && !r->close_after && !c->worker->stopping && !c->read_eof;
+    if (!keep)
+        r->close_after = true;
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", r->status,
+                        rp_status_reason(r->status), rp_version(), rp_worker_date(c->worker));
+    for (size_t i = 0; i < r->resp_headers.n; i++) {
+        const char *n = r->resp_headers.names[i];
+        if (strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "Transfer-Encoding") == 0 ||
+            strcasecmp(n, "Connection") == 0)
+            continue; /* framing is the core's business */
+        evbuffer_add_printf(out, "%s: %s\r\n", n, r->resp_headers.values[i]);
+    }
+    if (body && r->length >= 0)
+        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)r->length);
+    else if (r->chunked)
+        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    if (!keep)
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    else if (r->http_minor == 0)
+        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+    evbuffer_add(out, "\r\n", 2);
+    r->headers_out = true;
+}
+
+static void write_bucket(rp_req *r, rp_bucket *b, struct evbuffer *out)
+{
+    size_t len = rp_bucket_length(b);
+    if (len == 0)
+        return;
+    r->body_bytes += len;
+    if (r->chunked)
+        evbuffer_add_printf(out, "%zx\r\n", len);
+    rp_bucket_to_evbuffer(b, out);
+    if (r->chunked)
+        evbuffer_add(out, "\r\n", 2);
+}
+
+int rp_resp_sink(rp_req *r, rp_brigade *bb)
+{
+    rp_conn *c = r->conn;
+    if (r->finished || !c->bev) {
+        rp_brigade_clear(bb);
+        return -1;
+    }
+    struct evbuffer *out = rp_conn_output(c);
+    if (!r->headers_out)
+        write_headers(r, bb, out);
+    bool body = status_has_body(r->status) && !r->head;
+    bool eos = false;
+    for (rp_bucket *b = rp_brigade_first(bb); b; b = rp_bucket_delete(bb, b)) {
+        rp_bucket_type t = rp_bucket_kind(b);
+        if (t == RP_BUCKET_EOS) {
+            eos = true;
+        } else if (body && !eos && (t == RP_BUCKET_MEM || t == RP_BUCKET_FILE)) {
+            write_bucket(r, b, out);
+        }
+    }
+    if (eos) {
+        if (r->chunked)
+            evbuffer_add(out, "0\r\n\r\n", 5);
+        r->finished = true;
+        if (!r->in_handler)
+            rp_conn_request_done(r);
+    }
+    return 0;
+}
+
+void rp_resp_drained(rp_req *r)
+{
+    void (*fn)(rp_req *, void *) = r->drain_fn;
+    r->drain_fn = NULL;
+    if (fn)
+        fn(r, r->drain_arg);
+}

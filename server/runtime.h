@@ -1,0 +1,164 @@
+/* runtime.h - connections, requests and workers; internal to librampart. */
+#ifndef RP_RUNTIME_H
+#define RP_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <netinet/in.h>
+#include <llhttp.h>
+#include "core.h"
+
+struct bufferevent;
+struct event;
+struct evbuffer;
+
+typedef struct rp_conn rp_conn;
+
+/* A name/value pair list kept in a pool (request or response headers). */
+typedef struct rp_kv {
+    const char **names, **values;
+    size_t n, cap;
+} rp_kv;
+void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value);
+const char *rp_kv_get(const rp_kv *kv, const char *name);
+void rp_kv_unset(rp_kv *kv, const char *name);
+
+struct rp_worker {
+    int index;
+    pthread_t thread;
+    rp_server *server;
+    struct event_base *base;
+    struct event *inbox_ev; /* activated by the main thread: new connections */
+    struct event *stop_ev;  /* activated by the main thread: drain and stop */
+    pthread_mutex_t lock;
+    int *inbox;             /* accepted descriptors waiting for this worker */
+    size_t inbox_n, inbox_cap;
+    atomic_int nconns;      /* read by the acceptor to pick the least busy */
+    rp_conn *conns;         /* every connection of this worker */
+    void **ctx;             /* per-module slots */
+    bool stopping;
+    char date[30];          /* cached Date header value */
+    time_t date_at;
+};
+
+/* Response body filter joined to one request. */
+struct rp_filter {
+    const rp_filter_def *def;
+    rp_req *req;
+    void *ctx;
+    rp_filter *next;
+    bool removed;
+};
+
+struct rp_req {
+    rp_conn *conn;
+    rp_pool *pool;
+    rp_server *server;
+    unsigned seq; /* requests before this one on the connection */
+
+    /* request */
+    const char *method;
+    bool head;
+    const char *uri, *path, *query;
+    int http_major, http_minor;
+    rp_kv headers;
+    char *body;
+    size_t body_len, body_cap;
+    bool websocket;
+    bool keepalive; /* as the client asked; the response may still close */
+
+    /* routing */
+    const char *route_key;
+    rp_modrec *route_owner;
+    void *route_target;
+    const char *route_rest;
+
+    void **ctx;
+    rp_kv notes;
+
+    /* response */
+    int status;
+    rp_kv resp_headers;
+    int64_t length;  /* -1 unknown */
+    bool started;    /* filters set up */
+    bool bare;       /* answer without filters (parse errors) */
+    bool headers_out;
+    bool finished;   /* EOS passed to the network */
+    bool chunked;
+    bool close_after;
+    bool async;
+    bool in_handler;
+    bool logged;
+    uint64_t body_bytes;
+    rp_filter *filters; /* chain head, NULL if none joined */
+    rp_brigade *bb;     /* scratch brigade for the writers */
+    struct timespec t0;
+
+    void (*drain_fn)(rp_req *, void *);
+    void *drain_arg;
+    size_t drain_low;
+    void (*abort_fn)(rp_req *, void *);
+    void *abort_arg;
+};
+
+struct rp_conn {
+    rp_worker *worker;
+    rp_server *server;
+    rp_pool *pool;
+    struct bufferevent *bev;
+    struct event *next_ev; /* deferred: finish a request, resume parsing */
+    llhttp_t parser;
+    rp_conn *prev, *next;  /* worker's list */
+
+    char remote_ip[64], local_ip[64];
+    int remote_port, local_port;
+    bool tls;
+
+    rp_req *req;     /* request being parsed or served */
+    unsigned nreq;
+    bool busy;       /* a complete request is being served */
+    bool closing;    /* close once output is flushed */
+    bool read_eof;
+    int error_status; /* set by a parser callback to answer and close */
+
+    /* parser scratch: the header name or value being assembled */
+    char *tok;
+    size_t tok_len, tok_cap;
+    const char *field; /* completed header name awaiting its value */
+    size_t header_bytes;
+    size_t nheaders;
+};
+
+/* conn.c */
+void rp_conn_accept(rp_worker *w, int fd);
+void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
+void rp_conn_drain_all(rp_worker *w);   /* graceful stop: close idle connections */
+struct evbuffer *rp_conn_output(rp_conn *c);
+
+/* request.c */
+rp_req *rp_req_new(rp_conn *c);
+void rp_req_run(rp_req *r);
+void rp_req_free(rp_req *r);
+void rp_req_log_phase(rp_req *r); /* LOG hooks, once */
+int rp_req_normalize_path(rp_req *r); /* 0, or an HTTP status */
+
+/* response.c */
+int rp_resp_sink(rp_req *r, rp_brigade *bb); /* the network end of the filter chain */
+void rp_resp_simple_error(rp_conn *c, int status); /* parser-level errors */
+void rp_resp_drained(rp_req *r);
+
+/* filter.c */
+int rp_filter_start(rp_req *r); /* run setups, build the chain */
+int rp_filter_send(rp_req *r, rp_brigade *bb);
+void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's data */
+
+/* worker.c */
+int rp_workers_start(rp_server *s, int n);
+void rp_workers_dispatch(int fd);
+void rp_workers_stop(double graceful_seconds);
+const char *rp_worker_date(rp_worker *w);
+
+/* log.c */
+void rp_log_chown(uid_t uid, gid_t gid);
+
+#endif

@@ -1,0 +1,186 @@
+/* util.c - HTTP dates, status reasons, escaping. */
+#include <ctype.h>
+#include <string.h>
+#include <stdio.h>
+#include <time.h>
+#include "core.h"
+
+static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+RP_API void rp_http_date(time_t t, char *buf)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char tmp[64]; /* roomier than needed: the compiler cannot bound tm's fields */
+    snprintf(tmp, sizeof tmp, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(buf, tmp, 29);
+    buf[29] = '\0';
+}
+
+static int month_index(const char *m)
+{
+    for (int i = 0; i < 12; i++)
+        if (strncmp(m, months[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+/* IMF-fixdate, RFC 850 and asctime forms (RFC 9110, 5.6.7). */
+RP_API int rp_http_date_parse(const char *s, time_t *out)
+{
+    struct tm tm;
+    char mon[4] = {0};
+    int d, y, H, M, S;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strchr(s, ',');
+    if (p) {
+        p++;
+        if (sscanf(p, " %d %3s %d %d:%d:%d GMT", &d, mon, &y, &H, &M, &S) == 6) {
+        } else if (sscanf(p, " %d-%3s-%d %d:%d:%d GMT", &d, mon, &y, &H, &M, &S) == 6) {
+            y += y < 70 ? 2000 : 1900;
+        } else {
+            return -1;
+        }
+    } else if (sscanf(s, "%*3s %3s %d %d:%d:%d %d", mon, &d, &H, &M, &S, &y) != 6) {
+        return -1;
+    }
+    int mi = month_index(mon);
+    if (mi < 0 || d < 1 || d > 31 || H > 23 || M > 59 || S > 60)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mi;
+    tm.tm_mday = d;
+    tm.tm_hour = H;
+    tm.tm_min = M;
+    tm.tm_sec = S;
+    *out = timegm(&tm);
+    return 0;
+}
+
+RP_API const char *rp_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 200 ? "Informational" : status < 300 ? "Success"
+                  : status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+RP_API char *rp_html_escape(rp_pool *p, const char *s)
+{
+    size_t n = 0;
+    for (const char *q = s; *q; q++)
+        n += *q == '&' ? 5 : *q == '<' || *q == '>' ? 4 : *q == '"' || *q == '\'' ? 6 : 1;
+    char *r = rp_palloc(p, n + 1), *o = r;
+    for (const char *q = s; *q; q++) {
+        switch (*q) {
+        case '&': memcpy(o, "&amp;", 5); o += 5; break;
+        case '<': memcpy(o, "&lt;", 4); o += 4; break;
+        case '>': memcpy(o, "&gt;", 4); o += 4; break;
+        case '"': memcpy(o, "&quot;", 6); o += 6; break;
+        case '\'': memcpy(o, "&#039;", 6); o += 6; break;
+        default: *o++ = *q;
+        }
+    }
+    *o = '\0';
+    return r;
+}
+
+static int keep_unescaped(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
+}
+
+RP_API char *rp_url_encode(rp_pool *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+        n += keep_unescaped(*q) ? 1 : 3;
+    char *r = rp_palloc(p, n + 1), *o = r;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        if (keep_unescaped(*q)) {
+            *o++ = (char)*q;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*q >> 4];
+            *o++ = hex[*q & 15];
+        }
+    }
+    *o = '\0';
+    return r;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+RP_API char *rp_url_decode(rp_pool *p, const char *s, size_t n, int plus_space, size_t *len)
+{
+    char *r = rp_palloc(p, n + 1), *o = r;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return NULL;
+            *o++ = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (plus_space && s[i] == '+') {
+            *o++ = ' ';
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    if (len)
+        *len = (size_t)(o - r);
+    return r;
+}
+
+RP_API const char *rp_version(void)
+{
+    return "rampart/" RP_VERSION;
+}
