@@ -327,81 +327,70 @@ static char *slurp(const char *path)
     return b;
 }
 
-/* Read one file as a frame below up.  Errors about the file itself go to
- * *why (no file:line; the caller adds its own); errors inside it to *err. */
-static int read_file_frame(rp_server *s, const char *path, const conf_frame *up,
-                           const char **why, const char **err)
+/* Read the file at real (canonical) as a frame below up.  Returns 0, -1 for
+ * an error inside it (*err says file:line), or 1 if it cannot be read
+ * (errno says why). */
+static int read_real(rp_server *s, const char *path, const char *real, const conf_frame *up,
+                     const char **err)
 {
-    char real[PATH_MAX];
-    if (!realpath(path, real)) {
-        *why = rp_psprintf(s->pool, "cannot open '%s': %s", path, strerror(errno));
-        return 1;
-    }
-    for (const conf_frame *f = up; f; f = f->up) {
-        if (strcmp(f->path, real) == 0) {
-            *why = rp_psprintf(s->pool, "Include loop: '%s' is already being read", real);
-            return 1;
-        }
-    }
-    int depth = up ? up->depth + 1 : 0;
-    if (depth > RP_INCLUDE_DEPTH_MAX) {
-        *why = rp_psprintf(s->pool, "Include of '%s' nests deeper than %d levels", path,
-                           RP_INCLUDE_DEPTH_MAX);
-        return 1;
-    }
     char *text = slurp(real);
-    if (!text) {
-        *why = rp_psprintf(s->pool, "cannot read '%s': %s", path, strerror(errno));
+    if (!text)
         return 1;
-    }
-    conf_frame fr = {rp_pstrdup(s->pool, real), depth, up};
+    conf_frame fr = {rp_pstrdup(s->pool, real), up ? up->depth + 1 : 0, up};
     char *dir = rp_pstrdup(s->pool, real);
     *strrchr(dir, '/') = '\0';
-    if (!*dir)
-        dir = "/";
-    int rc = read_text(s, text, rp_pstrdup(s->pool, path), dir, &fr, err);
+    int rc = read_text(s, text, rp_pstrdup(s->pool, path), *dir ? dir : "/", &fr, err);
     free(text);
     return rc;
 }
 
 int rp_conf_read_file(rp_server *s, const char *path, const char **err)
 {
-    const char *why = NULL;
-    int rc = read_file_frame(s, path, NULL, &why, err);
+    char real[PATH_MAX];
+    int rc = realpath(path, real) ? read_real(s, path, real, NULL, err) : 1;
     if (rc > 0)
-        *err = rp_psprintf(s->pool, "configuration file %s", why);
+        *err = rp_psprintf(s->pool, "cannot read the configuration file '%s': %s", path,
+                           strerror(errno));
     return rc ? -1 : 0;
 }
 
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
+/* Read one included file, refusing loops and runaway nesting. */
+static const char *include_file(rp_cmd *cmd, const char *path)
+{
+    rp_server *s = cmd->server;
+    char real[PATH_MAX];
+    const char *err = NULL;
+    if (!realpath(path, real))
+        return rp_psprintf(s->pool, "Include: cannot open '%s': %s", path, strerror(errno));
+    for (const conf_frame *f = cmd->frame; f; f = f->up)
+        if (strcmp(f->path, real) == 0)
+            return rp_psprintf(s->pool, "Include loop: '%s' is already being read", real);
+    if (cmd->frame && cmd->frame->depth + 1 > RP_INCLUDE_DEPTH_MAX)
+        return rp_psprintf(s->pool, "Include of '%s' nests deeper than %d levels", path,
+                           RP_INCLUDE_DEPTH_MAX);
+    int rc = read_real(s, path, real, cmd->frame, &err);
+    if (rc > 0)
+        return rp_psprintf(s->pool, "Include: cannot read '%s': %s", path, strerror(errno));
+    return rc < 0 ? (cmd->nested_err = err) : NULL;
+}
+
 /* Include one argument: a file (must exist) or a glob (may match nothing). */
 static const char *include_one(rp_cmd *cmd, const char *arg)
 {
-    rp_server *s = cmd->server;
     char *path = rp_cmd_resolve_path(cmd, arg);
-    const char *why = NULL, *err = NULL;
     glob_t g;
-
-    if (!has_glob(path)) {
-        int rc = read_file_frame(s, path, cmd->frame, &why, &err);
-        if (rc > 0)
-            return rp_psprintf(s->pool, "Include: %s", why);
-        return rc < 0 ? (cmd->nested_err = err) : NULL;
-    }
+    if (!has_glob(path))
+        return include_file(cmd, path);
     int grc = glob(path, 0, NULL, &g);
     if (grc == GLOB_NOMATCH)
         return NULL;
     if (grc != 0)
-        return rp_psprintf(s->pool, "Include: cannot expand '%s'", path);
+        return rp_psprintf(cmd->server->pool, "Include: cannot expand '%s'", path);
     const char *res = NULL;
-    for (size_t i = 0; i < g.gl_pathc && !res; i++) {
-        int rc = read_file_frame(s, g.gl_pathv[i], cmd->frame, &why, &err);
-        if (rc > 0)
-            res = rp_psprintf(s->pool, "Include: %s", why);
-        else if (rc < 0)
-            res = cmd->nested_err = err;
-    }
+    for (size_t i = 0; i < g.gl_pathc && !res; i++)
+        res = include_file(cmd, g.gl_pathv[i]);
     globfree(&g);
     return res;
 }

@@ -354,6 +354,19 @@ void rp_conn_request_done(rp_req *r)
     event_active(r->conn->next_ev, EV_TIMEOUT, 1);
 }
 
+/* When nothing is queued, write the staged bytes to the socket at once: for
+ * the common small response this skips arming the write event and a loop
+ * turn.  Whatever the socket does not take goes through the bufferevent. */
+void rp_conn_push(rp_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (!c->tls && evbuffer_get_length(out) == 0)
+        evbuffer_write_atmost(c->stage, bufferevent_getfd(c->bev),
+                              (ev_ssize_t)c->server->core->max_write);
+    if (evbuffer_get_length(c->stage))
+        evbuffer_add_buffer(out, c->stage);
+}
+
 struct evbuffer *rp_conn_output(rp_conn *c)
 {
     return bufferevent_get_output(c->bev);
@@ -405,6 +418,7 @@ void rp_conn_accept(rp_worker *w, int fd)
     bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     c->next_ev = event_new(w->base, -1, 0, next_cb, c);
+    c->stage = evbuffer_new();
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
     c->next = w->conns;
@@ -427,6 +441,7 @@ static void conn_free(rp_conn *c)
     if (c->bev)
         bufferevent_free(c->bev);
     event_free(c->next_ev);
+    evbuffer_free(c->stage);
     if (c->req)
         rp_req_free(c->req);
     rp_pool_destroy(c->pool);

@@ -84,77 +84,77 @@ static int must_precede(const rp_hook_rec *a, const rp_hook_rec *b)
     return names_has(a->before, b->mod->desc->name) || names_has(b->after, a->mod->desc->name);
 }
 
-/* Priority among hooks free to run next: order, then registration. */
-static int earlier(const rp_hook_rec *a, const rp_hook_rec *b)
+static int hook_cmp(const void *a, const void *b)
 {
-    return a->order != b->order ? a->order < b->order : a->seq < b->seq;
+    const rp_hook_rec *x = *(rp_hook_rec *const *)a, *y = *(rp_hook_rec *const *)b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Describe a cycle among the unplaced hooks: walk predecessors until one repeats. */
-static const char *cycle_text(rp_pool *p, rp_hook_rec **h, const char *placed, size_t n)
+typedef struct sorter {
+    rp_hook_rec **h; /* sorted by (order, seq) */
+    size_t n;
+    char *state;     /* 0 unvisited, 1 on the path being placed, 2 placed */
+    size_t *path;    /* hooks being placed: each is a predecessor of the one before */
+    size_t depth;
+    rp_hook_rec **out;
+    size_t done;
+    const char *cycle;
+    rp_pool *pool;
+} sorter;
+
+/* The cycle closed by reaching hook j again, in running order. */
+static const char *cycle_text(const sorter *st, size_t j)
 {
-    size_t *pred = calloc(n, sizeof(*pred));
-    char *seen = calloc(n, 1);
-    size_t cur = 0;
-    while (placed[cur])
-        cur++;
-    while (!seen[cur]) {
-        seen[cur] = 1;
-        for (size_t j = 0; j < n; j++) {
-            if (!placed[j] && must_precede(h[j], h[cur])) {
-                pred[cur] = j;
-                break;
-            }
-        }
-        cur = pred[cur];
+    const char *txt = st->h[j]->mod->desc->name;
+    for (size_t k = st->depth; k-- > 0 && st->path[k] != j;)
+        txt = rp_psprintf(st->pool, "%s -> %s", txt, st->h[st->path[k]]->mod->desc->name);
+    return rp_psprintf(st->pool, "%s -> %s", txt, st->h[j]->mod->desc->name);
+}
+
+/* Place hook i after placing, in priority order, every hook that must run
+ * before it: a constraint pulls the hooks it names forward and moves
+ * nothing else. */
+static int place(sorter *st, size_t i)
+{
+    if (st->state[i] == 2)
+        return 0;
+    if (st->state[i] == 1) {
+        st->cycle = cycle_text(st, i);
+        return -1;
     }
-    /* cur is on the cycle; walk it once, listing modules in running order. */
-    const char *txt = h[cur]->mod->desc->name;
-    for (size_t k = pred[cur]; k != cur; k = pred[k])
-        txt = rp_psprintf(p, "%s -> %s", h[k]->mod->desc->name, txt);
-    txt = rp_psprintf(p, "%s -> %s", h[cur]->mod->desc->name, txt);
-    free(pred);
-    free(seen);
-    return txt;
+    st->state[i] = 1;
+    st->path[st->depth++] = i;
+    for (size_t j = 0; j < st->n; j++)
+        if (j != i && must_precede(st->h[j], st->h[i]) && place(st, j) < 0)
+            return -1;
+    st->depth--;
+    st->state[i] = 2;
+    st->out[st->done++] = st->h[i];
+    return 0;
 }
 
-/* Kahn's algorithm, always taking the earliest ready hook, so without
- * constraints the result is (order, registration) and constraints move as
- * little as they must. */
 static int sort_phase(rp_server *s, rp_phase ph, const char **err)
 {
     rp_vec *v = &s->hooks[ph];
-    size_t n = v->n;
-    if (n < 2)
+    if (v->n < 2)
         return 0;
-    rp_hook_rec **h = (rp_hook_rec **)v->v;
-    rp_hook_rec **out = rp_palloc(s->pool, n * sizeof(*out));
-    char *placed = calloc(n, 1);
-    size_t done = 0;
-    for (; done < n; done++) {
-        size_t best = n;
-        for (size_t i = 0; i < n; i++) {
-            if (placed[i] || (best < n && !earlier(h[i], h[best])))
-                continue;
-            size_t j = 0;
-            while (j < n && (placed[j] || !must_precede(h[j], h[i])))
-                j++;
-            if (j == n)
-                best = i;
-        }
-        if (best == n)
-            break;
-        placed[best] = 1;
-        out[done] = h[best];
-    }
-    if (done < n)
+    qsort(v->v, v->n, sizeof(void *), hook_cmp);
+    sorter st = {(rp_hook_rec **)v->v, v->n, calloc(v->n, 1), calloc(v->n, sizeof(size_t)), 0,
+                 rp_palloc(s->pool, v->n * sizeof(rp_hook_rec *)), 0, NULL, s->pool};
+    int rc = st.state && st.path ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < st.n; i++)
+        rc = place(&st, i);
+    if (rc == 0)
+        memcpy(v->v, st.out, st.n * sizeof(void *));
+    else
         *err = rp_psprintf(s->pool, "hook order cycle in phase %s: %s (their before/after "
                            "constraints contradict each other)",
-                           phase_names[ph], cycle_text(s->pool, h, placed, n));
-    else
-        memcpy(v->v, out, n * sizeof(*out));
-    free(placed);
-    return done < n ? -1 : 0;
+                           phase_names[ph], st.cycle ? st.cycle : "out of memory");
+    free(st.state);
+    free(st.path);
+    return rc;
 }
 
 static int filter_cmp(const void *a, const void *b)

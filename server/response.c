@@ -267,11 +267,22 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
     r->headers_out = true;
 }
 
+/* Small files are cheaper to read than to sendfile: one pread, and the
+ * bytes leave in the same writev as the headers. */
+#define RP_SMALL_FILE (16 * 1024)
+
 static void write_bucket(rp_req *r, rp_bucket *b, struct evbuffer *out)
 {
     size_t len = rp_bucket_length(b);
     if (len == 0)
         return;
+    if (rp_bucket_kind(b) == RP_BUCKET_FILE && len <= RP_SMALL_FILE && !r->conn->tls) {
+        const char *d;
+        if (rp_bucket_read(b, &d, &len) != 0) {
+            r->close_after = true; /* cannot keep the framing promise */
+            return;
+        }
+    }
     r->body_bytes += len;
     if (r->chunked)
         evbuffer_add_printf(out, "%zx\r\n", len);
@@ -287,7 +298,7 @@ int rp_resp_sink(rp_req *r, rp_brigade *bb)
         rp_brigade_clear(bb);
         return -1;
     }
-    struct evbuffer *out = rp_conn_output(c);
+    struct evbuffer *out = c->stage;
     if (!r->headers_out)
         write_headers(r, bb, out);
     bool body = status_has_body(r->status) && !r->head;
@@ -300,9 +311,10 @@ int rp_resp_sink(rp_req *r, rp_brigade *bb)
             write_bucket(r, b, out);
         }
     }
+    if (eos && r->chunked)
+        evbuffer_add(out, "0\r\n\r\n", 5);
+    rp_conn_push(c);
     if (eos) {
-        if (r->chunked)
-            evbuffer_add(out, "0\r\n\r\n", 5);
         r->finished = true;
         if (!r->in_handler)
             rp_conn_request_done(r);

@@ -25,6 +25,19 @@ static int is_glob(const char *s)
     return 0;
 }
 
+/* An exact or prefix key may escape glob characters: "/a\*b" means "/a*b". */
+static char *unescape(rp_pool *p, const char *s)
+{
+    char *out = rp_palloc(p, strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        if (*s == '\\' && s[1])
+            s++;
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
 static void free_code(void *code) { pcre2_code_free(code); }
 
 static const char *compile_regex(rp_cmd *cmd, rp_route *r)
@@ -63,11 +76,13 @@ static const char *parse_key(rp_cmd *cmd, rp_route *r, const char *k)
     if (k[0] != '/')
         return rp_cmd_error(cmd, "Map: the key '%s' must start with '/' (a path) or '~' "
                                  "(a regular expression)", r->key);
-    r->pattern = rp_pstrdup(p, k);
-    if (is_glob(k))
+    if (is_glob(k)) {
         r->kind = RP_ROUTE_GLOB;
-    else
-        r->kind = k[strlen(k) - 1] == '/' ? RP_ROUTE_PREFIX : RP_ROUTE_EXACT;
+        r->pattern = rp_pstrdup(p, k); /* fnmatch understands the escapes */
+        return NULL;
+    }
+    r->pattern = unescape(p, k);
+    r->kind = k[strlen(k) - 1] == '/' ? RP_ROUTE_PREFIX : RP_ROUTE_EXACT;
     return NULL;
 }
 

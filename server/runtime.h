@@ -106,6 +106,7 @@ struct rp_conn {
     rp_server *server;
     rp_pool *pool;
     struct bufferevent *bev;
+    struct evbuffer *stage; /* response bytes not yet handed to bev */
     struct event *next_ev; /* deferred: finish a request, resume parsing */
     llhttp_t parser;
     rp_conn *prev, *next;  /* worker's list */
@@ -134,6 +135,7 @@ void rp_conn_accept(rp_worker *w, int fd);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_worker *w);   /* graceful stop: close idle connections */
 struct evbuffer *rp_conn_output(rp_conn *c);
+void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 
 /* request.c */
 rp_req *rp_req_new(rp_conn *c);

@@ -71,6 +71,17 @@ static void run_module_hook(rp_worker *w, bool init)
     }
 }
 
+/* epoll's changelist folds an add and a delete of the same event within
+ * one loop turn into nothing, saving epoll_ctl calls on keep-alive. */
+static struct event_base *new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *b = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return b;
+}
+
 static void *worker_main(void *arg)
 {
     rp_worker *w = arg;
@@ -89,7 +100,7 @@ int rp_workers_start(rp_server *s, int n)
         rp_worker *w = &g_workers[i];
         w->index = i;
         w->server = s;
-        w->base = event_base_new();
+        w->base = new_base();
         if (!w->base)
             return -1;
         pthread_mutex_init(&w->lock, NULL);

@@ -98,8 +98,8 @@ class Base(unittest.TestCase):
             try:
                 resp = read_response(f)
             except ConnectionResetError:
-                self.fail("connection reset before a %d response" % status)
-            self.assertIsNotNone(resp, "no response at all, expected %d" % status)
+                self.fail("connection reset before a %r response" % (status,))
+            self.assertIsNotNone(resp, "no response at all, expected %r" % (status,))
             ok = status if isinstance(status, tuple) else (status,)
             self.assertIn(resp[0], ok, "expected %r, got %r" % (status, resp[:2]))
             hd = dict(resp[2])

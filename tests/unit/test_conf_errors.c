@@ -138,13 +138,13 @@ static void includes(void)
     }
     write_file("deep18.conf", "Threads 1\n");
     e = read_file_err(s, "deep0.conf");
-    CHECK_HAS(e, "deep16.conf:1: Include: Include of '");
+    CHECK_HAS(e, "deep16.conf:1: Include of '");
     CHECK_HAS(e, "deep17.conf' nests deeper than 16 levels");
     write_file("deep16.conf", "Threads 9\n"); /* exactly 16 levels is fine */
     CHECK_STR(read_file_err(s, "deep0.conf"), NULL);
     CHECK(s->core->threads == 9);
 
-    CHECK_HAS(read_file_err(s, "no-such-main.conf"), "configuration file cannot open '");
+    CHECK_HAS(read_file_err(s, "no-such-main.conf"), "cannot read the configuration file '");
 
     /* Include from a text resolves against its dir */
     CHECK(rp_conf_read_string(s, "Include ../conf.d/a.conf", "<text>",

@@ -1,0 +1,79 @@
+/* The loader against real plugins: success, every refusal, the hint. */
+#include "fake.h"
+#include "ut.h"
+
+#ifndef UNIT_PLUGIN_DIR
+#error UNIT_PLUGIN_DIR must name the directory of the test plugins
+#endif
+
+static rp_server *fresh(void)
+{
+    rp_server *s = rp_server_new();
+    const char *e = conf_err(s, "ModuleDir " UNIT_PLUGIN_DIR);
+    CHECK_STR(e, NULL);
+    return s;
+}
+
+static void hint_and_load(void)
+{
+    rp_server *s = fresh();
+    CHECK_STR(conf_err(s, "\n\ngoodthing 1"),
+              "test.conf:3: unknown directive 'goodthing'; it is provided by module 'good' "
+              "(mod_good.so), which is not loaded: add 'LoadModule good mod_good.so' before "
+              "this line");
+    /* a plugin the loader would refuse gives no hint */
+    CHECK_STR(conf_err(s, "BadMagicThing 1"), "test.conf:1: unknown directive 'BadMagicThing'");
+    CHECK_STR(conf_err(s, "NothingAnywhere 1"), "test.conf:1: unknown directive "
+                                                "'NothingAnywhere'");
+
+    CHECK_STR(conf_err(s, "LoadModule good mod_good.so\nGoodThing 1"), NULL);
+    rp_modrec *m = rp_module_find(s, "good");
+    CHECK(m && m->index == 1 && m->handle && m->conf);
+    CHECK(m && m->conf && *(int *)m->conf == 1);
+    CHECK_HAS(m ? m->file : NULL, "/mod_good.so");
+    CHECK(rp_module_find(s, "core") && rp_module_find(s, "core")->index == 0);
+    CHECK(rp_module_find(s, "nope") == NULL);
+
+    const char *e = conf_err(s, "LoadModule good " UNIT_PLUGIN_DIR "/mod_good.so");
+    CHECK_HAS(e, "test.conf:1: cannot load " UNIT_PLUGIN_DIR "/mod_good.so: module 'good' is "
+                 "already loaded from ");
+    rp_server_free(s);
+}
+
+static void refusals(void)
+{
+    rp_server *s = fresh();
+    const char *dir = UNIT_PLUGIN_DIR;
+    CHECK_HAS(conf_err(s, "LoadModule badmagic mod_badmagic.so"),
+              rp_psprintf(s->pool, "test.conf:1: %s/mod_badmagic.so is not a rampart plugin: "
+                          "its descriptor has magic 0x12345678 instead of 0x52414d50", dir));
+    CHECK_STR(conf_err(s, "LoadModule major mod_major.so"),
+              rp_psprintf(s->pool, "test.conf:1: %s/mod_major.so was built for ABI 2.0, this "
+                          "server is ABI 1.0: rebuild it against this server's headers", dir));
+    CHECK_HAS(conf_err(s, "LoadModule minor mod_minor.so"),
+              rp_psprintf(s->pool, "%s/mod_minor.so was built for ABI 1.5, newer than this "
+                          "server's ABI 1.0", dir));
+    CHECK_HAS(conf_err(s, "LoadModule small mod_small.so"),
+              rp_psprintf(s->pool, "%s/mod_small.so has a descriptor of 8 bytes, too small "
+                          "for ABI 1.0", dir));
+    CHECK_STR(conf_err(s, "LoadModule nosym mod_nosym.so"),
+              rp_psprintf(s->pool, "test.conf:1: %s/mod_nosym.so does not export "
+                          "rp_module_nosym: is it a rampart plugin, and is 'nosym' its name?",
+                          dir));
+    CHECK_HAS(conf_err(s, "LoadModule misnamed mod_misnamed.so"),
+              rp_psprintf(s->pool, "%s/mod_misnamed.so calls itself 'other' in its descriptor, "
+                          "not 'misnamed'", dir));
+    CHECK_HAS(conf_err(s, "LoadModule gone mod_gone.so"),
+              rp_psprintf(s->pool, "cannot load %s/mod_gone.so: No such file or directory", dir));
+    CHECK_HAS(conf_err(s, "LoadModule notelf mod_notelf.so"),
+              rp_psprintf(s->pool, "cannot load %s/mod_notelf.so: ", dir));
+    CHECK(s->mods.n == 1); /* nothing was kept */
+    rp_server_free(s);
+}
+
+int main(void)
+{
+    hint_and_load();
+    refusals();
+    UT_DONE();
+}
