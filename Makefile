@@ -41,9 +41,9 @@ build: deps
 run: build
 	@if [ "$$(id -u)" = 0 ]; then \
 	    echo "make run: running as root, dropping privileges with: User nobody"; \
-	    exec ./$(BUILD_DIR)/bin/rampart-httpd -c 'User nobody'; \
+	    exec $(BUILD_DIR)/bin/rampart-httpd -c 'User nobody'; \
 	else \
-	    exec ./$(BUILD_DIR)/bin/rampart-httpd; \
+	    exec $(BUILD_DIR)/bin/rampart-httpd; \
 	fi
 
 test: build

@@ -36,12 +36,30 @@ static int read_text(rp_server *s, const char *text, const char *file, const cha
 
 /* ---- accessors ---------------------------------------------------------- */
 
-RP_API const char *rp_cmd_name(const rp_cmd *cmd) { return cmd->d->name; }
-RP_API const char *rp_cmd_file(const rp_cmd *cmd) { return cmd->file; }
-RP_API int rp_cmd_line(const rp_cmd *cmd) { return cmd->line; }
-RP_API size_t rp_cmd_offset(const rp_cmd *cmd) { return cmd->d->offset; }
-RP_API rp_pool *rp_cmd_pool(const rp_cmd *cmd) { return cmd->server->pool; }
-RP_API rp_server *rp_cmd_server(const rp_cmd *cmd) { return cmd->server; }
+RP_API const char *rp_cmd_name(const rp_cmd *cmd)
+{
+    return cmd->d->name;
+}
+RP_API const char *rp_cmd_file(const rp_cmd *cmd)
+{
+    return cmd->file;
+}
+RP_API int rp_cmd_line(const rp_cmd *cmd)
+{
+    return cmd->line;
+}
+RP_API size_t rp_cmd_offset(const rp_cmd *cmd)
+{
+    return cmd->d->offset;
+}
+RP_API rp_pool *rp_cmd_pool(const rp_cmd *cmd)
+{
+    return cmd->server->pool;
+}
+RP_API rp_server *rp_cmd_server(const rp_cmd *cmd)
+{
+    return cmd->server;
+}
 
 const char *rp_cmd_dir(const rp_cmd *cmd)
 {
@@ -85,7 +103,10 @@ static int escapable(char c)
     return c == '"' || c == '\'' || c == '\\' || c == ' ' || c == '\t' || c == '#';
 }
 
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 int rp_conf_split(rp_pool *p, const char *line, char ***argvp, const char **err)
 {
@@ -108,8 +129,8 @@ int rp_conf_split(rp_pool *p, const char *line, char ***argvp, const char **err)
                     if (*c == '\\' && escapable(c[1]))
                         c++;
                 if (!*c) {
-                    *err = rp_psprintf(p, "missing closing %c for the quoted text at column %zu",
-                                       q, col);
+                    *err = rp_psprintf(p, "missing closing %c for the quoted text at column %zu", q,
+                                       col);
                     return -1;
                 }
                 c++;
@@ -151,9 +172,9 @@ static const char *arity_text(rp_pool *p, const rp_directive *d)
     if (d->max_args < 0)
         return rp_psprintf(p, "at least %d argument%s", d->min_args, d->min_args == 1 ? "" : "s");
     if (d->min_args == d->max_args)
-        return d->min_args == 0 ? "no arguments"
-                                : rp_psprintf(p, "%d argument%s", d->min_args,
-                                              d->min_args == 1 ? "" : "s");
+        return d->min_args == 0
+                   ? "no arguments"
+                   : rp_psprintf(p, "%d argument%s", d->min_args, d->min_args == 1 ? "" : "s");
     return rp_psprintf(p, "%d to %d arguments", d->min_args, d->max_args);
 }
 
@@ -191,8 +212,8 @@ static int apply_line(rp_server *s, const char *file, int line, const char *dir,
     return -1;
 }
 
-int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir, int argc,
-                  char **argv, const char **err)
+int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir, int argc, char **argv,
+                  const char **err)
 {
     if (argc < 1)
         return 0;
@@ -354,7 +375,10 @@ int rp_conf_read_file(rp_server *s, const char *path, const char **err)
     return rc ? -1 : 0;
 }
 
-static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+static int has_glob(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
 
 /* Read one included file, refusing loops and runaway nesting. */
 static const char *include_file(rp_cmd *cmd, const char *path)

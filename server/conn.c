@@ -15,7 +15,7 @@
 #include "runtime.h"
 
 /* Input kept while a request is being served before we stop reading. */
-#define RP_PIPELINE_MAX (256 * 1024)
+#define RP_PIPELINE_MAX ((size_t)256 * 1024)
 
 static llhttp_settings_t g_settings;
 static pthread_once_t g_settings_once = PTHREAD_ONCE_INIT;
@@ -376,20 +376,23 @@ struct evbuffer *rp_conn_output(rp_conn *c)
 
 static void addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t n, int *port)
 {
+    /* Copies, not casts: sockaddr_storage is only an aligned byte holder. */
     if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)n);
-        *port = ntohs(a->sin6_port);
+        struct sockaddr_in6 a;
+        memcpy(&a, ss, sizeof a);
+        inet_ntop(AF_INET6, &a.sin6_addr, ip, (socklen_t)n);
+        *port = ntohs(a.sin6_port);
     } else {
-        const struct sockaddr_in *a = (const void *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)n);
-        *port = ntohs(a->sin_port);
+        struct sockaddr_in a;
+        memcpy(&a, ss, sizeof a);
+        inet_ntop(AF_INET, &a.sin_addr, ip, (socklen_t)n);
+        *port = ntohs(a.sin_port);
     }
 }
 
 static void conn_addresses(rp_conn *c, int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_to_text(&ss, c->remote_ip, sizeof c->remote_ip, &c->remote_port);

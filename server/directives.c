@@ -103,8 +103,10 @@ static const char *set_threads(rp_cmd *cmd, void *conf, int argc, char *const ar
     (void)argc;
     long n;
     if (rp_parse_long(argv[0], &n) < 0 || n < 0 || n > 1024)
-        return rp_cmd_error(cmd, "Threads: expected a number from 0 to 1024 (0 = one per CPU), "
-                                 "got '%s'", argv[0]);
+        return rp_cmd_error(cmd,
+                            "Threads: expected a number from 0 to 1024 (0 = one per CPU), "
+                            "got '%s'",
+                            argv[0]);
     ((rp_core_conf *)conf)->threads = n;
     return NULL;
 }
@@ -185,8 +187,10 @@ static const char *set_mime_map(rp_cmd *cmd, void *conf, int argc, char *const a
     rp_core_conf *c = conf;
     rp_pool *p = rp_cmd_pool(cmd);
     if (argc % 2)
-        return rp_cmd_error(cmd, "MimeMap: expected pairs of extension and type, such as "
-                                 "'MimeMap m4v video/mp4', got %d words", argc);
+        return rp_cmd_error(cmd,
+                            "MimeMap: expected pairs of extension and type, such as "
+                            "'MimeMap m4v video/mp4', got %d words",
+                            argc);
     size_t have = 0;
     while (c->mime_map && c->mime_map[have])
         have++;
@@ -195,8 +199,7 @@ static const char *set_mime_map(rp_cmd *cmd, void *conf, int argc, char *const a
         memcpy(list, c->mime_map, have * sizeof(char *));
     for (int i = 0; i < argc; i++) {
         if (i % 2 == 1 && !strchr(argv[i], '/'))
-            return rp_cmd_error(cmd, "MimeMap: '%s' is not a mime type such as text/html",
-                                argv[i]);
+            return rp_cmd_error(cmd, "MimeMap: '%s' is not a mime type such as text/html", argv[i]);
         list[have + (size_t)i] = rp_pstrdup(p, argv[i] + (i % 2 == 0 && argv[i][0] == '.'));
     }
     c->mime_map = list;

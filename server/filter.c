@@ -14,7 +14,7 @@
 #include "runtime.h"
 
 #define RP_INLINE_MAX 8192
-#define RP_FILE_READ_MAX (64 * 1024)
+#define RP_FILE_READ_MAX ((size_t)64 * 1024)
 
 typedef struct rp_filefd {
     int fd;
@@ -108,8 +108,13 @@ RP_API int rp_brigade_empty(const rp_brigade *bb)
 
 RP_API void rp_brigade_clear(rp_brigade *bb)
 {
-    while (bb->head)
-        rp_bucket_delete(bb, bb->head);
+    rp_bucket *b = bb->head;
+    bb->head = bb->tail = NULL;
+    while (b) {
+        rp_bucket *n = b->next;
+        bucket_free(b);
+        b = n;
+    }
 }
 
 RP_API void rp_brigade_concat(rp_brigade *dst, rp_brigade *src)

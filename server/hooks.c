@@ -6,8 +6,7 @@
 #include <string.h>
 #include "core.h"
 
-static const char *const phase_names[RP_PHASE_COUNT] = {"MAP", "AUTH", "HANDLER", "ERROR",
-                                                        "LOG"};
+static const char *const phase_names[RP_PHASE_COUNT] = {"MAP", "AUTH", "HANDLER", "ERROR", "LOG"};
 static const char *const phase_styles[RP_PHASE_COUNT] = {"first-wins", "run-all", "first-wins",
                                                          "first-wins", "run-all"};
 
@@ -47,8 +46,14 @@ RP_API void rp_hook_add(rp_hooks *h, rp_phase phase, rp_hook_fn fn, int order,
     rp_vec_push(s->pool, &s->hooks[phase], rec);
 }
 
-RP_API const rp_module *rp_hooks_module(const rp_hooks *h) { return h->mod->desc; }
-RP_API rp_server *rp_hooks_server(const rp_hooks *h) { return h->server; }
+RP_API const rp_module *rp_hooks_module(const rp_hooks *h)
+{
+    return h->mod->desc;
+}
+RP_API rp_server *rp_hooks_server(const rp_hooks *h)
+{
+    return h->server;
+}
 
 RP_API void rp_filter_register(rp_hooks *h, const char *name, rp_filter_class cls, int order,
                                rp_filter_setup_fn setup, rp_filter_fn fn)
@@ -95,8 +100,8 @@ static int hook_cmp(const void *a, const void *b)
 typedef struct sorter {
     rp_hook_rec **h; /* sorted by (order, seq) */
     size_t n;
-    char *state;     /* 0 unvisited, 1 on the path being placed, 2 placed */
-    size_t *path;    /* hooks being placed: each is a predecessor of the one before */
+    char *state;  /* 0 unvisited, 1 on the path being placed, 2 placed */
+    size_t *path; /* hooks being placed: each is a predecessor of the one before */
     size_t depth;
     rp_hook_rec **out;
     size_t done;
@@ -141,15 +146,23 @@ static int sort_phase(rp_server *s, rp_phase ph, const char **err)
     if (v->n < 2)
         return 0;
     qsort(v->v, v->n, sizeof(void *), hook_cmp);
-    sorter st = {(rp_hook_rec **)v->v, v->n, calloc(v->n, 1), calloc(v->n, sizeof(size_t)), 0,
-                 rp_palloc(s->pool, v->n * sizeof(rp_hook_rec *)), 0, NULL, s->pool};
+    sorter st = {(rp_hook_rec **)v->v,
+                 v->n,
+                 calloc(v->n, 1),
+                 calloc(v->n, sizeof(size_t)),
+                 0,
+                 rp_palloc(s->pool, v->n * sizeof(rp_hook_rec *)),
+                 0,
+                 NULL,
+                 s->pool};
     int rc = st.state && st.path ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < st.n; i++)
         rc = place(&st, i);
     if (rc == 0)
         memcpy(v->v, st.out, st.n * sizeof(void *));
     else
-        *err = rp_psprintf(s->pool, "hook order cycle in phase %s: %s (their before/after "
+        *err = rp_psprintf(s->pool,
+                           "hook order cycle in phase %s: %s (their before/after "
                            "constraints contradict each other)",
                            phase_names[ph], st.cycle ? st.cycle : "out of memory");
     free(st.state);
@@ -267,14 +280,15 @@ int rp_server_finalize(rp_server *s, const char **err)
         if (m->desc->register_hooks)
             m->desc->register_hooks(&h, m->conf);
     }
-    if (rp_hooks_sort(s, err) < 0 || rp_routes_finalize(s, err) < 0 ||
-        rp_mime_finalize(s, err) < 0)
+    if (rp_hooks_sort(s, err) < 0 || rp_routes_finalize(s, err) < 0 || rp_mime_finalize(s, err) < 0)
         return -1;
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];
         if (m->desc->post_config && m->desc->post_config(s, m->conf) != RP_OK) {
-            *err = rp_psprintf(s->pool, "module '%s' (%s) refused to start in its post_config "
-                               "step; the error log says why", m->desc->name, m->file);
+            *err = rp_psprintf(s->pool,
+                               "module '%s' (%s) refused to start in its post_config "
+                               "step; the error log says why",
+                               m->desc->name, m->file);
             return -1;
         }
     }

@@ -99,8 +99,11 @@ static int read_mime_file(rp_server *s, const char *path, rp_vec *pairs, const c
         if (n < 0)
             *err = rp_psprintf(s->pool, "%s:%d: %s", path, lineno, e), rc = -1;
         else if (n > 0 && add_line(s, pairs, w, n) < 0)
-            *err = rp_psprintf(s->pool, "%s:%d: expected 'extension type', such as "
-                               "'html text/html'", path, lineno), rc = -1;
+            *err = rp_psprintf(s->pool,
+                               "%s:%d: expected 'extension type', such as "
+                               "'html text/html'",
+                               path, lineno),
+            rc = -1;
     }
     free(line);
     fclose(f);
@@ -125,8 +128,10 @@ int rp_mime_finalize(rp_server *s, const char **err)
     rp_vec pairs = {0};
     const char *file = mime_file(s, buf, sizeof(buf));
     if (!file)
-        rp_log(NULL, RP_LOG_WARN, "no mime table found (looked for %s/../conf/mime.types and "
-               "%s/mime.types); only MimeMap types are known", rp_exe_dir(), RP_INSTALL_CONFDIR);
+        rp_log(NULL, RP_LOG_WARN,
+               "no mime table found (looked for %s/../conf/mime.types and "
+               "%s/mime.types); only MimeMap types are known",
+               rp_exe_dir(), RP_INSTALL_CONFDIR);
     else if (read_mime_file(s, file, &pairs, err) < 0)
         return -1;
     for (char **m = s->core->mime_map; m && m[0] && m[1]; m += 2) {

@@ -26,7 +26,10 @@
 static pthread_once_t ltdl_once = PTHREAD_ONCE_INIT;
 static int ltdl_failed; /* written once, under ltdl_once */
 
-static void ltdl_init(void) { ltdl_failed = lt_dlinit() != 0; }
+static void ltdl_init(void)
+{
+    ltdl_failed = lt_dlinit() != 0;
+}
 
 /* ---- directories -------------------------------------------------------- */
 
@@ -148,8 +151,10 @@ static lt_dlhandle open_module(rp_server *s, const char *path, const char **err)
 {
     pthread_once(&ltdl_once, ltdl_init);
     if (ltdl_failed) {
-        *err = rp_psprintf(s->pool, "cannot load %s: the module loader (libltdl) failed to "
-                           "initialise", path);
+        *err = rp_psprintf(s->pool,
+                           "cannot load %s: the module loader (libltdl) failed to "
+                           "initialise",
+                           path);
         return NULL;
     }
     if (access(path, F_OK) != 0) {
@@ -176,8 +181,8 @@ static const rp_module *usable_desc(rp_pool *p, const rp_module *d)
     return copy;
 }
 
-static const rp_module *find_desc(rp_server *s, lt_dlhandle h, const char *name,
-                                  const char *path, const char **err)
+static const rp_module *find_desc(rp_server *s, lt_dlhandle h, const char *name, const char *path,
+                                  const char **err)
 {
     const char *sym = rp_psprintf(s->pool, "rp_module_%s", name);
     const rp_module *d = lt_dlsym(h, sym);
@@ -197,8 +202,7 @@ static const rp_module *find_desc(rp_server *s, lt_dlhandle h, const char *name,
     return usable_desc(s->pool, d);
 }
 
-int rp_module_load(rp_server *s, rp_cmd *cmd, const char *name, const char *file,
-                   const char **err)
+int rp_module_load(rp_server *s, rp_cmd *cmd, const char *name, const char *file, const char **err)
 {
     char *path = module_path(s, cmd, file);
     rp_modrec *dup = rp_module_find(s, name);

@@ -269,7 +269,7 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
 
 /* Small files are cheaper to read than to sendfile: one pread, and the
  * bytes leave in the same writev as the headers. */
-#define RP_SMALL_FILE (16 * 1024)
+#define RP_SMALL_FILE ((size_t)16 * 1024)
 
 static void write_bucket(rp_req *r, rp_bucket *b, struct evbuffer *out)
 {

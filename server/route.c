@@ -38,19 +38,22 @@ static char *unescape(rp_pool *p, const char *s)
     return out;
 }
 
-static void free_code(void *code) { pcre2_code_free(code); }
+static void free_code(void *code)
+{
+    pcre2_code_free(code);
+}
 
 static const char *compile_regex(rp_cmd *cmd, rp_route *r)
 {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off,
-                                   NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof(msg));
-        return rp_cmd_error(cmd, "Map: bad regular expression '%s' at offset %zu: %s",
-                            r->pattern, (size_t)off, (char *)msg);
+        return rp_cmd_error(cmd, "Map: bad regular expression '%s' at offset %zu: %s", r->pattern,
+                            (size_t)off, (char *)msg);
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the interpreter still works if JIT fails */
     rp_pool_cleanup_add(rp_cmd_pool(cmd), free_code, re);
@@ -74,8 +77,10 @@ static const char *parse_key(rp_cmd *cmd, rp_route *r, const char *k)
         return compile_regex(cmd, r);
     }
     if (k[0] != '/')
-        return rp_cmd_error(cmd, "Map: the key '%s' must start with '/' (a path) or '~' "
-                                 "(a regular expression)", r->key);
+        return rp_cmd_error(cmd,
+                            "Map: the key '%s' must start with '/' (a path) or '~' "
+                            "(a regular expression)",
+                            r->key);
     if (is_glob(k)) {
         r->kind = RP_ROUTE_GLOB;
         r->pattern = rp_pstrdup(p, k); /* fnmatch understands the escapes */
@@ -86,8 +91,7 @@ static const char *parse_key(rp_cmd *cmd, rp_route *r, const char *k)
     return NULL;
 }
 
-RP_API const char *rp_route_add(rp_cmd *cmd, const char *key, const rp_module *owner,
-                                void *target)
+RP_API const char *rp_route_add(rp_cmd *cmd, const char *key, const rp_module *owner, void *target)
 {
     rp_server *s = rp_cmd_server(cmd);
     rp_modrec *m = rp_modrec_of(s, owner);
@@ -152,8 +156,14 @@ int rp_routes_finalize(rp_server *s, const char **err)
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 static pthread_key_t md_key;
 
-static void md_free(void *md) { pcre2_match_data_free(md); }
-static void md_key_init(void) { pthread_key_create(&md_key, md_free); }
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+static void md_key_init(void)
+{
+    pthread_key_create(&md_key, md_free);
+}
 
 /* Match data for this thread; only whether it matched is used, so one pair. */
 static pcre2_match_data *thread_match_data(void)
@@ -173,8 +183,7 @@ static int match_one(const rp_route *r, const char *path, size_t plen, const cha
     size_t n = strlen(r->pattern);
     *rest = "";
     switch (r->kind) {
-    case RP_ROUTE_EXACT:
-        return strcmp(r->pattern, path) == 0 ? 2 : 0;
+    case RP_ROUTE_EXACT: return strcmp(r->pattern, path) == 0 ? 2 : 0;
     case RP_ROUTE_PREFIX:
         if (strncmp(r->pattern, path, n) == 0) {
             *rest = path + n;
@@ -185,8 +194,7 @@ static int match_one(const rp_route *r, const char *path, size_t plen, const cha
         pcre2_match_data *md = thread_match_data();
         return md && pcre2_match(r->re, (PCRE2_SPTR)path, plen, 0, 0, md, NULL) >= 0 ? 2 : 0;
     }
-    case RP_ROUTE_GLOB:
-        return fnmatch(r->pattern, path, 0) == 0 ? 2 : 0;
+    case RP_ROUTE_GLOB: return fnmatch(r->pattern, path, 0) == 0 ? 2 : 0;
     }
     return 0;
 }

@@ -16,11 +16,11 @@ static void *slot(rp_cmd *cmd, void *conf)
 }
 
 /* A generic setter on a module without create_conf has nowhere to store. */
-#define NEED_CONF(cmd, conf) \
-    do { \
-        if (!(conf)) \
-            return rp_cmd_error(cmd, "%s: its module has no configuration object (create_conf)", \
-                                rp_cmd_name(cmd)); \
+#define NEED_CONF(cmd, conf)                                                                       \
+    do {                                                                                           \
+        if (!(conf))                                                                               \
+            return rp_cmd_error(cmd, "%s: its module has no configuration object (create_conf)",   \
+                                rp_cmd_name(cmd));                                                 \
     } while (0)
 
 RP_API int rp_parse_flag(const char *s, int *out)
@@ -64,9 +64,21 @@ RP_API int rp_parse_size(const char *s, size_t *out)
         return -1;
     unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     default: break;
     }
     if (shift && (*end == 'i' || *end == 'I'))
@@ -125,8 +137,8 @@ RP_API const char *rp_set_seconds(rp_cmd *cmd, void *conf, int argc, char *const
     errno = 0;
     double v = strtod(argv[0], &end);
     if (end == argv[0] || *end || errno == ERANGE || !isfinite(v) || v < 0)
-        return rp_cmd_error(cmd, "%s: expected seconds (a number >= 0), got '%s'",
-                            rp_cmd_name(cmd), argv[0]);
+        return rp_cmd_error(cmd, "%s: expected seconds (a number >= 0), got '%s'", rp_cmd_name(cmd),
+                            argv[0]);
     *(double *)slot(cmd, conf) = v;
     return NULL;
 }

@@ -35,9 +35,8 @@ static void messages(void)
     rp_server *s = rp_server_new();
     CHECK_STR(conf_err(s, "# comment\n\nFrobnicate 1\n"),
               "test.conf:3: unknown directive 'Frobnicate'");
-    CHECK_STR(conf_err(s, "Threads 1 2"),
-              "test.conf:1: Threads takes 1 argument but 2 were given "
-              "(usage: Threads N: worker threads, 0 = one per CPU)");
+    CHECK_STR(conf_err(s, "Threads 1 2"), "test.conf:1: Threads takes 1 argument but 2 were given "
+                                          "(usage: Threads N: worker threads, 0 = one per CPU)");
     CHECK_HAS(conf_err(s, "Bind"), "test.conf:1: Bind takes at least 1 argument but 0 were given");
     CHECK_HAS(conf_err(s, "LoadModule static"), "LoadModule takes 2 arguments but 1 was given");
     CHECK_HAS(conf_err(s, "Threads many"), "test.conf:1: Threads: expected a number");
@@ -78,14 +77,14 @@ static void bind_forms(void)
     CHECK_STR(conf_err(s, "Bind \" [ 2001:db8::1111:2222 ] : 80 \" 0.0.0.0:8088"), NULL);
     CHECK_STR(s->core->binds[0], "[2001:db8::1111:2222]:80");
     CHECK_STR(s->core->binds[1], "0.0.0.0:8088");
-    CHECK(s->core->binds[2] == NULL); /* the first Bind replaced the defaults */
+    CHECK(s->core->binds[2] == NULL);                /* the first Bind replaced the defaults */
     CHECK_STR(conf_err(s, "Bind [::]:65535"), NULL); /* later ones append */
     CHECK_STR(s->core->binds[2], "[::]:65535");
     CHECK(s->core->binds[3] == NULL);
-    const char *bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http",
-                         "localhost:80", "1.2.3:80", "256.1.1.1:80", "::1:80", "[::1]80",
-                         "[::1:80", "[nothex]:80", "[::1]:", "127.0.0.1:-1", "\"\"",
-                         "[127.0.0.1]:80", "1.2.3.4:+80"};
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http",
+                         "localhost:80", "1.2.3:80",    "256.1.1.1:80",    "::1:80",
+                         "[::1]80",      "[::1:80",     "[nothex]:80",     "[::1]:",
+                         "127.0.0.1:-1", "\"\"",        "[127.0.0.1]:80",  "1.2.3.4:+80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[128];
         snprintf(line, sizeof(line), "Bind %s", bad[i]);

@@ -10,10 +10,16 @@ static const rp_module mc = {RP_MODULE_HEADER, .name = "c"};
 static const rp_module md = {RP_MODULE_HEADER, .name = "d"};
 
 /* Distinct hook functions; the tests print hooks by module name and number. */
-#define HOOK(n) static int h##n(rp_req *r) { (void)r; return n; }
-HOOK(1) HOOK(2) HOOK(3) HOOK(4) HOOK(5) HOOK(6)
+#define HOOK(n)                                                                                    \
+    static int h##n(rp_req *r)                                                                     \
+    {                                                                                              \
+        (void)r;                                                                                   \
+        return n;                                                                                  \
+    }
+HOOK(1)
+HOOK(2) HOOK(3) HOOK(4) HOOK(5) HOOK(6)
 
-static rp_server *s;
+    static rp_server *s;
 static rp_modrec *ra, *rb, *rc, *rd;
 
 static void fresh(void)
@@ -40,8 +46,7 @@ static const char *phase(rp_phase ph)
     char *out = "";
     for (size_t i = 0; i < s->hooks[ph].n; i++) {
         rp_hook_rec *h = s->hooks[ph].v[i];
-        out = rp_psprintf(s->pool, "%s%s%s%d", out, i ? " " : "", h->mod->desc->name,
-                          h->fn(NULL));
+        out = rp_psprintf(s->pool, "%s%s%s%d", out, i ? " " : "", h->mod->desc->name, h->fn(NULL));
     }
     return out;
 }
@@ -136,8 +141,18 @@ static void cycles(void)
     CHECK_HAS(sort_err(), "hook order cycle in phase LOG: ");
 }
 
-static int fsetup(rp_filter *f, rp_req *r) { (void)f; (void)r; return RP_DECLINED; }
-static int ffn(rp_filter *f, rp_brigade *bb) { (void)f; (void)bb; return RP_OK; }
+static int fsetup(rp_filter *f, rp_req *r)
+{
+    (void)f;
+    (void)r;
+    return RP_DECLINED;
+}
+static int ffn(rp_filter *f, rp_brigade *bb)
+{
+    (void)f;
+    (void)bb;
+    return RP_OK;
+}
 
 static void filters_and_dump(void)
 {

@@ -45,24 +45,35 @@ static void refusals(void)
     rp_server *s = fresh();
     const char *dir = UNIT_PLUGIN_DIR;
     CHECK_HAS(conf_err(s, "LoadModule badmagic mod_badmagic.so"),
-              rp_psprintf(s->pool, "test.conf:1: %s/mod_badmagic.so is not a rampart plugin: "
-                          "its descriptor has magic 0x12345678 instead of 0x52414d50", dir));
+              rp_psprintf(s->pool,
+                          "test.conf:1: %s/mod_badmagic.so is not a rampart plugin: "
+                          "its descriptor has magic 0x12345678 instead of 0x52414d50",
+                          dir));
     CHECK_STR(conf_err(s, "LoadModule major mod_major.so"),
-              rp_psprintf(s->pool, "test.conf:1: %s/mod_major.so was built for ABI 2.0, this "
-                          "server is ABI 1.0: rebuild it against this server's headers", dir));
+              rp_psprintf(s->pool,
+                          "test.conf:1: %s/mod_major.so was built for ABI 2.0, this "
+                          "server is ABI 1.0: rebuild it against this server's headers",
+                          dir));
     CHECK_HAS(conf_err(s, "LoadModule minor mod_minor.so"),
-              rp_psprintf(s->pool, "%s/mod_minor.so was built for ABI 1.5, newer than this "
-                          "server's ABI 1.0", dir));
+              rp_psprintf(s->pool,
+                          "%s/mod_minor.so was built for ABI 1.5, newer than this "
+                          "server's ABI 1.0",
+                          dir));
     CHECK_HAS(conf_err(s, "LoadModule small mod_small.so"),
-              rp_psprintf(s->pool, "%s/mod_small.so has a descriptor of 8 bytes, too small "
-                          "for ABI 1.0", dir));
+              rp_psprintf(s->pool,
+                          "%s/mod_small.so has a descriptor of 8 bytes, too small "
+                          "for ABI 1.0",
+                          dir));
     CHECK_STR(conf_err(s, "LoadModule nosym mod_nosym.so"),
-              rp_psprintf(s->pool, "test.conf:1: %s/mod_nosym.so does not export "
+              rp_psprintf(s->pool,
+                          "test.conf:1: %s/mod_nosym.so does not export "
                           "rp_module_nosym: is it a rampart plugin, and is 'nosym' its name?",
                           dir));
     CHECK_HAS(conf_err(s, "LoadModule misnamed mod_misnamed.so"),
-              rp_psprintf(s->pool, "%s/mod_misnamed.so calls itself 'other' in its descriptor, "
-                          "not 'misnamed'", dir));
+              rp_psprintf(s->pool,
+                          "%s/mod_misnamed.so calls itself 'other' in its descriptor, "
+                          "not 'misnamed'",
+                          dir));
     CHECK_HAS(conf_err(s, "LoadModule gone mod_gone.so"),
               rp_psprintf(s->pool, "cannot load %s/mod_gone.so: No such file or directory", dir));
     CHECK_HAS(conf_err(s, "LoadModule notelf mod_notelf.so"),

@@ -25,8 +25,10 @@ int main(void)
     rp_server *s = rp_server_new();
     const char *err = NULL;
     CHECK(rp_mime_type(s, "a.html") == NULL); /* nothing before finalize */
-    CHECK_STR(conf_err(s, rp_psprintf(s->pool, "MimeTypes %s\nMimeMap m4v video/mp4 .Mov "
-                                               "video/quicktime\nMimeMap mov video/mp4", path)),
+    CHECK_STR(conf_err(s, rp_psprintf(s->pool,
+                                      "MimeTypes %s\nMimeMap m4v video/mp4 .Mov "
+                                      "video/quicktime\nMimeMap mov video/mp4",
+                                      path)),
               NULL);
     CHECK(rp_mime_finalize(s, &err) == 0);
     CHECK_STR(err, NULL);

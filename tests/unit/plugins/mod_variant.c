@@ -47,8 +47,7 @@ static const char *v_set(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 }
 
 static const rp_directive v_directives[] = {
-    {DIRECTIVE, 1, 1, v_set, 0, DIRECTIVE " 0|1: a test setting"},
-    RP_DIRECTIVES_END};
+    {DIRECTIVE, 1, 1, v_set, 0, DIRECTIVE " 0|1: a test setting"}, RP_DIRECTIVES_END};
 
 #define DECLARE(n) RP_MODULE_DECLARE(n)
 DECLARE(MODNAME) = {
