@@ -72,6 +72,16 @@ static int check_bind(rp_pool *p, const char *a)
     return inet_pton(AF_INET, host, buf) == 1 && valid_port(colon + 1) ? 0 : -1;
 }
 
+static const char *bind_error(rp_cmd *cmd, const char *got)
+{
+    return rp_cmd_error(cmd,
+                        "Bind: expected IPv4:port such as 127.0.0.1:8088 or [IPv6]:port "
+                        "such as [::1]:8088 with a port from 1 to 65535, got '%s'",
+                        got);
+}
+
+/* Arguments are glued together until they form an address, so blanks inside
+ * one are tolerated even unquoted: "Bind [::1] : 8088 127.0.0.1:8088". */
 static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     core_priv *cp = conf;
@@ -82,15 +92,17 @@ static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[
             have++;
     char **list = rp_pcalloc(p, (have + (size_t)argc + 1) * sizeof(char *));
     memcpy(list, cp->pub.binds, have * sizeof(char *));
+    const char *cur = NULL;
     for (int i = 0; i < argc; i++) {
-        char *a = strip_blanks(p, argv[i]);
-        if (check_bind(p, a) < 0)
-            return rp_cmd_error(cmd,
-                                "Bind: expected IPv4:port such as 127.0.0.1:8088 or [IPv6]:port "
-                                "such as [::1]:8088 with a port from 1 to 65535, got '%s'",
-                                argv[i]);
-        list[have + (size_t)i] = a;
+        char *piece = strip_blanks(p, argv[i]);
+        cur = cur ? rp_psprintf(p, "%s%s", cur, piece) : piece;
+        if (check_bind(p, cur) == 0) {
+            list[have++] = (char *)cur;
+            cur = NULL;
+        }
     }
+    if (cur)
+        return bind_error(cmd, cur);
     cp->pub.binds = list;
     cp->bind_seen = 1;
     return NULL;

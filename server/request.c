@@ -270,33 +270,22 @@ RP_API const rp_module *rp_req_route_owner(const rp_req *r)
 RP_API void *rp_req_route_target(const rp_req *r) { return r->route_target; }
 RP_API const char *rp_req_route_rest(const rp_req *r) { return r->route_rest ? r->route_rest : ""; }
 
-static rp_modrec *modrec_of(const rp_server *s, const rp_module *m)
-{
-    for (size_t i = 0; i < s->mods.n; i++) {
-        rp_modrec *rec = s->mods.v[i];
-        if (rec->desc == m || (rec->desc && m && rec->desc->name && m->name &&
-                               strcmp(rec->desc->name, m->name) == 0))
-            return rec;
-    }
-    return NULL;
-}
-
 RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest)
 {
-    r->route_owner = modrec_of(r->server, owner);
+    r->route_owner = rp_modrec_of(r->server, owner);
     r->route_target = target;
     r->route_rest = rest ? rp_pstrdup(r->pool, rest) : "";
 }
 
 RP_API void *rp_req_ctx(const rp_req *r, const rp_module *m)
 {
-    rp_modrec *rec = modrec_of(r->server, m);
+    rp_modrec *rec = rp_modrec_of(r->server, m);
     return rec ? r->ctx[rec->index] : NULL;
 }
 
 RP_API void rp_req_set_ctx(rp_req *r, const rp_module *m, void *ctx)
 {
-    rp_modrec *rec = modrec_of(r->server, m);
+    rp_modrec *rec = rp_modrec_of(r->server, m);
     if (rec)
         r->ctx[rec->index] = ctx;
 }
@@ -315,7 +304,7 @@ RP_API const char *rp_req_note_get(const rp_req *r, const char *key)
 
 RP_API void *rp_req_conf(const rp_req *r, const rp_module *m)
 {
-    rp_modrec *rec = modrec_of(r->server, m);
+    rp_modrec *rec = rp_modrec_of(r->server, m);
     return rec ? rec->conf : NULL;
 }
 

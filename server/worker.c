@@ -156,13 +156,8 @@ RP_API int rp_worker_index(const rp_worker *w) { return w->index; }
 
 static int slot(const rp_worker *w, const rp_module *m)
 {
-    const rp_server *s = w->server;
-    for (size_t i = 0; i < s->mods.n; i++) {
-        const rp_modrec *rec = s->mods.v[i];
-        if (rec->desc == m || (rec->desc->name && m->name && strcmp(rec->desc->name, m->name) == 0))
-            return rec->index;
-    }
-    return -1;
+    const rp_modrec *rec = rp_modrec_of(w->server, m);
+    return rec ? rec->index : -1;
 }
 
 RP_API void *rp_worker_ctx(const rp_worker *w, const rp_module *m)

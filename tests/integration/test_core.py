@@ -513,7 +513,8 @@ class TestHooksAndFilters(Base):
         self.assertEqual(sha256(b), sha256(gen_body(3000000).upper()))
 
     def test_post_config_once_and_worker_init(self):
-        log = self.srv.error_log()
+        # post_config may log before ErrorLog is opened (then to stderr)
+        log = self.srv.stderr() + self.srv.error_log()
         self.assertEqual(len(re.findall(r"testhooks post_config \d+", log)), 1, log)
         self.assertIn("testhooks post_config 1", log)
         inits = sorted(int(x) for x in re.findall(r"testhooks worker_init (\d+)", log))
@@ -526,7 +527,7 @@ class TestLogs(Base):
                      r'"(?P<req>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-) '
                      r'"(?P<referer>[^"]*)" "(?P<ua>[^"]*)"$')
     ERRLINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} "
-                         r"\[(err|warn|notice|info|debug)\] \[[^\]]+\] \S.*$")
+                         r"\[(error|err|warn|notice|info|debug)\] \[[^\]]+\] \S.*$")
 
     def find_access(self, needle):
         def look():
