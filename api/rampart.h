@@ -12,5 +12,6 @@
 #include "rp_filter.h"
 #include "rp_service.h"
 #include "rp_util.h"
+#include "rp_embed.h"
 
 #endif

@@ -129,6 +129,14 @@ static void send_continue(rp_conn *c)
     evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
+static int host_count(const rp_req *r)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->headers.n; i++)
+        n += strcasecmp(r->headers.names[i], "Host") == 0;
+    return n;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
@@ -139,6 +147,8 @@ static int on_headers_complete(llhttp_t *p)
     r->http_minor = llhttp_get_http_minor(p);
     const char *up = rp_req_header(r, "Upgrade");
     r->websocket = up && strcasestr(up, "websocket") != NULL;
+    if (r->http_minor >= 1 && host_count(r) != 1)
+        return fail(c, 400); /* RFC 9112, 3.2: exactly one Host in HTTP/1.1 */
     size_t max = c->server->core->max_body;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > max)
         return fail(c, 413);

@@ -130,19 +130,8 @@ struct rp_server {
 
 /* ---- configuration side ------------------------------------------------ */
 
-/* A new configuration with only the core loaded and its defaults set. */
-RP_EXPORT rp_server *rp_server_new(void);
-RP_EXPORT void rp_server_free(rp_server *s);
-
-/* Apply one directive line.  file/line are for messages; dir resolves
- * relative paths.  On error returns -1 and *err is "file:line: message"
- * (allocated in s->pool). */
-RP_EXPORT int rp_conf_apply(rp_server *s, const char *file, int line, const char *dir,
-                  int argc, char **argv, const char **err);
-/* Read a conf file (with Include) / a conf text. */
-RP_EXPORT int rp_conf_read_file(rp_server *s, const char *path, const char **err);
-RP_EXPORT int rp_conf_read_string(rp_server *s, const char *text, const char *name, const char *dir,
-                        const char **err);
+/* rp_server_new/free, rp_conf_apply, rp_conf_read_file/string, rp_server_finalize,
+ * rp_server_start/loop and rp_hooks_dump are public: api/rp_embed.h. */
 /* Split one line into words: quotes ("..." and '...'), backslash escapes,
  * '#' comments.  Returns argc, or -1 with *err set (unterminated quote). */
 int rp_conf_split(rp_pool *p, const char *line, char ***argv, const char **err);
@@ -156,11 +145,8 @@ const char *rp_module_hint(rp_server *s, const char *directive);
 const char *rp_default_module_dir(void);
 RP_EXPORT const char *rp_exe_dir(void);
 
-/* After the whole conf is read: register_hooks of every module, sort hooks,
- * filters and routes, load the mime table, run post_config.  -1 with *err. */
-RP_EXPORT int rp_server_finalize(rp_server *s, const char **err);
+/* Pieces of rp_server_finalize. */
 int rp_hooks_sort(rp_server *s, const char **err);
-RP_EXPORT void rp_hooks_dump(const rp_server *s, FILE *out);
 int rp_routes_finalize(rp_server *s, const char **err);
 /* Match a decoded path.  Returns 0 and fills *m, or -1 when nothing matches. */
 int rp_routes_match(const rp_server *s, const char *path, bool websocket, rp_route_match *m);
@@ -176,9 +162,6 @@ void rp_access_log_write(const char *line, size_t len);
 bool rp_access_log_enabled(void);
 int rp_access_log_hook(rp_req *r);
 
-/* server.c: run a finalized configuration until SIGTERM/SIGINT.  Returns the
- * process exit status. */
-RP_EXPORT int rp_server_run(rp_server *s);
 /* The built-in configuration text (demo site on loopback) used without -f. */
 RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
 

@@ -107,7 +107,18 @@ int main(int argc, char **argv)
         printf("rampart-httpd: configuration %s is OK\n", o.conf ? o.conf : "(built-in)");
         return 0;
     }
-    rc = rp_server_run(s);
+    const char *err = NULL;
+    pid_t pid;
+    rc = rp_server_start(s, &pid, &err);
+    if (rc == RP_SERVER_FAILED) {
+        rp_log(NULL, RP_LOG_ERR, "%s", err);
+        if (s->core->error_log) /* the operator is looking at the terminal */
+            fprintf(stderr, "rampart-httpd: %s\n", err);
+        return 1;
+    }
+    if (rc == RP_SERVER_PARENT)
+        return 0; /* the daemon serves */
+    rc = rp_server_loop(s);
     rp_server_free(s);
     return rc;
 }

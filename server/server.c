@@ -32,20 +32,9 @@ const char *rp_builtin_conf(rp_pool *p)
                        www);
 }
 
-static void fatal(const char *fmt, const char *a, const char *b)
+/* The daemon child: own session, no terminal on the standard descriptors. */
+static void detach(void)
 {
-    fprintf(stderr, "rampart-httpd: ");
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
-}
-
-static int daemonize(void)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid > 0)
-        _exit(0);
     setsid();
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
@@ -55,7 +44,6 @@ static int daemonize(void)
         if (fd > 2)
             close(fd);
     }
-    return 0;
 }
 
 static int write_pid_file(const char *path)
@@ -114,72 +102,102 @@ static struct event *add_signal(struct event_base *b, int sig, event_callback_fn
 
 /* ---- run ----------------------------------------------------------------- */
 
-static int prepare_process(rp_server *s)
+/* What a running server holds besides its configuration.  One per process:
+ * a process serves one configuration at a time. */
+static struct {
+    rp_listeners ls;
+    struct event_base *base;
+    int threads;
+    bool started;
+} g_run;
+
+static int fail(const char **err, const char *fmt, const char *a)
+{
+    static char msg[600];
+    snprintf(msg, sizeof msg, fmt, a);
+    *err = msg;
+    return RP_SERVER_FAILED;
+}
+
+/* Daemon, pid file and privileges, in that order: the pid file may live
+ * where only root can write, and the daemon's pid is the one to record. */
+static int prepare_process(rp_server *s, bool *parent, pid_t *pid, const char **err)
 {
     rp_core_conf *c = s->core;
-    char err[512];
-    if (geteuid() == 0 && !c->user) {
-        fatal("%s%s", "refusing to run as root without 'User': name the account to switch to after"
-                      " binding (for example: User nobody)", "");
-        return -1;
-    }
-    if (c->daemon && daemonize() != 0) {
-        fatal("cannot daemonize: %s%s", strerror(errno), "");
-        return -1;
-    }
-    if (c->pid_file && write_pid_file(c->pid_file) != 0) {
-        rp_log(NULL, RP_LOG_ERR, "cannot write PidFile '%s': %s", c->pid_file, strerror(errno));
-        return -1;
-    }
+    static char msg[512];
     bool root = geteuid() == 0;
-    if (c->user && root && drop_privileges(c->user, err, sizeof err) != 0) {
-        rp_log(NULL, RP_LOG_ERR, "%s", err);
-        fatal("%s%s", err, "");
-        return -1;
+    *parent = false;
+    if (root && !c->user)
+        return fail(err, "%s", "refusing to run as root without 'User': name the account to "
+                               "switch to after binding (for example: User nobody)");
+    if (c->daemon) {
+        pid_t child = fork();
+        if (child < 0)
+            return fail(err, "cannot fork: %s", strerror(errno));
+        if (child > 0) {
+            *parent = true;
+            *pid = child;
+            return 0;
+        }
+        detach();
     }
+    *pid = getpid();
+    if (c->pid_file && write_pid_file(c->pid_file) != 0)
+        return fail(err, "cannot write PidFile: %s", strerror(errno));
+    if (c->user && root && drop_privileges(c->user, msg, sizeof msg) != 0)
+        return fail(err, "%s", msg);
     if (c->user && !root)
         rp_log(NULL, RP_LOG_INFO, "not started as root: 'User %s' has nothing to do", c->user);
     return 0;
 }
 
-int rp_server_run(rp_server *s)
+RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
 {
+    static char msg[512];
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    const char *lerr;
-    if (rp_log_open(s->core, &lerr) != 0) {
-        fatal("%s%s", lerr, "");
-        return 1;
+    if (rp_log_open(s->core, err) != 0)
+        return RP_SERVER_FAILED;
+    if (rp_listeners_open(s, &g_run.ls, msg, sizeof msg) != 0)
+        return fail(err, "%s", msg);
+    bool parent;
+    if (prepare_process(s, &parent, pid, err) != 0) {
+        rp_listeners_close(&g_run.ls);
+        return RP_SERVER_FAILED;
     }
-    rp_listeners ls;
-    char err[512];
-    if (rp_listeners_open(s, &ls, err, sizeof err) != 0) {
-        rp_log(NULL, RP_LOG_ERR, "%s", err);
-        fatal("%s%s", err, "");
-        return 1;
+    if (parent) {
+        rp_listeners_close(&g_run.ls);
+        return RP_SERVER_PARENT;
     }
-    if (prepare_process(s) != 0)
-        return 1;
-    int threads = rp_server_threads(s);
-    struct event_base *main_base = event_base_new();
-    if (!main_base || rp_workers_start(s, threads) != 0 || rp_listeners_attach(&ls, main_base) != 0) {
-        rp_log(NULL, RP_LOG_ERR, "cannot start the event loops");
-        return 1;
-    }
-    struct event *sigs[] = {add_signal(main_base, SIGTERM, on_stop), add_signal(main_base, SIGINT, on_stop),
-                            add_signal(main_base, SIGUSR1, on_reopen),
-                            add_signal(main_base, SIGHUP, on_reopen)};
-    for (int i = 0; i < ls.n; i++)
-        rp_log(NULL, RP_LOG_NOTICE, "listening on %s", ls.spec[i]);
-    rp_log(NULL, RP_LOG_NOTICE, "%s serving with %d worker thread%s (pid %ld)", rp_version(), threads,
-           threads == 1 ? "" : "s", (long)getpid());
-    event_base_dispatch(main_base);
+    g_run.threads = rp_server_threads(s);
+    g_run.base = event_base_new();
+    if (!g_run.base || rp_workers_start(s, g_run.threads) != 0 ||
+        rp_listeners_attach(&g_run.ls, g_run.base) != 0)
+        return fail(err, "%s", "cannot start the event loops");
+    for (int i = 0; i < g_run.ls.n; i++)
+        rp_log(NULL, RP_LOG_NOTICE, "listening on %s", g_run.ls.spec[i]);
+    rp_log(NULL, RP_LOG_NOTICE, "%s serving with %d worker thread%s (pid %ld)", rp_version(),
+           g_run.threads, g_run.threads == 1 ? "" : "s", (long)getpid());
+    g_run.started = true;
+    return RP_SERVER_STARTED;
+}
 
-    rp_listeners_close(&ls);
+RP_API int rp_server_loop(rp_server *s)
+{
+    if (!g_run.started)
+        return 1;
+    struct event *sigs[] = {add_signal(g_run.base, SIGTERM, on_stop),
+                            add_signal(g_run.base, SIGINT, on_stop),
+                            add_signal(g_run.base, SIGUSR1, on_reopen),
+                            add_signal(g_run.base, SIGHUP, on_reopen)};
+    event_base_dispatch(g_run.base);
+
+    rp_listeners_close(&g_run.ls);
     rp_workers_stop(s->core->graceful_timeout);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         event_free(sigs[i]);
-    event_base_free(main_base);
+    event_base_free(g_run.base);
+    g_run.started = false;
     if (s->core->pid_file)
         unlink(s->core->pid_file);
     rp_log(NULL, RP_LOG_NOTICE, "stopped");

@@ -211,6 +211,10 @@ class TestCheck(unittest.TestCase):
         self.assertIn("testhooks", r.stdout + r.stderr)
         self.assertIn("static", r.stdout + r.stderr)
 
+    def test_embedded_default_is_valid(self):
+        r = run_httpd(["-t"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_unknown_flag(self):
         r = run_httpd(["--no-such-flag"])
         self.assertNotEqual(r.returncode, 0)

@@ -737,6 +737,16 @@ class TestBindAndThreads(unittest.TestCase):
             # than twice its share
             self.assertLessEqual(max(counts.values()), 8, counts)
 
+    def test_threads_zero_means_one_per_cpu(self):
+        n = os.cpu_count()
+        with Server(conf=CONF, threads=0) as srv:
+            srv.wait_log(r"(?s)(testhooks worker_init \d+.*){%d}" % n)
+            st, h, b = srv.request("GET", "/worker")
+            self.assertEqual(st, 200)
+            srv.stop()
+            inits = sorted(int(x) for x in re.findall(r"testhooks worker_init (\d+)", srv.error_log()))
+            self.assertEqual(inits, list(range(n)))
+
     def test_concurrent_clients(self):
         with Server(conf=CONF, threads=3) as srv:
             def one(i):
@@ -760,6 +770,81 @@ class TestBindAndThreads(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 1.1, "a timer-based handler blocked the worker")
             t.join(10)
             self.assertEqual(out["slow"][2], b"slow 1200\n")
+
+
+class TestRoutes(unittest.TestCase):
+    ROUTES = LOAD_TESTHOOKS + r"""
+Map /r/exact test:echo
+Map /r/ test:echo
+Map /r/sub/ test:echo
+Map /g/*.txt test:echo
+Map ~^/g/.*\.txt$ test:echo
+Map ~^/q/ test:echo
+Map ~^/q/long test:echo
+Map /gl/*.html test:echo
+Map /p/ test:echo
+Map /p/deep/ test:echo
+Map ws:/w test:echo
+"""
+
+    def key(self, srv, path):
+        st, h, b = srv.request("GET", path)
+        if st == 404:
+            return None
+        self.assertEqual(st, 200, b)
+        return kv_lines(b)["route_key"]
+
+    def test_route_order_sorted(self):
+        with Server(conf=self.ROUTES) as srv:
+            self.assertEqual(self.key(srv, "/r/exact"), "/r/exact")
+            self.assertEqual(self.key(srv, "/r/exact/more"), "/r/")
+            self.assertEqual(self.key(srv, "/r/sub/a/b"), "/r/sub/")
+            self.assertEqual(self.key(srv, "/r/other"), "/r/")
+            self.assertEqual(self.key(srv, "/r/a.txt"), "/r/")  # prefix before regex/glob
+            self.assertEqual(self.key(srv, "/g/a.txt"), r"~^/g/.*\.txt$")  # regex before glob
+            self.assertEqual(self.key(srv, "/q/longer"), "~^/q/long")  # longest regex first
+            self.assertEqual(self.key(srv, "/q/short"), "~^/q/")
+            self.assertEqual(self.key(srv, "/gl/x.html"), "/gl/*.html")
+            self.assertIsNone(self.key(srv, "/gl/x.txt"))
+            self.assertEqual(self.key(srv, "/p/deep/x"), "/p/deep/")
+            self.assertIsNone(self.key(srv, "/w"))  # ws: routes only for upgrades
+            # decoded once, dot segments removed before matching
+            self.assertEqual(self.key(srv, "/r/%65xact"), "/r/exact")
+            self.assertEqual(self.key(srv, "/r/sub/../exact"), "/r/exact")
+            st, h, b = srv.request("GET", "/r/a/./b/../c?x=%2F")
+            kv = kv_lines(b)
+            self.assertEqual(kv["path"], "/r/a/c")
+            self.assertEqual(kv["query"], "x=%2F")
+
+    def test_mapsort_off_keeps_conf_order(self):
+        with Server(conf=self.ROUTES + "MapSort off\n") as srv:
+            self.assertEqual(self.key(srv, "/p/deep/x"), "/p/")
+            self.assertEqual(self.key(srv, "/q/longer"), "~^/q/")
+            self.assertEqual(self.key(srv, "/r/exact"), "/r/exact")
+
+
+class TestLogTargets(unittest.TestCase):
+    def test_logs_to_stdout_and_stderr_by_default(self):
+        with Server(conf=CONF, logs=False) as srv:
+            srv.request("GET", "/echo?stdlog=1", headers={"User-Agent": "ua-std"})
+            wait_until(lambda: "/echo?stdlog=1" in srv.stdout(), 10, what="access line on stdout")
+            wait_until(lambda: "testhooks log GET /echo?stdlog=1" in srv.stderr(), 10,
+                       what="error line on stderr")
+            line = [l for l in srv.stdout().splitlines() if "stdlog=1" in l][0]
+            self.assertRegex(line, TestLogs.CLF)
+            self.assertNotIn("stdlog=1", srv.stderr().split("testhooks log")[0])
+
+    def test_log_off(self):
+        srv = Server(conf=CONF + "Log off\n")
+        try:
+            st, h, b = srv.request("GET", "/echo?logoff=1")
+            self.assertEqual(st, 200)
+            srv.wait_log(r"testhooks log GET /echo\?logoff=1")
+            self.assertEqual(srv.stop(), 0)
+            self.assertNotIn("logoff=1", srv.access_log())
+            self.assertNotIn("logoff=1", srv.stdout())
+        finally:
+            srv.cleanup()
 
 
 if __name__ == "__main__":
