@@ -97,7 +97,7 @@ typedef struct rp_core_conf {
     long max_headers;        /* MaxHeaders, default 100 */
     size_t max_uri;          /* MaxUriLength, default 8192 */
     size_t max_body;         /* MaxBodySize, default 32 MiB */
-    int log;                 /* Log on|off: access logging */
+    int log;                 /* Log on|off: access logging; -1 unset = on if AccessLog */
     char *access_log;        /* AccessLog path; NULL = stdout */
     char *error_log;         /* ErrorLog path; NULL = stderr */
     long log_level;          /* LogLevel err|warn|notice|info|debug */

@@ -1,5 +1,6 @@
 /* directives.c - the core pseudo-module: its settings, directives and hooks. */
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +30,7 @@ static void *core_create_conf(rp_pool *p)
     c->max_uri = 8192;
     c->max_body = 32u << 20;
     c->map_sort = 1;
+    c->log = -1; /* unset: on when AccessLog names a file */
     c->graceful_timeout = 10;
     c->log_level = RP_LOG_NOTICE;
     return c;
@@ -109,6 +111,14 @@ static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[
 }
 
 /* ---- small custom setters ----------------------------------------------- */
+
+/* An account that does not exist is a configuration error, found by -t. */
+static const char *set_user(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    if (!getpwnam(argv[0]))
+        return rp_cmd_error(cmd, "User '%s': no such account on this system", argv[0]);
+    return rp_set_string(cmd, conf, argc, argv);
+}
 
 static const char *set_threads(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
@@ -250,25 +260,50 @@ static const char *map_refused(rp_cmd *cmd, const char *target)
                         names);
 }
 
-/* Offer "Map key target [args]" to each module in load order. */
+/* The module a "name:..." target names, if one is loaded with Map targets. */
+static rp_modrec *named_owner(rp_server *s, const char *target)
+{
+    size_t n = strspn(target, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    if (n == 0 || target[n] != ':')
+        return NULL;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
+        if (m->desc->map_target && strlen(m->desc->name) == n &&
+            strncmp(m->desc->name, target, n) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* 1: taken, 0: declined, -1: refused with *msg set. */
+static int offer(rp_cmd *cmd, rp_modrec *m, int argc, char *const argv[], const char **msg)
+{
+    const char *err = NULL;
+    int rc = m->desc->map_target(cmd, m->conf, argv[0], argc - 1, argv + 1, &err);
+    if (rc == RP_OK)
+        return 1;
+    if (rc == RP_DECLINED)
+        return 0;
+    *msg = err ? err
+               : rp_cmd_error(cmd, "Map: module '%s' refused target '%s'", m->desc->name, argv[1]);
+    return -1;
+}
+
+/* Offer "Map key target [args]" first to the module a "name:" target names,
+ * then to each module in load order. */
 static const char *set_map(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     (void)conf;
     rp_server *s = rp_cmd_server(cmd);
-    for (size_t i = 0; i < s->mods.n; i++) {
+    const char *msg = NULL;
+    rp_modrec *first = named_owner(s, argv[1]);
+    int rc = first ? offer(cmd, first, argc, argv, &msg) : 0;
+    for (size_t i = 0; rc == 0 && i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];
-        if (!m->desc->map_target)
-            continue;
-        const char *err = NULL;
-        int rc = m->desc->map_target(cmd, m->conf, argv[0], argc - 1, argv + 1, &err);
-        if (rc == RP_OK)
-            return NULL;
-        if (rc != RP_DECLINED)
-            return err ? err
-                       : rp_cmd_error(cmd, "Map: module '%s' refused target '%s'", m->desc->name,
-                                      argv[1]);
+        if (m != first && m->desc->map_target)
+            rc = offer(cmd, m, argc, argv, &msg);
     }
-    return map_refused(cmd, argv[1]);
+    return rc == 1 ? NULL : rc < 0 ? msg : map_refused(cmd, argv[1]);
 }
 
 /* ---- the table and the descriptor --------------------------------------- */
@@ -296,7 +331,7 @@ static const rp_directive core_directives[] = {
     {"LogLevel", 1, 1, set_log_level, 0, "LogLevel err|warn|notice|info|debug"},
     {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
     {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
-    {"User", 1, 1, rp_set_string, OFF(user), "User name: run as this user after binding"},
+    {"User", 1, 1, set_user, OFF(user), "User name: run as this user after binding"},
     {"MapSort", 1, 1, rp_set_flag, OFF(map_sort), "MapSort on|off: longest Map key first"},
     {"ModuleDir", 1, 1, set_module_dir, OFF(module_dir),
      "ModuleDir dir: where LoadModule finds bare file names"},

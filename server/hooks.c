@@ -274,6 +274,7 @@ void rp_server_free(rp_server *s)
 
 int rp_server_finalize(rp_server *s, const char **err)
 {
+    rp_log_set_level((int)s->core->log_level); /* post_config may log */
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];
         struct rp_hooks h = {s, m};

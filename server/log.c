@@ -42,6 +42,8 @@ int rp_log_open(const rp_core_conf *c, const char **err)
         g_err_fd = fd;
         g_err_path = c->error_log;
     }
+    if (c->log == 0)
+        return 0; /* "Log off" wins over an AccessLog location */
     if (c->access_log) {
         int fd = open_log(c->access_log);
         if (fd < 0) {
@@ -51,7 +53,7 @@ int rp_log_open(const rp_core_conf *c, const char **err)
         }
         g_access_fd = fd;
         g_access_path = c->access_log;
-    } else if (c->log) {
+    } else if (c->log == 1) {
         g_access_fd = STDOUT_FILENO;
     }
     return 0;

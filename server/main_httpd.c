@@ -95,16 +95,18 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     rp_server *s = rp_server_new();
-    if (load_config(s, &o) != 0)
+    if (load_config(s, &o) != 0) {
+        rp_server_free(s);
         return 1;
-    if (o.version) {
-        print_version(s);
-        return 0;
     }
-    if (o.test) {
-        if (o.dump)
+    if (o.version || o.test) {
+        if (o.version)
+            print_version(s);
+        if (o.test && o.dump)
             rp_hooks_dump(s, stdout);
-        printf("rampart-httpd: configuration %s is OK\n", o.conf ? o.conf : "(built-in)");
+        if (o.test)
+            printf("rampart-httpd: configuration %s is OK\n", o.conf ? o.conf : "(built-in)");
+        rp_server_free(s);
         return 0;
     }
     const char *err = NULL;
@@ -114,10 +116,13 @@ int main(int argc, char **argv)
         rp_log(NULL, RP_LOG_ERR, "%s", err);
         if (s->core->error_log) /* the operator is looking at the terminal */
             fprintf(stderr, "rampart-httpd: %s\n", err);
+        rp_server_free(s);
         return 1;
     }
-    if (rc == RP_SERVER_PARENT)
+    if (rc == RP_SERVER_PARENT) {
+        rp_server_free(s);
         return 0; /* the daemon serves */
+    }
     rc = rp_server_loop(s);
     rp_server_free(s);
     return rc;

@@ -112,7 +112,8 @@ static int remove_dot_segments(char *path)
 }
 
 /* Split the target into path and query, decode the path once, refuse what
- * could smuggle a separator (%2F, %5C) or a NUL, and remove dot segments. */
+ * could smuggle a separator (%2F) or a NUL (%00), and remove dot segments.
+ * A backslash is an ordinary file-name byte on this platform. */
 int rp_req_normalize_path(rp_req *r)
 {
     const char *u = r->uri;
@@ -131,7 +132,6 @@ int rp_req_normalize_path(rp_req *r)
     for (size_t i = 0; i + 2 < plen; i++)
         if (u[i] == '%' && u[i + 1] != '\0' &&
             ((u[i + 1] == '2' && (u[i + 2] == 'f' || u[i + 2] == 'F')) ||
-             (u[i + 1] == '5' && (u[i + 2] == 'c' || u[i + 2] == 'C')) ||
              (u[i + 1] == '0' && u[i + 2] == '0')))
             return 400;
     size_t dlen;

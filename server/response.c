@@ -291,11 +291,32 @@ static void write_bucket(rp_req *r, rp_bucket *b, struct evbuffer *out)
         evbuffer_add(out, "\r\n", 2);
 }
 
+static bool has_eos(rp_brigade *bb)
+{
+    for (rp_bucket *b = rp_brigade_first(bb); b; b = rp_bucket_next(b))
+        if (rp_bucket_kind(b) == RP_BUCKET_EOS)
+            return true;
+    return false;
+}
+
+/* Completion runs from the loop, never inside the caller's stack frame. */
+static void mark_finished(rp_req *r)
+{
+    r->finished = true;
+    if (!r->in_handler)
+        rp_conn_request_done(r);
+}
+
 int rp_resp_sink(rp_req *r, rp_brigade *bb)
 {
     rp_conn *c = r->conn;
     if (r->finished || !c->bev) {
+        /* Client gone: drop the bytes but still complete the request at
+         * EOS, so it is logged and its memory released. */
+        bool eos = !r->finished && has_eos(bb);
         rp_brigade_clear(bb);
+        if (eos)
+            mark_finished(r);
         return -1;
     }
     struct evbuffer *out = c->stage;
@@ -314,11 +335,8 @@ int rp_resp_sink(rp_req *r, rp_brigade *bb)
     if (eos && r->chunked)
         evbuffer_add(out, "0\r\n\r\n", 5);
     rp_conn_push(c);
-    if (eos) {
-        r->finished = true;
-        if (!r->in_handler)
-            rp_conn_request_done(r);
-    }
+    if (eos)
+        mark_finished(r);
     return 0;
 }
 

@@ -177,53 +177,40 @@ static pcre2_match_data *thread_match_data(void)
     return md;
 }
 
-/* 2: matched; 1: matched only as "/dir" for the key "/dir/"; 0: no match. */
-static int match_one(const rp_route *r, const char *path, size_t plen, const char **rest)
+/* A prefix key "/dir/" does not match "/dir" itself: the spec maps
+ * {"/file.html": dir} as "/file.html/" and answers /file.html with 404. */
+static bool match_one(const rp_route *r, const char *path, size_t plen, const char **rest)
 {
     size_t n = strlen(r->pattern);
     *rest = "";
     switch (r->kind) {
-    case RP_ROUTE_EXACT: return strcmp(r->pattern, path) == 0 ? 2 : 0;
+    case RP_ROUTE_EXACT: return strcmp(r->pattern, path) == 0;
     case RP_ROUTE_PREFIX:
-        if (strncmp(r->pattern, path, n) == 0) {
-            *rest = path + n;
-            return 2;
-        }
-        return plen == n - 1 && strncmp(r->pattern, path, n - 1) == 0 ? 1 : 0;
+        if (strncmp(r->pattern, path, n) != 0)
+            return false;
+        *rest = path + n;
+        return true;
     case RP_ROUTE_REGEX: {
         pcre2_match_data *md = thread_match_data();
-        return md && pcre2_match(r->re, (PCRE2_SPTR)path, plen, 0, 0, md, NULL) >= 0 ? 2 : 0;
+        return md && pcre2_match(r->re, (PCRE2_SPTR)path, plen, 0, 0, md, NULL) >= 0;
     }
-    case RP_ROUTE_GLOB: return fnmatch(r->pattern, path, 0) == 0 ? 2 : 0;
+    case RP_ROUTE_GLOB: return fnmatch(r->pattern, path, 0) == 0;
     }
-    return 0;
+    return false;
 }
 
-/* An explicit exact key "/dir" beats the key "/dir/" matching "/dir" without
- * its slash, whatever their order; otherwise the first match wins. */
+/* Routes are sorted into match order; the first match wins. */
 int rp_routes_match(const rp_server *s, const char *path, bool websocket, rp_route_match *m)
 {
     size_t plen = strlen(path);
-    const rp_route *fallback = NULL;
     for (size_t i = 0; i < s->routes.n; i++) {
         const rp_route *r = s->routes.v[i];
         const char *rest;
-        if (r->ws != websocket)
-            continue;
-        if (fallback && group_of(r) != 0)
-            break;
-        int how = match_one(r, path, plen, &rest);
-        if (how == 2 && (!fallback || r->kind == RP_ROUTE_EXACT)) {
+        if (r->ws == websocket && match_one(r, path, plen, &rest)) {
             m->route = r;
             m->rest = rest;
             return 0;
         }
-        if (how == 1 && !fallback)
-            fallback = r;
     }
-    if (!fallback)
-        return -1;
-    m->route = fallback;
-    m->rest = "";
-    return 0;
+    return -1;
 }

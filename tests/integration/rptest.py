@@ -15,7 +15,7 @@ Server(conf, files, threads=2, binds=None, start=True, expect_fail=False, args=(
     (two free TCP ports) in `conf`, in `binds` and in `files` given as str;
   * prepends "Bind 127.0.0.1:<port>" (or one Bind per entry of `binds`),
     "Threads <threads>" (unless threads is None), "ErrorLog {dir}/error.log" and
-    "AccessLog {dir}/access.log" (unless logs=False), and "User nobody" when
+    "Log on", "AccessLog {dir}/access.log" (unless logs=False), and "User nobody" when
     running as root (unless user=False; user="name" picks another name);
   * writes {dir}/rampart.conf and starts BUILD/bin/rampart-httpd -f conf +args,
     with stdout/stderr going to {dir}/stdout.log and {dir}/stderr.log;
@@ -234,6 +234,7 @@ class Server:
         if threads is not None:
             lines.append("Threads %d" % threads)
         if logs:
+            lines.append("Log on")
             lines.append("ErrorLog %s" % self.error_log_path)
             lines.append("AccessLog %s" % self.access_log_path)
         if user is None and IS_ROOT:
@@ -404,6 +405,20 @@ class Server:
         self._close_files()
         return self.returncode
 
+    SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|"
+                              r"runtime error: |WARNING: ThreadSanitizer")
+
+    def sanitizer_report(self):
+        """Sanitizer findings in the server's stderr (and error log), or ''."""
+        text = self.stderr() + "\n" + self.error_log()
+        m = self.SANITIZER_RE.search(text)
+        return text[max(0, m.start() - 200):m.start() + 6000] if m else ""
+
+    def check_sanitizers(self):
+        rep = self.sanitizer_report()
+        if rep:
+            raise AssertionError("sanitizer report from rampart-httpd:\n" + rep)
+
     def _kill_hard(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -435,6 +450,10 @@ class Server:
 
     def __exit__(self, exc_type, exc, tb):
         self.stop()
+        if exc_type is None and self.sanitizer_report():
+            sys.stderr.write("\n---- sanitizer report (%s) ----\n" % self.dir)
+            self.cleanup(keep=True)
+            self.check_sanitizers()
         if exc_type is not None:
             sys.stderr.write("\n---- rampart-httpd output (%s) ----\n%s\n----\n"
                              % (self.dir, self.output()))

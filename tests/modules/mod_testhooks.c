@@ -206,6 +206,7 @@ static void slow_fire(evutil_socket_t fd, short what, void *arg)
 static void slow_abort(rp_req *r, void *arg)
 {
     slow_ctx *s = arg;
+    rp_log(SELF, RP_LOG_INFO, "testhooks abort %s (done=%d)", rp_req_uri(r), s->done);
     if (s->done)
         return;
     s->done = 1;
@@ -306,6 +307,7 @@ typedef struct {
 static void drain_abort(rp_req *r, void *arg)
 {
     drain_ctx *d = arg;
+    rp_log(SELF, RP_LOG_INFO, "testhooks abort %s (done=%d)", rp_req_uri(r), d->done);
     if (d->done)
         return;
     d->done = 1;

@@ -1,0 +1,106 @@
+/* gzip_int.h - mod_gzip internals shared by gzip.c, accept.c, filter.c and
+ * cache.c.  Nothing here is exported: the only public symbol is
+ * rp_module_gzip. */
+#ifndef GZIP_INT_H
+#define GZIP_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <zlib.h>
+#include "rampart.h"
+
+RP_API extern const rp_module rp_module_gzip;
+#define GZ_SELF (&rp_module_gzip)
+
+/* Request notes read by mod_gzip (set by other modules before the response
+ * starts). */
+#define GZ_NOTE_FILE "static.file" /* filesystem path of the file being served */
+#define GZ_NOTE_LEVEL "gzip.level" /* "off"|"0"|"on"|"1".."10": per-response override */
+
+#define GZ_LEVEL_MIN 1
+#define GZ_LEVEL_MAX 10
+#define GZ_LEVEL_DEFAULT 1
+#define GZ_MIN_SIZE_DEFAULT 1000
+
+/* Directories already reported as unwritable, shared by all workers. */
+typedef struct gz_warned {
+    pthread_mutex_t lock;
+    struct gz_warned_dir *head;
+    size_t n;
+} gz_warned;
+
+/* The module configuration, read-only once the server runs (the warned set
+ * has its own lock). */
+typedef struct gz_conf {
+    int files;        /* CompressFiles: not off */
+    char **exts;      /* lower-case extensions without the dot, NULL-terminated */
+    int scripts;      /* CompressScripts */
+    long level;       /* CompressLevel 1..10 */
+    size_t min_size;  /* CompressMinSize */
+    gz_warned *warned;
+} gz_conf;
+
+/* ---- accept.c ---- */
+
+/* 1 if an Accept-Encoding value lets us send gzip (q-values honoured,
+ * "gzip;q=0" refuses, "*" stands for gzip when gzip is not named). */
+int gz_accepts(const char *accept_encoding);
+
+/* 1 if an If-None-Match value lists etag (weak comparison, or "*"). */
+int gz_etag_listed(const char *if_none_match, const char *etag);
+
+/* 1 if a Content-Type is worth compressing for a script response. */
+int gz_type_compressible(const char *content_type);
+
+/* The zlib level for a CompressLevel 1..10 (10 = zlib's best, 9). */
+int gz_zlib_level(long level);
+
+/* ---- cache.c ---- */
+
+/* What the cache needs to know about the original file. */
+typedef struct gz_orig {
+    const char *path;  /* absolute filesystem path */
+    struct stat st;    /* stat of the original when the response started */
+    long level;        /* CompressLevel the cache copy must have */
+} gz_orig;
+
+/* The gzip header extra field that records the original a cache copy was
+ * made from (size, mtime with nanoseconds, level): "RP", 24 bytes. */
+#define GZ_EXTRA_LEN 28 /* SI1 SI2 LEN(2) + 24 */
+void gz_extra_fill(unsigned char extra[GZ_EXTRA_LEN], const gz_orig *o);
+
+/* Open the cached copy of o if it is current.  Returns an fd (O_RDONLY,
+ * O_CLOEXEC) with its size in *len, or -1 if missing or stale. */
+int gz_cache_open(rp_pool *p, const gz_orig *o, int64_t *len);
+
+/* A temporary file next to the cache copy, to be renamed into place when
+ * complete.  Returns NULL (and logs once per directory) when the directory
+ * cannot hold a cache. */
+typedef struct gz_tee gz_tee;
+gz_tee *gz_tee_begin(rp_req *r, const gz_conf *c, const gz_orig *o);
+/* Append compressed bytes; on a write error the tee is dropped. */
+void gz_tee_write(gz_tee *t, const void *data, size_t len);
+/* All input seen (in_bytes of it): rename into place if complete and the
+ * original did not change meanwhile; otherwise discard. */
+void gz_tee_commit(gz_tee *t, uint64_t in_bytes);
+/* Discard the temporary file (also done by the request pool's cleanup). */
+void gz_tee_abort(gz_tee *t);
+
+/* Log "cannot cache in <dir>: <why>" once per directory. */
+void gz_warn_once(const gz_conf *c, const char *dir, const char *why);
+
+/* ---- filter.c ---- */
+
+typedef enum { GZ_MODE_STREAM = 0, GZ_MODE_CACHED, GZ_MODE_DROP } gz_mode;
+
+/* Start the filter state of one response.  For GZ_MODE_STREAM: zlib level
+ * (1..10), and o (the original file, for a deterministic gzip header) or
+ * NULL; tee may be NULL.  For GZ_MODE_CACHED: cache_fd/cache_len. */
+typedef struct gz_ctx gz_ctx;
+gz_ctx *gz_ctx_stream(rp_req *r, rp_filter *f, long level, const gz_orig *o, gz_tee *tee);
+gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, int cache_fd, int64_t cache_len);
+gz_ctx *gz_ctx_drop(rp_req *r, rp_filter *f);
+int gz_filter(rp_filter *f, rp_brigade *bb);
+
+#endif
