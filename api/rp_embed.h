@@ -51,6 +51,12 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err);
  * status for the process. */
 RP_API int rp_server_loop(rp_server *s);
 
+/* The main thread's event base (valid after rp_server_start): the accept
+ * loop that rp_server_loop runs.  An embedder may add its own events to it,
+ * e.g. the main script's timers. */
+struct event_base;
+RP_API struct event_base *rp_server_base(rp_server *s);
+
 /* Print the hook pipeline in run order. */
 RP_API void rp_hooks_dump(const rp_server *s, FILE *out);
 

@@ -182,6 +182,12 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
     return RP_SERVER_STARTED;
 }
 
+RP_API struct event_base *rp_server_base(rp_server *s)
+{
+    (void)s; /* one running server per process */
+    return g_run.base;
+}
+
 RP_API int rp_server_loop(rp_server *s)
 {
     if (!g_run.started)

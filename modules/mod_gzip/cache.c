@@ -115,6 +115,26 @@ stale:
 
 /* ---- warnings ------------------------------------------------------------ */
 
+static void warned_free(void *arg)
+{
+    gz_warned *w = arg;
+    struct gz_warned_dir *d = w->head;
+    while (d) {
+        struct gz_warned_dir *n = d->next;
+        free(d);
+        d = n;
+    }
+    pthread_mutex_destroy(&w->lock);
+}
+
+gz_warned *gz_warned_create(rp_pool *p)
+{
+    gz_warned *w = rp_pcalloc(p, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    rp_pool_cleanup_add(p, warned_free, w);
+    return w;
+}
+
 void gz_warn_once(const gz_conf *c, const char *dir, const char *why)
 {
     gz_warned *w = c->warned;

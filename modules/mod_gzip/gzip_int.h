@@ -87,6 +87,8 @@ void gz_tee_commit(gz_tee *t, uint64_t in_bytes);
 /* Discard the temporary file (also done by the request pool's cleanup). */
 void gz_tee_abort(gz_tee *t);
 
+/* The set of directories already warned about, freed with pool p. */
+gz_warned *gz_warned_create(rp_pool *p);
 /* Log "cannot cache in <dir>: <why>" once per directory. */
 void gz_warn_once(const gz_conf *c, const char *dir, const char *why);
 

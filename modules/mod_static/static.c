@@ -266,6 +266,11 @@ static int serve_file(rp_req *r, const st_target *t, const char *name, const cha
                       const struct stat *st)
 {
     char etag[ST_ETAG_MAX], cr[96];
+    /* For filters such as mod_gzip: the file behind this response. */
+    rp_req_note_set(r, "static.file",
+                    used[0] == '/' ? used
+                                   : rp_psprintf(rp_req_pool(r), "%s%s%s", t->root,
+                                                 t->root_len > 1 ? "/" : "", used));
     st_etag(etag, st);
     set_file_headers(r, t, etag, st->st_mtime);
     if (st_not_modified(r, etag, st->st_mtime)) {

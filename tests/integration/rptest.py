@@ -100,11 +100,22 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def run_httpd(args, timeout=30, cwd=None, env=None):
+_SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|"
+                           r"runtime error: |WARNING: ThreadSanitizer")
+
+
+def run_httpd(args, timeout=30, cwd=None, env=None, check_sanitizers=True):
     """Run rampart-httpd with args (e.g. ["-t", "-f", path]) to completion.
-    Returns subprocess.CompletedProcess with text stdout/stderr."""
-    return subprocess.run([HTTPD] + list(args), capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
+    Returns subprocess.CompletedProcess with text stdout/stderr.  Raises
+    AssertionError if a sanitizer (ASan/UBSan/LSan) reported anything."""
+    r = subprocess.run([HTTPD] + list(args), capture_output=True, text=True,
+                       timeout=timeout, cwd=cwd, env=env)
+    if check_sanitizers:
+        m = _SANITIZER_RE.search(r.stderr)
+        if m:
+            raise AssertionError("sanitizer report from rampart-httpd %s:\n%s"
+                                 % (" ".join(args), r.stderr[max(0, m.start() - 300):][:6000]))
+    return r
 
 
 def _parse_bind(b):
@@ -405,8 +416,7 @@ class Server:
         self._close_files()
         return self.returncode
 
-    SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|"
-                              r"runtime error: |WARNING: ThreadSanitizer")
+    SANITIZER_RE = _SANITIZER_RE
 
     def sanitizer_report(self):
         """Sanitizer findings in the server's stderr (and error log), or ''."""

@@ -1,0 +1,304 @@
+/* gzip.c - mod_gzip: gzip compression of responses, with a .gzipcache/ for
+ * files.
+ *
+ *   LoadModule gzip mod_gzip.so
+ *   CompressFiles on | off | ext...     (default off; on = html css js json xml txt text htm)
+ *   CompressScripts on | off            (default off)
+ *   CompressLevel 1-10                  (default 1; 10 = zlib level 9)
+ *   CompressMinSize bytes               (default 1000)
+ *
+ * The descriptor, the directives and the filter's setup (does it join this
+ * response, and how) live here; header parsing is in accept.c, the
+ * streaming filter in filter.c, the cache in cache.c.  See README.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "gzip_int.h"
+
+static const char *const default_exts[] = {"html", "css", "js", "json", "xml",
+                                           "txt", "text", "htm", NULL};
+
+/* ---- configuration ------------------------------------------------------ */
+
+static void *gz_create_conf(rp_pool *p)
+{
+    gz_conf *c = rp_pcalloc(p, sizeof *c);
+    c->exts = (char **)(uintptr_t)default_exts;
+    c->level = GZ_LEVEL_DEFAULT;
+    c->min_size = GZ_MIN_SIZE_DEFAULT;
+    c->warned = gz_warned_create(p);
+    return c;
+}
+
+static const char *set_files(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    gz_conf *c = conf;
+    int on;
+    if (argc == 1 && rp_parse_flag(argv[0], &on) == 0) {
+        c->files = on;
+        c->exts = (char **)(uintptr_t)default_exts;
+        return NULL;
+    }
+    char **list = rp_pcalloc(rp_cmd_pool(cmd), ((size_t)argc + 1) * sizeof *list);
+    for (int i = 0; i < argc; i++) {
+        const char *e = argv[i];
+        if (*e == '.')
+            e++;
+        if (!*e || strchr(e, '/') || rp_parse_flag(e, &on) == 0)
+            return rp_cmd_error(cmd, "CompressFiles: '%s' is not a file extension (give on, "
+                                     "off, or a list of extensions such as: html css js)",
+                                argv[i]);
+        char *x = rp_pstrdup(rp_cmd_pool(cmd), e);
+        for (char *s = x; *s; s++)
+            if (*s >= 'A' && *s <= 'Z')
+                *s = (char)(*s - 'A' + 'a');
+        list[i] = x;
+    }
+    c->files = 1;
+    c->exts = list;
+    return NULL;
+}
+
+static const char *set_level(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    gz_conf *c = conf;
+    long v;
+    (void)argc;
+    if (rp_parse_long(argv[0], &v) != 0 || v < GZ_LEVEL_MIN || v > GZ_LEVEL_MAX)
+        return rp_cmd_error(cmd, "CompressLevel: '%s' is not an integer from 1 to 10", argv[0]);
+    c->level = v;
+    return NULL;
+}
+
+static const char *set_min_size(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    gz_conf *c = conf;
+    size_t v;
+    (void)argc;
+    if (argv[0][0] == '-' || rp_parse_size(argv[0], &v) != 0)
+        return rp_cmd_error(cmd, "CompressMinSize: '%s' is not a size in bytes (e.g. 1000, 4k)",
+                            argv[0]);
+    c->min_size = v;
+    return NULL;
+}
+
+static const rp_directive gz_directives[] = {
+    {"CompressFiles", 1, -1, set_files, 0,
+     "CompressFiles on|off|ext...: gzip files with these extensions (on: html css js json "
+     "xml txt text htm; default off)"},
+    {"CompressScripts", 1, 1, rp_set_flag, offsetof(gz_conf, scripts),
+     "CompressScripts on|off: gzip script output by default (default off)"},
+    {"CompressLevel", 1, 1, set_level, 0,
+     "CompressLevel 1-10: gzip effort, 10 = best (default 1)"},
+    {"CompressMinSize", 1, 1, set_min_size, 0,
+     "CompressMinSize bytes: smaller bodies are sent as they are (default 1000)"},
+    RP_DIRECTIVES_END,
+};
+
+/* ---- the setup: does the filter join this response? ---------------------- */
+
+static int ext_listed(const gz_conf *c, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base || !dot[1])
+        return 0;
+    for (char *const *e = c->exts; e && *e; e++)
+        if (strcasecmp(*e, dot + 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* The "gzip.level" note: -1 absent or malformed, 0 off, 1..10 a level,
+ * and "on" gives the configured level. */
+static long note_level(const gz_conf *c, const char *v)
+{
+    int on;
+    long n;
+    if (!v)
+        return -1;
+    if (rp_parse_flag(v, &on) == 0 && (strcmp(v, "0") != 0 && strcmp(v, "1") != 0))
+        return on ? c->level : 0;
+    if (rp_parse_long(v, &n) == 0 && n >= 0 && n <= GZ_LEVEL_MAX)
+        return n;
+    rp_log(GZ_SELF, RP_LOG_WARN, "ignoring note " GZ_NOTE_LEVEL "='%s' (want off, on or 0-10)", v);
+    return -1;
+}
+
+/* Add "Accept-Encoding" to Vary unless it is there (or Vary is "*"). */
+static void add_vary(rp_req *r)
+{
+    const char *v = rp_resp_header_get(r, "Vary");
+    if (!v) {
+        rp_resp_header_set(r, "Vary", "Accept-Encoding");
+        return;
+    }
+    const char *s = v;
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        size_t n = strcspn(s, ", \t");
+        if ((n == 1 && *s == '*') || (n == 15 && strncasecmp(s, "Accept-Encoding", 15) == 0))
+            return;
+        s += n;
+    }
+    rp_resp_header_set(r, "Vary", rp_psprintf(rp_req_pool(r), "%s, Accept-Encoding", v));
+}
+
+/* "\"abc\"" -> "\"abc-gz\"" (W/ kept): the gzip variant's own tag. */
+static const char *gz_etag(rp_req *r, const char *etag)
+{
+    size_t n = etag ? strlen(etag) : 0;
+    if (n < 2 || etag[n - 1] != '"')
+        return NULL;
+    return rp_psprintf(rp_req_pool(r), "%.*s-gz\"", (int)(n - 1), etag);
+}
+
+static int has_token(const char *list, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        size_t n = strcspn(s, ",");
+        size_t m = n;
+        while (m && (s[m - 1] == ' ' || s[m - 1] == '\t'))
+            m--;
+        if (m == tl && strncasecmp(s, tok, tl) == 0)
+            return 1;
+        s += n;
+    }
+    return 0;
+}
+
+/* Headers of a gzip-encoded variant; len -1 when unknown. */
+static void set_gzip_headers(rp_req *r, int64_t len)
+{
+    rp_resp_header_set(r, "Content-Encoding", "gzip");
+    rp_resp_header_unset(r, "Content-Length");
+    rp_resp_header_unset(r, "Accept-Ranges"); /* ranges address the identity bytes */
+    const char *et = rp_resp_header_get(r, "ETag");
+    if (et) {
+        const char *g = gz_etag(r, et);
+        if (g)
+            rp_resp_header_set(r, "ETag", g);
+        else
+            rp_resp_header_unset(r, "ETag");
+    }
+    rp_resp_set_length(r, len);
+}
+
+/* A file response whose whole body is the file at path, as stat'd now. */
+static int whole_file(rp_req *r, const char *path, struct stat *st)
+{
+    if (rp_resp_status(r) != 200 || rp_resp_header_get(r, "Content-Range"))
+        return 0;
+    if (stat(path, st) != 0 || !S_ISREG(st->st_mode) || rp_resp_length(r) != st->st_size)
+        return 0;
+    const char *lm = rp_resp_header_get(r, "Last-Modified");
+    time_t t;
+    return !lm || (rp_http_date_parse(lm, &t) == 0 && t == st->st_mtime);
+}
+
+/* Compress on the fly, nothing cached. */
+static int stream_plain(rp_filter *f, rp_req *r, long level)
+{
+    if (!gz_ctx_stream(r, f, level, NULL, NULL))
+        return RP_DECLINED;
+    set_gzip_headers(r, -1);
+    return RP_OK;
+}
+
+static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const char *path, long level)
+{
+    gz_orig o = {.path = path, .level = level};
+    if (level != c->level || !whole_file(r, path, &o.st)) {
+        /* Not the cacheable whole file (or another level): on the fly. */
+        return stream_plain(f, r, level);
+    }
+    const char *identity_etag = rp_resp_header_get(r, "ETag");
+    int64_t clen;
+    int fd = gz_cache_open(rp_req_pool(r), &o, &clen);
+    if (fd >= 0) {
+        set_gzip_headers(r, clen);
+        const char *et = rp_resp_header_get(r, "ETag");
+        if (identity_etag && et && gz_etag_listed(rp_req_header(r, "If-None-Match"), et)) {
+            close(fd);
+            /* The client holds this gzip variant already. */
+            rp_resp_set_status(r, 304);
+            rp_resp_header_unset(r, "Content-Type");
+            rp_resp_header_unset(r, "Content-Encoding");
+            rp_resp_set_length(r, -1);
+            gz_ctx_drop(r, f);
+            return RP_OK;
+        }
+        gz_ctx_cached(r, f, fd, clen);
+        return RP_OK;
+    }
+    gz_tee *tee = gz_tee_begin(r, c, &o);
+    if (!gz_ctx_stream(r, f, level, &o, tee)) {
+        gz_tee_abort(tee);
+        return RP_DECLINED;
+    }
+    set_gzip_headers(r, -1);
+    return RP_OK;
+}
+
+static int gz_setup(rp_filter *f, rp_req *r)
+{
+    const gz_conf *c = rp_req_conf(r, GZ_SELF);
+    if (!c)
+        return RP_DECLINED;
+    const char *file = rp_req_note_get(r, GZ_NOTE_FILE);
+    long level = note_level(c, rp_req_note_get(r, GZ_NOTE_LEVEL));
+    if (level == 0)
+        return RP_DECLINED; /* explicitly off for this response */
+    if (level < 0) {
+        if (file ? !(c->files && ext_listed(c, file))
+                 : !(c->scripts && gz_type_compressible(rp_resp_header_get(r, "Content-Type"))))
+            return RP_DECLINED;
+        level = c->level;
+    }
+    int status = rp_resp_status(r);
+    if (status < 200 || status == 204)
+        return RP_DECLINED;
+    const char *ce = rp_resp_header_get(r, "Content-Encoding");
+    if (ce && *ce && strcasecmp(ce, "identity") != 0)
+        return RP_DECLINED; /* already encoded: its producer owns Vary */
+    /* The representation depends on Accept-Encoding from here on, whether
+     * or not this particular answer is compressed. */
+    add_vary(r);
+    if (rp_req_is_head(r) || status == 304 || status == 206 ||
+        rp_resp_header_get(r, "Content-Range") ||
+        has_token(rp_resp_header_get(r, "Cache-Control"), "no-transform"))
+        return RP_DECLINED;
+    int64_t len = rp_resp_length(r);
+    if (len >= 0 && (uint64_t)len < c->min_size)
+        return RP_DECLINED;
+    if (!gz_accepts(rp_req_header(r, "Accept-Encoding")))
+        return RP_DECLINED;
+    if (file)
+        return join_file(f, r, c, file, level);
+    return stream_plain(f, r, level);
+}
+
+static void gz_register_hooks(rp_hooks *h, void *conf)
+{
+    (void)conf;
+    rp_filter_register(h, "gzip", RP_FILTER_CONTENT, 0, gz_setup, gz_filter);
+}
+
+RP_MODULE_DECLARE(gzip) = {
+    RP_MODULE_HEADER,
+    .name = "gzip",
+    .version = "0.1.0",
+    .directives = gz_directives,
+    .create_conf = gz_create_conf,
+    .register_hooks = gz_register_hooks,
+};
