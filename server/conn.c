@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include "runtime.h"
+#include "tls.h"
 
 /* Input kept while a request is being served before we stop reading. */
 #define RP_PIPELINE_MAX ((size_t)256 * 1024)
@@ -411,7 +412,7 @@ static void conn_addresses(rp_conn *c, int fd)
         addr_to_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
 }
 
-void rp_conn_accept(rp_worker *w, int fd)
+void rp_conn_accept(rp_worker *w, int fd, bool tls)
 {
     pthread_once(&g_settings_once, settings_init);
     rp_conn *c = calloc(1, sizeof(*c));
@@ -426,7 +427,16 @@ void rp_conn_accept(rp_worker *w, int fd)
     conn_addresses(c, fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->tls = tls;
+    c->bev = tls ? rp_tls_bufferevent(c->server, w->base, fd)
+                 : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        close(fd);
+        rp_pool_destroy(c->pool);
+        free(c);
+        atomic_fetch_sub(&w->nconns, 1);
+        return;
+    }
     bufferevent_set_max_single_read(c->bev, c->server->core->max_read);
     bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);

@@ -110,6 +110,10 @@ typedef struct rp_core_conf {
     char **mime_map;         /* MimeMap pairs, ext type ext type ... */
     double graceful_timeout; /* GracefulTimeout seconds, default 10 */
     double keepalive_timeout;/* KeepAliveTimeout seconds between requests, default 0 = ConnectTimeout */
+    int secure;              /* Secure on|off: every Bind speaks TLS */
+    char *ssl_cert;          /* SslCertFile: certificate chain (PEM), leaf first */
+    char *ssl_key;           /* SslKeyFile: private key (PEM) */
+    char *ssl_min;           /* SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3, default tls1.2 */
 } rp_core_conf;
 
 /* ---- one configuration ------------------------------------------------- */
@@ -124,6 +128,7 @@ struct rp_server {
     rp_vec routes;                 /* rp_route *, sorted by rp_routes_finalize */
     rp_mime_table *mime;
     rp_core_conf *core;            /* == mods[0]->conf */
+    void *tls;                     /* SSL_CTX * once a TLS listener is opened */
     const char *base_dir;          /* relative paths in directives resolve here by default */
     int hook_seq;
 };

@@ -38,16 +38,6 @@ static void *core_create_conf(rp_pool *p)
 
 /* ---- Bind ----------------------------------------------------------------- */
 
-static char *strip_blanks(rp_pool *p, const char *s)
-{
-    char *out = rp_palloc(p, strlen(s) + 1), *o = out;
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t')
-            *o++ = *s;
-    *o = '\0';
-    return out;
-}
-
 static int valid_port(const char *s)
 {
     long port;
@@ -82,35 +72,59 @@ static const char *bind_error(rp_cmd *cmd, const char *got)
                         got);
 }
 
-/* Arguments are glued together until they form an address, so blanks inside
- * one are tolerated even unquoted: "Bind [::1] : 8088 127.0.0.1:8088". */
+/* Words (quoted or not) are split at blanks and glued back together until
+ * they form an address, so blanks inside one are tolerated:
+ * "Bind [::1] : 8088 127.0.0.1:8088".  A word "tls" (or "ssl") after an
+ * address makes that address speak TLS; it is stored as "tls:addr". */
 static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     core_priv *cp = conf;
     rp_pool *p = rp_cmd_pool(cmd);
-    size_t have = 0;
+    size_t have = 0, words = 0;
     if (cp->bind_seen)
         while (cp->pub.binds[have])
             have++;
-    char **list = rp_pcalloc(p, (have + (size_t)argc + 1) * sizeof(char *));
+    for (int i = 0; i < argc; i++)
+        words += strlen(argv[i]) / 2 + 1;
+    char **list = rp_pcalloc(p, (have + words + 1) * sizeof(char *));
     memcpy(list, cp->pub.binds, have * sizeof(char *));
+    size_t first_new = have;
     const char *cur = NULL;
     for (int i = 0; i < argc; i++) {
-        char *piece = strip_blanks(p, argv[i]);
-        cur = cur ? rp_psprintf(p, "%s%s", cur, piece) : piece;
-        if (check_bind(p, cur) == 0) {
-            list[have++] = (char *)cur;
-            cur = NULL;
+        char *copy = rp_pstrdup(p, argv[i]), *save = NULL;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+            if (!cur && have > first_new && (!strcasecmp(w, "tls") || !strcasecmp(w, "ssl"))) {
+                if (strncmp(list[have - 1], "tls:", 4) != 0)
+                    list[have - 1] = rp_psprintf(p, "tls:%s", list[have - 1]);
+                continue;
+            }
+            cur = cur ? rp_psprintf(p, "%s%s", cur, w) : w;
+            if (check_bind(p, cur) == 0) {
+                list[have++] = (char *)cur;
+                cur = NULL;
+            }
         }
     }
     if (cur)
         return bind_error(cmd, cur);
+    if (have == first_new)
+        return bind_error(cmd, argv[0]);
     cp->pub.binds = list;
     cp->bind_seen = 1;
     return NULL;
 }
 
 /* ---- small custom setters ----------------------------------------------- */
+
+static const char *set_ssl_min(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    static const char *const ok[] = {"ssl3", "tls1", "tls1.1", "tls1.2", "tls1.3"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcasecmp(argv[0], ok[i]) == 0)
+            return rp_set_string(cmd, conf, argc, argv);
+    return rp_cmd_error(cmd, "SslMinVersion: expected ssl3, tls1, tls1.1, tls1.2 or tls1.3, got '%s'",
+                        argv[0]);
+}
 
 /* An account that does not exist is a configuration error, found by -t. */
 static const char *set_user(rp_cmd *cmd, void *conf, int argc, char *const argv[])
@@ -340,6 +354,12 @@ static const rp_directive core_directives[] = {
     {"LoadModule", 2, 2, set_load_module, 0, "LoadModule name file: load a plugin"},
     {"Include", 1, -1, rp_conf_include, 0, "Include file-or-glob...: read more directives"},
     {"Map", 2, -1, set_map, 0, "Map /key target [args...]: route a path to a module"},
+    {"Secure", 1, 1, rp_set_flag, OFF(secure), "Secure on|off: every Bind speaks TLS (https)"},
+    {"SslCertFile", 1, 1, rp_set_path, OFF(ssl_cert),
+     "SslCertFile file: PEM certificate chain, leaf first (e.g. fullchain.pem)"},
+    {"SslKeyFile", 1, 1, rp_set_path, OFF(ssl_key), "SslKeyFile file: PEM private key"},
+    {"SslMinVersion", 1, 1, set_ssl_min, OFF(ssl_min),
+     "SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3: oldest protocol accepted (default tls1.2)"},
     RP_DIRECTIVES_END};
 
 static void core_register_hooks(rp_hooks *h, void *conf)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
+#include "tls.h"
 
 static const char *const phase_names[RP_PHASE_COUNT] = {"MAP", "AUTH", "HANDLER", "ERROR", "LOG"};
 static const char *const phase_styles[RP_PHASE_COUNT] = {"first-wins", "run-all", "first-wins",
@@ -281,7 +282,8 @@ int rp_server_finalize(rp_server *s, const char **err)
         if (m->desc->register_hooks)
             m->desc->register_hooks(&h, m->conf);
     }
-    if (rp_hooks_sort(s, err) < 0 || rp_routes_finalize(s, err) < 0 || rp_mime_finalize(s, err) < 0)
+    if (rp_hooks_sort(s, err) < 0 || rp_routes_finalize(s, err) < 0 ||
+        rp_mime_finalize(s, err) < 0 || rp_tls_prepare(s, err) < 0)
         return -1;
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];

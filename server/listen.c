@@ -10,6 +10,7 @@
 #include <event2/listener.h>
 #include "runtime.h"
 #include "listen.h"
+#include "tls.h"
 
 /* "127.0.0.1:8088", "[::1]:8088", spaces anywhere ignored. */
 int rp_bind_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
@@ -82,8 +83,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l;
     (void)sa;
     (void)socklen;
-    (void)arg;
-    rp_workers_dispatch(fd);
+    rp_workers_dispatch(fd, *(const int *)arg);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -97,19 +97,30 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
 {
     memset(ls, 0, sizeof *ls);
+    bool any_tls = false;
     for (char **b = s->core->binds; b && *b; b++) {
         if (ls->n == RP_MAX_LISTENERS) {
             snprintf(err, errlen, "too many Bind addresses (at most %d)", RP_MAX_LISTENERS);
             return -1;
         }
-        int fd = open_socket(*b, err, errlen);
+        /* "tls:" marks "Bind addr tls"; Secure on makes every address TLS */
+        bool tls = strncmp(*b, "tls:", 4) == 0;
+        const char *spec = tls ? *b + 4 : *b;
+        tls = tls || s->core->secure;
+        int fd = open_socket(spec, err, errlen);
         if (fd < 0)
             return -1;
         ls->fd[ls->n] = fd;
-        ls->spec[ls->n++] = *b;
+        ls->tls[ls->n] = tls;
+        ls->spec[ls->n++] = spec;
+        any_tls = any_tls || tls;
     }
     if (ls->n == 0) {
         snprintf(err, errlen, "no Bind address");
+        return -1;
+    }
+    if (any_tls && !s->tls) {
+        snprintf(err, errlen, "TLS listeners without a TLS context (configuration not finalized)");
         return -1;
     }
     return 0;
@@ -118,7 +129,8 @@ int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
 int rp_listeners_attach(rp_listeners *ls, struct event_base *base)
 {
     for (int i = 0; i < ls->n; i++) {
-        ls->ev[i] = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 0, ls->fd[i]);
+        ls->ev[i] = evconnlistener_new(base, accept_cb, &ls->tls[i], LEV_OPT_CLOSE_ON_FREE, 0,
+                                       ls->fd[i]);
         if (!ls->ev[i])
             return -1;
         evconnlistener_set_error_cb(ls->ev[i], accept_error_cb);

@@ -14,6 +14,7 @@ typedef struct rp_listeners {
     int n;
     int fd[RP_MAX_LISTENERS];
     const char *spec[RP_MAX_LISTENERS];
+    int tls[RP_MAX_LISTENERS]; /* 1: connections speak TLS */
     struct evconnlistener *ev[RP_MAX_LISTENERS];
 } rp_listeners;
 

@@ -31,7 +31,7 @@ struct rp_worker {
     struct event *inbox_ev; /* activated by the main thread: new connections */
     struct event *stop_ev;  /* activated by the main thread: drain and stop */
     pthread_mutex_t lock;
-    int *inbox;             /* accepted descriptors waiting for this worker */
+    int *inbox;             /* accepted descriptors waiting, as fd << 1 | tls */
     size_t inbox_n, inbox_cap;
     atomic_int nconns;      /* read by the acceptor to pick the least busy */
     rp_conn *conns;         /* every connection of this worker */
@@ -131,7 +131,7 @@ struct rp_conn {
 };
 
 /* conn.c */
-void rp_conn_accept(rp_worker *w, int fd);
+void rp_conn_accept(rp_worker *w, int fd, bool tls);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_worker *w);   /* graceful stop: close idle connections */
 struct evbuffer *rp_conn_output(rp_conn *c);
@@ -156,7 +156,7 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's 
 
 /* worker.c */
 int rp_workers_start(rp_server *s, int n);
-void rp_workers_dispatch(int fd);
+void rp_workers_dispatch(int fd, int tls);
 void rp_workers_stop(double graceful_seconds);
 const char *rp_worker_date(rp_worker *w);
 

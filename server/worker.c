@@ -39,11 +39,11 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
         if (cfd < 0)
             break;
         if (w->stopping) {
-            close(cfd);
+            close(cfd >> 1);
             atomic_fetch_sub(&w->nconns, 1);
             continue;
         }
-        rp_conn_accept(w, cfd);
+        rp_conn_accept(w, cfd >> 1, cfd & 1);
     }
 }
 
@@ -113,7 +113,7 @@ int rp_workers_start(rp_server *s, int n)
     return 0;
 }
 
-void rp_workers_dispatch(int fd)
+void rp_workers_dispatch(int fd, int tls)
 {
     rp_worker *best = &g_workers[0];
     for (int i = 1; i < g_nworkers; i++)
@@ -133,7 +133,7 @@ void rp_workers_dispatch(int fd)
         best->inbox = in;
         best->inbox_cap = cap;
     }
-    best->inbox[best->inbox_n++] = fd;
+    best->inbox[best->inbox_n++] = fd << 1 | (tls ? 1 : 0);
     pthread_mutex_unlock(&best->lock);
     event_active(best->inbox_ev, EV_READ, 1);
 }

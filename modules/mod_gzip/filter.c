@@ -46,6 +46,7 @@ struct gz_ctx {
     int unpaced;         /* client gone or half-closed: finish without pacing */
     int done;            /* EOS handled */
     int failed;
+    size_t defer_min;    /* > 0: not decided yet, hold up to this many bytes */
     /* CACHED */
     int cache_fd;
     int64_t cache_len;
@@ -115,6 +116,32 @@ gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, int cache_fd, int64_t cache_len)
 gz_ctx *gz_ctx_drop(rp_req *r, rp_filter *f)
 {
     return ctx_new(r, f, GZ_MODE_DROP);
+}
+
+/* "\"abc\"" -> "\"abc-gz\"" (W/ kept): the gzip variant's own tag. */
+static const char *gz_etag(rp_req *r, const char *etag)
+{
+    size_t n = etag ? strlen(etag) : 0;
+    if (n < 2 || etag[n - 1] != '"')
+        return NULL;
+    return rp_psprintf(rp_req_pool(r), "%.*s-gz\"", (int)(n - 1), etag);
+}
+
+/* Headers of a gzip-encoded variant; len -1 when unknown. */
+void gz_set_headers(rp_req *r, int64_t len)
+{
+    rp_resp_header_set(r, "Content-Encoding", "gzip");
+    rp_resp_header_unset(r, "Content-Length");
+    rp_resp_header_unset(r, "Accept-Ranges"); /* ranges address the identity bytes */
+    const char *et = rp_resp_header_get(r, "ETag");
+    if (et) {
+        const char *g = gz_etag(r, et);
+        if (g)
+            rp_resp_header_set(r, "ETag", g);
+        else
+            rp_resp_header_unset(r, "ETag");
+    }
+    rp_resp_set_length(r, len);
 }
 
 /* ---- STREAM ---------------------------------------------------------------- */
@@ -284,9 +311,43 @@ static void on_drain(rp_req *r, void *arg)
     process(c);
 }
 
+void gz_ctx_defer(gz_ctx *c, size_t min_size)
+{
+    c->defer_min = min_size;
+}
+
+/* Deferred decision: 1 compress, 0 pass as is, -1 not known yet. */
+static int decide(const gz_ctx *c)
+{
+    size_t total = 0;
+    for (rp_bucket *b = rp_brigade_first(c->pending); b; b = rp_bucket_next(b)) {
+        rp_bucket_type k = rp_bucket_kind(b);
+        if (k == RP_BUCKET_FLUSH)
+            return 1; /* the producer streams: compress from here on */
+        if (k == RP_BUCKET_EOS)
+            return total >= c->defer_min;
+        total += rp_bucket_length(b);
+        if (total >= c->defer_min)
+            return 1;
+    }
+    return -1;
+}
+
 static int stream_fn(gz_ctx *c, rp_brigade *bb)
 {
     rp_brigade_concat(c->pending, bb);
+    if (c->defer_min) {
+        int d = decide(c);
+        if (d < 0)
+            return 0; /* at most defer_min bytes held */
+        c->defer_min = 0;
+        if (d == 0) {
+            /* Short body: leave the chain; headers were never touched. */
+            rp_filter_remove(c->f);
+            return rp_filter_pass(c->f, c->pending);
+        }
+        gz_set_headers(c->r, -1);
+    }
     if (c->waiting)
         return 0; /* the drain callback continues in order */
     return process(c);

