@@ -110,6 +110,24 @@ RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *r, 
 /* Call fn(r, arg) if the client goes away before the response finishes. */
 RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *r, void *arg), void *arg);
 
+/* ---- taking over the connection (protocol upgrades) -------------------- */
+
+struct bufferevent;
+
+/* After answering 101 Switching Protocols (status, Upgrade/Connection
+ * headers, rp_resp_finish), a module takes the connection over: it gets the
+ * bufferevent (plain or TLS, callbacks cleared, bytes the client already sent
+ * after the request waiting in its input buffer) and owns it from then on.
+ * The request completes (LOG phase) as usual.  NULL if the response is not a
+ * finished 101 or the client is gone.  The connection still counts for its
+ * worker until the module calls rp_worker_release(). */
+RP_API struct bufferevent *rp_req_detach(rp_req *r);
+/* Free a detached bufferevent and stop counting it. */
+RP_API void rp_worker_release(rp_worker *w, struct bufferevent *bev);
+/* Call fn(w, arg) on the worker's thread when a graceful stop begins, so a
+ * module can close what it took over (e.g. websockets with 1001). */
+RP_API void rp_worker_on_stop(rp_worker *w, void (*fn)(rp_worker *w, void *arg), void *arg);
+
 /* ---- threads ------------------------------------------------------------ */
 
 RP_API struct event_base *rp_worker_base(rp_worker *w);

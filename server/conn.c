@@ -232,6 +232,8 @@ static void dispatch(rp_conn *c)
 {
     c->busy = true;
     c->nreq++;
+    if (c->parser.upgrade) /* what follows is not HTTP, unless a module takes over */
+        c->req->close_after = true;
     bufferevent_set_timeouts(c->bev, NULL, NULL);
     rp_req_run(c->req);
 }
@@ -263,8 +265,6 @@ static void process_input(rp_conn *c)
             return;
         }
         evbuffer_drain(in, used);
-        if (err == HPE_PAUSED_UPGRADE)
-            c->req->close_after = true; /* no module took the connection over */
         if (err != HPE_OK)
             dispatch(c);
     }
@@ -346,6 +346,10 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     c->req = NULL;
     rp_req_free(r);
     c->busy = false;
+    if (c->detached) {
+        conn_free(c); /* the bufferevent lives on with its new owner */
+        return;
+    }
     if (close || !c->bev) {
         c->closing = true;
         if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
@@ -469,9 +473,37 @@ static void conn_free(rp_conn *c)
         rp_req_free(c->req);
     rp_pool_destroy(c->pool);
     free(c->tok);
+    bool detached = c->detached;
     free(c);
+    if (!detached) /* a detached connection counts until rp_worker_release */
+        rp_worker_conn_gone(w);
+}
+
+void rp_worker_conn_gone(rp_worker *w)
+{
     if (atomic_fetch_sub(&w->nconns, 1) == 1 && w->stopping)
         event_base_loopbreak(w->base);
+}
+
+RP_API struct bufferevent *rp_req_detach(rp_req *r)
+{
+    rp_conn *c = r->conn;
+    if (r->status != 101 || !r->finished || !c->bev || c->detached)
+        return NULL;
+    struct bufferevent *bev = c->bev;
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    bufferevent_set_timeouts(bev, NULL, NULL);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    c->bev = NULL;
+    c->detached = true;
+    return bev;
+}
+
+RP_API void rp_worker_release(rp_worker *w, struct bufferevent *bev)
+{
+    if (bev)
+        bufferevent_free(bev);
+    rp_worker_conn_gone(w);
 }
 
 /* Graceful stop: idle connections go now, busy ones after their answer. */

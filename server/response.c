@@ -243,6 +243,7 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
         else
             r->close_after = true;
     }
+    bool upgrade = r->status == 101;
     bool keep = r->keepalive && !r->close_after && !c->worker->stopping && !c->read_eof;
     if (!keep)
         r->close_after = true;
@@ -251,15 +252,17 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
     for (size_t i = 0; i < r->resp_headers.n; i++) {
         const char *n = r->resp_headers.names[i];
         if (strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "Transfer-Encoding") == 0 ||
-            strcasecmp(n, "Connection") == 0)
-            continue; /* framing is the core's business */
+            (strcasecmp(n, "Connection") == 0 && !upgrade))
+            continue; /* framing is the core's business, except for an upgrade */
         evbuffer_add_printf(out, "%s: %s\r\n", n, r->resp_headers.values[i]);
     }
     if (body && r->length >= 0)
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)r->length);
     else if (r->chunked)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    if (!keep)
+    if (upgrade)
+        ; /* the upgrading module wrote Connection: Upgrade */
+    else if (!keep)
         evbuffer_add(out, "Connection: close\r\n", 19);
     else if (r->http_minor == 0)
         evbuffer_add(out, "Connection: keep-alive\r\n", 24);

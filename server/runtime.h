@@ -37,6 +37,7 @@ struct rp_worker {
     rp_conn *conns;         /* every connection of this worker */
     void **ctx;             /* per-module slots */
     bool stopping;
+    struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
     char date[30];          /* cached Date header value */
     time_t date_at;
 };
@@ -120,6 +121,7 @@ struct rp_conn {
     bool busy;       /* a complete request is being served */
     bool closing;    /* close once output is flushed */
     bool read_eof;
+    bool detached;   /* a module took the bufferevent over (upgrade) */
     int error_status; /* set by a parser callback to answer and close */
 
     /* parser scratch: the header name or value being assembled */
@@ -134,6 +136,7 @@ struct rp_conn {
 void rp_conn_accept(rp_worker *w, int fd, bool tls);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_worker *w);   /* graceful stop: close idle connections */
+void rp_worker_conn_gone(rp_worker *w); /* one connection less; stop when the last goes */
 struct evbuffer *rp_conn_output(rp_conn *c);
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 

@@ -47,12 +47,40 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+struct rp_stop_cb {
+    struct rp_stop_cb *next;
+    void (*fn)(rp_worker *, void *);
+    void *arg;
+};
+
+RP_API void rp_worker_on_stop(rp_worker *w, void (*fn)(rp_worker *, void *), void *arg)
+{
+    struct rp_stop_cb *cb = malloc(sizeof(*cb));
+    if (!cb)
+        return;
+    cb->fn = fn;
+    cb->arg = arg;
+    cb->next = w->on_stop;
+    w->on_stop = cb;
+}
+
+static void tell_stop(rp_worker *w)
+{
+    while (w->on_stop) {
+        struct rp_stop_cb *cb = w->on_stop;
+        w->on_stop = cb->next;
+        cb->fn(w, cb->arg);
+        free(cb);
+    }
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     rp_worker *w = arg;
     w->stopping = true;
+    tell_stop(w);
     inbox_cb(-1, 0, w);
     rp_conn_drain_all(w);
     if (atomic_load(&w->nconns) == 0)
