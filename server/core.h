@@ -114,6 +114,7 @@ typedef struct rp_core_conf {
     char *ssl_cert;          /* SslCertFile: certificate chain (PEM), leaf first */
     char *ssl_key;           /* SslKeyFile: private key (PEM) */
     char *ssl_min;           /* SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3, default tls1.2 */
+    long https_redirect;     /* HttpsRedirect off|permanent|temporary: 0, 301 or 302 */
 } rp_core_conf;
 
 /* ---- one configuration ------------------------------------------------- */
@@ -129,6 +130,7 @@ struct rp_server {
     rp_mime_table *mime;
     rp_core_conf *core;            /* == mods[0]->conf */
     void *tls;                     /* SSL_CTX * once a TLS listener is opened */
+    int https_port;                /* port of the first TLS Bind, 0 if none */
     const char *base_dir;          /* relative paths in directives resolve here by default */
     int hook_seq;
 };
@@ -166,6 +168,8 @@ void rp_log_set_level(int level);
 void rp_access_log_write(const char *line, size_t len);
 bool rp_access_log_enabled(void);
 int rp_access_log_hook(rp_req *r);
+/* tls.c: HttpsRedirect, a MAP hook of the core */
+int rp_https_redirect_hook(rp_req *r);
 
 /* The built-in configuration text (demo site on loopback) used without -f. */
 RP_EXPORT const char *rp_builtin_conf(rp_pool *p);

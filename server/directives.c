@@ -116,6 +116,23 @@ static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[
 
 /* ---- small custom setters ----------------------------------------------- */
 
+static const char *set_https_redirect(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    rp_core_conf *c = conf;
+    int on;
+    if (strcasecmp(argv[0], "permanent") == 0 || strcmp(argv[0], "301") == 0)
+        c->https_redirect = 301;
+    else if (strcasecmp(argv[0], "temporary") == 0 || strcmp(argv[0], "302") == 0)
+        c->https_redirect = 302;
+    else if (rp_parse_flag(argv[0], &on) == 0)
+        c->https_redirect = on ? 301 : 0;
+    else
+        return rp_cmd_error(cmd, "HttpsRedirect: expected off, permanent (301) or temporary (302), "
+                                 "got '%s'", argv[0]);
+    return NULL;
+}
+
 static const char *set_ssl_min(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     static const char *const ok[] = {"ssl3", "tls1", "tls1.1", "tls1.2", "tls1.3"};
@@ -358,6 +375,8 @@ static const rp_directive core_directives[] = {
     {"SslCertFile", 1, 1, rp_set_path, OFF(ssl_cert),
      "SslCertFile file: PEM certificate chain, leaf first (e.g. fullchain.pem)"},
     {"SslKeyFile", 1, 1, rp_set_path, OFF(ssl_key), "SslKeyFile file: PEM private key"},
+    {"HttpsRedirect", 1, 1, set_https_redirect, 0,
+     "HttpsRedirect off|permanent|temporary: send plain-HTTP requests to the TLS Bind (301/302)"},
     {"SslMinVersion", 1, 1, set_ssl_min, OFF(ssl_min),
      "SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3: oldest protocol accepted (default tls1.2)"},
     RP_DIRECTIVES_END};
@@ -366,6 +385,8 @@ static void core_register_hooks(rp_hooks *h, void *conf)
 {
     (void)conf;
     rp_hook_add(h, RP_PHASE_LOG, rp_access_log_hook, RP_HOOK_LAST, NULL, NULL);
+    if (((rp_core_conf *)conf)->https_redirect)
+        rp_hook_add(h, RP_PHASE_MAP, rp_https_redirect_hook, RP_HOOK_FIRST, NULL, NULL);
 }
 
 const rp_module rp_module_core = {

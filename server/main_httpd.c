@@ -15,6 +15,7 @@ static void usage(FILE *out)
             "  -t             check the configuration and exit\n"
             "  --dump-hooks   with -t: print the hook pipeline in run order\n"
             "  -V             print version, plugin ABI and the modules the configuration loads\n"
+            "  -L             list the directives of the modules the configuration loads\n"
             "  -h             this help\n");
 }
 
@@ -22,7 +23,7 @@ typedef struct opts {
     const char *conf;
     const char *extra[64];
     int nextra;
-    int test, dump, version;
+    int test, dump, version, list;
 } opts;
 
 static int parse_args(int argc, char **argv, opts *o)
@@ -31,7 +32,7 @@ static int parse_args(int argc, char **argv, opts *o)
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "f:c:tVh", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:c:tVLh", lopts, NULL)) != -1) {
         switch (ch) {
         case 'f': o->conf = optarg; break;
         case 'c':
@@ -44,6 +45,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 't': o->test = 1; break;
         case 'D': o->dump = 1; break;
         case 'V': o->version = 1; break;
+        case 'L': o->list = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -77,6 +79,17 @@ static int load_config(rp_server *s, const opts *o)
     return rc;
 }
 
+/* One line per directive: name, module, help. Documentation is generated
+ * from this, so it cannot drift from the tables. */
+static void print_directives(const rp_server *s)
+{
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_module *m = ((const rp_modrec *)s->mods.v[i])->desc;
+        for (const rp_directive *d = m->directives; d && d->name; d++)
+            printf("%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "");
+    }
+}
+
 static void print_version(const rp_server *s)
 {
     printf("%s (plugin ABI %d.%d)\nmodules:", rp_version(), RP_ABI_MAJOR, RP_ABI_MINOR);
@@ -99,9 +112,11 @@ int main(int argc, char **argv)
         rp_server_free(s);
         return 1;
     }
-    if (o.version || o.test) {
+    if (o.version || o.test || o.list) {
         if (o.version)
             print_version(s);
+        if (o.list)
+            print_directives(s);
         if (o.test && o.dump)
             rp_hooks_dump(s, stdout);
         if (o.test)

@@ -6,6 +6,7 @@
  * is the same as for plain connections.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/x509.h>
@@ -146,8 +147,18 @@ int rp_tls_init(rp_server *s, char *err, size_t n)
 int rp_tls_prepare(rp_server *s, const char **err)
 {
     bool needed = s->core->secure;
-    for (char **b = s->core->binds; b && *b && !needed; b++)
-        needed = strncmp(*b, "tls:", 4) == 0;
+    for (char **b = s->core->binds; b && *b; b++) {
+        bool tls = s->core->secure || strncmp(*b, "tls:", 4) == 0;
+        const char *colon = strrchr(*b, ':');
+        if (tls && !s->https_port && colon)
+            s->https_port = atoi(colon + 1);
+        needed = needed || tls;
+    }
+    if (s->core->https_redirect && !needed) {
+        *err = rp_psprintf(s->pool, "HttpsRedirect needs a TLS Bind (for example: "
+                                    "Bind 0.0.0.0:443 tls) to send clients to");
+        return -1;
+    }
     if (!needed || s->tls)
         return 0;
     char msg[600];
@@ -156,6 +167,36 @@ int rp_tls_prepare(rp_server *s, const char **err)
         return -1;
     }
     return 0;
+}
+
+/* The host part of a Host header, if it is made of host-name characters
+ * only (anything else could steer the redirect somewhere odd). */
+static const char *redirect_host(rp_req *r)
+{
+    const char *h = rp_req_header(r, "Host");
+    if (!h || !*h || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                           strlen(h))
+        return rp_req_local_ip(r);
+    const char *end = h[0] == '[' ? strchr(h, ']') : strchr(h, ':');
+    if (h[0] == '[')
+        return end ? rp_pstrndup(rp_req_pool(r), h, (size_t)(end - h + 1)) : rp_req_local_ip(r);
+    return end ? rp_pstrndup(rp_req_pool(r), h, (size_t)(end - h)) : h;
+}
+
+int rp_https_redirect_hook(rp_req *r)
+{
+    rp_server *s = rp_req_server(r);
+    if (rp_req_is_tls(r))
+        return RP_DECLINED;
+    const char *uri = rp_req_uri(r);
+    char port[16] = "";
+    if (s->https_port != 443)
+        snprintf(port, sizeof port, ":%d", s->https_port);
+    const char *host = redirect_host(r);
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    rp_resp_header_set(r, "Location", rp_psprintf(rp_req_pool(r), "https://%s%s%s%s%s", v6 ? "[" : "",
+                                                   host, v6 ? "]" : "", port, uri[0] == '/' ? uri : "/"));
+    return (int)s->core->https_redirect;
 }
 
 struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, int fd)

@@ -150,7 +150,7 @@ int st_open_read(const st_target *t, const char *used, rp_pool *p, struct stat *
         *status = 404;
         return -1;
     }
-    /* Regular files ignore O_NONBLOCK, but leave the fd in plain mode. */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    /* O_NONBLOCK stays set: regular files ignore it (read and sendfile
+     * still block on the disk), and it saves two fcntl calls per request. */
     return fd;
 }

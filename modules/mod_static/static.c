@@ -331,10 +331,10 @@ static int uri_has_nul(const rp_req *r)
     return 0;
 }
 
-/* The core offers "/dir" to the owner of the key "/dir/" (so it may
- * redirect), but the spec wants a mapped-directory key without its slash to
- * be NOT FOUND: with "/file.html" mapped to a directory, "/file.html" is 404
- * and only "/file.html/..." serves files. */
+/* The spec wants a mapped-directory key without its slash to be NOT FOUND:
+ * with "/file.html" mapped to a directory, "/file.html" is 404 and only
+ * "/file.html/..." serves files.  The core's prefix match already never
+ * offers "/dir" to the key "/dir/"; this keeps the rule if it ever does. */
 static int is_bare_key(const rp_req *r, const char *rest)
 {
     const char *path = rp_req_path(r);

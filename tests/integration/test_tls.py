@@ -252,5 +252,36 @@ class TestTLSConfig(TLSBase):
             srv.cleanup()
 
 
+class TestHttpsRedirect(TLSBase):
+    def test_permanent_and_temporary(self):
+        for word, code in (("permanent", 301), ("temporary", 302), ("on", 301)):
+            with self.server(extra="HttpsRedirect %s\n" % word) as srv:
+                st, h, _ = srv.request("GET", "/a/b?x=1", headers={"Host": "localhost:%d" % srv.port})
+                self.assertEqual(st, code)
+                self.assertEqual(h["location"], "https://localhost:%d/a/b?x=1" % srv.port2)
+                # the TLS side serves normally, and the target works
+                (st, _, body), _ = self.tls_get(srv.port2)
+                self.assertEqual((st, body), (200, b"<h1>tls</h1>\n"))
+
+    def test_off_by_default(self):
+        with self.server() as srv:
+            self.assertEqual(srv.request("GET", "/")[0], 200)
+
+    def test_hostile_host_header_not_echoed(self):
+        with self.server(extra="HttpsRedirect on\n") as srv:
+            st, h, _ = srv.request("GET", "/", headers={"Host": "evil.example/@x"})
+            self.assertEqual(st, 301)
+            self.assertEqual(h["location"], "https://127.0.0.1:%d/" % srv.port2)
+
+    def test_redirect_needs_a_tls_bind(self):
+        srv = Server(conf="HttpsRedirect on\n", start=False, logs=False)
+        try:
+            r = run_httpd(["-t", "-f", srv.conf_path])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("HttpsRedirect needs a TLS Bind", r.stderr)
+        finally:
+            srv.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
