@@ -135,6 +135,31 @@ int st_lookup(const st_target *t, const char *rel, rp_pool *p, struct stat *st, 
     return rc == 0 ? 0 : errno_status(e);
 }
 
+int st_lookup_open(const st_target *t, const char *rel, rp_pool *p, struct stat *st,
+                   const char **used, int *fd_out)
+{
+    /* One open serves the lookup and the body (the common GET costs an open
+     * and an fstat).  O_NONBLOCK|O_NOCTTY: a fifo in the root opens at once
+     * without waiting for a writer, and nothing becomes a controlling tty. */
+    *fd_out = -1;
+    int fd = open_inside(t, rel, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, used);
+    if (fd < 0)
+        return errno == EACCES || errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+                       errno == EXDEV
+                   ? errno_status(errno)
+                   : st_lookup(t, rel, p, st, used); /* e.g. a directory without read access */
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        return errno_status(e);
+    }
+    if (S_ISREG(st->st_mode))
+        *fd_out = fd;
+    else
+        close(fd);
+    return 0;
+}
+
 int st_open_read(const st_target *t, const char *used, rp_pool *p, struct stat *st, int *status)
 {
     const char *again = used;

@@ -242,18 +242,43 @@ static void set_file_headers(rp_req *r, const st_target *t, const char *etag, ti
         rp_resp_header_add(r, t->headers[i].name, t->headers[i].value);
 }
 
-/* Send [off, off+len) of the file: a 200 or 206 whose headers are set. */
-static int send_body(rp_req *r, const st_target *t, const char *used, int64_t off, int64_t len)
+/* A descriptor the request pool closes unless it was handed to the response. */
+static void close_held(void *arg)
+{
+    int *fd = arg;
+    if (*fd >= 0)
+        close(*fd);
+}
+
+static int *hold_fd(rp_req *r, int fd)
+{
+    int *held = rp_palloc(rp_req_pool(r), sizeof *held);
+    *held = fd;
+    rp_pool_cleanup_add(rp_req_pool(r), close_held, held);
+    return held;
+}
+
+/* Send [off, off+len) of the file: a 200 or 206 whose headers are set.
+ * *held is the file if the lookup already opened it, else -1. */
+static int send_body(rp_req *r, const st_target *t, const char *used, int *held, int64_t off,
+                     int64_t len)
 {
     rp_resp_set_length(r, len);
-    /* HEAD: the headers are all there is; don't open the file at all. */
+    /* HEAD: the headers are all there is. */
     if (rp_req_is_head(r) || len == 0)
         return RP_OK;
     struct stat st;
     int status;
-    int fd = st_open_read(t, used, rp_req_pool(r), &st, &status);
-    if (fd < 0)
+    int fd = *held;
+    *held = -1;
+    if (fd >= 0) {
+        if (fstat(fd, &st) != 0) {
+            close(fd);
+            return 500;
+        }
+    } else if ((fd = st_open_read(t, used, rp_req_pool(r), &st, &status)) < 0) {
         return status;
+    }
     if (st.st_size < off + len) { /* truncated since st_lookup */
         close(fd);
         return 503;
@@ -263,7 +288,7 @@ static int send_body(rp_req *r, const st_target *t, const char *used, int64_t of
 }
 
 static int serve_file(rp_req *r, const st_target *t, const char *name, const char *used,
-                      const struct stat *st)
+                      const struct stat *st, int *held)
 {
     char etag[ST_ETAG_MAX], cr[96];
     /* For filters such as mod_gzip: the file behind this response. */
@@ -293,7 +318,7 @@ static int serve_file(rp_req *r, const st_target *t, const char *name, const cha
         rp_resp_header_set(r, "Content-Range", cr);
     }
     rp_resp_set_status(r, rc);
-    return send_body(r, t, used, off, len);
+    return send_body(r, t, used, held, off, len);
 }
 
 /* A directory: redirect to "dir/", serve its index.html, or 403 with the
@@ -310,8 +335,9 @@ static int serve_dir(rp_req *r, const st_target *t, const char *rest)
                                     (rlen == 0 || rest[rlen - 1] == '/') ? "" : "/");
     struct stat st;
     const char *used;
-    if (st_lookup(t, index, p, &st, &used) == 0 && S_ISREG(st.st_mode))
-        return serve_file(r, t, "index.html", used, &st);
+    int fd;
+    if (st_lookup_open(t, index, p, &st, &used, &fd) == 0 && S_ISREG(st.st_mode))
+        return serve_file(r, t, "index.html", used, &st, hold_fd(r, fd));
     const char *real = st_realpath_inside(t, rest, p);
     if (real)
         rp_req_note_set(r, "static.dir", real);
@@ -360,14 +386,15 @@ static int static_handler(rp_req *r)
         return 404;
     struct stat st;
     const char *used;
-    int status = st_lookup(t, rest, rp_req_pool(r), &st, &used);
+    int fd;
+    int status = st_lookup_open(t, rest, rp_req_pool(r), &st, &used, &fd);
     if (status)
         return status;
     if (S_ISDIR(st.st_mode))
         return serve_dir(r, t, rest);
     if (!S_ISREG(st.st_mode)) /* fifo, socket, device */
         return 403;
-    return serve_file(r, t, rest, used, &st);
+    return serve_file(r, t, rest, used, &st, hold_fd(r, fd));
 }
 
 static void static_register_hooks(rp_hooks *h, void *conf)

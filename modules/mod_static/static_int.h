@@ -35,6 +35,10 @@ int st_rest_is_safe(const char *rest);
  * st_open_read() must be given.  Otherwise returns an HTTP status (404 for
  * anything missing or outside the root, 403 for permission denied). */
 int st_lookup(const st_target *t, const char *rel, rp_pool *p, struct stat *st, const char **used);
+/* st_lookup that also leaves a regular file open for reading in *fd_out
+ * (-1 for anything else), saving the second open on a GET. */
+int st_lookup_open(const st_target *t, const char *rel, rp_pool *p, struct stat *st,
+                   const char **used, int *fd_out);
 
 /* Open what st_lookup found for reading (O_CLOEXEC, never blocking on a
  * fifo).  Returns an fd, with *st refreshed from it, or -1 with an HTTP
