@@ -1,5 +1,7 @@
 /* main_httpd.c - rampart-httpd: run the server from a conf file. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ static void usage(FILE *out)
             "  --dump-hooks   with -t: print the hook pipeline in run order\n"
             "  -V             print version, plugin ABI and the modules the configuration loads\n"
             "  -L             list the directives of the modules the configuration loads\n"
+            "  -s SIGNAL      send stop, quit, reload or reopen to the server named by PidFile\n"
             "  -h             this help\n");
 }
 
@@ -24,6 +27,7 @@ typedef struct opts {
     const char *extra[64];
     int nextra;
     int test, dump, version, list;
+    const char *signal;
 } opts;
 
 static int parse_args(int argc, char **argv, opts *o)
@@ -32,7 +36,7 @@ static int parse_args(int argc, char **argv, opts *o)
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "f:c:tVLh", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:c:s:tVLh", lopts, NULL)) != -1) {
         switch (ch) {
         case 'f': o->conf = optarg; break;
         case 'c':
@@ -46,6 +50,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'D': o->dump = 1; break;
         case 'V': o->version = 1; break;
         case 'L': o->list = 1; break;
+        case 's': o->signal = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -90,6 +95,38 @@ static void print_directives(const rp_server *s)
     }
 }
 
+/* -s: signal the running server whose pid the configuration's PidFile holds. */
+static int send_signal(const rp_server *s, const char *name)
+{
+    static const struct { const char *name; int sig; } sigs[] = {
+        {"stop", SIGTERM}, {"quit", SIGTERM}, {"reload", SIGHUP}, {"reopen", SIGUSR1}};
+    int sig = 0;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (strcmp(name, sigs[i].name) == 0)
+            sig = sigs[i].sig;
+    if (!sig) {
+        fprintf(stderr, "rampart-httpd: -s %s: expected stop, quit, reload or reopen\n", name);
+        return 2;
+    }
+    const char *path = s->core->pid_file;
+    FILE *f = path ? fopen(path, "r") : NULL;
+    long pid = 0;
+    if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        fprintf(stderr, "rampart-httpd: -s %s: no server pid in %s\n", name,
+                path ? path : "(no PidFile in the configuration)");
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    fclose(f);
+    if (kill((pid_t)pid, sig) != 0) {
+        fprintf(stderr, "rampart-httpd: -s %s: pid %ld from %s: %s\n", name, pid, path,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static void print_version(const rp_server *s)
 {
     printf("%s (plugin ABI %d.%d)\nmodules:", rp_version(), RP_ABI_MAJOR, RP_ABI_MINOR);
@@ -111,6 +148,11 @@ int main(int argc, char **argv)
     if (load_config(s, &o) != 0) {
         rp_server_free(s);
         return 1;
+    }
+    if (o.signal) {
+        rc = send_signal(s, o.signal);
+        rp_server_free(s);
+        return rc;
     }
     if (o.version || o.test || o.list) {
         if (o.version)
