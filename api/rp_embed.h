@@ -51,6 +51,15 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err);
  * status for the process. */
 RP_API int rp_server_loop(rp_server *s);
 
+/* Reload on SIGHUP: fn builds the replacement configuration (read and
+ * finalized) or returns NULL with *err set, and the running one stays.  New
+ * connections get the new configuration at once; requests in flight finish
+ * on the old one, whose connections then close; nothing stops listening.
+ * Bind, Threads, User, Daemon, PidFile and log file names take effect on a
+ * restart only.  Without fn, SIGHUP just reopens the logs. */
+typedef rp_server *(*rp_reload_fn)(void *arg, const char **err);
+RP_API void rp_server_on_reload(rp_server *s, rp_reload_fn fn, void *arg);
+
 /* The main thread's event base (valid after rp_server_start): the accept
  * loop that rp_server_loop runs.  An embedder may add its own events to it,
  * e.g. the main script's timers. */

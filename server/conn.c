@@ -214,10 +214,16 @@ static void settings_init(void)
 
 /* ---- timeouts ------------------------------------------------------------ */
 
+/* Idle connections of a configuration replaced by a reload wait at most this
+ * long for their next (and last) request. */
+#define RP_RETIRED_IDLE 5.0
+
 static void set_idle_timeout(rp_conn *c)
 {
     const rp_core_conf *cc = c->server->core;
     double t = c->nreq && cc->keepalive_timeout > 0 ? cc->keepalive_timeout : cc->connect_timeout;
+    if (c->worker->retired && (t <= 0 || t > RP_RETIRED_IDLE))
+        t = RP_RETIRED_IDLE;
     if (t <= 0) {
         bufferevent_set_timeouts(c->bev, NULL, NULL);
         return;
@@ -342,7 +348,9 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     if (!r || !r->finished)
         return;
     rp_req_log_phase(r);
-    bool close = r->close_after || c->worker->stopping || c->read_eof;
+    rp_thread *t = c->worker->thread;
+    /* after a reload, connections of the old configuration do not linger */
+    bool close = r->close_after || t->stopping || c->read_eof || c->worker != t->current;
     c->req = NULL;
     rp_req_free(r);
     c->busy = false;
@@ -422,9 +430,10 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     rp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        atomic_fetch_sub(&w->nconns, 1);
+        rp_worker_conn_gone(w);
         return;
     }
+    rp_thread *t = w->thread;
     c->worker = w;
     c->server = w->server;
     c->pool = rp_pool_create(NULL);
@@ -432,26 +441,26 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->tls = tls;
-    c->bev = tls ? rp_tls_bufferevent(c->server, w->base, fd)
-                 : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = tls ? rp_tls_bufferevent(c->server, t->base, fd)
+                 : bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         close(fd);
         rp_pool_destroy(c->pool);
         free(c);
-        atomic_fetch_sub(&w->nconns, 1);
+        rp_worker_conn_gone(w);
         return;
     }
     bufferevent_set_max_single_read(c->bev, c->server->core->max_read);
     bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    c->next_ev = event_new(w->base, -1, 0, next_cb, c);
+    c->next_ev = event_new(t->base, -1, 0, next_cb, c);
     c->stage = evbuffer_new();
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
     set_idle_timeout(c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -462,7 +471,7 @@ static void conn_free(rp_conn *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        w->conns = c->next;
+        w->thread->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
     if (c->bev)
@@ -477,12 +486,6 @@ static void conn_free(rp_conn *c)
     free(c);
     if (!detached) /* a detached connection counts until rp_worker_release */
         rp_worker_conn_gone(w);
-}
-
-void rp_worker_conn_gone(rp_worker *w)
-{
-    if (atomic_fetch_sub(&w->nconns, 1) == 1 && w->stopping)
-        event_base_loopbreak(w->base);
 }
 
 RP_API struct bufferevent *rp_req_detach(rp_req *r)
@@ -506,14 +509,30 @@ RP_API void rp_worker_release(rp_worker *w, struct bufferevent *bev)
     rp_worker_conn_gone(w);
 }
 
-/* Graceful stop: idle connections go now, busy ones after their answer. */
-void rp_conn_drain_all(rp_worker *w)
+/* Idle connections (of one configuration, or all) go now, busy ones after
+ * their answer. */
+static void drain(rp_thread *t, const rp_worker *only)
 {
-    rp_conn *c = w->conns;
+    rp_conn *c = t->conns;
     while (c) {
         rp_conn *n = c->next;
-        if (!c->busy)
+        if (!c->busy && !c->detached && (!only || c->worker == only))
             conn_free(c);
         c = n;
     }
+}
+
+void rp_conn_drain_all(rp_thread *t)
+{
+    drain(t, NULL);
+}
+
+/* Reload: closing an idle keep-alive connection races with a request the
+ * client may be sending on it right now, so they stay open, shortly: the
+ * next request is answered (by the old configuration) and closes it. */
+void rp_conn_drain_worker(rp_worker *w)
+{
+    for (rp_conn *c = w->thread->conns; c; c = c->next)
+        if (c->worker == w && !c->busy && !c->detached && c->bev)
+            set_idle_timeout(c);
 }

@@ -23,6 +23,7 @@ typedef struct rp_filefd {
 
 struct rp_bucket {
     rp_bucket *prev, *next;
+    rp_brigade *bb; /* the brigade holding it, so a split can extend it */
     rp_bucket_type type;
     const char *data;
     size_t len;
@@ -65,6 +66,7 @@ static void bucket_free(rp_bucket *b)
 
 static void append(rp_brigade *bb, rp_bucket *b)
 {
+    b->bb = bb;
     b->next = NULL;
     b->prev = bb->tail;
     if (bb->tail)
@@ -85,6 +87,7 @@ static void unlink_bucket(rp_brigade *bb, rp_bucket *b)
     else
         bb->tail = b->prev;
     b->prev = b->next = NULL;
+    b->bb = NULL;
 }
 
 /* The pool owns only the brigade header; buckets still in it when the pool
@@ -121,6 +124,8 @@ RP_API void rp_brigade_concat(rp_brigade *dst, rp_brigade *src)
 {
     if (!src->head)
         return;
+    for (rp_bucket *b = src->head; b; b = b->next)
+        b->bb = dst;
     if (dst->tail) {
         dst->tail->next = src->head;
         src->head->prev = dst->tail;
@@ -217,7 +222,8 @@ RP_API size_t rp_bucket_length(const rp_bucket *b)
     return b->len;
 }
 
-/* Split a FILE bucket so that b keeps its first `keep` bytes. */
+/* Split a FILE bucket so that b keeps its first `keep` bytes and the rest
+ * follows it in the same brigade. */
 static void split_file(rp_bucket *b, size_t keep)
 {
     rp_bucket *rest = bucket_new(RP_BUCKET_FILE, 0);
@@ -226,11 +232,13 @@ static void split_file(rp_bucket *b, size_t keep)
     rest->off = b->off + (int64_t)keep;
     rest->len = b->len - keep;
     b->len = keep;
-    /* The brigade is not known here; link directly after b. */
+    rest->bb = b->bb;
     rest->prev = b;
     rest->next = b->next;
     if (b->next)
         b->next->prev = rest;
+    else if (b->bb)
+        b->bb->tail = rest;
     b->next = rest;
 }
 
@@ -263,13 +271,6 @@ RP_API int rp_bucket_read(rp_bucket *b, const char **data, size_t *len)
     *data = b->data;
     *len = b->len;
     return 0;
-}
-
-/* split_file links the new bucket without the brigade; fix the tail. */
-static void fix_tail(rp_brigade *bb)
-{
-    while (bb->tail && bb->tail->next)
-        bb->tail = bb->tail->next;
 }
 
 /* ---- to the network ----------------------------------------------------- */
@@ -356,7 +357,6 @@ static rp_filter *live(rp_filter *f)
 
 static int deliver(rp_req *r, rp_filter *f, rp_brigade *bb)
 {
-    fix_tail(bb);
     f = live(f);
     if (!f)
         return rp_resp_sink(r, bb);

@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv, opts *o)
     return 0;
 }
 
-static int load_config(rp_server *s, const opts *o)
+static int read_sources(rp_server *s, const opts *o, const char **errp)
 {
     const char *err = NULL;
     int rc;
@@ -79,6 +79,14 @@ static int load_config(rp_server *s, const opts *o)
         rc = rp_conf_read_string(s, o->extra[i], "<command line -c>", cwd, &err);
     if (rc == 0)
         rc = rp_server_finalize(s, &err);
+    *errp = err;
+    return rc;
+}
+
+static int load_config(rp_server *s, const opts *o)
+{
+    const char *err = NULL;
+    int rc = read_sources(s, o, &err);
     if (rc != 0)
         fprintf(stderr, "rampart-httpd: %s\n", err ? err : "configuration error");
     return rc;
@@ -125,6 +133,21 @@ static int send_signal(const rp_server *s, const char *name)
         return 1;
     }
     return 0;
+}
+
+/* SIGHUP: the same sources, read again. */
+static rp_server *reload_config(void *arg, const char **err)
+{
+    const opts *o = arg;
+    rp_server *s = rp_server_new();
+    if (read_sources(s, o, err) != 0) {
+        static char msg[1024]; /* must outlive s; reloads run on the main thread only */
+        snprintf(msg, sizeof msg, "%s", *err ? *err : "configuration error");
+        *err = msg;
+        rp_server_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 static void print_version(const rp_server *s)
@@ -180,6 +203,7 @@ int main(int argc, char **argv)
         rp_server_free(s);
         return 0; /* the daemon serves */
     }
+    rp_server_on_reload(s, reload_config, &o);
     rc = rp_server_loop(s);
     rp_server_free(s);
     return rc;

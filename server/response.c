@@ -244,7 +244,9 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
             r->close_after = true;
     }
     bool upgrade = r->status == 101;
-    bool keep = r->keepalive && !r->close_after && !c->worker->stopping && !c->read_eof;
+    const rp_thread *t = c->worker->thread;
+    bool keep = r->keepalive && !r->close_after && !t->stopping && !c->read_eof &&
+                c->worker == t->current; /* an old configuration after a reload closes */
     if (!keep)
         r->close_after = true;
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", r->status,

@@ -13,6 +13,7 @@ struct event;
 struct evbuffer;
 
 typedef struct rp_conn rp_conn;
+typedef struct rp_thread rp_thread;
 
 /* A name/value pair list kept in a pool (request or response headers). */
 typedef struct rp_kv {
@@ -23,23 +24,36 @@ void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value);
 const char *rp_kv_get(const rp_kv *kv, const char *name);
 void rp_kv_unset(rp_kv *kv, const char *name);
 
-struct rp_worker {
+/* A worker thread: its loop and connections, for the life of the process. */
+struct rp_thread {
     int index;
-    pthread_t thread;
-    rp_server *server;
+    pthread_t tid;
     struct event_base *base;
     struct event *inbox_ev; /* activated by the main thread: new connections */
     struct event *stop_ev;  /* activated by the main thread: drain and stop */
-    pthread_mutex_t lock;
+    struct event *swap_ev;  /* activated by the main thread: a new configuration */
+    pthread_mutex_t lock;   /* guards inbox and next */
     int *inbox;             /* accepted descriptors waiting, as fd << 1 | tls */
     size_t inbox_n, inbox_cap;
+    rp_worker *next;        /* the configuration to switch to (reload) */
     atomic_int nconns;      /* read by the acceptor to pick the least busy */
-    rp_conn *conns;         /* every connection of this worker */
-    void **ctx;             /* per-module slots */
+    rp_conn *conns;         /* every connection of this thread */
+    rp_worker *current;     /* new connections are served with this one */
     bool stopping;
     struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
     char date[30];          /* cached Date header value */
     time_t date_at;
+};
+
+/* A worker thread serving one configuration: what plugins see as rp_worker.
+ * After a reload a thread has a new one; the old one lives until its last
+ * connection is gone, then its modules' worker_exit runs. */
+struct rp_worker {
+    rp_thread *thread;
+    rp_server *server;
+    void **ctx;  /* per-module slots */
+    int live;    /* connections using this configuration */
+    bool retired;
 };
 
 /* Response body filter joined to one request. */
@@ -135,8 +149,8 @@ struct rp_conn {
 /* conn.c */
 void rp_conn_accept(rp_worker *w, int fd, bool tls);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
-void rp_conn_drain_all(rp_worker *w);   /* graceful stop: close idle connections */
-void rp_worker_conn_gone(rp_worker *w); /* one connection less; stop when the last goes */
+void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections */
+void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
 struct evbuffer *rp_conn_output(rp_conn *c);
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 
@@ -161,7 +175,11 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's 
 int rp_workers_start(rp_server *s, int n);
 void rp_workers_dispatch(int fd, int tls);
 void rp_workers_stop(double graceful_seconds);
+/* Serve new connections with s from now on; old ones finish with theirs.
+ * retired(old, arg) runs on the main thread once no thread uses `old`. */
+void rp_workers_swap(rp_server *s, void (*retired)(rp_server *old, void *arg), void *arg);
 const char *rp_worker_date(rp_worker *w);
+void rp_worker_conn_gone(rp_worker *w); /* a connection of w closed */
 
 /* log.c */
 void rp_log_chown(uid_t uid, gid_t gid);

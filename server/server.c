@@ -15,6 +15,19 @@
 #include "runtime.h"
 #include "listen.h"
 
+/* What a running server holds besides its configuration.  One per process:
+ * a process serves one configuration at a time. */
+static struct {
+    rp_listeners ls;
+    struct event_base *base;
+    int threads;
+    bool started;
+    rp_server *original; /* the caller's; it frees it */
+    rp_server *current;  /* serving new connections */
+    rp_reload_fn reload;
+    void *reload_arg;
+} g_run;
+
 /* The configuration used when rampart-httpd runs without -f: the demo site
  * on the loopback addresses. */
 const char *rp_builtin_conf(rp_pool *p)
@@ -84,6 +97,67 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static bool same_list(char **a, char **b)
+{
+    for (; *a && *b; a++, b++)
+        if (strcmp(*a, *b) != 0)
+            return false;
+    return !*a && !*b;
+}
+
+/* What a reload cannot change, named so the operator knows to restart. */
+static const char *needs_restart(const rp_server *old, const rp_server *s)
+{
+    const rp_core_conf *a = old->core, *b = s->core;
+    if (!same_list(a->binds, b->binds) || a->secure != b->secure)
+        return "Bind/Secure";
+    if (rp_server_threads(old) != rp_server_threads(s))
+        return "Threads";
+    return NULL;
+}
+
+static void free_retired(rp_server *old, void *arg)
+{
+    (void)arg;
+    if (old != g_run.original)
+        rp_server_free(old);
+    rp_log(NULL, RP_LOG_INFO, "the previous configuration has finished its last request");
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    rp_log_reopen();
+    if (!g_run.reload)
+        return;
+    const char *err = NULL;
+    rp_server *s = g_run.reload(g_run.reload_arg, &err);
+    if (!s) {
+        rp_log(NULL, RP_LOG_ERR, "reload refused, still serving the previous configuration: %s",
+               err ? err : "unknown error");
+        return;
+    }
+    const char *what_changed = needs_restart(g_run.current, s);
+    if (what_changed) {
+        rp_log(NULL, RP_LOG_ERR, "reload refused, still serving the previous configuration: "
+                                 "%s changed, which takes a restart", what_changed);
+        rp_server_free(s);
+        return;
+    }
+    rp_workers_swap(s, free_retired, NULL);
+    g_run.current = s;
+    rp_log(NULL, RP_LOG_NOTICE, "configuration reloaded; requests in flight finish on the old one");
+}
+
+RP_API void rp_server_on_reload(rp_server *s, rp_reload_fn fn, void *arg)
+{
+    (void)s;
+    g_run.reload = fn;
+    g_run.reload_arg = arg;
+}
+
 static void on_reopen(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
@@ -102,14 +176,6 @@ static struct event *add_signal(struct event_base *b, int sig, event_callback_fn
 
 /* ---- run ----------------------------------------------------------------- */
 
-/* What a running server holds besides its configuration.  One per process:
- * a process serves one configuration at a time. */
-static struct {
-    rp_listeners ls;
-    struct event_base *base;
-    int threads;
-    bool started;
-} g_run;
 
 static int fail(const char **err, const char *fmt, const char *a)
 {
@@ -179,6 +245,7 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
     rp_log(NULL, RP_LOG_NOTICE, "%s serving with %d worker thread%s (pid %ld)", rp_version(),
            g_run.threads, g_run.threads == 1 ? "" : "s", (long)getpid());
     g_run.started = true;
+    g_run.original = g_run.current = s;
     return RP_SERVER_STARTED;
 }
 
@@ -195,15 +262,18 @@ RP_API int rp_server_loop(rp_server *s)
     struct event *sigs[] = {add_signal(g_run.base, SIGTERM, on_stop),
                             add_signal(g_run.base, SIGINT, on_stop),
                             add_signal(g_run.base, SIGUSR1, on_reopen),
-                            add_signal(g_run.base, SIGHUP, on_reopen)};
+                            add_signal(g_run.base, SIGHUP, on_reload)};
     event_base_dispatch(g_run.base);
 
     rp_listeners_close(&g_run.ls);
-    rp_workers_stop(s->core->graceful_timeout);
+    rp_workers_stop(g_run.current->core->graceful_timeout);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         event_free(sigs[i]);
     event_base_free(g_run.base);
     g_run.started = false;
+    if (g_run.current != g_run.original)
+        rp_server_free(g_run.current);
+    g_run.current = NULL;
     if (s->core->pid_file)
         unlink(s->core->pid_file);
     rp_log(NULL, RP_LOG_NOTICE, "stopped");

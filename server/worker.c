@@ -1,9 +1,15 @@
 /* worker.c - worker threads, each with its own event_base.
  *
- * The main thread accepts and hands each descriptor to the worker with the
+ * The main thread accepts and hands each descriptor to the thread with the
  * fewest open connections, through a small locked inbox plus event_active()
  * (libevent is initialised for pthreads, so activation from another thread
- * is safe).  Everything a connection creates lives on its worker's base.
+ * is safe).  Everything a connection creates lives on its thread's base.
+ *
+ * Reload: a thread serves new connections with its `current` rp_worker (one
+ * configuration); a reload hands it a new one.  Connections keep the
+ * rp_worker they started with and close after their request in flight, so an
+ * old configuration drains; when its last connection goes, its modules'
+ * worker_exit runs on that thread and the main thread is told.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,39 +18,130 @@
 #include <event2/thread.h>
 #include "runtime.h"
 
-static rp_worker *g_workers;
-static int g_nworkers;
+static rp_thread *g_threads;
+static int g_nthreads;
+
+/* Configurations being drained: freed on the main thread when every thread
+ * has let go of them. */
+typedef struct retiring {
+    rp_server *server;
+    atomic_int threads_left;
+    void (*done)(rp_server *, void *);
+    void *arg;
+    struct retiring *next;
+} retiring;
+
+static pthread_mutex_t g_retire_lock = PTHREAD_MUTEX_INITIALIZER;
+static retiring *g_retiring;        /* guarded by g_retire_lock */
+static struct event *g_retired_ev;  /* on the main thread's base */
 
 const char *rp_worker_date(rp_worker *w)
 {
+    rp_thread *t = w->thread;
     time_t now = time(NULL);
-    if (now != w->date_at) {
-        rp_http_date(now, w->date);
-        w->date_at = now;
+    if (now != t->date_at) {
+        rp_http_date(now, t->date);
+        t->date_at = now;
     }
-    return w->date;
+    return t->date;
 }
+
+/* ---- module hooks per configuration -------------------------------------- */
+
+static void run_module_hook(rp_worker *w, bool init)
+{
+    rp_server *s = w->server;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
+        if (init && m->desc->worker_init && m->desc->worker_init(w, m->conf) != RP_OK)
+            rp_log(m->desc, RP_LOG_ERR, "worker %d: worker_init failed", w->thread->index);
+        if (!init && m->desc->worker_exit)
+            m->desc->worker_exit(w, m->conf);
+    }
+}
+
+static rp_worker *worker_new(rp_thread *t, rp_server *s)
+{
+    rp_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->thread = t;
+    w->server = s;
+    w->ctx = calloc(s->mods.n ? s->mods.n : 1, sizeof(void *));
+    return w;
+}
+
+/* The last connection of a replaced configuration is gone (thread side). */
+static void worker_retire(rp_worker *w)
+{
+    rp_server *s = w->server;
+    run_module_hook(w, false);
+    free(w->ctx);
+    free(w);
+    pthread_mutex_lock(&g_retire_lock);
+    for (retiring *r = g_retiring; r; r = r->next)
+        if (r->server == s && atomic_fetch_sub(&r->threads_left, 1) == 1)
+            event_active(g_retired_ev, EV_READ, 1);
+    pthread_mutex_unlock(&g_retire_lock);
+}
+
+static void release(rp_worker *w)
+{
+    if (--w->live == 0 && w->retired)
+        worker_retire(w);
+}
+
+void rp_worker_conn_gone(rp_worker *w)
+{
+    rp_thread *t = w->thread;
+    release(w);
+    if (atomic_fetch_sub(&t->nconns, 1) == 1 && t->stopping)
+        event_base_loopbreak(t->base);
+}
+
+/* ---- thread events ---------------------------------------------------------- */
 
 static void inbox_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    rp_worker *w = arg;
+    rp_thread *t = arg;
     for (;;) {
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&t->lock);
         int cfd = -1;
-        if (w->inbox_n > 0)
-            cfd = w->inbox[--w->inbox_n];
-        pthread_mutex_unlock(&w->lock);
+        if (t->inbox_n > 0)
+            cfd = t->inbox[--t->inbox_n];
+        pthread_mutex_unlock(&t->lock);
         if (cfd < 0)
             break;
-        if (w->stopping) {
+        if (t->stopping) {
             close(cfd >> 1);
-            atomic_fetch_sub(&w->nconns, 1);
+            atomic_fetch_sub(&t->nconns, 1);
             continue;
         }
-        rp_conn_accept(w, cfd >> 1, cfd & 1);
+        t->current->live++;
+        rp_conn_accept(t->current, cfd >> 1, cfd & 1);
     }
+}
+
+static void swap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_thread *t = arg;
+    pthread_mutex_lock(&t->lock);
+    rp_worker *next = t->next;
+    t->next = NULL;
+    pthread_mutex_unlock(&t->lock);
+    if (!next)
+        return;
+    run_module_hook(next, true);
+    rp_worker *old = t->current;
+    t->current = next;
+    old->retired = true;
+    old->live++; /* hold it while its idle connections are closed */
+    rp_conn_drain_worker(old);
+    release(old);
 }
 
 struct rp_stop_cb {
@@ -60,16 +157,17 @@ RP_API void rp_worker_on_stop(rp_worker *w, void (*fn)(rp_worker *, void *), voi
         return;
     cb->fn = fn;
     cb->arg = arg;
-    cb->next = w->on_stop;
-    w->on_stop = cb;
+    rp_thread *t = w->thread;
+    cb->next = t->on_stop;
+    t->on_stop = cb;
 }
 
-static void tell_stop(rp_worker *w)
+static void tell_stop(rp_thread *t)
 {
-    while (w->on_stop) {
-        struct rp_stop_cb *cb = w->on_stop;
-        w->on_stop = cb->next;
-        cb->fn(w, cb->arg);
+    while (t->on_stop) {
+        struct rp_stop_cb *cb = t->on_stop;
+        t->on_stop = cb->next;
+        cb->fn(t->current, cb->arg);
         free(cb);
     }
 }
@@ -78,25 +176,13 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    rp_worker *w = arg;
-    w->stopping = true;
-    tell_stop(w);
-    inbox_cb(-1, 0, w);
-    rp_conn_drain_all(w);
-    if (atomic_load(&w->nconns) == 0)
-        event_base_loopbreak(w->base);
-}
-
-static void run_module_hook(rp_worker *w, bool init)
-{
-    rp_server *s = w->server;
-    for (size_t i = 0; i < s->mods.n; i++) {
-        rp_modrec *m = s->mods.v[i];
-        if (init && m->desc->worker_init && m->desc->worker_init(w, m->conf) != RP_OK)
-            rp_log(m->desc, RP_LOG_ERR, "worker %d: worker_init failed", w->index);
-        if (!init && m->desc->worker_exit)
-            m->desc->worker_exit(w, m->conf);
-    }
+    rp_thread *t = arg;
+    t->stopping = true;
+    tell_stop(t);
+    inbox_cb(-1, 0, t);
+    rp_conn_drain_all(t);
+    if (atomic_load(&t->nconns) == 0)
+        event_base_loopbreak(t->base);
 }
 
 /* epoll's changelist folds an add and a delete of the same event within
@@ -110,32 +196,34 @@ static struct event_base *new_base(void)
     return b;
 }
 
-static void *worker_main(void *arg)
+static void *thread_main(void *arg)
 {
-    rp_worker *w = arg;
-    run_module_hook(w, true);
-    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    run_module_hook(w, false);
+    rp_thread *t = arg;
+    run_module_hook(t->current, true);
+    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    run_module_hook(t->current, false);
     return NULL;
 }
+
+/* ---- main thread side ------------------------------------------------------- */
 
 int rp_workers_start(rp_server *s, int n)
 {
     evthread_use_pthreads();
-    g_workers = calloc((size_t)n, sizeof(*g_workers));
-    g_nworkers = n;
+    g_threads = calloc((size_t)n, sizeof(*g_threads));
+    g_nthreads = n;
     for (int i = 0; i < n; i++) {
-        rp_worker *w = &g_workers[i];
-        w->index = i;
-        w->server = s;
-        w->base = new_base();
-        if (!w->base)
+        rp_thread *t = &g_threads[i];
+        t->index = i;
+        t->base = new_base();
+        if (!t->base)
             return -1;
-        pthread_mutex_init(&w->lock, NULL);
-        w->ctx = calloc(s->mods.n, sizeof(void *));
-        w->inbox_ev = event_new(w->base, -1, 0, inbox_cb, w);
-        w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        pthread_mutex_init(&t->lock, NULL);
+        t->current = worker_new(t, s);
+        t->inbox_ev = event_new(t->base, -1, 0, inbox_cb, t);
+        t->stop_ev = event_new(t->base, -1, 0, stop_cb, t);
+        t->swap_ev = event_new(t->base, -1, 0, swap_cb, t);
+        if (pthread_create(&t->tid, NULL, thread_main, t) != 0)
             return -1;
     }
     return 0;
@@ -143,10 +231,10 @@ int rp_workers_start(rp_server *s, int n)
 
 void rp_workers_dispatch(int fd, int tls)
 {
-    rp_worker *best = &g_workers[0];
-    for (int i = 1; i < g_nworkers; i++)
-        if (atomic_load(&g_workers[i].nconns) < atomic_load(&best->nconns))
-            best = &g_workers[i];
+    rp_thread *best = &g_threads[0];
+    for (int i = 1; i < g_nthreads; i++)
+        if (atomic_load(&g_threads[i].nconns) < atomic_load(&best->nconns))
+            best = &g_threads[i];
     atomic_fetch_add(&best->nconns, 1);
     pthread_mutex_lock(&best->lock);
     if (best->inbox_n == best->inbox_cap) {
@@ -166,21 +254,70 @@ void rp_workers_dispatch(int fd, int tls)
     event_active(best->inbox_ev, EV_READ, 1);
 }
 
-/* Ask every worker to finish in-flight requests, wait at most `graceful`
+static void retired_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (;;) {
+        retiring *done = NULL;
+        pthread_mutex_lock(&g_retire_lock);
+        for (retiring **pp = &g_retiring; *pp; pp = &(*pp)->next)
+            if (atomic_load(&(*pp)->threads_left) == 0) {
+                done = *pp;
+                *pp = done->next;
+                break;
+            }
+        pthread_mutex_unlock(&g_retire_lock);
+        if (!done)
+            return;
+        done->done(done->server, done->arg);
+        free(done);
+    }
+}
+
+void rp_workers_swap(rp_server *s, void (*retired)(rp_server *, void *), void *arg)
+{
+    if (!g_retired_ev)
+        g_retired_ev = event_new(rp_server_base(s), -1, 0, retired_cb, NULL);
+    retiring *r = calloc(1, sizeof(*r));
+    if (!r)
+        abort();
+    r->server = g_threads[0].current->server; /* every thread serves the same one */
+    atomic_store(&r->threads_left, g_nthreads);
+    r->done = retired;
+    r->arg = arg;
+    pthread_mutex_lock(&g_retire_lock);
+    r->next = g_retiring;
+    g_retiring = r;
+    pthread_mutex_unlock(&g_retire_lock);
+    for (int i = 0; i < g_nthreads; i++) {
+        rp_thread *t = &g_threads[i];
+        rp_worker *w = worker_new(t, s);
+        pthread_mutex_lock(&t->lock);
+        t->next = w;
+        pthread_mutex_unlock(&t->lock);
+        event_active(t->swap_ev, EV_READ, 1);
+    }
+}
+
+/* Ask every thread to finish in-flight requests, wait at most `graceful`
  * seconds, then stop their loops and join them. */
 void rp_workers_stop(double graceful)
 {
-    for (int i = 0; i < g_nworkers; i++)
-        event_active(g_workers[i].stop_ev, EV_READ, 1);
+    for (int i = 0; i < g_nthreads; i++)
+        event_active(g_threads[i].stop_ev, EV_READ, 1);
     struct timeval tv = {(time_t)graceful, (suseconds_t)((graceful - (double)(time_t)graceful) * 1e6)};
-    for (int i = 0; i < g_nworkers; i++)
-        event_base_loopexit(g_workers[i].base, &tv);
-    for (int i = 0; i < g_nworkers; i++)
-        pthread_join(g_workers[i].thread, NULL);
+    for (int i = 0; i < g_nthreads; i++)
+        event_base_loopexit(g_threads[i].base, &tv);
+    for (int i = 0; i < g_nthreads; i++)
+        pthread_join(g_threads[i].tid, NULL);
 }
 
-RP_API struct event_base *rp_worker_base(rp_worker *w) { return w->base; }
-RP_API int rp_worker_index(const rp_worker *w) { return w->index; }
+/* ---- accessors -------------------------------------------------------------- */
+
+RP_API struct event_base *rp_worker_base(rp_worker *w) { return w->thread->base; }
+RP_API int rp_worker_index(const rp_worker *w) { return w->thread->index; }
 
 static int slot(const rp_worker *w, const rp_module *m)
 {

@@ -80,7 +80,7 @@ static int dl_add_provider(rp_dirlist_provider fn, void *arg)
     return rc;
 }
 
-static int dl_remove_provider(rp_dirlist_provider fn, void *arg)
+static int dl_remove_provider(rp_dirlist_provider fn, const void *arg)
 {
     int rc = -1;
     pthread_mutex_lock(&g_lock);

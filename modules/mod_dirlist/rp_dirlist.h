@@ -37,7 +37,7 @@ typedef struct rp_dirlist_api {
      * 0, or -1 when the table is full (16 providers). */
     int (*add_provider)(rp_dirlist_provider fn, void *arg);
     /* Remove a provider (e.g. at reload); 0, or -1 if it was not there. */
-    int (*remove_provider)(rp_dirlist_provider fn, void *arg);
+    int (*remove_provider)(rp_dirlist_provider fn, const void *arg);
     /* Send the built-in listing of fs_path for r (status 200), whatever
      * DirectoryFunc says: for a provider that only wants to decorate it or
      * decide per request.  RP_OK, or an HTTP status on failure (403, 404). */

@@ -105,7 +105,7 @@ int gz_cache_open(rp_pool *p, const gz_orig *o, int64_t *len)
     if (hdr[0] != 0x1f || hdr[1] != 0x8b || hdr[2] != 8 || !(hdr[3] & 0x04) ||
         hdr[10] != GZ_EXTRA_LEN || hdr[11] != 0 || memcmp(hdr + 12, want, GZ_EXTRA_LEN) != 0)
         goto stale;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    /* O_NONBLOCK stays: it means nothing for a regular file. */
     *len = (int64_t)cst.st_size;
     return fd;
 stale:

@@ -163,7 +163,7 @@ static void emit(gz_ctx *c)
 /* Compress len bytes with the given zlib flush mode.  0 or -1. */
 static int deflate_some(gz_ctx *c, const void *data, size_t len, int flush)
 {
-    c->zs.next_in = (Bytef *)(uintptr_t)data;
+    c->zs.next_in = (const Bytef *)data;
     c->zs.avail_in = (uInt)len;
     for (;;) {
         if (!c->obuf) {
@@ -222,12 +222,6 @@ static int round_once(gz_ctx *c)
         if (kind == RP_BUCKET_FILE || kind == RP_BUCKET_MEM) {
             if (kind == RP_BUCKET_FILE && budget == 0 && !c->unpaced)
                 return 1;
-            /* CORE BUG workaround (reported): rp_bucket_read() splits a
-             * large FILE bucket after itself without updating the
-             * brigade's tail, which then dangles once the first piece is
-             * deleted.  Keep the bucket being read from being the tail. */
-            if (kind == RP_BUCKET_FILE && !rp_bucket_next(b))
-                rp_brigade_add_ref(c->pending, "", 0, NULL, NULL);
             const char *d;
             size_t n;
             if (rp_bucket_read(b, &d, &n) != 0) {

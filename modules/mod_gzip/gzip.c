@@ -28,7 +28,7 @@ static const char *const default_exts[] = {"html", "css", "js", "json", "xml",
 static void *gz_create_conf(rp_pool *p)
 {
     gz_conf *c = rp_pcalloc(p, sizeof *c);
-    c->exts = (char **)(uintptr_t)default_exts;
+    c->exts = default_exts;
     c->level = GZ_LEVEL_DEFAULT;
     c->min_size = GZ_MIN_SIZE_DEFAULT;
     c->warned = gz_warned_create(p);
@@ -41,10 +41,10 @@ static const char *set_files(rp_cmd *cmd, void *conf, int argc, char *const argv
     int on;
     if (argc == 1 && rp_parse_flag(argv[0], &on) == 0) {
         c->files = on;
-        c->exts = (char **)(uintptr_t)default_exts;
+        c->exts = default_exts;
         return NULL;
     }
-    char **list = rp_pcalloc(rp_cmd_pool(cmd), ((size_t)argc + 1) * sizeof *list);
+    const char **list = rp_pcalloc(rp_cmd_pool(cmd), ((size_t)argc + 1) * sizeof *list);
     for (int i = 0; i < argc; i++) {
         const char *e = argv[i];
         if (*e == '.')
@@ -109,7 +109,7 @@ static int ext_listed(const gz_conf *c, const char *path)
     const char *dot = strrchr(base, '.');
     if (!dot || dot == base || !dot[1])
         return 0;
-    for (char *const *e = c->exts; e && *e; e++)
+    for (const char *const *e = c->exts; e && *e; e++)
         if (strcasecmp(*e, dot + 1) == 0)
             return 1;
     return 0;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#define ZLIB_CONST
 #include <zlib.h>
 #include "rampart.h"
 
@@ -34,7 +35,7 @@ typedef struct gz_warned {
  * has its own lock). */
 typedef struct gz_conf {
     int files;        /* CompressFiles: not off */
-    char **exts;      /* lower-case extensions without the dot, NULL-terminated */
+    const char *const *exts; /* lower-case extensions without the dot, NULL-terminated */
     int scripts;      /* CompressScripts */
     long level;       /* CompressLevel 1..10 */
     size_t min_size;  /* CompressMinSize */

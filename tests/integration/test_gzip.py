@@ -80,6 +80,36 @@ def hdr(headers, name):
     return headers.get(name.lower())
 
 
+def dechunk(data):
+    """The payload of a complete chunked body."""
+    out = b""
+    while True:
+        line, _, data = data.partition(b"\r\n")
+        n = int(line, 16)
+        if n == 0:
+            return out
+        out += data[:n]
+        data = data[n + 2:]
+
+
+def dechunk_partial(raw):
+    """(head, text decompressed so far) of a gzip+chunked response being read."""
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return head, b""
+    body = b""
+    while True:
+        line, sep, tail = rest.partition(b"\r\n")
+        if not sep or not line:
+            break
+        n = int(line, 16)
+        if n == 0 or len(tail) < n + 2:
+            break
+        body += tail[:n]
+        rest = tail[n + 2:]
+    return head, zlib.decompressobj(31).decompress(body)
+
+
 def vary_has_ae(headers):
     v = hdr(headers, "vary") or ""
     return "accept-encoding" in [x.strip().lower() for x in v.split(",")]
@@ -375,11 +405,10 @@ class GzipFiles(unittest.TestCase):
         try:
             s.sendall(b"GET /rogz/big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
                       b"Connection: close\r\n\r\n")
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             data = bytearray()
-            time.sleep(0.5)  # let the server fill what it can
+            time.sleep(0.5)  # the server fills the socket, then must wait for drain
             while True:
-                d = s.recv(65536)
+                d = s.recv(4096)
                 if not d:
                     break
                 data += d
@@ -387,15 +416,7 @@ class GzipFiles(unittest.TestCase):
             s.close()
         head, _, rest = bytes(data).partition(b"\r\n\r\n")
         self.assertIn(b"content-encoding: gzip", head.lower())
-        body = bytearray()
-        while True:
-            line, _, rest = rest.partition(b"\r\n")
-            size = int(line, 16)
-            if size == 0:
-                break
-            body += rest[:size]
-            rest = rest[size + 2:]
-        self.assertEqual(gunzip(bytes(body)), BIG)
+        self.assertEqual(gunzip(dechunk(rest)), BIG)
 
     def test_client_gone_mid_stream(self):
         for _ in range(5):
@@ -505,56 +526,32 @@ class GzipScripts(unittest.TestCase):
             self.assertIsNone(h.get("content-encoding"))
 
     def test_flush_is_sync_flush(self):
-        # chunks 400 ms apart, each followed by FLUSH: the client must be
-        # able to decode "chunk 0" long before the response ends.
+        # four chunks 400 ms apart, each followed by FLUSH: the client must
+        # be able to decode "chunk 0" long before the response ends.
         with Server(conf=self.CONF % "CompressScripts on\n") as srv:
             s = srv.sock(timeout=5)
             try:
                 t0 = time.monotonic()
                 s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
                           b"Connection: close\r\n\r\n")
-                buf = b""
-                d = zlib.decompressobj(31)
-                text = b""
-                while b"chunk 0\n" not in text:
+                raw = b""
+                while b"chunk 0\n" not in dechunk_partial(raw)[1]:
                     got = s.recv(65536)
-                    self.assertTrue(got, "connection closed before chunk 0 decoded")
-                    buf += got
-                    if b"\r\n\r\n" not in buf:
-                        continue
-                    head, _, rest = buf.partition(b"\r\n\r\n")
-                    self.assertIn(b"content-encoding: gzip", head.lower())
-                    body = b""
-                    while rest:
-                        line, sep, tail = rest.partition(b"\r\n")
-                        if not sep:
-                            break
-                        n = int(line, 16)
-                        if len(tail) < n + 2:
-                            break
-                        body += tail[:n]
-                        rest = tail[n + 2:]
-                    text = zlib.decompressobj(31).decompress(body)
-                self.assertLess(time.monotonic() - t0, 0.35)
+                    self.assertTrue(got, "closed before chunk 0 could be decoded")
+                    raw += got
+                early = time.monotonic() - t0
+                head, text = dechunk_partial(raw)
+                self.assertIn(b"content-encoding: gzip", head.lower())
+                self.assertLess(early, 0.35)
                 self.assertNotIn(b"chunk 1", text)
-                rest_all = buf + b""
                 while True:
                     got = s.recv(65536)
                     if not got:
                         break
-                    rest_all += got
+                    raw += got
             finally:
                 s.close()
-            del d
-            _, _, chunked = rest_all.partition(b"\r\n\r\n")
-            body = b""
-            while True:
-                line, _, chunked = chunked.partition(b"\r\n")
-                n = int(line, 16)
-                if n == 0:
-                    break
-                body += chunked[:n]
-                chunked = chunked[n + 2:]
+            body = dechunk(raw.partition(b"\r\n\r\n")[2])
             self.assertEqual(gunzip(body), b"".join(b"chunk %d\n" % i for i in range(4)))
 
     def test_note_override(self):
