@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
+#include <sys/time.h>
 #include <llhttp.h>
 #include "core.h"
 
@@ -122,6 +123,9 @@ struct rp_conn {
     rp_pool *pool;
     struct bufferevent *bev;
     struct evbuffer *stage; /* response bytes not yet handed to bev */
+    struct event *read_ev;  /* plain sockets: our own reader (see conn.c) */
+    struct timeval read_tv; /* its idle timeout, when has_tv */
+    bool has_tv, reading;
     struct event *next_ev; /* deferred: finish a request, resume parsing */
     llhttp_t parser;
     rp_conn *prev, *next;  /* worker's list */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static struct {
     rp_server *current;  /* serving new connections */
     rp_reload_fn reload;
     void *reload_arg;
+    struct event *sigs[4];
 } g_run;
 
 /* The configuration used when rampart-httpd runs without -f: the demo site
@@ -217,6 +219,36 @@ static int prepare_process(rp_server *s, bool *parent, pid_t *pid, const char **
     return 0;
 }
 
+/* The signals the main loop handles.  They are blocked from before the
+ * sockets listen (a client may see the port open and signal at once) until
+ * their handlers exist; worker threads inherit the block, so they always
+ * land on the main thread. */
+static void block_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(how, &set, NULL);
+}
+
+static int start_loops(rp_server *s, const char **err)
+{
+    g_run.threads = rp_server_threads(s);
+    g_run.base = event_base_new();
+    if (!g_run.base)
+        return fail(err, "%s", "cannot create the main event loop");
+    g_run.sigs[0] = add_signal(g_run.base, SIGTERM, on_stop);
+    g_run.sigs[1] = add_signal(g_run.base, SIGINT, on_stop);
+    g_run.sigs[2] = add_signal(g_run.base, SIGUSR1, on_reopen);
+    g_run.sigs[3] = add_signal(g_run.base, SIGHUP, on_reload);
+    if (rp_workers_start(s, g_run.threads) != 0 || rp_listeners_attach(&g_run.ls, g_run.base) != 0)
+        return fail(err, "%s", "cannot start the event loops");
+    return 0;
+}
+
 RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
 {
     static char msg[512];
@@ -224,22 +256,20 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
     evthread_use_pthreads();
     if (rp_log_open(s->core, err) != 0)
         return RP_SERVER_FAILED;
-    if (rp_listeners_open(s, &g_run.ls, msg, sizeof msg) != 0)
+    block_signals(SIG_BLOCK);
+    if (rp_listeners_open(s, &g_run.ls, msg, sizeof msg) != 0) {
+        block_signals(SIG_UNBLOCK);
         return fail(err, "%s", msg);
+    }
     bool parent;
-    if (prepare_process(s, &parent, pid, err) != 0) {
+    if (prepare_process(s, &parent, pid, err) != 0 || parent) {
         rp_listeners_close(&g_run.ls);
+        block_signals(SIG_UNBLOCK);
+        return parent ? RP_SERVER_PARENT : RP_SERVER_FAILED;
+    }
+    if (start_loops(s, err) != 0)
         return RP_SERVER_FAILED;
-    }
-    if (parent) {
-        rp_listeners_close(&g_run.ls);
-        return RP_SERVER_PARENT;
-    }
-    g_run.threads = rp_server_threads(s);
-    g_run.base = event_base_new();
-    if (!g_run.base || rp_workers_start(s, g_run.threads) != 0 ||
-        rp_listeners_attach(&g_run.ls, g_run.base) != 0)
-        return fail(err, "%s", "cannot start the event loops");
+    block_signals(SIG_UNBLOCK); /* signals that came early are delivered now */
     for (int i = 0; i < g_run.ls.n; i++)
         rp_log(NULL, RP_LOG_NOTICE, "listening on %s", g_run.ls.spec[i]);
     rp_log(NULL, RP_LOG_NOTICE, "%s serving with %d worker thread%s (pid %ld)", rp_version(),
@@ -257,18 +287,15 @@ RP_API struct event_base *rp_server_base(rp_server *s)
 
 RP_API int rp_server_loop(rp_server *s)
 {
+    (void)s;
     if (!g_run.started)
         return 1;
-    struct event *sigs[] = {add_signal(g_run.base, SIGTERM, on_stop),
-                            add_signal(g_run.base, SIGINT, on_stop),
-                            add_signal(g_run.base, SIGUSR1, on_reopen),
-                            add_signal(g_run.base, SIGHUP, on_reload)};
     event_base_dispatch(g_run.base);
 
     rp_listeners_close(&g_run.ls);
     rp_workers_stop(g_run.current->core->graceful_timeout);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        event_free(sigs[i]);
+    for (size_t i = 0; i < sizeof g_run.sigs / sizeof g_run.sigs[0]; i++)
+        event_free(g_run.sigs[i]);
     event_base_free(g_run.base);
     g_run.started = false;
     if (g_run.current != g_run.original)
