@@ -56,9 +56,17 @@ test-asan:
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 	$(SAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
 
-# rampart-httpd against nginx with wrk, on loopback; see bench/README.md.
+# Side-by-side against peers on loopback, each case interleaved with its
+# peer in one run; see bench/README.md.  A case whose script is not there
+# yet is skipped.
+BENCH_CASES = run.sh gzip.sh ws.sh js.sh
+
 bench: build
-	BUILD_DIR=$(BUILD_DIR) ./bench/run.sh
+	@for b in $(BENCH_CASES); do \
+	    if [ -x bench/$$b ]; then \
+	        echo "== bench/$$b"; BUILD_DIR=$(BUILD_DIR) ./bench/$$b || exit 1; \
+	    fi; \
+	done
 
 # Reconfigures with the requested PREFIX (the default paths compiled into the
 # server and rampart.pc follow it), then installs under $(DESTDIR)$(PREFIX).

@@ -40,6 +40,7 @@ struct rp_thread {
     atomic_int nconns;      /* read by the acceptor to pick the least busy */
     rp_conn *conns;         /* every connection of this thread */
     rp_worker *current;     /* new connections are served with this one */
+    rp_worker *gens;        /* every configuration not yet retired, incl. current */
     bool stopping;
     struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
     char date[30];          /* cached Date header value */
@@ -55,6 +56,7 @@ struct rp_worker {
     void **ctx;  /* per-module slots */
     int live;    /* connections using this configuration */
     bool retired;
+    rp_worker *next_gen; /* the thread's list */
 };
 
 /* Response body filter joined to one request. */

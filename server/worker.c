@@ -71,10 +71,28 @@ static rp_worker *worker_new(rp_thread *t, rp_server *s)
     return w;
 }
 
+/* Runs on the thread: w serves from now on. */
+static void worker_link(rp_thread *t, rp_worker *w)
+{
+    w->next_gen = t->gens;
+    t->gens = w;
+    t->current = w;
+}
+
+static void worker_unlink(rp_worker *w)
+{
+    rp_worker **pp = &w->thread->gens;
+    while (*pp && *pp != w)
+        pp = &(*pp)->next_gen;
+    if (*pp)
+        *pp = w->next_gen;
+}
+
 /* The last connection of a replaced configuration is gone (thread side). */
 static void worker_retire(rp_worker *w)
 {
     rp_server *s = w->server;
+    worker_unlink(w);
     run_module_hook(w, false);
     free(w->ctx);
     free(w);
@@ -95,8 +113,10 @@ void rp_worker_conn_gone(rp_worker *w)
 {
     rp_thread *t = w->thread;
     release(w);
+    /* loopexit, not loopbreak: a bufferevent freed in this turn is closed by
+     * a deferred callback of the same turn, which must still run. */
     if (atomic_fetch_sub(&t->nconns, 1) == 1 && t->stopping)
-        event_base_loopbreak(t->base);
+        event_base_loopexit(t->base, NULL);
 }
 
 /* ---- thread events ---------------------------------------------------------- */
@@ -137,7 +157,7 @@ static void swap_cb(evutil_socket_t fd, short what, void *arg)
         return;
     run_module_hook(next, true);
     rp_worker *old = t->current;
-    t->current = next;
+    worker_link(t, next);
     old->retired = true;
     old->live++; /* hold it while its idle connections are closed */
     rp_conn_drain_worker(old);
@@ -182,7 +202,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     inbox_cb(-1, 0, t);
     rp_conn_drain_all(t);
     if (atomic_load(&t->nconns) == 0)
-        event_base_loopbreak(t->base);
+        event_base_loopexit(t->base, NULL);
 }
 
 /* epoll's changelist folds an add and a delete of the same event within
@@ -201,7 +221,11 @@ static void *thread_main(void *arg)
     rp_thread *t = arg;
     run_module_hook(t->current, true);
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    run_module_hook(t->current, false);
+    /* Every configuration this thread still serves, the current one and any
+     * a reload replaced whose connections outlived the graceful wait. */
+    for (rp_worker *w = t->gens; w; w = w->next_gen)
+        run_module_hook(w, false);
+    event_base_loop(t->base, EVLOOP_NONBLOCK); /* what their exits closed */
     return NULL;
 }
 
@@ -219,7 +243,7 @@ int rp_workers_start(rp_server *s, int n)
         if (!t->base)
             return -1;
         pthread_mutex_init(&t->lock, NULL);
-        t->current = worker_new(t, s);
+        worker_link(t, worker_new(t, s));
         t->inbox_ev = event_new(t->base, -1, 0, inbox_cb, t);
         t->stop_ev = event_new(t->base, -1, 0, stop_cb, t);
         t->swap_ev = event_new(t->base, -1, 0, swap_cb, t);

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench/ws.sh - websocket echo: rampart-httpd (mod_ws) against Node 20 + ws.
+#
+# Both servers echo every message back.  The load generator is one Node
+# process (bench/ws-load.js, npm `ws` client) run the same way against both:
+# BENCH_WS_CONNECTIONS websockets (50), each with one message of
+# BENCH_WS_SIZE bytes (64) in flight, so the figure is echo round trips per
+# second.  Runs alternate between the servers (ours, node, ours, node...),
+# BENCH_ROUNDS each (2), BENCH_DURATION seconds each (5) after a 1 s warm-up;
+# the table shows the median.
+#
+# Ours: the built-in C echo route, "Map ws:/echo ws:echo", "Threads
+# BENCH_WS_THREADS" (1, like Node's single event loop).  mod_js's JavaScript
+# websocket binding is not measured here (it is not written yet).
+#
+# npm's `ws` package is installed at run time into bench/.node (not part of
+# the repository).  Only the two servers started here are stopped, by pid.
+# Total time with the defaults: about 30 s (plus the npm install once).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-build}
+case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
+httpd="$build_dir/bin/rampart-httpd"
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-2}
+CONNS=${BENCH_WS_CONNECTIONS:-50}
+SIZE=${BENCH_WS_SIZE:-64}
+THREADS=${BENCH_WS_THREADS:-1}
+node_dir="$here/bench/.node"
+
+die() { echo "bench/ws: $*" >&2; exit 1; }
+
+for t in "$DURATION" "$ROUNDS" "$CONNS" "$THREADS"; do
+    [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "BENCH_* values must be positive integers"
+done
+[[ "$SIZE" =~ ^[0-9]+$ ]] || die "BENCH_WS_SIZE must be a number of bytes"
+[ "$DURATION" -le 60 ] || die "BENCH_DURATION is capped at 60 s per run"
+[ "$ROUNDS" -le 5 ] || die "BENCH_ROUNDS is capped at 5"
+[ "$CONNS" -le 1000 ] || die "BENCH_WS_CONNECTIONS is capped at 1000"
+
+command -v node >/dev/null || die "node not found (Node 20 is the peer)"
+command -v npm >/dev/null || die "npm not found"
+if [ ! -x "$httpd" ] || [ ! -e "$build_dir/modules/mod_ws.so" ]; then
+    echo "bench/ws: building first"
+    cmake -S "$here" -B "$build_dir" >/dev/null
+    cmake --build "$build_dir" -j"$(nproc)" --target rampart-httpd mod_ws >/dev/null
+fi
+if [ ! -e "$node_dir/node_modules/ws/package.json" ]; then
+    echo "bench/ws: installing the npm ws package into bench/.node"
+    npm install --prefix "$node_dir" --no-audit --no-fund --silent ws@8 >/dev/null ||
+        die "npm install ws failed"
+fi
+export NODE_PATH="$node_dir/node_modules"
+
+# ---- scratch space, owned processes, cleanup -------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rp-bench-ws.XXXXXX")
+chmod 0755 "$tmp"
+ours_pid=""
+node_pid=""
+
+stop_pid() { # pid: TERM, wait up to 10 s, then KILL
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    stop_pid "$ours_pid"; ours_pid=""
+    stop_pid "$node_pid"; node_pid=""
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() { # pid port
+    local i
+    for i in $(seq 1 100); do # 10 s
+        kill -0 "$1" 2>/dev/null || return 1
+        (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- the servers ----------------------------------------------------------------
+ours_port=$(free_port)
+node_port=$(free_port)
+{
+    echo "LoadModule ws mod_ws.so"
+    echo "Bind 127.0.0.1:$ours_port"
+    echo "Threads $THREADS"
+    echo "Log off"
+    echo "ErrorLog $tmp/rampart-error.log"
+    [ "$(id -u)" = 0 ] && echo "User nobody"
+    echo "Map ws:/echo ws:echo"
+} >"$tmp/rampart.conf"
+"$httpd" -f "$tmp/rampart.conf" >"$tmp/rampart.out" 2>&1 &
+ours_pid=$!
+wait_port "$ours_pid" "$ours_port" || {
+    cat "$tmp/rampart.out" "$tmp/rampart-error.log" 2>/dev/null >&2
+    die "rampart-httpd did not start"
+}
+node "$here/bench/ws-node-echo.js" "$node_port" >"$tmp/node.out" 2>&1 &
+node_pid=$!
+wait_port "$node_pid" "$node_port" || { cat "$tmp/node.out" >&2; die "node did not start"; }
+
+cpu_ticks() { # pid: user+system clock ticks of all its threads
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+
+# One load run against the server with that pid; prints
+# "msgs_per_s msgs_per_server_cpu_second errors".
+run_load() { # url pid
+    local out c0 c1
+    c0=$(cpu_ticks "$2")
+    out=$(timeout $((DURATION + 30)) node "$here/bench/ws-load.js" "$1" "$CONNS" "$DURATION" "$SIZE") ||
+        die "load generator failed against $1"
+    c1=$(cpu_ticks "$2")
+    # the server's CPU time covers the warm-up second too: scale to the
+    # measured part by wall time (warm-up + measurement)
+    node -e 'const r = JSON.parse(process.argv[1]);
+        const cpu = (process.argv[3] - process.argv[2]) / process.argv[4] * r.seconds / (r.seconds + 1);
+        console.log(r.rate.toFixed(0) + " " + (cpu > 0 ? r.messages / cpu : 0).toFixed(0) + " " + r.errors)' \
+        "$out" "$c0" "$c1" "$hz"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+        if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+echo "rampart websocket echo bench: $(nproc) CPUs, $CONNS connections, $SIZE-byte binary messages,"
+echo "one in flight per connection, ${DURATION}s x $ROUNDS rounds, load: bench/ws-load.js (npm ws)"
+echo "  ours: $httpd, mod_ws echo route (C), Threads $THREADS"
+echo "  node: $(node --version), ws $(node -e 'console.log(require("ws/package.json").version)')"
+echo
+
+o=(); n=(); oc=(); nc=(); errs=0
+for r in $(seq 1 "$ROUNDS"); do
+    read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$ours_port/echo" "$ours_pid")"
+    o+=("$rate"); oc+=("$cpu"); errs=$((errs + e))
+    read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$node_port/" "$node_pid")"
+    n+=("$rate"); nc+=("$cpu"); errs=$((errs + e))
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+om=$(median "${o[@]}"); nm=$(median "${n[@]}")
+ocm=$(median "${oc[@]}"); ncm=$(median "${nc[@]}")
+printf '%-26s %12s %12s %10s\n' "echo ${SIZE} B, ${CONNS} conns" "ours" "node" "ours/node"
+printf '%-26s %12s %12s %10s\n' "messages/s" "$om" "$nm" "$(ratio "$om" "$nm")"
+printf '%-26s %12s %12s %10s\n' "messages/server CPU-s" "$ocm" "$ncm" "$(ratio "$ocm" "$ncm")"
+echo "  rounds msg/s: ours ${o[*]}; node ${n[*]}"
+echo "  messages/s is bounded by the one-process Node load generator on small machines;"
+echo "  messages per second of server CPU time compares the servers' own cost."
+[ "$errs" = 0 ] || echo "  errors: $errs echoes had the wrong length or content"
