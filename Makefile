@@ -23,7 +23,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench install clean
+.PHONY: all deps build run run-js test test-asan bench install clean
 
 all: build
 
@@ -45,6 +45,11 @@ run: build
 	else \
 	    exec $(BUILD_DIR)/bin/rampart-httpd; \
 	fi
+
+# The JavaScript side: the demo site plus every example of the spec on one
+# server (examples/demo.js), through `rampart script.js`.
+run-js: build
+	exec $(BUILD_DIR)/bin/rampart examples/demo.js
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2

@@ -10,7 +10,8 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config curl
       libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
-      openssl python3 wrk nginx-light apache2-utils)
+      openssl python3 wrk nginx-light apache2-utils
+      man-db groff-base testssl.sh)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 
 SUDO=""

@@ -3,12 +3,26 @@
  * script runner) and its HTTP half (start(), routes, request and return
  * objects).  Duktape appears only inside modules/mod_js.
  *
- * SEED written by the lead; the runtime half owns this file from here on and
- * may refine the signatures - keep the HTTP half informed through comments.
+ * Owned by the runtime half (runtime.c, require.c, utils.c, timers.c,
+ * copy.c, script.c).  The HTTP half (mod_js.c, start.c, req.c, reply.c ...)
+ * codes against the functions below.
+ *
+ * Conventions
+ *  - "Throws" means a Duktape error is thrown (longjmp): call such functions
+ *    only from a Duktape/C function called by JS, or inside duk_safe_call /
+ *    duk_pcall.  Functions not marked "throws" never throw.
+ *  - Buffers are Duktape plain buffers (duk_push_fixed_buffer), as in the
+ *    original rampart: JSON.stringify shows them as {"0":72,...}.
+ *  - A heap is bound to the thread that created it and to one libevent
+ *    loop; never touch it from another thread.
+ *  - Error text is "Name: message" plus Duktape's stack lines
+ *    "    at func (file:line)".
  */
 #ifndef JS_INT_H
 #define JS_INT_H
 
+#include <stddef.h>
+#include <sys/types.h>
 #include "duktape.h"
 #include "rampart.h"
 
@@ -17,85 +31,255 @@ struct event_base;
 /* ---- the module (mod_js.c, HTTP half) ---------------------------------- */
 extern const rp_module rp_module_js;
 
-/* ---- heaps (runtime.c, runtime half) ----------------------------------
- * A heap is bound to one thread and one event loop: timers (setTimeout,
- * setInterval, setMetronome) run on that loop.  Every heap gets the same
- * globals: rampart (rampart.utils, rampart.globalize, rampart.event later),
- * console, require, timers. */
+/* ---- heaps (runtime.c) ---------------------------------------------------
+ * Every heap gets the same globals, all non-enumerable (so js_snapshot_take
+ * does not copy them; each heap has its own):
+ *   rampart          utils {sprintf printf fprintf readFile stat lstat readdir
+ *                    bufferToString stringToBuffer trim exec shell kill getpid
+ *                    getppid sleep stdout stderr}, globalize(obj [, keys]),
+ *                    version
+ *   console          log, info (stdout), error, warn (stderr)
+ *   require          CommonJS (require.c)
+ *   setTimeout clearTimeout setInterval clearInterval setMetronome
+ *   clearMetronome   on the heap's loop (timers.c)
+ *   process          argv ([exe, script, args...]), env, scriptPath (the
+ *                    script's directory), scriptName, exit(code)
+ * With RAMPART_TEST_HOOKS set in the environment also __rptest (script.c).
+ * Heaps run all JS inside protected calls; their fatal handler (reached only
+ * if Duktape cannot continue) logs through rp_log and stderr, then aborts. */
+
+/* A new heap on `loop` (the thread's libevent base; may be NULL when the
+ * heap never runs timers - setTimeout then throws).  script_dir is where
+ * require() looks second (after the requiring file's directory); NULL means
+ * the main script's directory (js_script_dir()), or the current directory
+ * when no script runs (rampart-httpd with MapModule).  Returns NULL if
+ * Duktape cannot allocate a heap.  Never throws. */
 duk_context *js_heap_new(struct event_base *loop, const char *script_dir);
+/* Frees the heap, its timers and module cache.  ctx may be NULL. */
 void js_heap_free(duk_context *ctx);
-/* Cooperative script timeout through Duktape's exec-timeout check: after
- * js_deadline_arm(ctx, s) a script running longer than s seconds throws a
- * RangeError-like error at its next interrupt; 0 disarms. */
+
+/* The heap's loop; js_heap_set_loop moves pending timers to another loop
+ * (same thread), keeping their remaining delays. */
+struct event_base *js_heap_loop(duk_context *ctx);
+void js_heap_set_loop(duk_context *ctx, struct event_base *loop);
+/* Number of timers armed on this heap (setTimeout not yet fired, intervals
+ * and metronomes not cleared). */
+int js_timers_pending(duk_context *ctx);
+
+/* One pointer of the HTTP half's own per-heap state (e.g. the worker). */
+void js_heap_set_user(duk_context *ctx, void *user);
+void *js_heap_user(duk_context *ctx);
+
+/* The main heap (the script's), or NULL in worker heaps / rampart-httpd. */
+int js_heap_is_main(duk_context *ctx);
+
+/* ---- cooperative script timeout (runtime.c) -----------------------------
+ * js_deadline_arm(ctx, s): from now on, JS running in this heap for more
+ * than s seconds (fractions allowed) throws RangeError "execution timeout"
+ * at its next interrupt check (every 256k bytecode instructions) and keeps
+ * throwing until the error has bubbled out of every catch - so the
+ * duk_pcall that ran the handler returns DUK_EXEC_ERROR.  s <= 0 disarms.
+ * Always disarm (js_deadline_arm(ctx, 0)) after the call; the heap is then
+ * usable again (the spec's "recreate the heap" is still fine to do).
+ * js_deadline_expired: 1 if the armed deadline has passed (tells a timeout
+ * apart from an ordinary error after the call), else 0.
+ * Native code (a long readFile, exec) is not interrupted. */
 void js_deadline_arm(duk_context *ctx, double seconds);
 int js_deadline_expired(duk_context *ctx);
+/* Deadline for callbacks the runtime itself runs in this heap (timer
+ * callbacks, e.g. a deferred reply); 0 (the default) means none.  A timed
+ * out callback is reported like any callback error; the heap stays usable. */
+void js_heap_set_callback_timeout(duk_context *ctx, double seconds);
 
-/* ---- require (require.c, runtime half) --------------------------------
- * Builtin modules ("rampart-server") are registered by name; `loader`
- * pushes the module's exports. */
+/* ---- require (require.c) --------------------------------------------------
+ * Search order for require(name):
+ *   - "/abs/path": that file only;
+ *   - "./x", "../x": the requiring file's directory only;
+ *   - anything else ("mymod", "modules/multi_function.js"): the requiring
+ *     file's directory, the heap's script directory, the current directory,
+ *     each directory of $RAMPART_PATH (colon-separated), then the
+ *     installation's JS module directory: <exe>/../lib/rampart/js (from the
+ *     build tree: that does not exist; installed: <prefix>/lib/rampart/js).
+ * For each directory: name as is if it is a regular file, name.js,
+ * name.json, name/index.js.  ".json" files are parsed into module.exports.
+ * Modules are cached per heap by real path; each require() stats the file and
+ * re-runs it when its mtime, size or inode changed (hot reload).  A module
+ * being loaded (a require cycle) yields its exports so far.
+ * Modules run as function(module, exports, require, __filename, __dirname),
+ * "this" = module.exports; module.id/filename, module.exports. */
+
+/* Builtin modules: require("rampart-server") calls loader, which pushes the
+ * exports (object or function) and returns 1; it runs once per heap and the
+ * result is cached.  Process-wide; register before heaps exist (register_hooks
+ * or post_config); a later registration of the same name replaces it. */
 void js_builtin_register(const char *name, duk_c_function loader);
-/* Resolve and load a module as require() would, from directory `from`
- * (NULL: the script's directory); pushes module.exports or throws.  A module
- * whose file changed since it was cached is reloaded (hot reload). */
+
+/* require(name) as if from a file in directory `from` (NULL: the heap's
+ * script directory); pushes module.exports.  Throws (Error naming the module
+ * and the searched directories if not found; the module's own error with its
+ * file:line if it fails to compile or run).  Checks the file for changes
+ * each call: mapped modules get hot reload by calling this per request. */
 void js_require_push(duk_context *ctx, const char *name, const char *from);
-/* Resolve a module name to a file path without loading it; NULL if absent. */
+/* Resolve a module name without loading it: a malloc'ed absolute path (the
+ * caller frees it), or NULL if nothing matches.  Builtins resolve to NULL.
+ * Never throws. */
 char *js_require_resolve(duk_context *ctx, const char *name, const char *from);
 
-/* ---- copying globals into worker heaps (copy.c, runtime half) ---------
+/* ---- copying globals into worker heaps (copy.c) ----------------------------
  * Taken on the main thread inside start(): every own enumerable global of
- * the main script (functions as bytecode: closures lose their outer
- * locals, values by structured copy keeping cycles, Dates and Buffers),
- * plus any extra values start() adds (inline map functions, options). */
+ * the main heap (the script's var and function declarations and plain
+ * assignments), plus any extra values start() adds.
+ *  - ECMAScript functions: as bytecode.  They are re-bound to the worker's
+ *    global object, so globals resolve there; a closure's outer locals do
+ *    not exist ("ReferenceError: identifier 'html' undefined", as the spec
+ *    shows).  Bound functions are skipped (undefined).
+ *  - Runtime natives (rampart.utils.printf after globalize, console, ...)
+ *    are re-resolved by name in the worker; other native functions become
+ *    undefined.
+ *  - Values that are a module's exports (var m = require("x")) are
+ *    re-required in the worker (its own module instance, like any module).
+ *  - Everything else by structured copy: primitives, plain objects, arrays,
+ *    Dates, RegExps, plain buffers and buffer objects (Uint8Array, Buffer,
+ *    ArrayBuffer, ...), keeping shared references and cycles.  Prototypes
+ *    of class instances are not kept (they arrive as plain objects);
+ *    accessors are read once.
+ * The snapshot is self-contained memory (no Duktape pointers): apply it in
+ * any thread, any number of times, concurrently. */
 typedef struct js_snapshot js_snapshot;
+/* Throws only on out-of-memory.  Returns the snapshot (never NULL). */
 js_snapshot *js_snapshot_take(duk_context *main_ctx);
-/* Add the value at idx under a hidden name, e.g. the map or notFoundFunc. */
+/* Add the value at idx under `name` (e.g. "map", "notFoundFunc"); shared
+ * references with the globals are kept.  Throws only on out-of-memory. */
 void js_snapshot_add(js_snapshot *snap, duk_context *main_ctx, const char *name, duk_idx_t idx);
-/* Recreate everything in a worker heap: globals as globals, added values
- * pushed by js_snapshot_push. Safe to call from any thread, many times. */
-void js_snapshot_apply(const js_snapshot *snap, duk_context *ctx);
+/* Recreate the globals in ctx and keep the added values in the heap's stash.
+ * Returns 0, or -1 after logging (a global that cannot be recreated, e.g. a
+ * module that no longer loads, is skipped with a warning; -1 is only for an
+ * unusable snapshot).  Never throws. */
+int js_snapshot_apply(const js_snapshot *snap, duk_context *ctx);
+/* Push an added value (after js_snapshot_apply in this heap); undefined if
+ * no value was added under name.  Never throws. */
 void js_snapshot_push(const js_snapshot *snap, duk_context *ctx, const char *name);
+void js_snapshot_free(js_snapshot *snap);
 
-/* ---- errors -------------------------------------------------------------- */
-/* "Error: message\n    at file:line ..." for the error at idx. */
+/* ---- errors (runtime.c) ----------------------------------------------------
+ * Pushes the text for the value at idx (an Error or anything thrown):
+ * "Name: message\n    at func (file:line)..." (the stack when present,
+ * else ToString) and returns it; valid while the string stays on the stack
+ * (pop it when done).  Never throws. */
 const char *js_error_text(duk_context *ctx, duk_idx_t idx);
+/* "file:line" where the error at idx was thrown (its fileName/lineNumber),
+ * written into buf; returns buf, or "" if unknown.  Never throws. */
+const char *js_error_where(duk_context *ctx, duk_idx_t idx, char *buf, size_t len);
+/* Print "file:line: " + js_error_text of the value at idx to stderr (main
+ * heap) or the error log (worker heaps), prefixed with `what`
+ * ("uncaught error", "setTimeout callback").  Never throws. */
+void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what);
 
-/* ---- the script runner (script.c, runtime half) -----------------------
- * Published as service "js" version 1 for the `rampart` executable. */
+/* ---- printf engine (utils.c) -----------------------------------------------
+ * The formats of rampart.utils.printf, for req.printf and friends:
+ *   %s %d %i %u %f %F %e %E %g %G %x %X %o %c %% with flags "-+ 0#", width
+ *   and precision (also "*"); %J JSON (width = indent: %3J indents by 3),
+ *   %U URL-encode (%!U decodes), %H HTML-escape (%!H unescapes), %B base64
+ *   (%!B decodes).  %s prints Buffers as their bytes, objects via ToString.
+ * Formats the string at fmt_idx with the arguments fmt_idx+1 .. top-1,
+ * passing output pieces to out(arg, data, len).  Returns the number of
+ * bytes produced.  Throws on a bad format or argument (e.g. a cyclic %J). */
+typedef void (*js_out_fn)(void *arg, const char *data, size_t len);
+size_t js_format(duk_context *ctx, duk_idx_t fmt_idx, js_out_fn out, void *arg);
+/* Convenience: formats like js_format and pushes the result as a string. */
+void js_sprintf_push(duk_context *ctx, duk_idx_t fmt_idx);
+
+/* ---- the script runner (script.c) ------------------------------------------
+ * Published as service "js" version 1 (registered by script.c when mod_js.so
+ * is loaded; mod_js.c need not do it) for the `rampart` executable. */
 typedef struct js_service_v1 {
-    /* Run argv[0] (the script) with process args; after it ends, if start()
-     * started a server, run its accept loop until SIGTERM/SIGINT.  Returns
-     * the process exit status. */
+    /* Run argv[0] (the script) with argv[1..] as its arguments: create the
+     * main heap on a main-thread loop, run the file, then the loop: if
+     * start() started a server (js_set_started_server), rp_server_loop
+     * (accept + the main heap's timers) until SIGTERM/SIGINT; otherwise
+     * until no timers remain.  Uncaught errors print "file:line" and a stack
+     * to stderr and return 1.  Returns the process exit status. */
     int (*run_script)(int argc, char **argv);
 } js_service_v1;
 
+/* start() calls this in the process that serves (not in the parent of a
+ * daemon) right after rp_server_start returned RP_SERVER_STARTED.  The
+ * runner moves the main heap's timers onto rp_server_base(s) and, after the
+ * script ends, runs rp_server_loop(s).  A second call is ignored (returns
+ * -1); 0 otherwise. */
+int js_set_started_server(rp_server *s);
+/* The server start() started, or NULL. */
+rp_server *js_started_server(void);
+
+/* The main script: absolute path, its directory, its arguments (argv[0] is
+ * the script path as given).  NULL/0 outside `rampart` (rampart-httpd). */
+const char *js_script_path(void);
+const char *js_script_dir(void);
+int js_script_argc(void);
+char **js_script_argv(void);
+
+/* ==== runtime half internals (not for the HTTP half) ======================= */
+
+/* Per-heap state, the Duktape heap udata. */
+typedef struct js_timer js_timer;
+typedef struct js_heap {
+    duk_context *ctx;
+    struct event_base *loop;
+    char *script_dir;
+    void *user;
+    int is_main;
+    /* deadline (monotonic seconds) */
+    int armed, expired;
+    double deadline;
+    double callback_timeout;
+    /* timers */
+    js_timer *timers; /* sorted by due time */
+    struct js_timer_state *tstate;
+    unsigned next_timer_id;
+    int ntimers;
+} js_heap;
+
+js_heap *js_heap_of(duk_context *ctx);
+double js_now_mono(void);
+void js_heap_set_main(duk_context *ctx, int is_main);
+
+/* Put a native function or object under a dotted runtime name so snapshots
+ * can re-resolve it ("rampart.utils.printf").  js_put_native: obj_idx gets
+ * property `prop` = a new C function named `path`. */
+void js_put_native(duk_context *ctx, duk_idx_t obj_idx, const char *prop, duk_c_function fn,
+                   duk_idx_t nargs, const char *path);
+/* Record the value at idx as the runtime value named `path`. */
+void js_register_native(duk_context *ctx, duk_idx_t idx, const char *path);
+/* Pops the value on top into a non-enumerable, writable global `name`. */
+void js_def_global(duk_context *ctx, const char *name);
+/* Push the runtime value named path (undefined if none). */
+void js_push_native(duk_context *ctx, const char *path);
+/* Pushes the registry of runtime values: stash object path -> value. */
+void js_push_native_registry(duk_context *ctx);
+
+/* Installers called by js_heap_new (each pushes nothing, leaves the stack). */
+void js_utils_install(duk_context *ctx);    /* utils.c: rampart, console */
+void js_timers_install(duk_context *ctx);   /* timers.c */
+void js_require_install(duk_context *ctx);  /* require.c */
+void js_timers_free(js_heap *h);            /* timers.c: all timers of the heap */
+/* timers.c: the heap's loop has been freed (rp_server_loop frees the server
+ * base): forget it without touching it; timers stay but no longer fire. */
+void js_timers_abandon_loop(duk_context *ctx);
+/* require.c: push the module cache (stash object realpath -> entry). */
+void js_push_module_cache(duk_context *ctx);
+/* Strip a leading "#!" line in place (keeps the newline: line numbers hold). */
+void js_strip_shebang(char *src, size_t len);
+/* Read a whole file into malloc'ed memory (NUL-terminated); NULL + errno. */
+char *js_read_file(const char *path, size_t *len);
+/* utils.c: JSON-encode the value at idx with indent (0: compact), pushes the
+ * string; Buffers as their byte objects.  Throws on cycles. */
+void js_json_push(duk_context *ctx, duk_idx_t idx, int indent);
+/* utils.c: console.log-style text of the value at idx (strings raw, objects
+ * as JSON, cycles marked); pushes the string.  Never throws. */
+void js_inspect_push(duk_context *ctx, duk_idx_t idx);
+/* script.c: the hidden test hooks (RAMPART_TEST_HOOKS=1). */
+void js_test_hooks_install(duk_context *ctx);
+
 #endif
 
-/* REQUEST(http half): a few things start.c / mod_js.c need from the runtime half.
- * 1. const char *js_script_dir(void);  absolute directory of the main script
- *    (NULL under rampart-httpd).  start() passes it to worker heaps
- *    (js_heap_new's script_dir) and resolves relative "@file" returns and
- *    {module:...} names against it.
- * 2. The HTTP half (start.c) exports
- *        rp_server *js_http_server(int *serving);
- *    NULL if start() was never called.  *serving is 1 in the process that
- *    serves (normal start, or the daemon child) and 0 in a daemon parent.
- *    Please have run_script, after the main script returns: if a server
- *    exists and *serving, run the main script's timers on
- *    rp_server_base(s) and return rp_server_loop(s); in a daemon parent
- *    just finish the script's own events and exit 0.  (If you'd rather
- *    have a setter like js_server_started(s, serving), tell me and I'll
- *    call it instead.)  Please declare js_http_server here.
- * 3. Buffers: the HTTP half pushes req.body and multipart contents as
- *    plain buffers (duk_push_fixed_buffer: JSON shows {"0":72,...} as the
- *    spec does) and accepts any buffer (duk_get_buffer_data) in returns.
- *    Please make rampart.utils.bufferToString/readFile agree (plain).
- * 4. If modules/mod_js/tests/CMakeLists.txt exists, please add
- *        if(RP_TESTS AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/CMakeLists.txt)
- *          add_subdirectory(tests)
- *        endif()
- *    to modules/mod_js/CMakeLists.txt (a C unit test of the body parsers),
- *    and keep the *.c glob non-recursive.
- * 5. js_deadline_expired(ctx): please keep it true after the error
- *    propagates until the next js_deadline_arm, so the handler can tell a
- *    timeout from an ordinary throw after duk_safe_call returns.
- */
+

@@ -1,0 +1,445 @@
+/* mod_js.c - the mod_js descriptor and its HTTP side: directives, the
+ * handler for JavaScript routes, notFoundFunc / directoryFunc, and one
+ * Duktape heap per worker thread (recreated after a script timeout).
+ *
+ *   LoadModule js mod_js.so
+ *   ScriptTimeout 2.5              seconds, 0 = none (default)
+ *   DeveloperMode on|off           JS errors: 500 with the error (on) or
+ *                                  404 / NotFound with req.errMsg (off)
+ *   ScriptDir dir                  where worker heaps' require() looks second
+ *                                  and relative "@file" returns resolve
+ *                                  (default: the main script's directory, or
+ *                                  the current directory under rampart-httpd)
+ *   MapModule /key file.js [exact] see routes.c
+ *   MapModulePath /key/ dir/
+ *   NotFound file.js               a module exporting function(req): every 404
+ *   DirectoryScript file.js        a module exporting function(req) for
+ *                                  directories without index.html (req.fsPath)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "js_http.h"
+#include "../mod_dirlist/rp_dirlist.h"
+
+/* Bodies at least this large go out by reference (no copy). */
+#define JS_REF_MIN 8192
+
+/* ---- configuration ------------------------------------------------------ */
+
+static void *js_create_conf(rp_pool *p)
+{
+    js_conf *c = rp_pcalloc(p, sizeof *c);
+    return c;
+}
+
+static const char *set_timeout(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_seconds(cmd, conf, argc, argv);
+    if (e)
+        return rp_cmd_error(cmd, "ScriptTimeout: expected seconds (e.g. 2.5, 0 = none), got '%s'",
+                            argv[0]);
+    return NULL;
+}
+
+static const rp_directive js_directives[] = {
+    {"ScriptTimeout", 1, 1, set_timeout, offsetof(js_conf, timeout),
+     "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit)"},
+    {"DeveloperMode", 1, 1, rp_set_flag, offsetof(js_conf, dev),
+     "DeveloperMode on|off: JavaScript errors answer 500 with the error and line numbers"},
+    {"ScriptDir", 1, 1, rp_set_path, offsetof(js_conf, script_dir),
+     "ScriptDir dir: directory for require() and relative @file returns"},
+    {"MapModule", 2, 3, js_set_map_module, 0,
+     "MapModule /key module.js [exact]: a module exporting a function or {\"/path\": function}"},
+    {"MapModulePath", 2, 2, js_set_map_module_path, 0,
+     "MapModulePath /key/ dir: /key/name.ext runs dir/name.js"},
+    {"NotFound", 1, 1, js_set_notfound, 0,
+     "NotFound module.js: a module exporting function(req) that answers every 404"},
+    {"DirectoryScript", 1, 1, js_set_dirscript, 0,
+     "DirectoryScript module.js: function(req) listing directories (req.fsPath)"},
+    RP_DIRECTIVES_END,
+};
+
+/* ---- per-worker heaps --------------------------------------------------- */
+
+/* A worker heap and the responses still holding its memory: a heap
+ * replaced after a timeout lives on until its last reference is released. */
+typedef struct js_wheap {
+    duk_context *ctx;
+    int refs;
+    int dead;
+} js_wheap;
+
+typedef struct js_worker {
+    rp_worker *w;
+    const js_conf *conf;
+    js_wheap *heap;
+    unsigned next_ref;
+} js_worker;
+
+typedef struct js_ref {
+    js_wheap *heap;
+    unsigned id;
+} js_ref;
+
+static void wheap_drop(js_wheap *h)
+{
+    if (h->refs == 0) {
+        js_heap_free(h->ctx);
+        free(h);
+    }
+}
+
+static duk_ret_t setup_stash(duk_context *ctx, void *udata)
+{
+    const js_conf *c = ((const js_worker *)udata)->conf;
+    duk_push_heap_stash(ctx);
+    duk_push_array(ctx);
+    for (int i = 0; i < c->nfuncs; i++) {
+        if (c->snap)
+            js_snapshot_push(c->snap, ctx, c->funcs[i]);
+        else
+            duk_push_undefined(ctx);
+        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+    }
+    duk_put_prop_string(ctx, -2, "rpFuncs");
+    duk_push_object(ctx);
+    duk_put_prop_string(ctx, -2, "rpRefs");
+    duk_pop(ctx);
+    return 0;
+}
+
+static js_wheap *wheap_new(js_worker *jw)
+{
+    const js_conf *c = jw->conf;
+    duk_context *ctx = js_heap_new(rp_worker_base(jw->w), c->script_dir);
+    if (!ctx) {
+        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot create a JavaScript heap",
+               rp_worker_index(jw->w));
+        return NULL;
+    }
+    js_heap_set_user(ctx, jw);
+    if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
+        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: the main script's globals could not be copied",
+               rp_worker_index(jw->w));
+    if (duk_safe_call(ctx, setup_stash, jw, 0, 1) != DUK_EXEC_SUCCESS)
+        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the heap: %s", rp_worker_index(jw->w),
+               duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+    js_wheap *h = calloc(1, sizeof *h);
+    if (!h) {
+        js_heap_free(ctx);
+        return NULL;
+    }
+    h->ctx = ctx;
+    return h;
+}
+
+/* After a timeout: a fresh heap; the old one goes when unreferenced. */
+static void wheap_reset(js_worker *jw)
+{
+    js_wheap *old = jw->heap;
+    jw->heap = wheap_new(jw);
+    if (old) {
+        old->dead = 1;
+        wheap_drop(old);
+    }
+}
+
+static void ref_release(void *arg)
+{
+    js_ref *ref = arg;
+    js_wheap *h = ref->heap;
+    if (!h->dead) {
+        duk_context *ctx = h->ctx;
+        duk_push_heap_stash(ctx);
+        duk_get_prop_string(ctx, -1, "rpRefs");
+        duk_del_prop_index(ctx, -1, ref->id);
+        duk_pop_2(ctx);
+    }
+    h->refs--;
+    free(ref);
+    if (h->dead)
+        wheap_drop(h);
+}
+
+/* Keep the value at the top alive until the response has sent it. */
+static js_ref *ref_take(js_worker *jw)
+{
+    js_ref *ref = malloc(sizeof *ref);
+    if (!ref)
+        return NULL;
+    duk_context *ctx = jw->heap->ctx;
+    ref->heap = jw->heap;
+    ref->id = jw->next_ref++;
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, "rpRefs");
+    duk_dup(ctx, -3);
+    duk_put_prop_index(ctx, -2, ref->id);
+    duk_pop_2(ctx);
+    jw->heap->refs++;
+    return ref;
+}
+
+static int js_worker_init(rp_worker *w, void *conf)
+{
+    js_worker *jw = calloc(1, sizeof *jw);
+    if (!jw)
+        return RP_ERROR;
+    jw->w = w;
+    jw->conf = conf;
+    jw->heap = wheap_new(jw);
+    rp_worker_set_ctx(w, JS_SELF, jw);
+    return jw->heap ? RP_OK : RP_ERROR;
+}
+
+static void js_worker_exit(rp_worker *w, void *conf)
+{
+    (void)conf;
+    js_worker *jw = rp_worker_ctx(w, JS_SELF);
+    if (!jw)
+        return;
+    if (jw->heap) {
+        jw->heap->dead = 1;
+        wheap_drop(jw->heap);
+    }
+    rp_worker_set_ctx(w, JS_SELF, NULL);
+    free(jw);
+}
+
+/* ---- running a function for a request ------------------------------------ */
+
+typedef struct js_reqctx {
+    const char *errmsg; /* a JS error answered 404: for notFoundFunc */
+    int in_error;       /* notFoundFunc / directoryFunc running */
+} js_reqctx;
+
+static js_reqctx *reqctx(rp_req *r)
+{
+    js_reqctx *rc = rp_req_ctx(r, JS_SELF);
+    if (!rc) {
+        rc = rp_pcalloc(rp_req_pool(r), sizeof *rc);
+        rp_req_set_ctx(r, JS_SELF, rc);
+    }
+    return rc;
+}
+
+typedef struct run_state {
+    rp_req *r;
+    const js_target *t;
+    const js_extra *ex;
+    js_plan plan;
+    int status;      /* answer this instead (404: no function, 400: bad body) */
+    const char *why; /* the reason for a 400 */
+} run_state;
+
+static duk_ret_t run_cb(duk_context *ctx, void *udata)
+{
+    run_state *st = udata;
+    if (!js_push_target(ctx, st->r, st->t)) {
+        st->status = 404;
+        duk_push_undefined(ctx);
+        return 1;
+    }
+    int bad = js_push_req(ctx, st->r, st->ex, &st->why);
+    if (bad) {
+        st->status = bad;
+        duk_push_undefined(ctx);
+        return 1;
+    }
+    duk_call(ctx, 1);
+    js_reply_prepare(ctx, st->r, -1, &st->plan);
+    return 1;
+}
+
+static int send_text(rp_req *r, int status, const char *text)
+{
+    rp_resp_set_status(r, status);
+    rp_resp_header_set(r, "Content-Type", "text/plain; charset=utf-8");
+    rp_resp_set_length(r, (int64_t)strlen(text));
+    if (!rp_req_is_head(r))
+        rp_resp_write(r, text, strlen(text));
+    return RP_OK;
+}
+
+static int timed_out(rp_req *r, const js_conf *c)
+{
+    rp_pool *p = rp_req_pool(r);
+    char *msg = rp_psprintf(p, "script timed out after %g seconds", c->timeout);
+    rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s; the worker's JavaScript heap is reset",
+           rp_req_method(r), rp_req_path(r), msg);
+    if (c->dev)
+        return js_reply_dev_error(r, msg);
+    return send_text(r, 500, rp_psprintf(p, "500 Internal Server Error: %s\n", msg));
+}
+
+/* Run t for r.  Returns RP_OK (response produced) or an HTTP status for the
+ * core to answer (404 also after a JS error in non-developer mode, with the
+ * error kept for notFoundFunc). */
+static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+{
+    const js_conf *c = jw->conf;
+    rp_pool *p = rp_req_pool(r);
+    if (!jw->heap && !(jw->heap = wheap_new(jw)))
+        return 500;
+    duk_context *ctx = jw->heap->ctx;
+    duk_idx_t top = duk_get_top(ctx);
+    run_state st;
+    memset(&st, 0, sizeof st);
+    st.r = r;
+    st.t = t;
+    st.ex = ex;
+    st.plan.status = ex->default_status;
+
+    if (c->timeout > 0)
+        js_deadline_arm(ctx, c->timeout);
+    int rc = duk_safe_call(ctx, run_cb, &st, 0, 1);
+    int expired = c->timeout > 0 && js_deadline_expired(ctx);
+    if (c->timeout > 0)
+        js_deadline_arm(ctx, 0);
+
+    if (rc != DUK_EXEC_SUCCESS) {
+        if (expired) {
+            duk_set_top(ctx, top);
+            wheap_reset(jw);
+            return timed_out(r, c);
+        }
+        const char *text = rp_pstrdup(p, js_error_text(ctx, -1));
+        duk_set_top(ctx, top);
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), text);
+        if (c->dev)
+            return js_reply_dev_error(r, text);
+        reqctx(r)->errmsg = text;
+        return 404;
+    }
+    if (st.status) {
+        duk_set_top(ctx, top);
+        if (st.status == 400)
+            return send_text(r, 400, rp_psprintf(p, "400 Bad Request: %s\n", st.why));
+        return st.status;
+    }
+    if (st.plan.why) {
+        duk_set_top(ctx, top);
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), st.plan.why);
+        if (c->dev)
+            return js_reply_dev_error(r, st.plan.why);
+        reqctx(r)->errmsg = st.plan.why;
+        return 404;
+    }
+    js_ref *ref = NULL;
+    if (!st.plan.file && st.plan.len >= JS_REF_MIN && !rp_req_is_head(r))
+        ref = ref_take(jw);
+    int ret = js_reply_send(r, &st.plan, c, ref ? ref_release : NULL, ref);
+    duk_set_top(ctx, top);
+    return ret;
+}
+
+static js_worker *worker_of(rp_req *r)
+{
+    return rp_worker_ctx(rp_req_worker(r), JS_SELF);
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+static int js_handler(rp_req *r)
+{
+    if (rp_req_route_owner(r) != JS_SELF)
+        return RP_DECLINED;
+    js_worker *jw = worker_of(r);
+    if (!jw)
+        return 500;
+    js_extra ex = {NULL, NULL, 200};
+    return js_run(jw, r, rp_req_route_target(r), &ex);
+}
+
+/* directoryFunc for the directory fs_path (mod_static's 403). */
+static int run_dirfunc(rp_req *r, const char *fs_path)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    js_worker *jw = worker_of(r);
+    if (!c || !c->dirfunc || !jw)
+        return RP_DECLINED;
+    js_reqctx *rc = reqctx(r);
+    if (rc->in_error)
+        return RP_DECLINED;
+    rc->in_error = 1;
+    js_extra ex = {NULL, fs_path, 200};
+    int ret = js_run(jw, r, c->dirfunc, &ex);
+    rc->in_error = 0;
+    return ret == RP_OK ? RP_OK : RP_DECLINED;
+}
+
+static int js_dir_provider(rp_req *r, const char *fs_path, void *arg)
+{
+    (void)arg;
+    return run_dirfunc(r, fs_path);
+}
+
+/* notFoundFunc answers every 404; without mod_dirlist, directoryFunc takes
+ * mod_static's 403 for a directory itself. */
+static int js_error_hook(rp_req *r)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    js_worker *jw = worker_of(r);
+    if (!c || !jw)
+        return RP_DECLINED;
+    int status = rp_resp_status(r);
+    if (status == 404 && c->notfound) {
+        js_reqctx *rc = reqctx(r);
+        if (rc->in_error)
+            return RP_DECLINED;
+        rc->in_error = 1;
+        js_extra ex = {rc->errmsg, NULL, 404};
+        int ret = js_run(jw, r, c->notfound, &ex);
+        rc->in_error = 0;
+        return ret == RP_OK ? RP_OK : RP_DECLINED;
+    }
+    if (status == 403 && c->dirfunc && !rp_service_get(RP_DIRLIST_SERVICE, 1)) {
+        const char *dir = rp_req_note_get(r, "static.dir");
+        if (dir)
+            return run_dirfunc(r, dir);
+    }
+    return RP_DECLINED;
+}
+
+void js_start_register_builtin(void); /* start.c */
+
+static void js_register_hooks(rp_hooks *h, void *conf)
+{
+    (void)conf;
+    rp_hook_add(h, RP_PHASE_HANDLER, js_handler, RP_HOOK_MIDDLE, NULL, NULL);
+    rp_hook_add(h, RP_PHASE_ERROR, js_error_hook, RP_HOOK_MIDDLE, NULL, NULL);
+    js_start_register_builtin();
+}
+
+static int js_post_config(rp_server *s, void *conf)
+{
+    (void)s;
+    const js_conf *c = conf;
+    if (c->dirfunc) {
+        const rp_dirlist_api *dl = rp_service_get(RP_DIRLIST_SERVICE, 1);
+        if (dl && dl->add_provider(js_dir_provider, NULL) != 0) {
+            rp_log(JS_SELF, RP_LOG_ERR, "cannot register the directory function with mod_dirlist");
+            return RP_ERROR;
+        }
+    }
+    if (c->secure)
+        rp_log(JS_SELF, RP_LOG_WARN,
+               "secure: TLS is not available yet (no loaded module provides it); serving "
+               "plain HTTP");
+    return RP_OK;
+}
+
+RP_MODULE_DECLARE(js) = {
+    RP_MODULE_HEADER,
+    .name = "js",
+    .version = "0.1.0",
+    .directives = js_directives,
+    .create_conf = js_create_conf,
+    .map_target = js_map_target,
+    .register_hooks = js_register_hooks,
+    .post_config = js_post_config,
+    .worker_init = js_worker_init,
+    .worker_exit = js_worker_exit,
+};

@@ -1,0 +1,299 @@
+/* reply.c - the return object of mapped functions (mod_js, HTTP half).
+ *
+ *   { <ext>: String | Buffer | "@/path/file" | "\\@literal" | other,
+ *     status: 100..599, headers: {name: value | [values...]},
+ *     compress: true | false | 0..10 }
+ *
+ * The first key that is a known extension (rp_mime_type, i.e. mime.types
+ * plus MimeMap) gives the body and its Content-Type; a "content-type"
+ * header overrides it.  Other values are sent as JSON (objects) or their
+ * string form.  "@path" sends a file (relative paths resolve against the
+ * main script's directory); a missing file is 404.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "js_http.h"
+
+/* Keys of the return object that are not a body. */
+static int is_meta_key(const char *k)
+{
+    return strcmp(k, "status") == 0 || strcmp(k, "headers") == 0 || strcmp(k, "compress") == 0;
+}
+
+/* Keys that belong to the next issue's features. */
+static int is_later_key(const char *k)
+{
+    return strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0;
+}
+
+static const char *type_name(duk_context *ctx, duk_idx_t idx)
+{
+    switch (duk_get_type(ctx, idx)) {
+    case DUK_TYPE_UNDEFINED: return "undefined";
+    case DUK_TYPE_NULL: return "null";
+    case DUK_TYPE_BOOLEAN: return "a boolean";
+    case DUK_TYPE_NUMBER: return "a number";
+    case DUK_TYPE_STRING: return "a string";
+    case DUK_TYPE_BUFFER: return "a buffer";
+    default: break;
+    }
+    if (duk_is_function(ctx, idx))
+        return "a function";
+    if (duk_is_array(ctx, idx))
+        return "an array";
+    if (duk_is_buffer_data(ctx, idx))
+        return "a buffer";
+    return "an object";
+}
+
+static void add_hdr(rp_pool *p, js_plan *plan, size_t *cap, const char *name, const char *value)
+{
+    if (plan->nhdrs == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        js_hdr *n = rp_palloc(p, ncap * sizeof *n);
+        if (plan->nhdrs)
+            memcpy(n, plan->hdrs, plan->nhdrs * sizeof *n);
+        plan->hdrs = n;
+        *cap = ncap;
+    }
+    plan->hdrs[plan->nhdrs].name = rp_pstrdup(p, name);
+    plan->hdrs[plan->nhdrs].value = rp_pstrdup(p, value);
+    plan->nhdrs++;
+}
+
+/* headers: {name: value | [values]}; the object is at the top. */
+static void take_headers(duk_context *ctx, rp_req *r, js_plan *plan)
+{
+    rp_pool *p = rp_req_pool(r);
+    size_t cap = 0;
+    if (!duk_is_object(ctx, -1) || duk_is_array(ctx, -1) || duk_is_function(ctx, -1)) {
+        plan->why = rp_psprintf(p, "'headers' must be an object of name: value, got %s",
+                                type_name(ctx, -1));
+        duk_pop(ctx);
+        return;
+    }
+    duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        const char *name = duk_get_string(ctx, -2);
+        if (duk_is_array(ctx, -1)) {
+            duk_size_t n = duk_get_length(ctx, -1);
+            for (duk_size_t i = 0; i < n; i++) {
+                duk_get_prop_index(ctx, -1, (duk_uarridx_t)i);
+                add_hdr(p, plan, &cap, name, duk_to_string(ctx, -1));
+                duk_pop(ctx);
+            }
+        } else if (!duk_is_null_or_undefined(ctx, -1)) {
+            const char *v = duk_to_string(ctx, -1);
+            if (strcasecmp(name, "Content-Type") == 0)
+                plan->ctype = rp_pstrdup(p, v);
+            else
+                add_hdr(p, plan, &cap, name, v);
+        }
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
+/* The body value at the top: resolve its bytes (it stays on the stack). */
+static void take_body(duk_context *ctx, rp_req *r, js_plan *plan)
+{
+    rp_pool *p = rp_req_pool(r);
+    plan->has_body = 1;
+    if (duk_is_null_or_undefined(ctx, -1)) {
+        plan->data = "";
+        plan->len = 0;
+        return;
+    }
+    if (duk_is_buffer_data(ctx, -1)) {
+        duk_size_t n = 0;
+        plan->data = duk_get_buffer_data(ctx, -1, &n);
+        plan->len = n;
+        if (!plan->data)
+            plan->data = "";
+        return;
+    }
+    if (!duk_is_string(ctx, -1)) {
+        if (duk_is_object(ctx, -1) && !duk_is_function(ctx, -1))
+            duk_json_encode(ctx, -1);
+        else
+            duk_to_string(ctx, -1);
+    }
+    duk_size_t n = 0;
+    const char *s = duk_get_lstring(ctx, -1, &n);
+    if (n >= 1 && s[0] == '@') {
+        const js_conf *c = rp_req_conf(r, JS_SELF);
+        const char *f = s + 1;
+        if (f[0] != '/' && c && c->script_dir)
+            f = rp_psprintf(p, "%s/%s", c->script_dir, f);
+        plan->file = rp_pstrdup(p, f);
+        return;
+    }
+    if (n >= 2 && s[0] == '\\' && s[1] == '@') {
+        s++;
+        n--;
+    }
+    plan->data = s;
+    plan->len = n;
+}
+
+void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
+{
+    rp_pool *p = rp_req_pool(r);
+    const char *body_key = NULL, *unknown = NULL;
+    int known = 0;
+    idx = duk_normalize_index(ctx, idx);
+    plan->compress = -1;
+    if (!duk_is_object(ctx, idx) || duk_is_array(ctx, idx) || duk_is_function(ctx, idx) ||
+        duk_is_buffer_data(ctx, idx)) {
+        plan->why = rp_psprintf(p,
+                                "the function returned %s; return an object such as "
+                                "{html: \"...\"}, {txt: ...}, {json: ...} or {jpg: buffer}",
+                                type_name(ctx, idx));
+        duk_push_undefined(ctx);
+        return;
+    }
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 0)) {
+        const char *k = duk_get_string(ctx, -1);
+        if (is_meta_key(k)) {
+            known = 1;
+        } else if (is_later_key(k)) {
+            plan->why = rp_psprintf(p, "'%s' in the return object is not supported yet", k);
+        } else if (!body_key) {
+            const char *mime = rp_mime_type(rp_req_server(r), k);
+            if (mime) {
+                body_key = rp_pstrdup(p, k);
+                plan->ctype = mime;
+                known = 1;
+            } else if (!unknown) {
+                unknown = rp_pstrdup(p, k);
+            }
+        }
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    if (!plan->why && !known)
+        plan->why = unknown ? rp_psprintf(p,
+                                          "the return object has no known key: '%s' is not an "
+                                          "extension in the mime table (add it with mimeMap)",
+                                          unknown)
+                            : "the return object has no known key (expected an extension such "
+                              "as html, txt, json, or status/headers)";
+    if (plan->why) {
+        duk_push_undefined(ctx);
+        return;
+    }
+    if (duk_get_prop_string(ctx, idx, "status")) {
+        double st = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
+        if (st < 100 || st > 599 || st != (double)(int)st)
+            plan->why = rp_psprintf(p, "'status' must be an integer from 100 to 599, got %s",
+                                    duk_safe_to_string(ctx, -1));
+        else
+            plan->status = (int)st;
+    }
+    duk_pop(ctx);
+    if (duk_get_prop_string(ctx, idx, "compress")) {
+        if (duk_is_boolean(ctx, -1))
+            plan->compress = duk_get_boolean(ctx, -1) ? 11 : 0;
+        else if (duk_is_number(ctx, -1) && duk_get_number(ctx, -1) >= 0 &&
+                 duk_get_number(ctx, -1) <= 10)
+            plan->compress = (int)duk_get_number(ctx, -1);
+        else
+            plan->why = "'compress' must be true, false or a level from 0 to 10";
+    }
+    duk_pop(ctx);
+    if (duk_get_prop_string(ctx, idx, "headers"))
+        take_headers(ctx, r, plan);
+    else
+        duk_pop(ctx);
+    if (body_key && !plan->why) {
+        duk_get_prop_string(ctx, idx, body_key);
+        take_body(ctx, r, plan);
+    } else {
+        duk_push_undefined(ctx);
+    }
+}
+
+static void apply_headers(rp_req *r, const js_plan *plan)
+{
+    rp_pool *p = rp_req_pool(r);
+    rp_resp_set_status(r, plan->status);
+    for (size_t i = 0; i < plan->nhdrs; i++)
+        rp_resp_header_add(r, plan->hdrs[i].name, plan->hdrs[i].value);
+    if (plan->ctype)
+        rp_resp_header_set(r, "Content-Type", plan->ctype);
+    if (plan->compress == 0)
+        rp_req_note_set(r, "gzip.level", "off");
+    else if (plan->compress == 11)
+        rp_req_note_set(r, "gzip.level", "on");
+    else if (plan->compress > 0)
+        rp_req_note_set(r, "gzip.level", rp_psprintf(p, "%d", plan->compress));
+}
+
+static int send_file(rp_req *r, const js_plan *plan)
+{
+    int fd = open(plan->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        rp_log(JS_SELF, RP_LOG_INFO, "%s: '@%s': %s", rp_req_path(r), plan->file, strerror(errno));
+        return errno == EACCES ? 403 : 404;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 404;
+    }
+    apply_headers(r, plan);
+    rp_resp_set_length(r, (int64_t)st.st_size);
+    if (rp_req_is_head(r) || st.st_size == 0) {
+        close(fd);
+        return RP_OK;
+    }
+    rp_resp_sendfile(r, fd, 0, (int64_t)st.st_size);
+    return RP_OK;
+}
+
+int js_reply_send(rp_req *r, const js_plan *plan, const js_conf *c, void (*release)(void *),
+                  void *arg)
+{
+    (void)c;
+    if (plan->file) {
+        if (release)
+            release(arg);
+        return send_file(r, plan);
+    }
+    apply_headers(r, plan);
+    size_t len = plan->has_body ? plan->len : 0;
+    rp_resp_set_length(r, (int64_t)len);
+    if (rp_req_is_head(r) || len == 0) {
+        if (release)
+            release(arg);
+        return RP_OK;
+    }
+    if (release)
+        rp_resp_write_ref(r, plan->data, len, release, arg);
+    else
+        rp_resp_write(r, plan->data, len);
+    return RP_OK;
+}
+
+int js_reply_dev_error(rp_req *r, const char *text)
+{
+    rp_pool *p = rp_req_pool(r);
+    char *body = rp_psprintf(p,
+                             "<!DOCTYPE html>\n<html><head><title>500 Internal Server Error"
+                             "</title></head>\n<body><h1>Internal Server Error</h1>\n<pre>%s"
+                             "</pre></body></html>\n",
+                             rp_html_escape(p, text));
+    rp_resp_set_status(r, 500);
+    rp_resp_header_set(r, "Content-Type", "text/html; charset=utf-8");
+    rp_resp_set_length(r, (int64_t)strlen(body));
+    if (!rp_req_is_head(r))
+        rp_resp_write(r, body, strlen(body));
+    return RP_OK;
+}

@@ -1,0 +1,782 @@
+/* start.c - require("rampart-server") and its start(opts) (mod_js, HTTP half).
+ *
+ * start() turns every option into the directives a conf file would use,
+ * loads all plugins, takes the snapshot of the main script's globals and
+ * functions for the worker heaps, starts the server and returns its pid.
+ *
+ *   option            directive(s)
+ *   bind              Bind a b ...        (default [::1]:8088 127.0.0.1:8088)
+ *   scriptTimeout     ScriptTimeout s
+ *   connectTimeout    ConnectTimeout s
+ *   log               Log on|off
+ *   accessLog         AccessLog file
+ *   errorLog          ErrorLog file
+ *   daemon            Daemon on|off
+ *   threads           Threads n           (default: one per CPU)
+ *   useThreads        UseThreads on|off   (off = 1 thread, whatever threads says)
+ *   maxRead           MaxRead n
+ *   maxWrite          MaxWrite n
+ *   secure            Secure on|off       \  the core's TLS directives; the ssl*
+ *   sslKeyFile        SslKeyFile f         | options apply only with secure:true
+ *   sslCertFile       SslCertFile f        | ("no effect unless secure is true");
+ *   sslMinVersion     SslMinVersion v     /  without TLS support: kept + warning
+ *   notFoundFunc      NotFound js:function:...
+ *   developerMode     DeveloperMode on|off
+ *   directoryFunc     function: DirectoryScript js:function:...;
+ *                     true/false: DirectoryFunc on|off (mod_dirlist)
+ *   user              User name           (only as root, as the spec says)
+ *   cacheControl      CacheControl "value"|on|off
+ *   compressFiles     CompressFiles on|off|ext...
+ *   compressScripts   CompressScripts on|off
+ *   compressLevel     CompressLevel n
+ *   compressMinSize   CompressMinSize n
+ *   mimeMap           MimeMap ext type ...
+ *   mapSort           MapSort on|off
+ *   map               Map key dir [Header N V]... | Map key js:function:... |
+ *                     MapModule key name | MapModulePath key dir
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "js_http.h"
+
+static rp_server *g_server;
+static int g_serving;
+
+rp_server *js_http_server(int *serving)
+{
+    if (serving)
+        *serving = g_serving;
+    return g_server;
+}
+
+/* Options in the order their directives are applied (Threads before
+ * UseThreads: useThreads:false wins). */
+static const char *const known_opts[] = {"bind",
+                                         "user",
+                                         "daemon",
+                                         "log",
+                                         "accessLog",
+                                         "errorLog",
+                                         "threads",
+                                         "useThreads",
+                                         "connectTimeout",
+                                         "maxRead",
+                                         "maxWrite",
+                                         "scriptTimeout",
+                                         "developerMode",
+                                         "secure",
+                                         "sslKeyFile",
+                                         "sslCertFile",
+                                         "sslMinVersion",
+                                         "cacheControl",
+                                         "compressFiles",
+                                         "compressScripts",
+                                         "compressLevel",
+                                         "compressMinSize",
+                                         "mimeMap",
+                                         "mapSort",
+                                         "notFoundFunc",
+                                         "directoryFunc",
+                                         "map",
+                                         NULL};
+
+/* ---- building the directive lines (may throw) ------------------------------
+ * Lines live in a JS array at `lines`: each is [option, directive, args...],
+ * so a throw leaks nothing. Functions for the snapshot go to `fns` as
+ * [name, function] pairs. */
+
+typedef struct build {
+    duk_context *ctx;
+    duk_idx_t opts, lines, fns;
+    duk_uarridx_t nlines, nfns;
+} build;
+
+/* Push a new line [opt, directive] and return its index (left on the stack). */
+static duk_idx_t line_begin(build *b, const char *opt, const char *directive)
+{
+    duk_push_array(b->ctx);
+    duk_push_string(b->ctx, opt);
+    duk_put_prop_index(b->ctx, -2, 0);
+    duk_push_string(b->ctx, directive);
+    duk_put_prop_index(b->ctx, -2, 1);
+    return duk_get_top_index(b->ctx);
+}
+
+static void line_arg(build *b, duk_idx_t line, const char *arg)
+{
+    duk_push_string(b->ctx, arg);
+    duk_put_prop_index(b->ctx, line, (duk_uarridx_t)duk_get_length(b->ctx, line));
+}
+
+static void line_end(build *b)
+{
+    duk_put_prop_index(b->ctx, b->lines, b->nlines++);
+}
+
+static void line1(build *b, const char *opt, const char *directive, const char *arg)
+{
+    duk_idx_t l = line_begin(b, opt, directive);
+    line_arg(b, l, arg);
+    line_end(b);
+}
+
+static const char *type_of(duk_context *ctx, duk_idx_t idx)
+{
+    if (duk_is_array(ctx, idx))
+        return "an array";
+    if (duk_is_function(ctx, idx))
+        return "a function";
+    switch (duk_get_type(ctx, idx)) {
+    case DUK_TYPE_NULL: return "null";
+    case DUK_TYPE_BOOLEAN: return "a boolean";
+    case DUK_TYPE_NUMBER: return "a number";
+    case DUK_TYPE_STRING: return "a string";
+    case DUK_TYPE_BUFFER: return "a buffer";
+    default: return "an object";
+    }
+}
+
+static void want(build *b, const char *opt, int ok, const char *what)
+{
+    if (!ok)
+        (void)duk_type_error(b->ctx, "start(): option '%s' must be %s, got %s", opt, what,
+                             type_of(b->ctx, -1));
+}
+
+static void opt_bool(build *b, const char *opt, const char *directive)
+{
+    want(b, opt, duk_is_boolean(b->ctx, -1), "true or false");
+    line1(b, opt, directive, duk_get_boolean(b->ctx, -1) ? "on" : "off");
+}
+
+static void opt_string(build *b, const char *opt, const char *directive)
+{
+    want(b, opt, duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1), "a non-empty string");
+    line1(b, opt, directive, duk_get_string(b->ctx, -1));
+}
+
+/* Numbers: seconds (fractions, >= 0) or integers (>= min). */
+static void opt_number(build *b, const char *opt, const char *directive, int integer, double min)
+{
+    duk_context *ctx = b->ctx;
+    want(b, opt, duk_is_number(ctx, -1), integer ? "an integer" : "a number of seconds");
+    double v = duk_get_number(ctx, -1);
+    if (v != v || v < min || (integer && v != (double)(long long)v) || v > 1e15)
+        (void)duk_range_error(ctx, "start(): option '%s' must be %s >= %g, got %s", opt,
+                              integer ? "an integer" : "a number", min,
+                              duk_safe_to_string(ctx, -1));
+    char buf[64];
+    if (integer)
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
+    else
+        snprintf(buf, sizeof buf, "%.6f", v);
+    line1(b, opt, directive, buf);
+}
+
+/* A function for the snapshot: returns its snapshot name. */
+static const char *add_fn(build *b, duk_idx_t idx, const char *what)
+{
+    duk_context *ctx = b->ctx;
+    idx = duk_normalize_index(ctx, idx);
+    duk_push_array(ctx);
+    duk_push_sprintf(ctx, JS_SNAP_PREFIX "%s", what);
+    duk_put_prop_index(ctx, -2, 0);
+    duk_dup(ctx, idx);
+    duk_put_prop_index(ctx, -2, 1);
+    duk_put_prop_index(ctx, b->fns, b->nfns++);
+    duk_push_sprintf(ctx, "js:function:" JS_SNAP_PREFIX "%s", what);
+    return duk_get_string(ctx, -1); /* stays on the stack until the caller pops */
+}
+
+static void opt_bind(build *b)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    duk_idx_t l = line_begin(b, "bind", "Bind");
+    if (duk_is_string(ctx, v)) {
+        line_arg(b, l, duk_get_string(ctx, v));
+    } else {
+        duk_dup(ctx, v);
+        want(b, "bind", duk_is_array(ctx, -1) && duk_get_length(ctx, -1) > 0,
+             "an address string such as \"127.0.0.1:8088\" or a non-empty array of them");
+        duk_pop(ctx);
+        duk_size_t n = duk_get_length(ctx, v);
+        for (duk_size_t i = 0; i < n; i++) {
+            duk_get_prop_index(ctx, v, (duk_uarridx_t)i);
+            if (!duk_is_string(ctx, -1))
+                (void)duk_type_error(ctx, "start(): option 'bind'[%lu] must be a string, got %s",
+                                     (unsigned long)i, type_of(ctx, -1));
+            line_arg(b, l, duk_get_string(ctx, -1));
+            duk_pop(ctx);
+        }
+    }
+    line_end(b);
+}
+
+static void opt_user(build *b)
+{
+    want(b, "user", duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1), "a user name string");
+    /* The spec: "If not root, option user is ignored." */
+    if (geteuid() == 0)
+        line1(b, "user", "User", duk_get_string(b->ctx, -1));
+}
+
+static void opt_ssl_min(build *b)
+{
+    static const char *const ok[] = {"ssl3", "tls1", "tls1.1", "tls1.2", "tls1.3", NULL};
+    duk_context *ctx = b->ctx;
+    want(b, "sslMinVersion", duk_is_string(ctx, -1), "a string");
+    const char *v = duk_get_string(ctx, -1);
+    for (int i = 0; ok[i]; i++)
+        if (strcmp(v, ok[i]) == 0) {
+            line1(b, "sslMinVersion", "SslMinVersion", v);
+            return;
+        }
+    (void)duk_range_error(ctx,
+                          "start(): option 'sslMinVersion' must be ssl3, tls1, tls1.1, "
+                          "tls1.2 or tls1.3, got '%s'",
+                          v);
+}
+
+static void opt_cache_control(build *b)
+{
+    duk_context *ctx = b->ctx;
+    want(b, "cacheControl", duk_is_boolean(ctx, -1), "a string or a boolean");
+    line1(b, "cacheControl", "CacheControl", duk_get_boolean(ctx, -1) ? "on" : "off");
+}
+
+static void opt_compress_files(build *b)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    if (duk_is_boolean(ctx, v)) {
+        line1(b, "compressFiles", "CompressFiles", duk_get_boolean(ctx, v) ? "on" : "off");
+        return;
+    }
+    want(b, "compressFiles", duk_is_array(ctx, v), "a boolean or an array of extensions");
+    duk_size_t n = duk_get_length(ctx, v);
+    if (n == 0) {
+        line1(b, "compressFiles", "CompressFiles", "off");
+        return;
+    }
+    duk_idx_t l = line_begin(b, "compressFiles", "CompressFiles");
+    for (duk_size_t i = 0; i < n; i++) {
+        duk_get_prop_index(ctx, v, (duk_uarridx_t)i);
+        if (!duk_is_string(ctx, -1))
+            (void)duk_type_error(ctx,
+                                 "start(): option 'compressFiles'[%lu] must be an extension "
+                                 "string, got %s",
+                                 (unsigned long)i, type_of(ctx, -1));
+        line_arg(b, l, duk_get_string(ctx, -1));
+        duk_pop(ctx);
+    }
+    line_end(b);
+}
+
+static void opt_mime_map(build *b)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    want(b, "mimeMap", duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
+         "an object of extension: mime-type");
+    duk_idx_t l = line_begin(b, "mimeMap", "MimeMap");
+    int n = 0;
+    duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        if (!duk_is_string(ctx, -1))
+            (void)duk_type_error(ctx,
+                                 "start(): option 'mimeMap'['%s'] must be a mime-type string, "
+                                 "got %s",
+                                 duk_get_string(ctx, -2), type_of(ctx, -1));
+        line_arg(b, l, duk_get_string(ctx, -2));
+        line_arg(b, l, duk_get_string(ctx, -1));
+        n++;
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+    if (n)
+        line_end(b);
+    else
+        duk_pop(ctx);
+}
+
+static void opt_notfound(build *b)
+{
+    want(b, "notFoundFunc", duk_is_function(b->ctx, -1), "a function");
+    const char *t = add_fn(b, -1, "notFoundFunc");
+    line1(b, "notFoundFunc", "NotFound", t);
+    duk_pop(b->ctx);
+}
+
+static void opt_dirfunc(build *b)
+{
+    duk_context *ctx = b->ctx;
+    if (duk_is_boolean(ctx, -1)) {
+        line1(b, "directoryFunc", "DirectoryFunc", duk_get_boolean(ctx, -1) ? "on" : "off");
+        return;
+    }
+    want(b, "directoryFunc", duk_is_function(ctx, -1), "a function or a boolean");
+    const char *t = add_fn(b, -1, "directoryFunc");
+    line1(b, "directoryFunc", "DirectoryScript", t);
+    duk_pop(ctx);
+}
+
+/* One entry of map: the value is at the top, key given. */
+static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    const char *opt = duk_push_sprintf(ctx, "map['%s']", key);
+    duk_idx_t opt_idx = duk_get_top_index(ctx);
+    if (duk_is_function(ctx, v)) {
+        char what[32];
+        snprintf(what, sizeof what, "map:%u", i);
+        const char *t = add_fn(b, v, what);
+        duk_idx_t l = line_begin(b, opt, "Map");
+        line_arg(b, l, key);
+        line_arg(b, l, t);
+        line_end(b);
+        duk_pop(ctx);
+    } else if (duk_is_string(ctx, v)) {
+        duk_idx_t l = line_begin(b, opt, "Map");
+        line_arg(b, l, key);
+        line_arg(b, l, duk_get_string(ctx, v));
+        line_end(b);
+    } else if (duk_is_object(ctx, v) && !duk_is_array(ctx, v)) {
+        duk_get_prop_string(ctx, v, "module");
+        duk_idx_t m = duk_get_top_index(ctx);
+        duk_get_prop_string(ctx, v, "modulePath");
+        duk_idx_t mp = duk_get_top_index(ctx);
+        duk_get_prop_string(ctx, v, "path");
+        duk_idx_t p = duk_get_top_index(ctx);
+        if (!duk_is_undefined(ctx, m)) {
+            if (!duk_is_string(ctx, m))
+                (void)duk_type_error(ctx, "start(): %s.module must be a module name string, got %s",
+                                     opt, type_of(ctx, m));
+            duk_idx_t l = line_begin(b, opt, "MapModule");
+            line_arg(b, l, key);
+            line_arg(b, l, duk_get_string(ctx, m));
+            /* An explicit "key/" elsewhere in the map keeps that path. */
+            size_t kl = strlen(key);
+            duk_push_sprintf(ctx, "%s/", key);
+            int has = duk_has_prop(ctx, map);
+            if (kl && key[kl - 1] != '/' && has)
+                line_arg(b, l, "exact");
+            line_end(b);
+        } else if (!duk_is_undefined(ctx, mp)) {
+            if (!duk_is_string(ctx, mp))
+                (void)duk_type_error(ctx,
+                                     "start(): %s.modulePath must be a directory string, got "
+                                     "%s",
+                                     opt, type_of(ctx, mp));
+            duk_idx_t l = line_begin(b, opt, "MapModulePath");
+            line_arg(b, l, key);
+            line_arg(b, l, duk_get_string(ctx, mp));
+            line_end(b);
+        } else if (!duk_is_undefined(ctx, p)) {
+            if (!duk_is_string(ctx, p))
+                (void)duk_type_error(ctx, "start(): %s.path must be a directory string, got %s",
+                                     opt, type_of(ctx, p));
+            duk_idx_t l = line_begin(b, opt, "Map");
+            line_arg(b, l, key);
+            line_arg(b, l, duk_get_string(ctx, p));
+            duk_get_prop_string(ctx, v, "headers");
+            duk_idx_t h = duk_get_top_index(ctx);
+            if (!duk_is_undefined(ctx, h)) {
+                if (!duk_is_object(ctx, h) || duk_is_array(ctx, h) || duk_is_function(ctx, h))
+                    (void)duk_type_error(ctx,
+                                         "start(): %s.headers must be an object of name: "
+                                         "value, got %s",
+                                         opt, type_of(ctx, h));
+                duk_enum(ctx, h, DUK_ENUM_OWN_PROPERTIES_ONLY);
+                while (duk_next(ctx, -1, 1)) {
+                    line_arg(b, l, "Header");
+                    line_arg(b, l, duk_get_string(ctx, -2));
+                    line_arg(b, l, duk_to_string(ctx, -1));
+                    duk_pop_2(ctx);
+                }
+                duk_pop(ctx);
+            }
+            duk_pop(ctx); /* headers: the line is on top again */
+            line_end(b);
+        } else {
+            (void)duk_type_error(ctx,
+                                 "start(): %s must be a function, a directory string, or an "
+                                 "object with module, modulePath or path",
+                                 opt);
+        }
+    } else {
+        (void)duk_type_error(ctx,
+                             "start(): %s must be a function, a directory string, or an "
+                             "object with module, modulePath or path, got %s",
+                             opt, type_of(ctx, v));
+    }
+    duk_set_top(ctx, opt_idx + 1);
+}
+
+static void opt_map(build *b)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t map = duk_get_top_index(ctx);
+    want(b, "map", duk_is_object(ctx, map) && !duk_is_array(ctx, map) && !duk_is_function(ctx, map),
+         "an object of path: function, directory or module");
+    unsigned i = 0;
+    duk_enum(ctx, map, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        duk_idx_t top = duk_get_top(ctx);
+        map_entry(b, map, duk_get_string(ctx, -2), i++);
+        duk_set_top(ctx, top);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
+static void one_option(build *b, const char *o)
+{
+    if (strcmp(o, "bind") == 0)
+        opt_bind(b);
+    else if (strcmp(o, "user") == 0)
+        opt_user(b);
+    else if (strcmp(o, "daemon") == 0)
+        opt_bool(b, o, "Daemon");
+    else if (strcmp(o, "log") == 0)
+        opt_bool(b, o, "Log");
+    else if (strcmp(o, "accessLog") == 0)
+        opt_string(b, o, "AccessLog");
+    else if (strcmp(o, "errorLog") == 0)
+        opt_string(b, o, "ErrorLog");
+    else if (strcmp(o, "threads") == 0)
+        opt_number(b, o, "Threads", 1, 1);
+    else if (strcmp(o, "useThreads") == 0)
+        opt_bool(b, o, "UseThreads");
+    else if (strcmp(o, "connectTimeout") == 0)
+        opt_number(b, o, "ConnectTimeout", 0, 0);
+    else if (strcmp(o, "maxRead") == 0)
+        opt_number(b, o, "MaxRead", 1, 1);
+    else if (strcmp(o, "maxWrite") == 0)
+        opt_number(b, o, "MaxWrite", 1, 1);
+    else if (strcmp(o, "scriptTimeout") == 0)
+        opt_number(b, o, "ScriptTimeout", 0, 0);
+    else if (strcmp(o, "developerMode") == 0)
+        opt_bool(b, o, "DeveloperMode");
+    else if (strcmp(o, "secure") == 0)
+        opt_bool(b, o, "Secure");
+    else if (strcmp(o, "sslKeyFile") == 0)
+        opt_string(b, o, "SslKeyFile");
+    else if (strcmp(o, "sslCertFile") == 0)
+        opt_string(b, o, "SslCertFile");
+    else if (strcmp(o, "sslMinVersion") == 0)
+        opt_ssl_min(b);
+    else if (strcmp(o, "cacheControl") == 0)
+        duk_is_string(b->ctx, -1) ? opt_string(b, o, "CacheControl") : opt_cache_control(b);
+    else if (strcmp(o, "compressFiles") == 0)
+        opt_compress_files(b);
+    else if (strcmp(o, "compressScripts") == 0)
+        opt_bool(b, o, "CompressScripts");
+    else if (strcmp(o, "compressLevel") == 0)
+        opt_number(b, o, "CompressLevel", 1, 1);
+    else if (strcmp(o, "compressMinSize") == 0)
+        opt_number(b, o, "CompressMinSize", 1, 0);
+    else if (strcmp(o, "mimeMap") == 0)
+        opt_mime_map(b);
+    else if (strcmp(o, "mapSort") == 0)
+        opt_bool(b, o, "MapSort");
+    else if (strcmp(o, "notFoundFunc") == 0)
+        opt_notfound(b);
+    else if (strcmp(o, "directoryFunc") == 0)
+        opt_dirfunc(b);
+    else if (strcmp(o, "map") == 0)
+        opt_map(b);
+}
+
+static void check_unknown(duk_context *ctx, duk_idx_t opts)
+{
+    duk_enum(ctx, opts, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 0)) {
+        const char *k = duk_get_string(ctx, -1);
+        int ok = 0;
+        for (int i = 0; known_opts[i] && !ok; i++)
+            ok = strcmp(k, known_opts[i]) == 0;
+        if (!ok)
+            (void)duk_type_error(ctx,
+                                 "start(): unknown option '%s' (known: bind, scriptTimeout, "
+                                 "connectTimeout, log, accessLog, errorLog, daemon, useThreads, "
+                                 "threads, maxRead, maxWrite, secure, sslKeyFile, sslCertFile, "
+                                 "sslMinVersion, notFoundFunc, developerMode, directoryFunc, "
+                                 "user, cacheControl, compressFiles, compressScripts, "
+                                 "compressLevel, compressMinSize, mimeMap, mapSort, map)",
+                                 k);
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+}
+
+static void build_lines(build *b)
+{
+    duk_context *ctx = b->ctx;
+    check_unknown(ctx, b->opts);
+    duk_get_prop_string(ctx, b->opts, "secure");
+    int secure = duk_is_boolean(ctx, -1) && duk_get_boolean(ctx, -1);
+    duk_pop(ctx);
+    for (int i = 0; known_opts[i]; i++) {
+        duk_idx_t top = duk_get_top(ctx);
+        duk_get_prop_string(ctx, b->opts, known_opts[i]);
+        /* The spec: ssl* "has no effect unless secure is true" (still type-checked). */
+        if (!secure && strncmp(known_opts[i], "ssl", 3) == 0 && !duk_is_undefined(ctx, -1)) {
+            want(b, known_opts[i], duk_is_string(ctx, -1), "a string");
+            duk_set_top(ctx, top);
+            continue;
+        }
+        if (!duk_is_undefined(ctx, -1))
+            one_option(b, known_opts[i]);
+        duk_set_top(ctx, top);
+    }
+    /* secure needs its files (the spec: "must also be set"). */
+    if (duk_get_prop_string(ctx, b->opts, "secure") && duk_to_boolean(ctx, -1)) {
+        duk_pop(ctx);
+        int key = duk_get_prop_string(ctx, b->opts, "sslKeyFile");
+        int cert = duk_get_prop_string(ctx, b->opts, "sslCertFile");
+        duk_pop_2(ctx);
+        if (!key || !cert)
+            (void)duk_type_error(ctx, "start(): option 'secure' is true: 'sslKeyFile' and "
+                                      "'sslCertFile' must be set too");
+    } else {
+        duk_pop(ctx);
+    }
+}
+
+/* ---- applying them (never throws) ----------------------------------------- */
+
+/* The directory holding mod_js.so: every plugin lives there. */
+static const char *module_dir(char *buf, size_t len)
+{
+    Dl_info info;
+    if (!dladdr((void *)&rp_module_js, &info) || !info.dli_fname)
+        return NULL;
+    snprintf(buf, len, "%s", info.dli_fname);
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    return buf;
+}
+
+static int apply(rp_server *s, const char *dir, int argc, char **argv, const char **err)
+{
+    return rp_conf_apply(s, "start()", 0, dir, argc, argv, err);
+}
+
+static int is_plugin(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 7 && strncmp(d->d_name, "mod_", 4) == 0 && strcmp(d->d_name + n - 3, ".so") == 0;
+}
+
+/* LoadModule static, dirlist, gzip, js, then every other mod_*.so of the
+ * module directory in name order (not the mod_skeleton template). */
+static int load_modules(rp_server *s, const char **err)
+{
+    static const char *const first[] = {"static", "dirlist", "gzip", "js", NULL};
+    char dirbuf[PATH_MAX];
+    const char *dir = module_dir(dirbuf, sizeof dirbuf);
+    if (!dir) {
+        *err = "cannot find the module directory (where mod_js.so is)";
+        return -1;
+    }
+    char path[PATH_MAX + 64], name[256];
+    for (int i = 0; first[i]; i++) {
+        snprintf(path, sizeof path, "%s/mod_%s.so", dir, first[i]);
+        if (access(path, R_OK) != 0)
+            continue;
+        char *argv[] = {"LoadModule", (char *)first[i], path};
+        if (apply(s, dir, 3, argv, err) != 0)
+            return -1;
+    }
+    struct dirent **list;
+    int n = scandir(dir, &list, is_plugin, alphasort);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *f = list[i]->d_name;
+        size_t fl = strlen(f);
+        snprintf(name, sizeof name, "%.*s", (int)(fl - 7), f + 4);
+        int skip = strcmp(name, "skeleton") == 0;
+        for (int j = 0; first[j] && !skip; j++)
+            skip = strcmp(name, first[j]) == 0;
+        if (!skip && rc == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, f);
+            char *argv[] = {"LoadModule", name, path};
+            if (apply(s, dir, 3, argv, err) != 0)
+                rc = -1;
+        }
+        free(list[i]);
+    }
+    if (n >= 0)
+        free(list);
+    return rc;
+}
+
+static int is_tls_opt(const char *opt)
+{
+    return strcmp(opt, "secure") == 0 || strncmp(opt, "ssl", 3) == 0;
+}
+
+/* No module provides TLS (a core built without it): remember that secure
+ * was asked for, so post_config warns that TLS is not available. */
+static void keep_tls(js_conf *jc, const char *opt, const char *val)
+{
+    if (strcmp(opt, "secure") == 0)
+        jc->secure = strcmp(val, "on") == 0;
+}
+
+/* Apply lines[i] = [opt, directive, args...]; the error names the option. */
+static const char *apply_lines(duk_context *ctx, duk_idx_t lines, rp_server *s, js_conf *jc,
+                               const char *dir)
+{
+    duk_size_t n = duk_get_length(ctx, lines);
+    for (duk_size_t i = 0; i < n; i++) {
+        duk_get_prop_index(ctx, lines, (duk_uarridx_t)i);
+        duk_size_t argc = duk_get_length(ctx, -1);
+        char *argv[256];
+        if (argc - 1 > 256) {
+            duk_pop(ctx);
+            return "start(): too many values in one option";
+        }
+        for (duk_size_t j = 1; j < argc; j++) {
+            duk_get_prop_index(ctx, -1, (duk_uarridx_t)j);
+            argv[j - 1] = (char *)duk_get_string(ctx, -1);
+            duk_pop(ctx); /* still referenced by the line array */
+        }
+        duk_get_prop_index(ctx, -1, 0);
+        const char *opt = duk_get_string(ctx, -1);
+        const char *err = NULL;
+        int rc = apply(s, dir, (int)argc - 1, argv, &err);
+        if (rc != 0 && is_tls_opt(opt) && err && strstr(err, "unknown directive")) {
+            keep_tls(jc, opt, argv[1]);
+            rc = 0;
+        }
+        if (rc != 0) {
+            /* "start():0: message" -> "start(): option 'x': message" */
+            const char *m = err ? err : "rejected";
+            if (strncmp(m, "start():0: ", 11) == 0)
+                m += 11;
+            static char msg[2048];
+            snprintf(msg, sizeof msg, "start(): option '%s': %s", opt, m);
+            duk_pop_2(ctx);
+            return msg;
+        }
+        duk_pop_2(ctx);
+    }
+    return NULL;
+}
+
+/* ---- start() ---------------------------------------------------------------- */
+
+static duk_ret_t js_start(duk_context *ctx)
+{
+    if (!js_heap_is_main(ctx))
+        return duk_error(ctx, DUK_ERR_ERROR,
+                         "start(): only the main script can start the server (not a server "
+                         "callback or module running in a server thread)");
+    if (g_server)
+        return duk_error(ctx, DUK_ERR_ERROR,
+                         "start(): the server is already started (start() runs once per process)");
+    if (duk_is_undefined(ctx, 0))
+        duk_push_object(ctx), duk_replace(ctx, 0);
+    if (!duk_is_object(ctx, 0) || duk_is_array(ctx, 0) || duk_is_function(ctx, 0))
+        return duk_type_error(ctx, "start(): expected an object of options, got %s",
+                              type_of(ctx, 0));
+    duk_set_top(ctx, 1);
+
+    build b = {ctx, 0, 0, 0, 0, 0};
+    duk_push_array(ctx);
+    b.lines = duk_get_top_index(ctx);
+    duk_push_array(ctx);
+    b.fns = duk_get_top_index(ctx);
+    build_lines(&b);
+
+    /* The snapshot: globals plus every function the options name. */
+    js_snapshot *snap = js_snapshot_take(ctx);
+    for (duk_uarridx_t i = 0; i < b.nfns; i++) {
+        duk_get_prop_index(ctx, b.fns, i);
+        duk_get_prop_index(ctx, -1, 0);
+        duk_get_prop_index(ctx, -2, 1);
+        js_snapshot_add(snap, ctx, duk_get_string(ctx, -2), -1);
+        duk_pop_3(ctx);
+    }
+
+    const char *dir = js_script_dir();
+    if (!dir) {
+        static char cwd[PATH_MAX];
+        dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+    }
+    rp_server *s = rp_server_new();
+    const char *err = NULL;
+    if (!s) {
+        js_snapshot_free(snap);
+        return duk_error(ctx, DUK_ERR_ERROR, "start(): cannot create the server");
+    }
+    if (load_modules(s, &err) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "start(): loading plugins: %s", err);
+        rp_server_free(s);
+        js_snapshot_free(snap);
+        return duk_error(ctx, DUK_ERR_ERROR, "%s", msg);
+    }
+    js_conf *jc = rp_server_conf(s, &rp_module_js);
+    if (!jc) {
+        rp_server_free(s);
+        js_snapshot_free(snap);
+        return duk_error(ctx, DUK_ERR_ERROR, "start(): mod_js is not loaded in the new server");
+    }
+    jc->snap = snap;
+    jc->script_dir = dir; /* the runtime's (process lifetime) or static */
+
+    const char *msg = apply_lines(ctx, b.lines, s, jc, dir);
+    char buf[2048];
+    if (!msg && rp_server_finalize(s, &err) != 0) {
+        snprintf(buf, sizeof buf, "start(): %s", err);
+        msg = buf;
+    }
+    pid_t pid = 0;
+    int rc = RP_SERVER_FAILED;
+    if (!msg) {
+        rc = rp_server_start(s, &pid, &err);
+        if (rc == RP_SERVER_FAILED) {
+            snprintf(buf, sizeof buf, "start(): %s", err ? err : "cannot start the server");
+            msg = buf;
+        }
+    }
+    if (msg) {
+        char copy[2048];
+        snprintf(copy, sizeof copy, "%s", msg);
+        rp_server_free(s);
+        js_snapshot_free(snap);
+        return duk_error(ctx, DUK_ERR_ERROR, "%s", copy);
+    }
+    g_server = s;
+    g_serving = rc == RP_SERVER_STARTED;
+    if (g_serving)
+        js_set_started_server(s);
+    duk_push_number(ctx, (double)pid);
+    return 1;
+}
+
+static duk_ret_t server_loader(duk_context *ctx)
+{
+    duk_push_object(ctx);
+    duk_push_c_function(ctx, js_start, 1);
+    duk_put_prop_string(ctx, -2, "start");
+    return 1;
+}
+
+/* Called from mod_js.c's register_hooks: the `rampart` runner finalizes its
+ * bootstrap configuration (LoadModule js) before it creates the main heap. */
+void js_start_register_builtin(void)
+{
+    js_builtin_register("rampart-server", server_loader);
+}

@@ -1,0 +1,630 @@
+"""The JavaScript runtime of `rampart script.js` (mod_js, runtime half):
+require, rampart.utils, console, timers, uncaught errors, globalize, the
+snapshot of globals copied into worker heaps and the cooperative script
+timeout.  Every test runs build/bin/rampart on scripts in a temp directory.
+
+The snapshot and deadline tests use the hidden test hooks that mod_js
+installs when RAMPART_TEST_HOOKS is set (__rptest.snapshot copies the globals
+into a fresh heap in another thread and calls a function there;
+__rptest.deadline runs a function under js_deadline_arm)."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from rptest import BUILD, _SANITIZER_RE
+
+RAMPART = os.path.join(BUILD, "bin", "rampart")
+
+
+class JsCase(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rpjs-")
+
+    def tearDown(self):
+        if os.environ.get("RP_KEEP_TMP") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, rel, content, mode=0o644):
+        p = os.path.join(self.dir, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+        os.chmod(p, mode)
+        return p
+
+    def run_js(self, script, files=None, args=(), env=None, cwd=None, name="main.js",
+               timeout=30, check=True, hooks=False):
+        """Write script (and files) and run it; returns CompletedProcess (text).
+        check=True asserts exit status 0."""
+        for rel, content in (files or {}).items():
+            self.write(rel, content)
+        path = self.write(name, script)
+        e = dict(os.environ)
+        if hooks:
+            e["RAMPART_TEST_HOOKS"] = "1"
+        e.update(env or {})
+        r = subprocess.run([RAMPART, path] + list(args), capture_output=True, text=True,
+                           timeout=timeout, cwd=cwd or self.dir, env=e)
+        m = _SANITIZER_RE.search(r.stderr)
+        if m:
+            self.fail("sanitizer report:\n" + r.stderr[max(0, m.start() - 300):][:6000])
+        if check and r.returncode != 0:
+            self.fail("rampart exited %d\n[stdout]\n%s\n[stderr]\n%s"
+                      % (r.returncode, r.stdout, r.stderr))
+        return r
+
+    def lines(self, script, **kw):
+        return self.run_js(script, **kw).stdout.splitlines()
+
+
+class TestExecutable(JsCase):
+    def test_help_and_version(self):
+        r = subprocess.run([RAMPART, "-h"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: rampart script.js", r.stdout)
+        r = subprocess.run([RAMPART, "-V"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^rampart/\d+\.\d+\.\d+ \(plugin ABI \d+\.\d+\)")
+        r = subprocess.run([RAMPART], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage", r.stderr)
+        r = subprocess.run([RAMPART, "--bogus"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--bogus'", r.stderr)
+
+    def test_missing_and_unreadable_script(self):
+        r = subprocess.run([RAMPART, os.path.join(self.dir, "nope.js")], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot open script", r.stderr)
+        self.assertIn("nope.js", r.stderr)
+        self.assertIn("No such file", r.stderr)
+        r = subprocess.run([RAMPART, self.dir], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is a directory", r.stderr)
+        if os.geteuid() != 0:  # root reads anything
+            p = self.write("secret.js", "1;", mode=0o000)
+            r = subprocess.run([RAMPART, p], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("cannot read script", r.stderr)
+
+    def test_hello_and_args(self):
+        out = self.lines('console.log("hello", process.argv.length, process.argv[2], '
+                         'process.argv[3], process.scriptName);', args=["one", "two words"])
+        self.assertEqual(out, ["hello 4 one two words main.js"])
+        r = self.run_js('console.log(process.argv[1] === process.scriptPath + "/main.js");')
+        self.assertEqual(r.stdout, "true\n")
+
+    def test_process_exit_and_env(self):
+        r = self.run_js('console.log(process.env.RPJS_X); process.exit(3); console.log("no");',
+                        env={"RPJS_X": "envval"}, check=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stdout, "envval\n")
+
+    def test_shebang(self):
+        self.assertEqual(self.lines("#!/usr/bin/env rampart\nconsole.log('ok');"), ["ok"])
+
+
+class TestErrors(JsCase):
+    def test_uncaught_error_file_line_and_stack(self):
+        r = self.run_js("var a = 1;\nfunction f() {\n  throw new Error('boom');\n}\nf();\n",
+                        check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("main.js:3", r.stderr)
+        self.assertIn("Error: boom", r.stderr)
+        self.assertRegex(r.stderr, r"at f \(.*main\.js:3\)")
+        self.assertRegex(r.stderr, r"main\.js:5\)")
+
+    def test_syntax_error(self):
+        r = self.run_js("var ok = 1;\nvar x = ;\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("SyntaxError", r.stderr)
+        self.assertIn("line 2", r.stderr)
+        self.assertIn("main.js", r.stderr)
+
+    def test_error_from_native_points_at_script(self):
+        r = self.run_js("\n\nrampart.utils.readFile('/nonexistent/x');\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"main\.js:3: uncaught error: Error: readFile\('/nonexistent/x'\)")
+
+    def test_thrown_non_error(self):
+        r = self.run_js("throw 'plain string';", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("plain string", r.stderr)
+
+    def test_output_before_error_is_flushed(self):
+        r = self.run_js("rampart.utils.printf('partial');\nnull.x;\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "partial")
+        self.assertIn("TypeError", r.stderr)
+
+
+class TestPrintf(JsCase):
+    def sp(self, fmt_and_args):
+        """Evaluate rampart.utils.sprintf(<fmt_and_args>) and return the text."""
+        r = self.run_js("rampart.utils.printf('%%s', rampart.utils.sprintf(%s));" % fmt_and_args)
+        return r.stdout
+
+    def test_formats(self):
+        cases = [
+            ("'%s|%5s|%-5s|%.2s'", "'ab', 'cd', 'ef', 'ghij'", "ab|   cd|ef   |gh"),
+            ("'%d %i %d %d'", "42, -7.9, '12', 3e3", "42 -7 12 3000"),
+            ("'%05d|%+d|% d|%-4d|'", "42, 5, 6, 7", "00042|+5| 6|7   |"),
+            ("'%f|%.2f|%.0f|%8.3f'", "1.5, 3.14159, 2.5, -1", "1.500000|3.14|2|  -1.000"),
+            ("'%x %X %o %#x'", "255, 255, 8, 16", "ff FF 10 0x10"),
+            ("'%c%c%c'", "72, 'iya', 0x20AC", "Hi\u20ac"),
+            ("'100%% %s'", "'sure'", "100% sure"),
+            ("'%e %g'", "12345.678, 0.0001", "1.234568e+04 0.0001"),
+            ("'%J'", "{a: [1, 'x', null], b: true}", '{"a":[1,"x",null],"b":true}'),
+            ("'%3J'", "{a: [1]}", '{\n   "a": [\n      1\n   ]\n}'),
+            ("'%U'", "'a b&c/d=é~'", "a%20b%26c%2Fd%3D%C3%A9~"),
+            ("'%!U'", "'a%20b+c%2F'", "a b c/"),
+            ("'%H'", "'<a href=\"x\">&\\'</a>'", "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"),
+            ("'%B'", "'hello'", "aGVsbG8="),
+            ("'%s'", "rampart.utils.stringToBuffer('buf bytes')", "buf bytes"),
+            ("'%d %s'", "NaN, undefined", "NaN undefined"),
+            ("'%*d|%-*d|%.*f'", "4, 1, 3, 2, 2, 3.14159", "   1|2  |3.14"),
+            ("'no args'", "", "no args"),
+        ]
+        script = ["var out = [];"]
+        for fmt, args, _ in cases:
+            script.append("out.push(rampart.utils.sprintf(%s%s));" % (fmt, (", " + args) if args else ""))
+        script.append("console.log(JSON.stringify(out));")
+        got = json.loads(self.run_js("\n".join(script)).stdout)
+        for (fmt, args, want), g in zip(cases, got):
+            self.assertEqual(g, want, "sprintf(%s, %s)" % (fmt, args))
+
+    def test_printf_returns_length_and_errors(self):
+        r = self.run_js("var n = rampart.utils.printf('%s-%d\\n', 'ab', 12);\n"
+                        "console.log(n);\n"
+                        "try { rampart.utils.sprintf('%d %d', 1); } catch (e) { console.log(e.name, e.message); }\n"
+                        "try { rampart.utils.sprintf('%q', 1); } catch (e) { console.log(e.message); }\n"
+                        "var c = {}; c.c = c;\n"
+                        "try { rampart.utils.sprintf('%J', c); } catch (e) { console.log(e.name); }\n")
+        self.assertEqual(r.stdout.splitlines(),
+                         ["ab-12", "6", "TypeError printf: no argument left for %d in format",
+                          "printf: unknown format '%q'", "TypeError"])
+
+    def test_fprintf(self):
+        f = os.path.join(self.dir, "out.txt")
+        r = self.run_js("var u = rampart.utils;\n"
+                        "u.fprintf(u.stdout, 'to %%s\\n', 'stdout');\n"
+                        "u.fprintf(u.stderr, 'to %%s\\n', 'stderr');\n"
+                        "var n = u.fprintf(%r, 'first %%d\\n', 1);\n"
+                        "u.fprintf(%r, true, 'second %%J\\n', [2]);\n"
+                        "console.log(n, u.readFile(%r, true).length);\n"
+                        "u.fprintf(%r, 'truncated\\n');\n" % (f, f, f, f))
+        self.assertEqual(r.stdout, "to stdout\n8 19\n")
+        self.assertEqual(r.stderr, "to stderr\n")
+        with open(f) as fh:
+            self.assertEqual(fh.read(), "truncated\n")
+        r = self.run_js("rampart.utils.fprintf('/nonexistent/dir/x', 'a');", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("fprintf: cannot open '/nonexistent/dir/x'", r.stderr)
+
+    def test_console(self):
+        r = self.run_js("console.log('s', 1, true, null, undefined, {a: [1, {b: 'c'}]}, [1, 2]);\n"
+                        "console.error('err', {e: 1});\n"
+                        "var c = {}; c.self = c; console.log(c);\n"
+                        "console.log(function foo() {});\n"
+                        "console.log(new Error('shown'));\n"
+                        "console.warn('w'); console.info('i');\n")
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], 's 1 true null undefined {"a":[1,{"b":"c"}]} [1,2]')
+        self.assertEqual(out[1], "[Object (circular)]")
+        self.assertEqual(out[2], "[Function: foo]")
+        self.assertTrue(out[3].startswith("Error: shown"))
+        self.assertEqual(out[-1], "i")
+        self.assertEqual(r.stderr.splitlines(), ['err {"e":1}', "w"])
+
+
+class TestFiles(JsCase):
+    def test_readfile(self):
+        data = bytes(range(256))
+        p = self.write("bin.dat", data)
+        r = self.run_js(
+            "var u = rampart.utils, p = %r;\n"
+            "var b = u.readFile(p);\n"
+            "console.log(typeof b, b.length, b[0], b[255], b instanceof Uint8Array);\n"
+            "var part = u.readFile(p, 10, 5);\n"
+            "console.log(part.length, part[0], part[4]);\n"
+            "var tail = u.readFile(p, -3);\n"
+            "console.log(tail.length, tail[0]);\n"
+            "var cut = u.readFile(p, 250, -2);\n"
+            "console.log(cut.length, cut[0], cut[3]);\n"
+            "var o = u.readFile({file: p, offset: 65, length: 3, returnString: true});\n"
+            "console.log(typeof o, o);\n"
+            "console.log(u.readFile(%r, true));\n"
+            "try { u.readFile(p + '.missing'); } catch (e) { console.log(e.message); }\n"
+            % (p, self.write("t.txt", "text file\n")))
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], "object 256 0 255 true")
+        self.assertEqual(out[1], "5 10 14")
+        self.assertEqual(out[2], "3 253")
+        self.assertEqual(out[3], "4 250 253")
+        self.assertEqual(out[4], "string ABC")
+        self.assertEqual(out[5], "text file")
+        self.assertEqual(out[7], "readFile('%s.missing'): No such file or directory" % p)
+
+    def test_stat_and_readdir(self):
+        self.write("d/b.txt", "12345")
+        self.write("d/a.txt", "")
+        self.write("d/.hidden", "")
+        os.mkdir(os.path.join(self.dir, "d", "sub"))
+        os.utime(os.path.join(self.dir, "d", "b.txt"), (1000000000, 1000000000))
+        d = os.path.join(self.dir, "d")
+        r = self.run_js(
+            "var u = rampart.utils, d = %r;\n"
+            "var s = u.stat(d + '/b.txt');\n"
+            "console.log(s.size, s.isFile(), s.isDirectory(), s.mtime instanceof Date, "
+            "s.mtime.getTime(), (s.mode & 0x1ff).toString(8), s.permissions.toString(8));\n"
+            "var sd = u.stat(d + '/sub');\n"
+            "console.log(sd.isDirectory(), sd.isFile(), typeof sd.ino, typeof sd.atime.getTime());\n"
+            "console.log(u.stat(d + '/missing'));\n"
+            "console.log(JSON.stringify(u.readdir(d)));\n"
+            "console.log(JSON.stringify(u.readdir(d, true)));\n"
+            "try { u.readdir(d + '/b.txt'); } catch (e) { console.log(e.message); }\n"
+            "console.log(u.lstat(d + '/b.txt').isSymbolicLink());\n" % d)
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], "5 true false true 1000000000000 644 644")
+        self.assertEqual(out[1], "true false number number")
+        self.assertEqual(out[2], "false")
+        self.assertEqual(json.loads(out[3]), ["a.txt", "b.txt", "sub"])
+        self.assertEqual(json.loads(out[4]), [".hidden", "a.txt", "b.txt", "sub"])
+        self.assertIn("Not a directory", out[5])
+        self.assertEqual(out[6], "false")
+
+    def test_buffers_and_trim(self):
+        r = self.run_js(
+            "var u = rampart.utils;\n"
+            "var b = u.stringToBuffer('h\u00e9');\n"
+            "console.log(b.length, b[0], u.bufferToString(b), u.bufferToString('str'));\n"
+            "console.log('[' + u.trim('  \\t a b \\n ') + ']');\n"
+            "console.log(JSON.stringify(u.stringToBuffer('AB')));\n"
+            "try { u.bufferToString(5); } catch (e) { console.log(e.name); }\n")
+        self.assertEqual(r.stdout.splitlines(),
+                         ["3 104 h\u00e9 str", "[a b]", '{"0":65,"1":66}', "TypeError"])
+
+
+class TestProcesses(JsCase):
+    def test_exec(self):
+        r = self.run_js(
+            "var u = rampart.utils;\n"
+            "var r = u.exec(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);\n"
+            "console.log(JSON.stringify([r.stdout, r.stderr, r.exitStatus, r.timedOut, r.pid > 0]));\n"
+            "r = u.exec('echo', 'a b', 'c');\n"
+            "console.log(JSON.stringify([r.stdout, r.exitStatus]));\n"
+            "r = u.exec('cat', {stdin: 'fed in'});\n"
+            "console.log(r.stdout);\n"
+            "r = u.exec('sleep', '5', {timeout: 200});\n"
+            "console.log(r.timedOut, r.exitStatus);\n"
+            "r = u.exec('pwd', {cd: '/'});\n"
+            "console.log(r.stdout.trim());\n"
+            "r = u.exec('/bin/sh', '-c', 'echo $RPX', {env: {RPX: 'xyz'}});\n"
+            "console.log(r.stdout.trim());\n"
+            "r = u.shell('echo shell | tr a-z A-Z');\n"
+            "console.log(r.stdout.trim(), r.exitStatus);\n"
+            "try { u.exec('/no/such/cmd'); } catch (e) { console.log(e.message); }\n")
+        out = r.stdout.splitlines()
+        self.assertEqual(json.loads(out[0]), ["out\n", "err\n", 3, False, True])
+        self.assertEqual(json.loads(out[1]), ["a b c\n", 0])
+        self.assertEqual(out[2], "fed in")
+        self.assertEqual(out[3], "true %d" % (128 + signal.SIGTERM))
+        self.assertEqual(out[4], "/")
+        self.assertEqual(out[5], "xyz")
+        self.assertEqual(out[6], "SHELL 0")
+        self.assertEqual(out[7], "exec: cannot run '/no/such/cmd': No such file or directory")
+
+    def test_getpid_kill_background(self):
+        r = self.run_js(
+            "var u = rampart.utils;\n"
+            "console.log(u.getpid(), u.getppid());\n"
+            "console.log(u.kill(u.getpid(), 0));\n"
+            "var bg = u.exec('sleep', '30', {background: true});\n"
+            "console.log(bg.pid > 0, u.kill(bg.pid, 0));\n"
+            "console.log(u.kill(bg.pid, 'SIGKILL'));\n"
+            "u.sleep(0.2);\n"
+            "/* gone, or a zombie if nobody reaps orphans here */\n"
+            "var st = u.stat('/proc/' + bg.pid) ? u.readFile('/proc/' + bg.pid + '/stat', true) : '';\n"
+            "console.log(!st || / Z /.test(st));\n"
+            "try { u.kill(1, 'NOPE'); } catch (e) { console.log(e.message); }\n")
+        out = r.stdout.splitlines()
+        pid, ppid = out[0].split()
+        self.assertNotEqual(pid, str(os.getpid()))
+        self.assertEqual(ppid, str(os.getpid()))
+        self.assertEqual(out[1], "true")
+        self.assertEqual(out[2], "true true")
+        self.assertEqual(out[3], "true")
+        self.assertEqual(out[4], "true")
+        self.assertEqual(out[5], "unknown signal 'NOPE'")
+
+
+class TestGlobalize(JsCase):
+    def test_globalize(self):
+        out = self.lines(
+            "rampart.globalize(rampart.utils);\n"
+            "printf('%s %d\\n', sprintf('%s', 'g'), typeof readFile === 'function' ? 1 : 0);\n"
+            "rampart.globalize({x1: 1, x2: 2, x3: 3}, ['x1', 'x3']);\n"
+            "console.log(typeof x1, typeof x2, x3);\n"
+            "try { rampart.globalize(5); } catch (e) { console.log(e.name); }\n")
+        self.assertEqual(out, ["g 1", "number undefined 3", "TypeError"])
+
+
+class TestRequire(JsCase):
+    def test_search_order_and_forms(self):
+        files = {
+            "lib/m1.js": "var n = 0; exports.inc = function () { return ++n; };\n"
+                         "exports.file = __filename; exports.dir = __dirname;\n"
+                         "exports.sub = require('./helper').name;\n",
+            "lib/helper.js": "module.exports = {name: 'helper in lib'};",
+            "helper.js": "module.exports = {name: 'helper in script dir'};",
+            "data.json": '{"a": 1, "list": [1, 2]}',
+            "pkg/index.js": "module.exports = 'pkg index';",
+            "fn.js": "module.exports = function (x) { return x * 2; };",
+            "this.js": "this.viaThis = true; exports.same = (this === exports);",
+        }
+        r = self.run_js(
+            "var a = require('lib/m1'), b = require('./lib/m1.js'), c = require('lib/m1.js');\n"
+            "console.log(a === b, b === c, a.inc(), b.inc(), c.inc());\n"
+            "console.log(a.file === %r, a.dir === %r, a.sub);\n"
+            "console.log(require('helper').name);\n"
+            "var d = require('data.json');\n"
+            "console.log(JSON.stringify(d), require('data') === d, require('./data.json') === d);\n"
+            "console.log(require('pkg'), require('fn')(21));\n"
+            "var t = require('this'); console.log(t.viaThis, t.same);\n"
+            "console.log(require(%r).inc());\n"
+            % (os.path.join(self.dir, "lib", "m1.js"), os.path.join(self.dir, "lib"),
+               os.path.join(self.dir, "lib", "m1")), files=files)
+        self.assertEqual(r.stdout.splitlines(), [
+            "true true 1 2 3",
+            "true true helper in lib",
+            "helper in script dir",
+            '{"a":1,"list":[1,2]} true true',
+            "pkg index 42",
+            "true true",
+            "4",
+        ])
+
+    def test_script_dir_then_cwd_then_rampart_path(self):
+        other = tempfile.mkdtemp(prefix="rpjs-cwd-")
+        extra = tempfile.mkdtemp(prefix="rpjs-path-")
+        try:
+            with open(os.path.join(other, "incwd.js"), "w") as f:
+                f.write("module.exports = 'from cwd';")
+            with open(os.path.join(other, "both.js"), "w") as f:
+                f.write("module.exports = 'both: cwd';")
+            with open(os.path.join(extra, "inpath.js"), "w") as f:
+                f.write("module.exports = 'from RAMPART_PATH';")
+            self.write("scripts/both.js", "module.exports = 'both: script dir';")
+            r = self.run_js("console.log(require('incwd'), '|', require('both'), '|', "
+                            "require('inpath'));",
+                            name="scripts/main.js", cwd=other,
+                            env={"RAMPART_PATH": "/nonexistent:" + extra})
+            self.assertEqual(r.stdout, "from cwd | both: script dir | from RAMPART_PATH\n")
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
+            shutil.rmtree(extra, ignore_errors=True)
+
+    def test_requiring_file_dir_first(self):
+        files = {"a/mod.js": "module.exports = require('dep');",
+                 "a/dep.js": "module.exports = 'dep beside a/mod.js';",
+                 "dep.js": "module.exports = 'dep in script dir';"}
+        out = self.lines("console.log(require('a/mod'), require('dep'));", files=files)
+        self.assertEqual(out, ["dep beside a/mod.js dep in script dir"])
+
+    def test_cycle(self):
+        files = {"cyc_a.js": "exports.name = 'a'; var b = require('./cyc_b');\n"
+                             "exports.fromB = b.name + ':' + b.sawA; exports.done = true;",
+                 "cyc_b.js": "var a = require('./cyc_a'); exports.name = 'b';\n"
+                             "exports.sawA = a.name; exports.aDoneYet = !!a.done;"}
+        out = self.lines("var a = require('cyc_a'), b = require('cyc_b');\n"
+                         "console.log(a.fromB, b.aDoneYet, a.done);", files=files)
+        self.assertEqual(out, ["b:a false true"])
+
+    def test_missing_module_error(self):
+        r = self.run_js("try { require('no_such_mod'); } catch (e) { console.log(e.message); }\n"
+                        "require('./also_missing');\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot find module 'no_such_mod' (searched %s" % self.dir, r.stdout)
+        self.assertIn("cannot find module './also_missing'", r.stderr)
+        self.assertIn("main.js:2", r.stderr)
+
+    def test_module_errors_name_the_file(self):
+        files = {"bad_syntax.js": "var x = 1;\nvar y = ;\n",
+                 "bad_run.js": "var x = 1;\nnull.boom;\n",
+                 "bad.json": '{"a": }'}
+        r = self.run_js(
+            "['bad_syntax', 'bad_run', 'bad.json'].forEach(function (m) {\n"
+            "  try { require(m); } catch (e) { console.log(e.name + ': ' + e.message + ' @ ' + "
+            "(e.stack || '')); }\n"
+            "});\n", files=files)
+        out = r.stdout
+        self.assertRegex(out, r"SyntaxError: .*line 2.*in module %s" % re.escape(
+            os.path.join(self.dir, "bad_syntax.js")))
+        self.assertRegex(out, r"TypeError: cannot read property 'boom' of null @ [\s\S]*?bad_run\.js:2")
+        self.assertIn("require: JSON module '%s'" % os.path.join(self.dir, "bad.json"), out)
+        # a failed module is retried, not cached half-done
+        r = self.run_js("try { require('bad_run'); } catch (e) {}\n"
+                        "try { require('bad_run'); console.log('cached'); } catch (e) { "
+                        "console.log('retried'); }\n")
+        self.assertEqual(r.stdout, "retried\n")
+
+    def test_hot_reload(self):
+        self.write("hot.js", "module.exports = {v: 1};")
+        p = os.path.join(self.dir, "hot.js")
+        r = self.run_js(
+            "var a = require('hot'), a2 = require('hot');\n"
+            "rampart.utils.fprintf(%r, 'module.exports = {v: 22};');\n"
+            "var b = require('hot');\n"
+            "console.log(a.v, a === a2, b.v, a === b, require('hot') === b);\n" % p)
+        self.assertEqual(r.stdout, "1 true 22 false true\n")
+
+    def test_builtin_module(self):
+        out = self.lines("var s = require('rampart-server');\n"
+                         "console.log(typeof s.start, require('rampart-server') === s);")
+        self.assertEqual(out, ["function true"])
+
+
+class TestTimers(JsCase):
+    def test_ordering_and_clear(self):
+        r = self.run_js(
+            "var log = [];\n"
+            "setTimeout(function () { log.push('t30'); }, 30);\n"
+            "setTimeout(function () { log.push('t10a'); }, 10);\n"
+            "setTimeout(function (x, y) { log.push('t10b' + x + y); }, 10, 'X', 'Y');\n"
+            "setTimeout(function () { log.push('t0'); setTimeout(function () { log.push('nested0'); }, 0); }, 0);\n"
+            "var c = setTimeout(function () { log.push('cleared'); }, 5);\n"
+            "clearTimeout(c); clearTimeout(12345); clearTimeout(undefined);\n"
+            "var n = 0, iv = setInterval(function () { log.push('iv' + (++n)); if (n === 3) clearInterval(iv); }, 4);\n"
+            "setTimeout(function () { console.log(log.join(',')); }, 80);\n")
+        events = r.stdout.strip().split(",")
+        for a, b in [("t0", "nested0"), ("t10a", "t10b" + "XY"), ("t10bXY", "t30"),
+                     ("iv1", "iv2"), ("iv2", "iv3")]:
+            self.assertLess(events.index(a), events.index(b), r.stdout)
+        self.assertNotIn("cleared", events)
+        self.assertEqual(sum(1 for e in events if e.startswith("iv")), 3)
+        self.assertEqual(events[0], "t0")
+
+    def test_metronome(self):
+        r = self.run_js(
+            "var t0 = Date.now(), ticks = [];\n"
+            "var m = setMetronome(function () {\n"
+            "  ticks.push(Date.now() - t0);\n"
+            "  if (ticks.length === 2) rampart.utils.sleep(0.065); /* miss a beat or two */\n"
+            "  if (ticks.length === 5) { clearMetronome(m); console.log(JSON.stringify(ticks)); }\n"
+            "}, 50);\n")
+        ticks = json.loads(r.stdout)
+        self.assertEqual(len(ticks), 5)
+        # beats stay on the 50 ms grid (no drift) and missed ones are skipped
+        for t in ticks:
+            self.assertLess(abs(t - 50 * round(t / 50.0)), 20, ticks)
+        self.assertGreaterEqual(ticks[2] - ticks[1], 95, ticks)
+
+    def test_callback_error_does_not_stop_the_loop(self):
+        r = self.run_js(
+            "setTimeout(function () {\n  null.x;\n}, 5);\n"
+            "setTimeout(function () { console.log('still running'); }, 20);\n")
+        self.assertEqual(r.stdout, "still running\n")
+        self.assertIn("main.js:2: setTimeout callback: TypeError", r.stderr)
+
+    def test_exit_when_no_timers_left(self):
+        t = time.monotonic()
+        r = self.run_js("var n = 0; var i = setInterval(function () { if (++n === 5) clearInterval(i); }, 1);\n"
+                        "setTimeout(function () { console.log('done', n); }, 100);")
+        self.assertEqual(r.stdout, "done 5\n")
+        self.assertLess(time.monotonic() - t, 10)
+
+    def test_bad_arguments(self):
+        out = self.lines("try { setTimeout('code', 1); } catch (e) { console.log(e.name, e.message); }\n"
+                         "console.log(typeof setTimeout(function () {}, -5));")
+        self.assertEqual(out, ["TypeError setTimeout: the first argument must be a function",
+                               "number"])
+
+
+SNAP_SCRIPT = r"""
+rampart.globalize(rampart.utils);
+var cyc = {name: "c", list: [1, 2]}; cyc.self = cyc; cyc.list.push(cyc);
+var when = new Date(86400000);
+var pbuf = stringToBuffer("plain");
+var u8 = new Uint8Array([1, 2, 250]);
+var nb = new Buffer("node");
+var re = /ab+c/i;
+var shared = {v: 1};
+var pair = [shared, shared];
+var m = require("./counter");
+var greeting = "!";
+function g() { return "g" + greeting; }
+function mk() { var local = "L"; return function () { return local; }; }
+var closure = mk();
+var bound = g.bind(null);
+function check(extra) {
+  var r = {};
+  r.cycle = cyc.self === cyc && cyc.list[2] === cyc && cyc.name === "c";
+  r.date = when instanceof Date && when.getTime() === 86400000;
+  r.pbuf = bufferToString(pbuf);
+  r.u8 = u8 instanceof Uint8Array && u8[2] === 250 && u8.length === 3;
+  r.nodebuf = Buffer.isBuffer(nb) && bufferToString(nb) === "node";
+  r.regexp = re instanceof RegExp && re.test("xABBBC");
+  r.shared = pair[0] === pair[1];
+  r.module = m.next();
+  r.global_fn = g();
+  r.natives = typeof sprintf === "function" && sprintf("%d", 7) === "7" && typeof rampart.utils.readFile;
+  try { r.closure = closure(); } catch (e) { r.closure = e.name + ": " + e.message; }
+  r.bound = typeof bound;
+  r.extra = !!extra && extra.fn === g && extra.obj === shared && extra.fn() === "g!";
+  return r;
+}
+var here = check({fn: g, obj: shared});
+var there = __rptest.snapshot("check", {fn: g, obj: shared});
+console.log(JSON.stringify(here));
+console.log(JSON.stringify(there));
+"""
+
+
+class TestSnapshot(JsCase):
+    def test_copy_into_fresh_heap(self):
+        r = self.run_js(SNAP_SCRIPT, hooks=True,
+                        files={"counter.js": "var n = 0; exports.next = function () { return ++n; };"})
+        here, there = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertTrue(there["ok"], there)
+        got = json.loads(there["result"])
+        self.assertEqual(here["closure"], "L")
+        self.assertEqual(here["bound"], "function")
+        self.assertEqual(got["closure"], "ReferenceError: identifier 'local' undefined")
+        for k in ("cycle", "date", "u8", "nodebuf", "regexp", "shared", "extra"):
+            self.assertIs(got[k], True, k)
+        self.assertEqual(got["pbuf"], "plain")
+        self.assertEqual(got["module"], 1)  # the worker heap's own module instance
+        self.assertEqual(here["module"], 1)
+        self.assertEqual(got["global_fn"], "g!")
+        self.assertEqual(got["natives"], "function")
+        self.assertEqual(got["bound"], "undefined")  # bound functions are not copied
+
+    def test_locals_are_not_copied(self):
+        r = self.run_js("var glob = 1;\n"
+                        "function f() { return typeof glob + ' ' + typeof loc; }\n"
+                        "(function () { var loc = 2; "
+                        "console.log(JSON.stringify(__rptest.snapshot('f'))); })();\n",
+                        hooks=True)
+        self.assertEqual(json.loads(r.stdout)["result"], '"number undefined"')
+
+    def test_error_in_copied_function(self):
+        r = self.run_js("function boom() { throw new Error('worker side'); }\n"
+                        "console.log(JSON.stringify(__rptest.snapshot('boom')));\n", hooks=True)
+        res = json.loads(r.stdout)
+        self.assertFalse(res["ok"])
+        self.assertIn("Error: worker side", res["error"])
+        self.assertIn("main.js:1", res["error"])
+
+
+class TestDeadline(JsCase):
+    def test_cooperative_timeout(self):
+        r = self.run_js(
+            "var t0 = Date.now();\n"
+            "var a = __rptest.deadline(0.3, function () { while (true) {} });\n"
+            "var el = Date.now() - t0;\n"
+            "console.log(JSON.stringify(a), el >= 250 && el < 5000);\n"
+            "var b = __rptest.deadline(0.2, function () { try { while (true) {} } "
+            "catch (e) { while (true) {} } finally { } });\n"
+            "console.log(b.ok, b.timedOut);\n"
+            "var c = __rptest.deadline(5, function () { return 1; });\n"
+            "console.log(c.ok, c.timedOut);\n"
+            "var d = __rptest.deadline(5, function () { throw new Error('plain'); });\n"
+            "console.log(d.ok, d.timedOut, d.error);\n"
+            "var s = 0; for (var i = 0; i < 3000000; i++) s += i;\n"
+            "console.log('heap still usable', s > 0);\n", hooks=True)
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], '{"ok":false,"timedOut":true,"error":"RangeError: execution timeout"} true')
+        self.assertEqual(out[1:], ["false true", "true false", "false false Error: plain",
+                                   "heap still usable true"])
+
+
+if __name__ == "__main__":
+    unittest.main()
