@@ -14,75 +14,12 @@
 #
 # It starts only its own servers, stops them by pid on exit, 127.0.0.1 only.
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
+. "$(dirname "$0")/lib.sh"
+bench_init js 3
+bench_need bin/rampart modules/mod_js.so
 rampart="$build_dir/bin/rampart"
-DURATION=${BENCH_DURATION:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
-CONNS=${BENCH_CONNECTIONS:-32}
-WRK_THREADS=${BENCH_WRK_THREADS:-2}
-WORKERS=${BENCH_WORKERS:-1 2}
 NODE=${NODE:-node}
-
-die() { echo "bench/js: $*" >&2; exit 1; }
-
-for t in "$DURATION" "$ROUNDS" "$CONNS" "$WRK_THREADS"; do
-    [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "BENCH_* values must be positive integers"
-done
-[ "$DURATION" -le 60 ] || die "BENCH_DURATION is capped at 60 s per run"
-[ "$ROUNDS" -le 7 ] || die "BENCH_ROUNDS is capped at 7"
-
-if [ ! -x "$rampart" ] || [ ! -e "$build_dir/modules/mod_js.so" ]; then
-    echo "bench/js: building first"
-    cmake -S "$here" -B "$build_dir" >/dev/null
-    cmake --build "$build_dir" -j"$(nproc)" >/dev/null
-fi
-command -v wrk >/dev/null || die "wrk not found: run 'make deps' (scripts/install-deps.sh)"
 command -v "$NODE" >/dev/null || die "node not found (set NODE=/path/to/node)"
-command -v curl >/dev/null || die "curl not found: run 'make deps'"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rp-bench-js.XXXXXX")
-chmod 0755 "$tmp"
-ours_pid=""
-node_pid=""
-
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL (node's cluster workers
-    local pid=$1 i # leave with their primary)
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-stop_servers() {
-    stop_pid "$ours_pid"; ours_pid=""
-    stop_pid "$node_pid"; node_pid=""
-}
-cleanup() {
-    stop_servers
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_up() { # pid url
-    local i
-    for i in $(seq 1 100); do # 10 s
-        kill -0 "$1" 2>/dev/null || return 1
-        if curl -fs -o /dev/null "$2"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 cat > "$tmp/hello.js" <<'EOF'
 var server = require("rampart-server");
@@ -122,26 +59,15 @@ EOF
 chmod 0644 "$tmp"/*.js
 
 start_ours() { # threads port
-    PORT=$2 THREADS=$1 "$rampart" "$tmp/hello.js" >"$tmp/ours.log" 2>&1 &
-    ours_pid=$!
-    wait_up "$ours_pid" "http://127.0.0.1:$2/hello.html" ||
-        { cat "$tmp/ours.log" >&2; die "rampart did not start"; }
+    bench_start ours_pid "$tmp/ours.log" "http://127.0.0.1:$2/hello.html" \
+        env PORT="$2" THREADS="$1" "$rampart" "$tmp/hello.js"
 }
-start_node() { # threads port
-    PORT=$2 THREADS=$1 "$NODE" "$tmp/node_hello.js" >"$tmp/node.log" 2>&1 &
-    node_pid=$!
-    wait_up "$node_pid" "http://127.0.0.1:$2/hello.html" ||
-        { cat "$tmp/node.log" >&2; die "node did not start"; }
+start_node() { # threads port (node's cluster workers leave with their primary)
+    bench_start node_pid "$tmp/node.log" "http://127.0.0.1:$2/hello.html" \
+        env PORT="$2" THREADS="$1" "$NODE" "$tmp/node_hello.js"
 }
 
-run_wrk() { # url -> req/s
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" "$1" 2>/dev/null |
-        awk '/^Requests\/sec:/ {print int($2)}'
-}
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-
-echo "bench/js: rampart $("$rampart" --version 2>/dev/null | head -1 || true) vs node $("$NODE" --version)"
+echo "bench/js: rampart vs node $("$NODE" --version)"
 echo "bench/js: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds, median"
 results=()
 for w in $WORKERS; do
@@ -149,20 +75,18 @@ for w in $WORKERS; do
     p2=$(free_port)
     start_ours "$w" "$p1"
     start_node "$w" "$p2"
-    # warm-up
-    wrk -t1 -c4 -d1s "http://127.0.0.1:$p1/hello.html" >/dev/null 2>&1 || true
-    wrk -t1 -c4 -d1s "http://127.0.0.1:$p2/hello.html" >/dev/null 2>&1 || true
+    warm_up "http://127.0.0.1:$p1/hello.html"
+    warm_up "http://127.0.0.1:$p2/hello.html"
     ours=()
     theirs=()
     for r in $(seq 1 "$ROUNDS"); do
-        ours+=("$(run_wrk "http://127.0.0.1:$p1/hello.html")")
-        theirs+=("$(run_wrk "http://127.0.0.1:$p2/hello.html")")
+        read -r a _ _ <<<"$(run_wrk "http://127.0.0.1:$p1/hello.html")"; ours+=("$a")
+        read -r a _ _ <<<"$(run_wrk "http://127.0.0.1:$p2/hello.html")"; theirs+=("$a")
     done
-    stop_servers
-    o=$(printf '%s\n' "${ours[@]}" | median)
-    n=$(printf '%s\n' "${theirs[@]}" | median)
-    ratio=$(awk -v a="$o" -v b="$n" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    results+=("$(printf '%-9s %7s %14s %14s %10s' "hello.js" "$w" "$o" "$n" "$ratio")")
+    bench_stop_all
+    o=$(median "${ours[@]}")
+    n=$(median "${theirs[@]}")
+    results+=("$(printf '%-9s %7s %14.0f %14.0f %10s' "hello.js" "$w" "$o" "$n" "$(ratio "$o" "$n")")")
     echo "bench/js: workers=$w rampart=${ours[*]} node=${theirs[*]}"
 done
 echo
