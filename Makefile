@@ -23,7 +23,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build run run-js test test-asan bench install clean
+.PHONY: all deps build run test test-asan bench install clean
 
 all: build
 
@@ -36,20 +36,13 @@ build: deps
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# No -f: the server's embedded default configuration serves the demo site.
-# As root the server refuses to run without a User to drop privileges to.
+# No script: `rampart` runs its built-in demo (examples/demo.js): the demo
+# site examples/www plus every example of the rampart-server documentation,
+# on 127.0.0.1:8088 and [::1]:8088.  Started as root it drops to nobody.
+# `build/bin/rampart-httpd` alone serves the demo site from its built-in
+# conf file text (static files only).
 run: build
-	@if [ "$$(id -u)" = 0 ]; then \
-	    echo "make run: running as root, dropping privileges with: User nobody"; \
-	    exec $(BUILD_DIR)/bin/rampart-httpd -c 'User nobody'; \
-	else \
-	    exec $(BUILD_DIR)/bin/rampart-httpd; \
-	fi
-
-# The JavaScript side: the demo site plus every example of the spec on one
-# server (examples/demo.js), through `rampart script.js`.
-run-js: build
-	exec $(BUILD_DIR)/bin/rampart examples/demo.js
+	exec $(BUILD_DIR)/bin/rampart
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2

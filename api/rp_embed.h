@@ -66,6 +66,11 @@ RP_API void rp_server_on_reload(rp_server *s, rp_reload_fn fn, void *arg);
 struct event_base;
 RP_API struct event_base *rp_server_base(rp_server *s);
 
+/* The directory of the running executable (from /proc/self/exe): files
+ * that ship with the server are found relative to it, in the build tree and
+ * the install tree alike. */
+RP_API const char *rp_exe_dir(void);
+
 /* Print the hook pipeline in run order. */
 RP_API void rp_hooks_dump(const rp_server *s, FILE *out);
 

@@ -150,7 +150,6 @@ rp_modrec *rp_module_find(const rp_server *s, const char *name);
  * which is not loaded: add 'LoadModule gzip mod_gzip.so'", or NULL. */
 const char *rp_module_hint(rp_server *s, const char *directive);
 const char *rp_default_module_dir(void);
-RP_EXPORT const char *rp_exe_dir(void);
 
 /* Pieces of rp_server_finalize. */
 int rp_hooks_sort(rp_server *s, const char **err);

@@ -26,20 +26,34 @@ static rp_server *bootstrap;
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: rampart script.js [args...]\n"
+            "usage: rampart [script.js [args...]]\n"
             "       rampart -V | --version\n"
             "       rampart -h | --help\n"
             "Runs a JavaScript file; require(\"rampart-server\").start({...}) in it starts the\n"
             "web server, which then serves until SIGTERM or SIGINT.\n"
             "The script's arguments are in process.argv (argv[1] is the script).\n"
+            "Without a script: the built-in demo (the demo site and every example of the\n"
+            "rampart-server documentation) on 127.0.0.1:8088 and [::1]:8088.\n"
             "Environment: RAMPART_PATH, colon-separated extra directories for require().\n");
+}
+
+/* The demo that ships with the server, beside the binary in the build tree
+ * and in the install tree alike: <exe>/../share/rampart/examples/demo.js. */
+static char *builtin_demo(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/../share/rampart/examples/demo.js", rp_exe_dir());
+    return path;
 }
 
 int main(int argc, char **argv)
 {
+    char *demo_argv[] = {argv[0], NULL, NULL};
     if (argc < 2) {
-        usage(stderr);
-        return 2;
+        demo_argv[1] = builtin_demo();
+        fprintf(stderr, "rampart: no script given; running the built-in demo %s\n", demo_argv[1]);
+        argv = demo_argv;
+        argc = 2;
     }
     const char *a = argv[1];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {

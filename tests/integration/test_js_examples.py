@@ -21,13 +21,15 @@ HAVE_RAMPART = os.path.exists(RAMPART)
 
 
 class Example:
-    def __init__(self, name):
+    def __init__(self, name, builtin=False):
         self.port = free_port()
         env = dict(os.environ, BIND="127.0.0.1:%d" % self.port)
         self.log = open("/tmp/rp-example-%s-%d.log" % (name, os.getpid()), "w+b")
-        self.proc = subprocess.Popen([RAMPART, os.path.join(EXAMPLES, name + ".js")],
-                                     cwd=EXAMPLES, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
+        # builtin: `rampart` without a script (what `make run` starts), from
+        # an unrelated directory, so the demo must be found beside the binary
+        argv = [RAMPART] if builtin else [RAMPART, os.path.join(EXAMPLES, name + ".js")]
+        self.proc = subprocess.Popen(argv, cwd="/" if builtin else EXAMPLES, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         import socket
 
         def up():
@@ -157,6 +159,21 @@ class TestExamples(unittest.TestCase):
             self.assertEqual(ex.request("GET", "/source/")[0], 200)
             st, hd, body = ex.request("GET", "/logo.svg")
             self.assertEqual((st, hd["content-type"]), (200, "image/svg+xml"))
+
+
+class TestBuiltinDemo(unittest.TestCase):
+    """`make run` is `rampart` without a script: the demo site and the examples."""
+
+    @unittest.skipUnless(HAVE_RAMPART, "build/bin/rampart not built")
+    def test_no_script_serves_the_demo(self):
+        with Example("builtin-demo", builtin=True) as ex:
+            st, h, body = ex.request("GET", "/")
+            self.assertEqual(st, 200)
+            self.assertIn(b"/helloWorld.html", body)  # the JS examples are linked
+            self.assertEqual(ex.request("GET", "/helloWorld.html")[2], b"<pre>Hello World!</pre>")
+            self.assertEqual(ex.request("GET", "/multi/page1.html")[0], 200)
+            self.assertEqual(ex.request("GET", "/style.css")[0], 200)
+            self.assertIn("running the built-in demo", ex.output())
 
 
 if __name__ == "__main__":
