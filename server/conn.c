@@ -358,6 +358,7 @@ static void abort_request(rp_conn *c)
 static void lose_socket(rp_conn *c)
 {
     c->closing = true;
+    c->broken = true;
     if (c->busy && !(c->req && c->req->finished)) {
         reader_free(c);
         bufferevent_free(c->bev);
@@ -587,6 +588,8 @@ static void conn_free(rp_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     reader_free(c);
+    if (c->bev && c->tls && !c->broken)
+        rp_tls_close_notify(c->bev);
     if (c->bev)
         bufferevent_free(c->bev);
     event_free(c->next_ev);

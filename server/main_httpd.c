@@ -1,6 +1,8 @@
 /* main_httpd.c - rampart-httpd: run the server from a conf file. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,20 @@ static void print_directives(const rp_server *s)
     }
 }
 
+/* A pid file can outlive its server and its pid be reused: only signal a
+ * process running this same program. */
+static bool same_program(pid_t pid)
+{
+    char link[64], theirs[PATH_MAX], ours[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/%ld/exe", (long)pid);
+    ssize_t a = readlink(link, theirs, sizeof theirs - 1);
+    ssize_t b = readlink("/proc/self/exe", ours, sizeof ours - 1);
+    if (a <= 0 || b <= 0)
+        return false;
+    theirs[a] = ours[b] = '\0';
+    return strcmp(theirs, ours) == 0;
+}
+
 /* -s: signal the running server whose pid the configuration's PidFile holds. */
 static int send_signal(const rp_server *s, const char *name)
 {
@@ -127,6 +143,11 @@ static int send_signal(const rp_server *s, const char *name)
         return 1;
     }
     fclose(f);
+    if (!same_program((pid_t)pid)) {
+        fprintf(stderr, "rampart-httpd: -s %s: stale %s: pid %ld is not a running rampart-httpd\n",
+                name, path, pid);
+        return 1;
+    }
     if (kill((pid_t)pid, sig) != 0) {
         fprintf(stderr, "rampart-httpd: -s %s: pid %ld from %s: %s\n", name, pid, path,
                 strerror(errno));

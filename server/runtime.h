@@ -142,6 +142,7 @@ struct rp_conn {
     bool closing;    /* close once output is flushed */
     bool read_eof;
     bool detached;   /* a module took the bufferevent over (upgrade) */
+    bool broken;     /* the socket failed: no goodbye on close */
     int error_status; /* set by a parser callback to answer and close */
 
     /* parser scratch: the header name or value being assembled */

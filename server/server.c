@@ -28,7 +28,8 @@ static struct {
     rp_reload_fn reload;
     void *reload_arg;
     struct event *sigs[4];
-} g_run;
+    int ready_fd; /* daemon child: tells the waiting parent how the start went */
+} g_run = {.ready_fd = -1};
 
 /* The configuration used when rampart-httpd runs without -f: the demo site
  * on the loopback addresses. */
@@ -189,6 +190,40 @@ static int fail(const char **err, const char *fmt, const char *a)
 
 /* Daemon, pid file and privileges, in that order: the pid file may live
  * where only root can write, and the daemon's pid is the one to record. */
+/* Daemon: the parent returns only once the child serves, or with the
+ * child's reason for not serving, so "Daemon on" fails loudly. */
+static int wait_for_child(int fd, const char **err)
+{
+    static char msg[600];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof msg - 1 && (got = read(fd, msg + n, sizeof msg - 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    msg[n] = '\0';
+    if (strcmp(msg, "ok") == 0)
+        return 0;
+    *err = n ? msg : "the daemon exited before it was serving (see the ErrorLog)";
+    return -1;
+}
+
+/* Daemon child: "ok", or why the start failed; then the parent goes. */
+static void tell_parent(const char *err)
+{
+    if (g_run.ready_fd < 0)
+        return;
+    const char *m = err ? err : "ok";
+    ssize_t ignored = write(g_run.ready_fd, m, strlen(m));
+    (void)ignored;
+    close(g_run.ready_fd);
+    g_run.ready_fd = -1;
+}
+
 static int prepare_process(rp_server *s, bool *parent, pid_t *pid, const char **err)
 {
     rp_core_conf *c = s->core;
@@ -199,14 +234,20 @@ static int prepare_process(rp_server *s, bool *parent, pid_t *pid, const char **
         return fail(err, "%s", "refusing to run as root without 'User': name the account to "
                                "switch to after binding (for example: User nobody)");
     if (c->daemon) {
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) != 0)
+            return fail(err, "cannot create a pipe: %s", strerror(errno));
         pid_t child = fork();
         if (child < 0)
             return fail(err, "cannot fork: %s", strerror(errno));
         if (child > 0) {
+            close(ready[1]);
             *parent = true;
             *pid = child;
-            return 0;
+            return wait_for_child(ready[0], err);
         }
+        close(ready[0]);
+        g_run.ready_fd = ready[1];
         detach();
     }
     *pid = getpid();
@@ -262,13 +303,18 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
         return fail(err, "%s", msg);
     }
     bool parent;
-    if (prepare_process(s, &parent, pid, err) != 0 || parent) {
+    int rc = prepare_process(s, &parent, pid, err);
+    if (rc != 0 || parent) {
         rp_listeners_close(&g_run.ls);
         block_signals(SIG_UNBLOCK);
-        return parent ? RP_SERVER_PARENT : RP_SERVER_FAILED;
+        tell_parent(*err);
+        return rc != 0 ? RP_SERVER_FAILED : RP_SERVER_PARENT;
     }
-    if (start_loops(s, err) != 0)
+    if (start_loops(s, err) != 0) {
+        tell_parent(*err);
         return RP_SERVER_FAILED;
+    }
+    tell_parent(NULL);
     block_signals(SIG_UNBLOCK); /* signals that came early are delivered now */
     for (int i = 0; i < g_run.ls.n; i++)
         rp_log(NULL, RP_LOG_NOTICE, "listening on %s", g_run.ls.spec[i]);
@@ -301,8 +347,9 @@ RP_API int rp_server_loop(rp_server *s)
     if (g_run.current != g_run.original)
         rp_server_free(g_run.current);
     g_run.current = NULL;
-    if (s->core->pid_file)
-        unlink(s->core->pid_file);
+    if (s->core->pid_file && unlink(s->core->pid_file) != 0 && errno != ENOENT)
+        rp_log(NULL, RP_LOG_WARN, "cannot remove PidFile '%s': %s (keep it in a directory the "
+                                  "User can write)", s->core->pid_file, strerror(errno));
     rp_log(NULL, RP_LOG_NOTICE, "stopped");
     return 0;
 }

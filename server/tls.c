@@ -210,3 +210,15 @@ struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, in
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
 }
+
+/* A clean close: send close_notify.  Besides being polite, it keeps the
+ * session in the cache; OpenSSL forgets sessions of connections freed
+ * without a shutdown, and session-ID resumption would never happen. */
+void rp_tls_close_notify(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl && SSL_is_init_finished(ssl)) {
+        SSL_shutdown(ssl); /* non-blocking: one attempt, whatever the peer does */
+        ERR_clear_error();
+    }
+}

@@ -14,4 +14,7 @@ int rp_tls_prepare(rp_server *s, const char **err);
 /* A server-side TLS bufferevent owning fd (NULL on failure). */
 struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, int fd);
 
+/* Before freeing a TLS connection that closes cleanly. */
+void rp_tls_close_notify(struct bufferevent *bev);
+
 #endif

@@ -115,6 +115,42 @@ class TestDaemonControl(unittest.TestCase):
         self.assertTrue(self.srv.alive())
 
 
+class TestDaemonFailures(unittest.TestCase):
+    def test_daemon_reports_the_childs_failure(self):
+        # the launcher waits for the daemon to serve: a failure after the fork
+        # is its exit status and message, not a silent 0
+        srv = Server(conf=CONF + "PidFile /nonexistent-dir/x.pid\n", files=FILES,
+                     start=False, logs=False)
+        try:
+            conf = srv.conf_text.replace("User nobody\n", "User nobody\nDaemon on\n") \
+                if IS_ROOT else srv.conf_text + "Daemon on\n"
+            with open(srv.conf_path, "w") as f:
+                f.write(conf)
+            r = run_httpd(["-f", srv.conf_path], timeout=20)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("PidFile", r.stderr)
+        finally:
+            srv.cleanup()
+
+    def test_s_refuses_a_stale_pid_file(self):
+        # a pid file naming a process that is not rampart-httpd (here: sleep)
+        sleeper = subprocess.Popen(["sleep", "30"])
+        try:
+            srv = Server(conf=CONF + "PidFile {dir}/stale.pid\n", files=FILES, start=False)
+            try:
+                with open(os.path.join(srv.dir, "stale.pid"), "w") as f:
+                    f.write("%d\n" % sleeper.pid)
+                r = run_httpd(["-f", srv.conf_path, "-s", "stop"])
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("stale", r.stderr)
+                self.assertIsNone(sleeper.poll(), "the unrelated process was signalled")
+            finally:
+                srv.cleanup()
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+
+
 class TestSignalsWithoutPidFile(unittest.TestCase):
     def test_s_without_pidfile_directive(self):
         srv = Server(conf=CONF, files=FILES, start=False, logs=False)

@@ -148,6 +148,15 @@ class TestTLS(TLSBase):
         (st, _, _), (ver, _, _, reused) = self.tls_get(self.srv.port2, ctx=ctx, session=sess)
         self.assertEqual((st, reused), (200, True))
 
+    def test_session_id_resumption_without_tickets(self):
+        # the server's session cache, not tickets: needs a clean TLS close
+        ctx = self.client_ctx(maximum_version=ssl.TLSVersion.TLSv1_2)
+        ctx.options |= ssl.OP_NO_TICKET
+        (st, _, _), (_, _, sess, reused) = self.tls_get(self.srv.port2, ctx=ctx)
+        self.assertEqual((st, reused), (200, False))
+        (st, _, _), (_, _, _, reused) = self.tls_get(self.srv.port2, ctx=ctx, session=sess)
+        self.assertEqual((st, reused), (200, True))
+
     def test_tls11_refused_by_default(self):
         ctx = legacy_client()
         with self.assertRaises((ssl.SSLError, ConnectionError)):
