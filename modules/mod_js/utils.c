@@ -1354,20 +1354,26 @@ static duk_ret_t u_shell(duk_context *ctx)
 
 /* ==== console and globalize ================================================= */
 
+/* One whole line per call, flushed at once: worker threads log concurrently,
+ * and a server's console output must reach its log file while it runs. */
 static void console_out(duk_context *ctx, FILE *f)
 {
     duk_idx_t n = duk_get_top(ctx);
-    for (duk_idx_t i = 0; i < n; i++) {
-        js_inspect_push(ctx, i);
+    for (duk_idx_t i = 0; i < n; i++)
+        js_inspect_push(ctx, i); /* may call into JS: before taking the lock */
+    flockfile(f);
+    for (duk_idx_t i = n; i < 2 * n; i++) {
         duk_size_t len;
-        const char *s = duk_get_lstring(ctx, -1, &len);
-        if (i)
+        const char *s = duk_get_lstring(ctx, i, &len);
+        if (i > n)
             fputc(' ', f);
         if (s)
             fwrite(s, 1, len, f);
-        duk_pop(ctx);
     }
     fputc('\n', f);
+    fflush(f);
+    funlockfile(f);
+    duk_pop_n(ctx, n);
 }
 
 static duk_ret_t c_log(duk_context *ctx)
