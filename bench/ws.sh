@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# bench/ws.sh - websocket echo: rampart-httpd (mod_ws) against Node 20 + ws.
+# bench/ws.sh - websocket echo: rampart-httpd (mod_ws), rampart (a JavaScript
+# ws: route) and Node 20 + ws.
 #
-# Both servers echo every message back.  The load generator is one Node
-# process (bench/ws-load.js, npm `ws` client) run the same way against both:
+# All three echo every message back.  The load generator is one Node
+# process (bench/ws-load.js, npm `ws` client) run the same way against each:
 # BENCH_WS_CONNECTIONS websockets (50), each with one message of
 # BENCH_WS_SIZE bytes (64) in flight, so the figure is echo round trips per
-# second.  Runs alternate between the servers (ours, node, ours, node...),
+# second.  Runs alternate between the servers (C, JS, node, C, JS, node...),
 # BENCH_ROUNDS each (2), BENCH_DURATION seconds each (5) after a 1 s warm-up;
 # the table shows the median.
 #
-# Ours: the built-in C echo route, "Map ws:/echo ws:echo", "Threads
-# BENCH_WS_THREADS" (1, like Node's single event loop).  mod_js's JavaScript
-# websocket binding is not measured here (it is not written yet).
+# Ours, twice, both with "Threads BENCH_WS_THREADS" (1, like Node's single
+# event loop): the built-in C echo route of rampart-httpd ("Map ws:/echo
+# ws:echo"), and a `rampart` script whose "ws:/jsecho" function returns
+# req.body (mod_js's websocket heap, a Buffer back as a binary message).
 #
 # npm's `ws` package is installed at run time into bench/.node (not part of
-# the repository).  Only the two servers started here are stopped, by pid.
-# Total time with the defaults: about 30 s (plus the npm install once).
+# the repository).  Only the three servers started here are stopped, by pid.
+# Total time with the defaults: about 45 s (plus the npm install once).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-build}
 case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
 httpd="$build_dir/bin/rampart-httpd"
+rampart="$build_dir/bin/rampart"
 DURATION=${BENCH_DURATION:-5}
 ROUNDS=${BENCH_ROUNDS:-2}
 CONNS=${BENCH_WS_CONNECTIONS:-50}
@@ -41,10 +44,11 @@ done
 
 command -v node >/dev/null || die "node not found (Node 20 is the peer)"
 command -v npm >/dev/null || die "npm not found"
-if [ ! -x "$httpd" ] || [ ! -e "$build_dir/modules/mod_ws.so" ]; then
+if [ ! -x "$httpd" ] || [ ! -x "$rampart" ] || [ ! -e "$build_dir/modules/mod_ws.so" ] ||
+    [ ! -e "$build_dir/modules/mod_js.so" ]; then
     echo "bench/ws: building first"
     cmake -S "$here" -B "$build_dir" >/dev/null
-    cmake --build "$build_dir" -j"$(nproc)" --target rampart-httpd mod_ws >/dev/null
+    cmake --build "$build_dir" -j"$(nproc)" --target rampart-httpd rampart mod_ws mod_js >/dev/null
 fi
 if [ ! -e "$node_dir/node_modules/ws/package.json" ]; then
     echo "bench/ws: installing the npm ws package into bench/.node"
@@ -57,6 +61,7 @@ export NODE_PATH="$node_dir/node_modules"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rp-bench-ws.XXXXXX")
 chmod 0755 "$tmp"
 ours_pid=""
+js_pid=""
 node_pid=""
 
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL
@@ -72,6 +77,7 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
 }
 cleanup() {
     stop_pid "$ours_pid"; ours_pid=""
+    stop_pid "$js_pid"; js_pid=""
     stop_pid "$node_pid"; node_pid=""
     rm -rf "$tmp"
 }
@@ -94,6 +100,7 @@ wait_port() { # pid port
 
 # ---- the servers ----------------------------------------------------------------
 ours_port=$(free_port)
+js_port=$(free_port)
 node_port=$(free_port)
 {
     echo "LoadModule ws mod_ws.so"
@@ -109,6 +116,25 @@ ours_pid=$!
 wait_port "$ours_pid" "$ours_port" || {
     cat "$tmp/rampart.out" "$tmp/rampart-error.log" 2>/dev/null >&2
     die "rampart-httpd did not start"
+}
+cat >"$tmp/jsecho.js" <<EOF
+var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:$js_port", threads: $THREADS, log: false,
+    errorLog: "$tmp/rampart-js-error.log", user: "nobody",
+    map: {
+        "ws:/jsecho": function (req) {
+            if (req.count)
+                return req.body;  /* a Buffer: sent back as a binary message */
+        }
+    }
+});
+EOF
+"$rampart" "$tmp/jsecho.js" >"$tmp/rampart-js.out" 2>&1 &
+js_pid=$!
+wait_port "$js_pid" "$js_port" || {
+    cat "$tmp/rampart-js.out" "$tmp/rampart-js-error.log" 2>/dev/null >&2
+    die "rampart (JS echo) did not start"
 }
 node "$here/bench/ws-node-echo.js" "$node_port" >"$tmp/node.out" 2>&1 &
 node_pid=$!
@@ -142,24 +168,27 @@ median() {
 
 echo "rampart websocket echo bench: $(nproc) CPUs, $CONNS connections, $SIZE-byte binary messages,"
 echo "one in flight per connection, ${DURATION}s x $ROUNDS rounds, load: bench/ws-load.js (npm ws)"
-echo "  ours: $httpd, mod_ws echo route (C), Threads $THREADS"
+echo "  C:    $httpd, mod_ws echo route (C), Threads $THREADS"
+echo "  JS:   $rampart, ws:/jsecho returning req.body, threads $THREADS"
 echo "  node: $(node --version), ws $(node -e 'console.log(require("ws/package.json").version)')"
 echo
 
-o=(); n=(); oc=(); nc=(); errs=0
+o=(); j=(); n=(); oc=(); jc=(); nc=(); errs=0
 for r in $(seq 1 "$ROUNDS"); do
     read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$ours_port/echo" "$ours_pid")"
     o+=("$rate"); oc+=("$cpu"); errs=$((errs + e))
+    read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$js_port/jsecho" "$js_pid")"
+    j+=("$rate"); jc+=("$cpu"); errs=$((errs + e))
     read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$node_port/" "$node_pid")"
     n+=("$rate"); nc+=("$cpu"); errs=$((errs + e))
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-om=$(median "${o[@]}"); nm=$(median "${n[@]}")
-ocm=$(median "${oc[@]}"); ncm=$(median "${nc[@]}")
-printf '%-26s %12s %12s %10s\n' "echo ${SIZE} B, ${CONNS} conns" "ours" "node" "ours/node"
-printf '%-26s %12s %12s %10s\n' "messages/s" "$om" "$nm" "$(ratio "$om" "$nm")"
-printf '%-26s %12s %12s %10s\n' "messages/server CPU-s" "$ocm" "$ncm" "$(ratio "$ocm" "$ncm")"
-echo "  rounds msg/s: ours ${o[*]}; node ${n[*]}"
+om=$(median "${o[@]}"); jm=$(median "${j[@]}"); nm=$(median "${n[@]}")
+ocm=$(median "${oc[@]}"); jcm=$(median "${jc[@]}"); ncm=$(median "${nc[@]}")
+printf '%-26s %10s %10s %10s %8s %8s\n' "echo ${SIZE} B, ${CONNS} conns" "C" "JS" "node" "C/node" "JS/node"
+printf '%-26s %10s %10s %10s %8s %8s\n' "messages/s" "$om" "$jm" "$nm" "$(ratio "$om" "$nm")" "$(ratio "$jm" "$nm")"
+printf '%-26s %10s %10s %10s %8s %8s\n' "messages/server CPU-s" "$ocm" "$jcm" "$ncm" "$(ratio "$ocm" "$ncm")" "$(ratio "$jcm" "$ncm")"
+echo "  rounds msg/s: C ${o[*]}; JS ${j[*]}; node ${n[*]}"
 echo "  messages/s is bounded by the one-process Node load generator on small machines;"
 echo "  messages per second of server CPU time compares the servers' own cost."
 [ "$errs" = 0 ] || echo "  errors: $errs echoes had the wrong length or content"

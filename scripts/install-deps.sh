@@ -11,7 +11,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config curl
       libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
       openssl python3 wrk nginx-light apache2-utils
-      man-db groff-base testssl.sh)
+      man-db groff-base testssl.sh chromium)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 
 SUDO=""
@@ -26,6 +26,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core (pinned in tests/browser/package.json) for the browser test,
+# into tests/browser/node_modules (not part of the repository), only if missing.
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -e "$browser_dir/node_modules/playwright-core/package.json" ]; then
+    if command -v npm >/dev/null; then
+        echo "install-deps: npm install in tests/browser (playwright-core)"
+        (cd "$browser_dir" && npm install --no-audit --no-fund --no-package-lock --silent)
+    else
+        echo "install-deps: npm not found: the browser test (tests/browser) needs Node and npm" >&2
+    fi
 fi
 
 have_llhttp=1

@@ -449,9 +449,11 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     if (!r || !r->finished)
         return;
     rp_req_log_phase(r);
-    rp_thread *t = c->worker->thread;
-    /* after a reload, connections of the old configuration do not linger */
-    bool close = r->close_after || t->stopping || c->read_eof || c->worker != t->current;
+    /* What the response announced decides: a connection of a configuration
+     * a reload replaced since its headers went out said keep-alive, so it
+     * serves one more request (whose answer says close) - closing it now
+     * would race with the client's next request. */
+    bool close = r->close_after || c->worker->thread->stopping || c->read_eof;
     c->req = NULL;
     rp_req_free(r);
     c->busy = false;

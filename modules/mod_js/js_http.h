@@ -28,6 +28,7 @@ typedef struct js_target {
     const char *from; /* JS_T_MODULE: directory require() resolves from */
     const char *dir;  /* JS_T_MODPATH: absolute directory, no trailing slash */
     int mount;        /* JS_T_MODULE under "key/": object exports mount below key */
+    int ws;           /* a "ws:" key: served by ws_js.c (websockets) */
 } js_target;
 
 /* ---- the configuration (mod_js.c) ---------------------------------------- */
@@ -43,6 +44,7 @@ typedef struct js_conf {
     js_target *dirfunc;  /* DirectoryScript: directories without index.html */
     /* start() asked for TLS but no loaded code provides it: warn. */
     int secure;
+    int nws; /* "ws:" routes (they need mod_ws) */
 } js_conf;
 
 /* Register a snapshot function name; returns its index. */
@@ -73,6 +75,16 @@ typedef struct js_plan {
     js_hdr *hdrs;
     size_t nhdrs;
     const char *why; /* developer-mode explanation of an unusable return value */
+    /* stream.c: the server buffer's content goes out before the body (pre,
+     * prelen; pre_owned: malloc'ed, sent by reference then freed); {defer:
+     * true} and {chunk: true} set defer / chunk, and stream is what they
+     * registered (js_reply_send starts it and answers RP_ASYNC). */
+    void *pre;
+    size_t prelen;
+    int pre_owned;
+    int defer, chunk;
+    double chunk_delay; /* ms */
+    struct js_sreq *stream;
 } js_plan;
 
 /* ---- req.c --------------------------------------------------------------- */
@@ -115,5 +127,41 @@ rp_server *js_http_server(int *serving);
 
 /* The prefix used for snapshot names of start()'s functions. */
 #define JS_SNAP_PREFIX "rp:fn:"
+
+/* ---- ws_js.c: "ws:" routes on mod_ws's ws/1 service ----------------------
+ * Each worker has a second heap for websockets (never reset by a script
+ * timeout).  js_ws_worker_init: create it (same snapshot as the HTTP heap;
+ * heap_user is its js_heap_user); NULL if it cannot be created.
+ * js_ws_worker_exit: close the websockets still open (1001), free the heap.
+ * js_ws_post_config: look the ws service up (RP_ERROR if ws: routes exist
+ * without mod_ws).  js_ws_handle: the HANDLER hook for a route with t->ws. */
+typedef struct js_wsw js_wsw;
+js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user);
+void js_ws_worker_exit(js_wsw *wsw);
+int js_ws_post_config(const js_conf *c);
+int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t);
+
+/* ---- stream.c: the server buffer, defer, chunking -------------------------
+ * For the websocket side too (req.wsSend prepends the server buffer).
+ * One server buffer per heap ("one per thread" in the spec: the HTTP heap
+ * and the websocket heap each have their own), written by req.printf,
+ * req.put, req.rewind and read by req.getpos / req.getBuffer.  Replies,
+ * chunkSend and wsSend take its content.  All of these never throw and may
+ * be called from any heap of the worker's thread.
+ *  js_srvbuf_data: its bytes (NULL with *len 0 when empty); valid until the
+ *    next write, js_srvbuf_reset or js_srvbuf_take.
+ *  js_srvbuf_reset: empty it (keeps its memory for reuse).
+ *  js_srvbuf_take: hand its memory over (malloc'ed: the caller free()s it,
+ *    e.g. as rp_resp_write_ref's release, which sends it without a copy) and
+ *    leave the buffer empty; NULL with *len 0 when empty.
+ *  js_push_srvbuf_proto: push the per-heap object holding the (non-
+ *    enumerable) printf, put, getpos, rewind, getBuffer functions; make it
+ *    the prototype of a req object (duk_set_prototype), or of your own
+ *    prototype.  The functions do not depend on `this`.  Throws only on
+ *    out-of-memory. */
+const void *js_srvbuf_data(duk_context *ctx, size_t *len);
+void js_srvbuf_reset(duk_context *ctx);
+void *js_srvbuf_take(duk_context *ctx, size_t *len);
+void js_push_srvbuf_proto(duk_context *ctx);
 
 #endif

@@ -280,6 +280,16 @@ void js_inspect_push(duk_context *ctx, duk_idx_t idx);
 /* script.c: the hidden test hooks (RAMPART_TEST_HOOKS=1). */
 void js_test_hooks_install(duk_context *ctx);
 
+/* ---- rampart.event (event.c) ------------------------------------------------
+ * js_event_install: rampart.event {on, off, trigger} (heap_init).
+ * js_event_heap_gone: the heap is being freed: drop its registrations and
+ *   queued deliveries (js_heap_free, on the heap's thread).
+ * js_event_rebind: the heap's loop changed (js_heap_set_loop on the main
+ *   heap when start() serves): deliveries go to the new loop. */
+void js_event_install(duk_context *ctx);
+void js_event_heap_gone(duk_context *ctx);
+void js_event_rebind(duk_context *ctx);
+
 #endif
 
 

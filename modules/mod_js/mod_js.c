@@ -76,6 +76,7 @@ typedef struct js_worker {
     const js_conf *conf;
     js_wheap *heap;
     unsigned next_ref;
+    js_wsw *ws; /* the websocket heap (ws_js.c) */
 } js_worker;
 
 typedef struct js_ref {
@@ -120,6 +121,7 @@ static js_wheap *wheap_new(js_worker *jw)
         return NULL;
     }
     js_heap_set_user(ctx, jw);
+    js_heap_set_callback_timeout(ctx, c->timeout); /* e.g. req.reply from a setTimeout */
     if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
         rp_log(JS_SELF, RP_LOG_ERR, "worker %d: the main script's globals could not be copied",
                rp_worker_index(jw->w));
@@ -190,8 +192,9 @@ static int js_worker_init(rp_worker *w, void *conf)
     jw->w = w;
     jw->conf = conf;
     jw->heap = wheap_new(jw);
+    jw->ws = js_ws_worker_init(w, conf, jw);
     rp_worker_set_ctx(w, JS_SELF, jw);
-    return jw->heap ? RP_OK : RP_ERROR;
+    return jw->heap && jw->ws ? RP_OK : RP_ERROR;
 }
 
 static void js_worker_exit(rp_worker *w, void *conf)
@@ -200,6 +203,7 @@ static void js_worker_exit(rp_worker *w, void *conf)
     js_worker *jw = rp_worker_ctx(w, JS_SELF);
     if (!jw)
         return;
+    js_ws_worker_exit(jw->ws);
     if (jw->heap) {
         jw->heap->dead = 1;
         wheap_drop(jw->heap);
@@ -349,8 +353,11 @@ static int js_handler(rp_req *r)
     js_worker *jw = worker_of(r);
     if (!jw)
         return 500;
+    const js_target *t = rp_req_route_target(r);
+    if (t->ws)
+        return js_ws_handle(jw->ws, r, t);
     js_extra ex = {NULL, NULL, 200};
-    return js_run(jw, r, rp_req_route_target(r), &ex);
+    return js_run(jw, r, t, &ex);
 }
 
 /* directoryFunc for the directory fs_path (mod_static's 403). */
@@ -424,6 +431,8 @@ static int js_post_config(rp_server *s, void *conf)
             return RP_ERROR;
         }
     }
+    if (js_ws_post_config(c) != RP_OK)
+        return RP_ERROR;
     if (c->secure)
         rp_log(JS_SELF, RP_LOG_WARN,
                "secure: TLS is not available yet (no loaded module provides it); serving "

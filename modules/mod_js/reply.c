@@ -2,13 +2,16 @@
  *
  *   { <ext>: String | Buffer | "@/path/file" | "\\@literal" | other,
  *     status: 100..599, headers: {name: value | [values...]},
- *     compress: true | false | 0..10 }
+ *     compress: true | false | 0..10,
+ *     defer: true,                        answer later with req.reply(obj)
+ *     chunk: true, chunkDelay: ms }       <ext> may be a function: see stream.c
  *
  * The first key that is a known extension (rp_mime_type, i.e. mime.types
  * plus MimeMap) gives the body and its Content-Type; a "content-type"
  * header overrides it.  Other values are sent as JSON (objects) or their
  * string form.  "@path" sends a file (relative paths resolve against the
- * main script's directory); a missing file is 404.
+ * main script's directory); a missing file is 404.  What req.printf / req.put
+ * left in the server buffer goes out first (stream.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,18 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "js_http.h"
+#include "js_stream.h"
 
 /* Keys of the return object that are not a body. */
 static int is_meta_key(const char *k)
 {
-    return strcmp(k, "status") == 0 || strcmp(k, "headers") == 0 || strcmp(k, "compress") == 0;
-}
-
-/* Keys that belong to the next issue's features. */
-static int is_later_key(const char *k)
-{
-    return strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0;
+    return strcmp(k, "status") == 0 || strcmp(k, "headers") == 0 || strcmp(k, "compress") == 0 ||
+           strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0;
 }
 
 static const char *type_name(duk_context *ctx, duk_idx_t idx)
@@ -163,8 +161,6 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         const char *k = duk_get_string(ctx, -1);
         if (is_meta_key(k)) {
             known = 1;
-        } else if (is_later_key(k)) {
-            plan->why = rp_psprintf(p, "'%s' in the return object is not supported yet", k);
         } else if (!body_key) {
             const char *mime = rp_mime_type(rp_req_server(r), k);
             if (mime) {
@@ -208,16 +204,38 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
             plan->why = "'compress' must be true, false or a level from 0 to 10";
     }
     duk_pop(ctx);
+    duk_get_prop_string(ctx, idx, "defer");
+    plan->defer = duk_to_boolean(ctx, -1);
+    duk_pop(ctx);
+    duk_get_prop_string(ctx, idx, "chunk");
+    plan->chunk = duk_to_boolean(ctx, -1);
+    duk_pop(ctx);
+    if (duk_get_prop_string(ctx, idx, "chunkDelay")) {
+        double d = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
+        if (!(d >= 0 && d <= 86400000.0))
+            plan->why = rp_psprintf(p, "'chunkDelay' must be a number of milliseconds >= 0, got %s",
+                                    duk_safe_to_string(ctx, -1));
+        else
+            plan->chunk_delay = d;
+    } else if (!duk_is_undefined(ctx, -1)) {
+        plan->why = "'chunkDelay' must be a number of milliseconds >= 0";
+    }
+    duk_pop(ctx);
     if (duk_get_prop_string(ctx, idx, "headers"))
         take_headers(ctx, r, plan);
     else
         duk_pop(ctx);
     if (body_key && !plan->why) {
         duk_get_prop_string(ctx, idx, body_key);
-        take_body(ctx, r, plan);
+        if (plan->chunk && duk_is_function(ctx, -1))
+            plan->has_body = 1; /* the chunk callback stays at the top */
+        else
+            take_body(ctx, r, plan);
     } else {
         duk_push_undefined(ctx);
     }
+    if (!plan->why)
+        plan->why = js_stream_prepare(ctx, r, plan);
 }
 
 static void apply_headers(rp_req *r, const js_plan *plan)
@@ -236,21 +254,30 @@ static void apply_headers(rp_req *r, const js_plan *plan)
         rp_req_note_set(r, "gzip.level", rp_psprintf(p, "%d", plan->compress));
 }
 
-static int send_file(rp_req *r, const js_plan *plan)
+static int send_file(rp_req *r, js_plan *plan)
 {
     int fd = open(plan->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        rp_log(JS_SELF, RP_LOG_INFO, "%s: '@%s': %s", rp_req_path(r), plan->file, strerror(errno));
-        return errno == EACCES ? 403 : 404;
+        int err = errno;
+        rp_log(JS_SELF, RP_LOG_INFO, "%s: '@%s': %s", rp_req_path(r), plan->file, strerror(err));
+        js_plan_drop_pre(plan);
+        return err == EACCES ? 403 : 404;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
+        js_plan_drop_pre(plan);
         return 404;
     }
     apply_headers(r, plan);
-    rp_resp_set_length(r, (int64_t)st.st_size);
-    if (rp_req_is_head(r) || st.st_size == 0) {
+    rp_resp_set_length(r, plan->chunk ? -1 : (int64_t)(st.st_size + (off_t)plan->prelen));
+    if (rp_req_is_head(r)) {
+        close(fd);
+        js_plan_drop_pre(plan);
+        return RP_OK;
+    }
+    js_plan_write_pre(r, plan);
+    if (st.st_size == 0) {
         close(fd);
         return RP_OK;
     }
@@ -258,19 +285,46 @@ static int send_file(rp_req *r, const js_plan *plan)
     return RP_OK;
 }
 
-int js_reply_send(rp_req *r, const js_plan *plan, const js_conf *c, void (*release)(void *),
+int js_reply_send(rp_req *r, const js_plan *plan_in, const js_conf *c, void (*release)(void *),
                   void *arg)
 {
-    (void)c;
+    js_plan pl = *plan_in; /* pre and stream are handed on from this copy */
+    js_plan *plan = &pl;
+    if (plan->stream && plan->defer) {
+        if (release)
+            release(arg);
+        return js_stream_start(r, plan, c);
+    }
     if (plan->file) {
         if (release)
             release(arg);
         return send_file(r, plan);
     }
     apply_headers(r, plan);
-    size_t len = plan->has_body ? plan->len : 0;
-    rp_resp_set_length(r, (int64_t)len);
-    if (rp_req_is_head(r) || len == 0) {
+    size_t len = plan->has_body && !plan->stream ? plan->len : 0;
+    if (plan->chunk) {
+        /* chunked (Transfer-Encoding decided by the core: length unknown);
+         * not compressed unless the return object asks */
+        if (plan->compress < 0)
+            rp_req_note_set(r, "gzip.level", "off");
+        rp_resp_set_length(r, -1);
+    } else {
+        rp_resp_set_length(r, (int64_t)(len + plan->prelen));
+    }
+    if (rp_req_is_head(r)) {
+        js_plan_drop_pre(plan);
+        js_stream_cancel(plan);
+        if (release)
+            release(arg);
+        return RP_OK;
+    }
+    js_plan_write_pre(r, plan);
+    if (plan->stream) {
+        if (release)
+            release(arg);
+        return js_stream_start(r, plan, c);
+    }
+    if (len == 0) {
         if (release)
             release(arg);
         return RP_OK;

@@ -4,6 +4,9 @@
  *     query, body, query_raw, cookies, headers, [postData], params,
  *     [errMsg], [fsPath] }
  *
+ * and, inherited (non-enumerable, stream.c): printf, put, getpos, rewind,
+ * getBuffer, reply, chunkSend, chunkEnd.
+ *
  * params merges, lowest priority first: POST data, query, cookies, headers
  * (the spec: "headers, cookies, GET query parameters and POST data,
  * prioritized in that order").  Buffers are plain Duktape buffers.
@@ -15,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "js_http.h"
+#include "js_stream.h"
 
 /* Keys starting with these bytes would become Duktape symbols (hidden
  * properties): never let a client create one. */
@@ -295,6 +298,9 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
 
     duk_push_object(ctx);
     duk_idx_t req = duk_get_top_index(ctx);
+    /* notFoundFunc / directoryFunc answer within the core's error handling:
+     * no defer or chunk callbacks there */
+    js_stream_begin(ctx, r, req, !ex || (!ex->fspath && ex->default_status == 200));
     duk_push_string(ctx, rp_req_remote_ip(r));
     duk_put_prop_string(ctx, req, "ip");
     duk_push_int(ctx, rp_req_remote_port(r));

@@ -16,6 +16,10 @@
  *   Map /key file.js              same as MapModule
  *   Map /key js:function:NAME     a function from start() (internal)
  *
+ * Websockets: any key may start with "ws:" ("ws:/chat", "MapModule ws:/x
+ * m.js"); the core routes such keys only for requests carrying "Upgrade:
+ * websocket", and the target (t->ws) is served by ws_js.c.
+ *
  * Keys: exact, "dir/" prefix, "~regex" or glob, matched by the core.
  * Modules are re-read when their file changes (js_require_push).
  */
@@ -30,6 +34,8 @@
 
 static int is_pattern(const char *key)
 {
+    if (strncmp(key, "ws:", 3) == 0)
+        key += 3;
     if (key[0] == '~')
         return 1;
     for (const char *s = key; *s; s++) {
@@ -111,14 +117,30 @@ static const char *check_key(rp_cmd *cmd, const char *key)
 {
     const char *k = key;
     if (strncmp(k, "ws:", 3) == 0)
-        return rp_cmd_error(cmd, "%s %s: websocket (ws:) routes are not available yet",
-                            rp_cmd_name(cmd), key);
+        k += 3;
     if (k[0] != '/' && k[0] != '~')
         return rp_cmd_error(cmd,
                             "%s %s: the key must start with '/' (a path) or '~' (a "
                             "regular expression)",
                             rp_cmd_name(cmd), key);
     return NULL;
+}
+
+static int is_ws_key(const char *key)
+{
+    return strncmp(key, "ws:", 3) == 0;
+}
+
+/* rp_route_add for a mod_js target; "ws:" keys are websocket routes. */
+static const char *route_add(rp_cmd *cmd, const char *key, js_target *t)
+{
+    if (is_ws_key(key)) {
+        t->ws = 1;
+        js_conf *c = rp_server_conf(rp_cmd_server(cmd), JS_SELF);
+        if (c)
+            c->nws++;
+    }
+    return rp_route_add(cmd, key, JS_SELF, t);
 }
 
 /* Route a module; exact keys also mount object exports under "key/". */
@@ -132,9 +154,9 @@ static const char *add_module(rp_cmd *cmd, const char *key, const char *name, in
         return err;
     size_t klen = strlen(key);
     t->mount = key[klen - 1] == '/' ? 1 : 0;
-    if ((err = rp_route_add(cmd, key, JS_SELF, t)))
+    if ((err = route_add(cmd, key, t)))
         return err;
-    if (!t->mount && !exact && !is_pattern(key)) {
+    if (!t->mount && !exact && !is_pattern(key) && !t->ws) {
         js_target *m = rp_palloc(rp_cmd_pool(cmd), sizeof *m);
         *m = *t;
         m->mount = 2;
@@ -167,7 +189,7 @@ static const char *add_module_path(rp_cmd *cmd, const char *key, const char *dir
     t->dir = rp_pstrdup(p, real);
     free(real);
     size_t klen = strlen(key);
-    return rp_route_add(cmd, key[klen - 1] == '/' ? key : rp_psprintf(p, "%s/", key), JS_SELF, t);
+    return route_add(cmd, key[klen - 1] == '/' ? key : rp_psprintf(p, "%s/", key), t);
 }
 
 /* "js:function:NAME" (start() only) or a module file. */
@@ -219,7 +241,7 @@ int js_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *cons
     js_target *t = parse_target(cmd, c, key, target, err);
     if (!t)
         return RP_ERROR;
-    *err = rp_route_add(cmd, key, JS_SELF, t);
+    *err = route_add(cmd, key, t);
     return *err ? RP_ERROR : RP_OK;
 }
 

@@ -276,6 +276,7 @@ static duk_ret_t heap_init(duk_context *ctx, void *udata)
     js_utils_install(ctx);
     js_timers_install(ctx);
     js_require_install(ctx);
+    js_event_install(ctx);
     if (getenv("RAMPART_TEST_HOOKS"))
         js_test_hooks_install(ctx);
     return 0;
@@ -319,6 +320,7 @@ void js_heap_free(duk_context *ctx)
     if (!ctx)
         return;
     js_heap *h = js_heap_of(ctx);
+    js_event_heap_gone(ctx);
     js_timers_free(h);
     duk_destroy_heap(ctx);
     free(h->script_dir);

@@ -760,8 +760,10 @@ static duk_ret_t js_start(duk_context *ctx)
     }
     g_server = s;
     g_serving = rc == RP_SERVER_STARTED;
-    if (g_serving)
+    if (g_serving) {
         js_set_started_server(s);
+        js_event_rebind(ctx); /* the main heap now runs on the server's loop */
+    }
     duk_push_number(ctx, (double)pid);
     return 1;
 }

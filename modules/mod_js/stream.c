@@ -1,0 +1,1064 @@
+/* stream.c - streaming replies (mod_js, HTTP half).
+ *
+ *  The server buffer   req.printf(fmt, ...), req.put(data), req.getpos(),
+ *                      req.rewind(pos), req.getBuffer(): one buffer per heap
+ *                      (the spec's "one per thread"; the websocket heap has
+ *                      its own).  It is emptied when a function starts; what
+ *                      it holds when the function returns goes out before
+ *                      the body (below 8 KiB copied, else its memory is
+ *                      handed to the response: rp_resp_write_ref, no copy).
+ *  Deferred replies    return {defer: true}; later req.reply(returnObject)
+ *                      from a timer or event answers (once).  Any number
+ *                      may wait on one worker.  A client that goes away
+ *                      meanwhile: the request is finished at once and the
+ *                      later req.reply is dropped (returns false, logged).
+ *  Chunked replies     return {chunk: true, chunkDelay: ms, <ext>: callback}:
+ *                      Transfer-Encoding: chunked; callback(req) runs once
+ *                      per chunk with req.chunkIndex and sends with
+ *                      req.chunkSend(data) / req.chunkEnd([data]).  The next
+ *                      callback waits until the output has drained to 16 KiB
+ *                      (rp_resp_on_drain: a slow client holds one chunk, not
+ *                      the whole stream) and for the next chunkDelay beat
+ *                      (metronome: beats at start + k * delay; a beat missed
+ *                      while draining fires as soon as the output drained).
+ *                      A callback that sent nothing runs again at the next
+ *                      beat (chunkDelay 0: after 10 ms).  Errors, timeouts
+ *                      (ScriptTimeout) and the client going away end it.
+ *                      Compression stays off unless the return object asks
+ *                      for it ("compress").
+ *
+ * State: per heap a js_hstream (C memory; the heap stash holds its pointer
+ * and a holder object whose finalizer - run when the heap is destroyed -
+ * finishes what is still pending and frees it).  Per deferred or chunked
+ * request a js_sreq, in a list and in the stash table HS_STREAMS under the
+ * request's id ([pointer, callback, req]).  Request objects carry their id
+ * (hidden REQ_ID) and find their js_sreq by it, so a req object kept past
+ * its request can never reach a freed rp_req.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "js_stream.h"
+
+#define HS_PTR DUK_HIDDEN_SYMBOL("rpStreamPtr")
+#define HS_HOLDER DUK_HIDDEN_SYMBOL("rpStreamHolder")
+#define HS_STREAMS DUK_HIDDEN_SYMBOL("rpStreams")
+#define HS_CURREQ DUK_HIDDEN_SYMBOL("rpCurReq")
+#define HS_BUFPROTO DUK_HIDDEN_SYMBOL("rpBufProto")
+#define HS_REQPROTO DUK_HIDDEN_SYMBOL("rpReqProto")
+#define REQ_ID DUK_HIDDEN_SYMBOL("rpReqId")
+
+#define SRVBUF_COPY_MAX ((size_t)8192)    /* smaller: copied, memory kept */
+#define CHUNK_LOW_WATER ((size_t)16384)   /* next chunk when output <= this */
+#define IDLE_RETRY 0.01                   /* s: chunkDelay 0, nothing sent */
+#define MAX_TOMBS 4096                    /* dropped deferred ids remembered */
+
+enum { S_DEFER = 1, S_CHUNK = 2 };
+
+typedef struct js_hstream js_hstream;
+typedef struct js_sreq js_sreq;
+
+struct js_sreq {
+    struct js_sreq *next, *prev;
+    js_hstream *hs;
+    rp_req *r; /* NULL once the response is finished */
+    unsigned id;
+    int mode;
+    int linked; /* in hs's list and HS_STREAMS */
+    int gone;   /* the client went away */
+    int ended;  /* chunkEnd, an error, or a timeout */
+    int sent;   /* the running callback sent something */
+    int idle;   /* the last callback sent nothing */
+    unsigned index;
+    double delay, anchor, beat; /* seconds, monotonic, beat number */
+    struct event *ev;
+    const js_conf *conf;
+    int no_sendfile; /* compressed: "@file" chunks go as memory */
+    void *prefix;    /* defer: the server buffer when the function returned */
+    size_t prefixlen;
+    int prefix_owned;
+    char *what; /* "GET /path" for the log */
+};
+
+struct js_hstream {
+    duk_context *ctx;
+    char *buf; /* the server buffer */
+    size_t len, cap;
+    int oom;
+    unsigned next_id;
+    unsigned cur_id;   /* the request whose function runs (or ran last) */
+    const rp_req *cur_r; /* compared, never dereferenced */
+    int cur_async, in_reply;
+    js_sreq *head;
+    int ntombs;
+    js_sreq *running; /* whose chunk callback runs */
+    int dying;
+};
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- per-heap state --------------------------------------------------------- */
+
+static js_hstream *hs_peek(duk_context *ctx)
+{
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, HS_PTR);
+    js_hstream *hs = duk_get_pointer(ctx, -1);
+    duk_pop_2(ctx);
+    return hs;
+}
+
+static void s_close(js_sreq *s);
+
+static duk_ret_t hs_finalize(duk_context *ctx)
+{
+    duk_get_prop_string(ctx, 0, HS_PTR);
+    js_hstream *hs = duk_get_pointer(ctx, -1);
+    duk_pop(ctx);
+    if (!hs)
+        return 0;
+    duk_push_pointer(ctx, NULL);
+    duk_put_prop_string(ctx, 0, HS_PTR);
+    duk_push_heap_stash(ctx);
+    duk_del_prop_string(ctx, -1, HS_PTR);
+    duk_pop(ctx);
+    hs->dying = 1;
+    js_sreq *s = hs->head;
+    hs->head = NULL;
+    while (s) {
+        js_sreq *next = s->next;
+        s->linked = 0; /* taken off the list here */
+        s_close(s);
+        s = next;
+    }
+    free(hs->buf);
+    free(hs);
+    return 0;
+}
+
+/* The heap's state, created on first use.  Throws on out-of-memory. */
+static js_hstream *hs_get(duk_context *ctx)
+{
+    js_hstream *hs = hs_peek(ctx);
+    if (hs)
+        return hs;
+    hs = calloc(1, sizeof *hs);
+    if (!hs)
+        (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory");
+    hs->ctx = ctx;
+    duk_push_heap_stash(ctx);
+    duk_push_bare_object(ctx);
+    duk_push_bare_object(ctx);
+    duk_put_prop_string(ctx, -3, HS_STREAMS);
+    duk_push_pointer(ctx, hs);
+    duk_put_prop_string(ctx, -2, HS_PTR);
+    duk_push_c_function(ctx, hs_finalize, 2);
+    duk_set_finalizer(ctx, -2);
+    duk_put_prop_string(ctx, -2, HS_HOLDER);
+    duk_push_pointer(ctx, hs);
+    duk_put_prop_string(ctx, -2, HS_PTR);
+    duk_pop(ctx);
+    return hs;
+}
+
+/* ---- the server buffer ------------------------------------------------------ */
+
+static int sb_reserve(js_hstream *hs, size_t add)
+{
+    if (hs->cap - hs->len >= add)
+        return 0;
+    size_t need = hs->len + add;
+    if (need < hs->len)
+        return -1;
+    size_t ncap = hs->cap ? hs->cap : 4096;
+    while (ncap < need) {
+        if (ncap > ((size_t)-1) / 2)
+            return -1;
+        ncap *= 2;
+    }
+    char *n = realloc(hs->buf, ncap);
+    if (!n)
+        return -1;
+    hs->buf = n;
+    hs->cap = ncap;
+    return 0;
+}
+
+static void sb_out(void *arg, const char *data, size_t len)
+{
+    js_hstream *hs = arg;
+    if (hs->oom || !len)
+        return;
+    if (sb_reserve(hs, len) != 0) {
+        hs->oom = 1;
+        return;
+    }
+    memcpy(hs->buf + hs->len, data, len);
+    hs->len += len;
+}
+
+const void *js_srvbuf_data(duk_context *ctx, size_t *len)
+{
+    js_hstream *hs = hs_peek(ctx);
+    *len = hs ? hs->len : 0;
+    return hs && hs->len ? hs->buf : NULL;
+}
+
+void js_srvbuf_reset(duk_context *ctx)
+{
+    js_hstream *hs = hs_peek(ctx);
+    if (hs)
+        hs->len = 0;
+}
+
+void *js_srvbuf_take(duk_context *ctx, size_t *len)
+{
+    js_hstream *hs = hs_peek(ctx);
+    *len = 0;
+    if (!hs || !hs->len)
+        return NULL;
+    void *p = hs->buf;
+    *len = hs->len;
+    hs->buf = NULL;
+    hs->len = hs->cap = 0;
+    return p;
+}
+
+/* The bytes of the value at idx for put / chunkSend: Buffers as they are,
+ * strings as UTF-8, null/undefined as nothing, objects as JSON, anything
+ * else as its string form (converted in place). */
+static const void *data_of(duk_context *ctx, duk_idx_t idx, size_t *n)
+{
+    *n = 0;
+    if (duk_is_null_or_undefined(ctx, idx))
+        return "";
+    if (duk_is_buffer_data(ctx, idx)) {
+        duk_size_t bl = 0;
+        const void *p = duk_get_buffer_data(ctx, idx, &bl);
+        *n = bl;
+        return p ? p : "";
+    }
+    if (!duk_is_string(ctx, idx)) {
+        if (duk_is_object(ctx, idx) && !duk_is_function(ctx, idx))
+            duk_json_encode(ctx, idx);
+        else
+            duk_to_string(ctx, idx);
+    }
+    duk_size_t sl = 0;
+    const char *s = duk_get_lstring(ctx, idx, &sl);
+    *n = sl;
+    return s ? s : "";
+}
+
+static duk_ret_t format_cb(duk_context *ctx, void *udata)
+{
+    js_hstream *hs = udata;
+    size_t n = js_format(ctx, 0, sb_out, hs);
+    duk_push_number(ctx, (double)n);
+    return 1;
+}
+
+/* req.printf(fmt, ...): bytes written.  A bad format leaves the buffer as
+ * it was. */
+static duk_ret_t req_printf(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    if (!duk_is_string(ctx, 0))
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "req.printf: the format must be a string");
+    size_t before = hs->len;
+    hs->oom = 0;
+    if (duk_safe_call(ctx, format_cb, hs, duk_get_top(ctx), 1) != DUK_EXEC_SUCCESS) {
+        if (hs->len > before)
+            hs->len = before;
+        return duk_throw(ctx);
+    }
+    if (hs->oom) {
+        if (hs->len > before)
+            hs->len = before;
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "req.printf: out of memory");
+    }
+    return 1;
+}
+
+/* req.put(data): bytes written. */
+static duk_ret_t req_put(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    size_t n = 0;
+    const void *p = data_of(ctx, 0, &n);
+    if (n && sb_reserve(hs, n) != 0)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "req.put: out of memory");
+    if (n) {
+        memcpy(hs->buf + hs->len, p, n);
+        hs->len += n;
+    }
+    duk_push_number(ctx, (double)n);
+    return 1;
+}
+
+static duk_ret_t req_getpos(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    duk_push_number(ctx, (double)hs->len);
+    return 1;
+}
+
+/* req.rewind(pos): the end moves back to pos (0 <= pos <= getpos()). */
+static duk_ret_t req_rewind(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    if (!duk_is_number(ctx, 0))
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                         "req.rewind: the position must be a number (0 to req.getpos())");
+    double pos = duk_get_number(ctx, 0);
+    if (!(pos >= 0) || pos != floor(pos))
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR,
+                         "req.rewind: the position must be a whole number >= 0, got %s",
+                         duk_safe_to_string(ctx, 0));
+    if (pos > (double)hs->len)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR,
+                         "req.rewind: position %.0f is past the end of the server buffer "
+                         "(req.getpos() is %lu)",
+                         pos, (unsigned long)hs->len);
+    hs->len = (size_t)pos;
+    duk_push_number(ctx, pos);
+    return 1;
+}
+
+static duk_ret_t req_getbuffer(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    void *b = duk_push_fixed_buffer(ctx, hs->len);
+    if (hs->len)
+        memcpy(b, hs->buf, hs->len);
+    return 1;
+}
+
+static void def_method(duk_context *ctx, const char *name, duk_c_function fn, duk_idx_t nargs)
+{
+    duk_push_string(ctx, name);
+    duk_push_c_function(ctx, fn, nargs);
+    duk_push_string(ctx, "name");
+    duk_push_string(ctx, name);
+    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE);
+}
+
+void js_push_srvbuf_proto(duk_context *ctx)
+{
+    duk_push_heap_stash(ctx);
+    if (!duk_get_prop_string(ctx, -1, HS_BUFPROTO)) {
+        duk_pop(ctx);
+        duk_push_object(ctx);
+        def_method(ctx, "printf", req_printf, DUK_VARARGS);
+        def_method(ctx, "put", req_put, 1);
+        def_method(ctx, "getpos", req_getpos, 0);
+        def_method(ctx, "rewind", req_rewind, 1);
+        def_method(ctx, "getBuffer", req_getbuffer, 0);
+        duk_dup_top(ctx);
+        duk_put_prop_string(ctx, -3, HS_BUFPROTO);
+    }
+    duk_remove(ctx, -2);
+}
+
+/* ---- deferred and chunked requests: bookkeeping ------------------------------ */
+
+static char *what_of(rp_req *r)
+{
+    const char *m = rp_req_method(r), *p = rp_req_path(r);
+    size_t n = strlen(m) + strlen(p) + 2;
+    char *w = malloc(n);
+    if (w)
+        snprintf(w, n, "%s %s", m, p);
+    return w;
+}
+
+static const char *what(const js_sreq *s)
+{
+    return s->what ? s->what : "request";
+}
+
+static js_sreq *s_lookup(duk_context *ctx, unsigned id)
+{
+    js_sreq *s = NULL;
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    if (duk_is_object(ctx, -1) && duk_get_prop_index(ctx, -1, id)) {
+        duk_get_prop_index(ctx, -1, 0);
+        s = duk_get_pointer(ctx, -1);
+        duk_pop(ctx);
+    }
+    duk_pop_3(ctx);
+    return s;
+}
+
+/* Out of the list and the stash table (idempotent). */
+static void s_unlink(js_sreq *s)
+{
+    js_hstream *hs = s->hs;
+    if (!s->linked)
+        return;
+    s->linked = 0;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        hs->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    if (s->mode == S_DEFER && s->gone)
+        hs->ntombs--;
+    if (!hs->dying) {
+        duk_context *ctx = hs->ctx;
+        duk_push_heap_stash(ctx);
+        duk_get_prop_string(ctx, -1, HS_STREAMS);
+        if (duk_is_object(ctx, -1))
+            duk_del_prop_index(ctx, -1, s->id);
+        duk_pop_2(ctx);
+    }
+}
+
+/* End the response (if still ours) and forget its callbacks. */
+static void s_finish(js_sreq *s)
+{
+    rp_req *r = s->r;
+    if (!r)
+        return;
+    s->r = NULL;
+    rp_req_on_abort(r, NULL, NULL);
+    rp_resp_on_drain(r, 0, NULL, NULL);
+    rp_resp_finish(r);
+}
+
+static void s_free(js_sreq *s)
+{
+    s_unlink(s);
+    if (s->ev) {
+        event_del(s->ev);
+        event_free(s->ev);
+    }
+    if (s->prefix_owned)
+        free(s->prefix);
+    free(s->what);
+    free(s);
+}
+
+/* A minimal error answer that runs no hooks (no JavaScript: this may be
+ * called with JavaScript running in the heap, or while it is destroyed). */
+static void answer_error(rp_req *r, int status, const char *text)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    if (rp_resp_started(r))
+        return;
+    if (c && c->dev && text) {
+        js_reply_dev_error(r, text);
+        return;
+    }
+    rp_pool *p = rp_req_pool(r);
+    int st = status >= 400 ? status : 500;
+    char *body = rp_psprintf(p, "%d %s\n", st, rp_status_reason(st));
+    rp_resp_set_status(r, st);
+    rp_resp_header_set(r, "Content-Type", "text/plain; charset=utf-8");
+    rp_resp_set_length(r, (int64_t)strlen(body));
+    if (!rp_req_is_head(r))
+        rp_resp_write(r, body, strlen(body));
+}
+
+/* The heap is being destroyed (worker exit, or a heap reset after a script
+ * timeout): finish what is still pending without JavaScript. */
+static void s_close(js_sreq *s)
+{
+    if (s->r) {
+        rp_req *r = s->r;
+        rp_req_on_abort(r, NULL, NULL);
+        rp_resp_on_drain(r, 0, NULL, NULL);
+        if (s->mode == S_DEFER) {
+            rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away before req.reply; "
+                   "answering 500", what(s));
+            answer_error(r, 500, "the JavaScript heap was reset before req.reply() answered");
+        } else {
+            rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away; the chunked reply "
+                   "ends after %u chunks", what(s), s->index);
+        }
+    }
+    s_finish(s);
+    s_free(s);
+}
+
+/* A deferred request whose client went away: finish it now; its id stays
+ * known (bounded) so that req.reply drops quietly. */
+static void s_tomb(js_sreq *s)
+{
+    js_hstream *hs = s->hs;
+    s_finish(s);
+    hs->ntombs++;
+    if (hs->ntombs > MAX_TOMBS) {
+        js_sreq *old = NULL;
+        for (js_sreq *t = hs->head; t; t = t->next)
+            if (t->mode == S_DEFER && t->gone)
+                old = t;
+        if (old)
+            s_free(old);
+    }
+}
+
+static void s_on_abort(rp_req *r, void *arg)
+{
+    (void)r;
+    js_sreq *s = arg;
+    s->gone = 1;
+    if (s->mode == S_DEFER) {
+        rp_log(JS_SELF, RP_LOG_NOTICE,
+               "%s: the client went away before req.reply(); the deferred reply is dropped",
+               what(s));
+        s_tomb(s);
+        return;
+    }
+    rp_log(JS_SELF, RP_LOG_NOTICE,
+           "%s: the client went away; the chunked reply stops after %u chunks", what(s),
+           s->index);
+    if (s->hs->running == s)
+        return; /* chunk_fire ends it after the callback */
+    s_finish(s);
+    s_free(s);
+}
+
+/* ---- chunked replies -------------------------------------------------------- */
+
+static void chunk_fire(evutil_socket_t fd, short ev, void *arg);
+
+static void chunk_drained(rp_req *r, void *arg)
+{
+    (void)r;
+    js_sreq *s = arg;
+    double now = now_mono(), wait = 0;
+    if (s->delay > 0) {
+        double due = s->anchor + (s->beat + 1) * s->delay;
+        if (due >= now) {
+            s->beat += 1;
+            wait = due - now;
+        } else { /* drained after the beat: go now, keep to the grid */
+            s->beat = floor((now - s->anchor) / s->delay);
+        }
+    } else if (s->idle) {
+        wait = IDLE_RETRY;
+    }
+    struct timeval tv = {(time_t)wait, (suseconds_t)((wait - floor(wait)) * 1e6)};
+    evtimer_add(s->ev, &tv);
+}
+
+static duk_ret_t chunk_call(duk_context *ctx, void *udata)
+{
+    const js_sreq *s = udata;
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    duk_get_prop_index(ctx, -1, s->id);
+    duk_get_prop_index(ctx, -1, 1);
+    duk_get_prop_index(ctx, -2, 2);
+    duk_push_uint(ctx, s->index);
+    duk_put_prop_string(ctx, -2, "chunkIndex");
+    duk_call(ctx, 1);
+    return 1;
+}
+
+static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    js_sreq *s = arg;
+    js_hstream *hs = s->hs;
+    if (s->gone || !s->r) {
+        s_finish(s);
+        s_free(s);
+        return;
+    }
+    duk_context *ctx = hs->ctx;
+    double timeout = s->conf ? s->conf->timeout : 0;
+    hs->running = s;
+    hs->len = 0;
+    s->sent = 0;
+    if (timeout > 0)
+        js_deadline_arm(ctx, timeout);
+    int rc = duk_safe_call(ctx, chunk_call, s, 0, 1);
+    int expired = timeout > 0 && js_deadline_expired(ctx);
+    if (timeout > 0)
+        js_deadline_arm(ctx, 0);
+    hs->running = NULL;
+    hs->len = 0;
+    if (rc != DUK_EXEC_SUCCESS) {
+        const char *text = expired ? "script timed out" : js_error_text(ctx, -1);
+        rp_log(JS_SELF, RP_LOG_ERR, "%s: chunk callback (chunk %u): %s; the reply ends", what(s),
+               s->index, text);
+        if (s->r && !s->gone && !rp_resp_started(s->r))
+            answer_error(s->r, 500, text);
+        if (!expired)
+            duk_pop(ctx);
+        s->ended = 1;
+    }
+    duk_pop(ctx);
+    if (s->gone || s->ended || !s->r) {
+        s_finish(s);
+        s_free(s);
+        return;
+    }
+    s->idle = !s->sent;
+    if (s->sent) {
+        s->index++;
+        rp_resp_flush(s->r);
+    }
+    rp_resp_on_drain(s->r, CHUNK_LOW_WATER, chunk_drained, s);
+}
+
+/* The chunk stream whose callback runs, for req.chunkSend / chunkEnd on
+ * the object `this`. */
+static js_sreq *running_for_this(duk_context *ctx, js_hstream *hs, const char *fn)
+{
+    js_sreq *s = hs->running;
+    unsigned id = s ? s->id : 0;
+    duk_push_this(ctx);
+    if (duk_is_object(ctx, -1)) {
+        if (duk_get_prop_string(ctx, -1, REQ_ID))
+            id = (unsigned)duk_get_uint(ctx, -1); /* a req object: must be the running one */
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    if (!s || s->id != id)
+        (void)duk_error(ctx, DUK_ERR_ERROR,
+                        "req.%s: only available inside the chunk callback (the function of a "
+                        "{chunk: true} return object)",
+                        fn);
+    if (s->ended)
+        (void)duk_error(ctx, DUK_ERR_ERROR, "req.%s: the reply was already ended with req.chunkEnd()",
+                        fn);
+    return s;
+}
+
+static int write_file(rp_req *r, const js_sreq *s, int fd, off_t size)
+{
+    if (!s->no_sendfile)
+        return rp_resp_sendfile(r, fd, 0, (int64_t)size);
+    char *buf = malloc(size ? (size_t)size : 1);
+    size_t got = 0;
+    while (buf && got < (size_t)size) {
+        ssize_t n = read(fd, buf + got, (size_t)size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        return -1;
+    return rp_resp_write_ref(r, buf, got, free, buf);
+}
+
+/* Send the server buffer, then the data at idx.  Returns the bytes queued. */
+static double send_data(duk_context *ctx, js_sreq *s, duk_idx_t idx)
+{
+    js_hstream *hs = s->hs;
+    const void *p = NULL;
+    size_t n = 0;
+    int fd = -1;
+    off_t fsize = 0;
+    if (duk_is_string(ctx, idx)) {
+        duk_size_t sl = 0;
+        const char *str = duk_get_lstring(ctx, idx, &sl);
+        if (sl >= 1 && str[0] == '@') {
+            const char *f = str + 1;
+            char *path = NULL;
+            if (f[0] != '/' && s->conf && s->conf->script_dir) {
+                size_t pl = strlen(s->conf->script_dir) + strlen(f) + 2;
+                path = malloc(pl);
+                if (path)
+                    snprintf(path, pl, "%s/%s", s->conf->script_dir, f);
+            }
+            fd = open(path ? path : f, O_RDONLY | O_CLOEXEC);
+            int err = errno;
+            free(path);
+            struct stat st;
+            memset(&st, 0, sizeof st);
+            if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+                close(fd);
+                fd = -1;
+                err = EISDIR;
+            }
+            if (fd < 0)
+                (void)duk_error(ctx, DUK_ERR_ERROR, "req.chunkSend: '%s': %s", str, strerror(err));
+            fsize = st.st_size;
+        } else if (sl >= 2 && str[0] == '\\' && str[1] == '@') {
+            p = str + 1;
+            n = sl - 1;
+        } else {
+            p = str;
+            n = sl;
+        }
+    } else {
+        p = data_of(ctx, idx, &n);
+    }
+    rp_req *r = s->r;
+    if (s->gone || !r) {
+        if (fd >= 0)
+            close(fd);
+        hs->len = 0;
+        return 0;
+    }
+    double total = 0;
+    int rc = 0;
+    if (hs->len) {
+        size_t bl = hs->len;
+        if (bl >= SRVBUF_COPY_MAX) {
+            void *b = js_srvbuf_take(ctx, &bl);
+            rc |= rp_resp_write_ref(r, b, bl, free, b);
+        } else {
+            rc |= rp_resp_write(r, hs->buf, bl);
+            hs->len = 0;
+        }
+        total += (double)bl;
+    }
+    if (n) {
+        rc |= rp_resp_write(r, p, n);
+        total += (double)n;
+    }
+    if (fd >= 0) {
+        if (fsize > 0) {
+            rc |= write_file(r, s, fd, fsize);
+            total += (double)fsize;
+        } else {
+            close(fd);
+        }
+    }
+    if (rc != 0)
+        s->gone = 1; /* the client went away: the abort hook says so too */
+    if (total > 0)
+        s->sent = 1;
+    return rc != 0 ? 0 : total;
+}
+
+/* req.chunkSend(data): bytes queued (0 if the client went away). */
+static duk_ret_t req_chunk_send(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    duk_set_top(ctx, 1);
+    js_sreq *s = running_for_this(ctx, hs, "chunkSend");
+    duk_push_number(ctx, send_data(ctx, s, 0));
+    return 1;
+}
+
+/* req.chunkEnd([data]): send data (and the server buffer), then end. */
+static duk_ret_t req_chunk_end(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    duk_set_top(ctx, 1);
+    js_sreq *s = running_for_this(ctx, hs, "chunkEnd");
+    send_data(ctx, s, 0);
+    s->ended = 1;
+    return 0;
+}
+
+/* ---- deferred replies ---------------------------------------------------------- */
+
+typedef struct reply_state {
+    rp_req *r;
+    js_plan plan;
+} reply_state;
+
+static duk_ret_t reply_prepare_cb(duk_context *ctx, void *udata)
+{
+    reply_state *st = udata;
+    js_reply_prepare(ctx, st->r, 0, &st->plan);
+    return 1;
+}
+
+/* Put the deferred prefix in front of plan->pre. */
+static void merge_prefix(js_sreq *s, js_plan *plan)
+{
+    if (!s->prefixlen)
+        return;
+    if (!plan->prelen) {
+        plan->pre = s->prefix;
+        plan->prelen = s->prefixlen;
+        plan->pre_owned = s->prefix_owned;
+        s->prefix = NULL;
+        s->prefix_owned = 0;
+        return;
+    }
+    char *m = malloc(s->prefixlen + plan->prelen);
+    if (!m) { /* out of memory: send the part printed last */
+        return;
+    }
+    size_t total = s->prefixlen + plan->prelen;
+    memcpy(m, s->prefix, s->prefixlen);
+    memcpy(m + s->prefixlen, plan->pre, plan->prelen);
+    js_plan_drop_pre(plan);
+    plan->pre = m;
+    plan->prelen = total;
+    plan->pre_owned = 1;
+}
+
+/* req.reply(returnObject): true when sent, false when the client had gone. */
+static duk_ret_t req_reply(duk_context *ctx)
+{
+    js_hstream *hs = hs_get(ctx);
+    duk_set_top(ctx, 1);
+    duk_push_this(ctx);
+    duk_idx_t this_idx = duk_get_top_index(ctx);
+    if (!duk_is_object(ctx, this_idx) || !duk_get_prop_string(ctx, this_idx, REQ_ID))
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "req.reply: must be called on a request object");
+    unsigned id = (unsigned)duk_get_uint(ctx, -1);
+    duk_pop(ctx);
+    js_sreq *s = s_lookup(ctx, id);
+    if (!s || s->mode != S_DEFER)
+        return duk_error(ctx, DUK_ERR_ERROR,
+                         s ? "req.reply: this request is being sent in chunks (use req.chunkSend / "
+                             "req.chunkEnd)"
+                           : "req.reply: no deferred reply is pending for this request: it was "
+                             "already answered (req.reply may be called once) or its function did "
+                             "not return {defer: true}");
+    if (s->gone) {
+        rp_log(JS_SELF, RP_LOG_INFO, "%s: req.reply() after the client went away: dropped",
+               what(s));
+        s_free(s);
+        duk_push_false(ctx);
+        return 1;
+    }
+    rp_req *r = s->r;
+    s->r = NULL;
+    rp_req_on_abort(r, NULL, NULL);
+    s_unlink(s);
+
+    reply_state st;
+    memset(&st, 0, sizeof st);
+    st.r = r;
+    st.plan.status = 200;
+    unsigned save_id = hs->cur_id;
+    const rp_req *save_r = hs->cur_r;
+    int save_async = hs->cur_async, save_in = hs->in_reply;
+    hs->cur_id = id;
+    hs->cur_r = r;
+    hs->cur_async = 1;
+    hs->in_reply = 1;
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, HS_CURREQ); /* [obj this stash oldcur] */
+    duk_dup(ctx, this_idx);
+    duk_put_prop_string(ctx, -3, HS_CURREQ);
+    duk_dup(ctx, 0);
+    int rc = duk_safe_call(ctx, reply_prepare_cb, &st, 1, 1);
+    hs->cur_id = save_id;
+    hs->cur_r = save_r;
+    hs->cur_async = save_async;
+    hs->in_reply = save_in;
+    duk_dup(ctx, -2);
+    duk_put_prop_string(ctx, -4, HS_CURREQ); /* [obj this stash oldcur result] */
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    if (rc != DUK_EXEC_SUCCESS || st.plan.why) {
+        const char *text = rc != DUK_EXEC_SUCCESS ? js_error_text(ctx, -1) : st.plan.why;
+        rp_log(JS_SELF, RP_LOG_ERR, "%s: req.reply: %s", what(s), text);
+        answer_error(r, 500, text);
+        rp_resp_finish(r);
+        js_plan_drop_pre(&st.plan);
+        js_stream_cancel(&st.plan);
+        s_free(s);
+        if (rc != DUK_EXEC_SUCCESS) {
+            duk_pop(ctx);
+            return duk_throw(ctx);
+        }
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "req.reply: %s", st.plan.why);
+    }
+    merge_prefix(s, &st.plan);
+    s_free(s);
+    int ret = js_reply_send(r, &st.plan, c, NULL, NULL);
+    if (ret != RP_ASYNC) {
+        if (ret != RP_OK)
+            answer_error(r, ret, NULL);
+        rp_resp_finish(r);
+    }
+    duk_push_true(ctx);
+    return 1;
+}
+
+static void push_req_proto(duk_context *ctx)
+{
+    duk_push_heap_stash(ctx);
+    if (!duk_get_prop_string(ctx, -1, HS_REQPROTO)) {
+        duk_pop(ctx);
+        duk_push_object(ctx);
+        js_push_srvbuf_proto(ctx);
+        duk_set_prototype(ctx, -2);
+        def_method(ctx, "reply", req_reply, 1);
+        def_method(ctx, "chunkSend", req_chunk_send, 1);
+        def_method(ctx, "chunkEnd", req_chunk_end, 1);
+        duk_dup_top(ctx);
+        duk_put_prop_string(ctx, -3, HS_REQPROTO);
+    }
+    duk_remove(ctx, -2);
+}
+
+/* ---- the hooks for req.c and reply.c ------------------------------------------------ */
+
+void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_ok)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    js_hstream *hs = hs_get(ctx);
+    hs->len = 0;
+    if (++hs->next_id == 0)
+        hs->next_id = 1;
+    hs->cur_id = hs->next_id;
+    hs->cur_r = r;
+    hs->cur_async = async_ok;
+    push_req_proto(ctx);
+    duk_set_prototype(ctx, req_idx);
+    duk_push_uint(ctx, hs->cur_id);
+    duk_put_prop_string(ctx, req_idx, REQ_ID);
+    duk_push_heap_stash(ctx);
+    duk_dup(ctx, req_idx);
+    duk_put_prop_string(ctx, -2, HS_CURREQ);
+    duk_pop(ctx);
+}
+
+const char *js_stream_prepare(duk_context *ctx, rp_req *r, js_plan *plan)
+{
+    js_hstream *hs = hs_get(ctx);
+    int fn = plan->chunk && duk_is_function(ctx, -1);
+    js_sreq *s = NULL;
+    if (plan->defer || fn) {
+        if (plan->defer && hs->in_reply)
+            return "'defer' in req.reply(): the request is already deferred";
+        if (plan->defer && plan->chunk)
+            return "'defer' and 'chunk' cannot be combined: return {defer: true}, then call "
+                   "req.reply({chunk: true, ...})";
+        if (hs->cur_r != r || !hs->cur_async)
+            return "'defer' and chunk callbacks are not available in notFoundFunc or "
+                   "directoryFunc";
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return "out of memory";
+    }
+    if (hs->len) {
+        if (hs->len < SRVBUF_COPY_MAX) {
+            plan->pre = rp_palloc(rp_req_pool(r), hs->len);
+            memcpy(plan->pre, hs->buf, hs->len);
+            plan->prelen = hs->len;
+            plan->pre_owned = 0;
+            hs->len = 0;
+        } else {
+            plan->pre = js_srvbuf_take(ctx, &plan->prelen);
+            plan->pre_owned = 1;
+        }
+    }
+    if (!s)
+        return NULL;
+    s->hs = hs;
+    s->r = r;
+    s->id = hs->cur_id;
+    s->mode = plan->defer ? S_DEFER : S_CHUNK;
+    s->conf = rp_req_conf(r, JS_SELF);
+    s->delay = plan->chunk_delay / 1000.0;
+    s->no_sendfile = plan->compress > 0;
+    s->what = what_of(r);
+    if (plan->defer) {
+        s->prefix = plan->pre;
+        s->prefixlen = plan->prelen;
+        s->prefix_owned = plan->pre_owned;
+        plan->pre = NULL;
+        plan->prelen = 0;
+        plan->pre_owned = 0;
+    }
+    /* stash: streams[id] = [pointer, callback, req] */
+    duk_idx_t body = duk_get_top_index(ctx);
+    duk_push_heap_stash(ctx);
+    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    duk_push_array(ctx);
+    duk_push_pointer(ctx, s);
+    duk_put_prop_index(ctx, -2, 0);
+    if (fn) {
+        duk_dup(ctx, body);
+        duk_put_prop_index(ctx, -2, 1);
+        duk_get_prop_string(ctx, -3, HS_CURREQ);
+        duk_put_prop_index(ctx, -2, 2);
+    }
+    duk_put_prop_index(ctx, -2, s->id);
+    duk_pop_2(ctx);
+    s->linked = 1;
+    s->next = hs->head;
+    if (hs->head)
+        hs->head->prev = s;
+    hs->head = s;
+    plan->stream = s;
+    return NULL;
+}
+
+int js_stream_start(rp_req *r, js_plan *plan, const js_conf *c)
+{
+    (void)c;
+    js_sreq *s = plan->stream;
+    plan->stream = NULL;
+    if (s->mode == S_DEFER) {
+        rp_req_on_abort(r, s_on_abort, s);
+        return RP_ASYNC;
+    }
+    s->ev = evtimer_new(rp_worker_base(rp_req_worker(r)), chunk_fire, s);
+    if (!s->ev) {
+        rp_log(JS_SELF, RP_LOG_ERR, "%s: cannot start the chunked reply (out of memory)", what(s));
+        s->r = NULL;
+        s_free(s);
+        return RP_OK;
+    }
+    rp_req_on_abort(r, s_on_abort, s);
+    s->anchor = now_mono();
+    s->beat = 0;
+    struct timeval tv = {0, 0};
+    evtimer_add(s->ev, &tv);
+    return RP_ASYNC;
+}
+
+void js_stream_cancel(js_plan *plan)
+{
+    js_sreq *s = plan->stream;
+    plan->stream = NULL;
+    if (!s)
+        return;
+    s->r = NULL;
+    s_free(s);
+}
+
+int js_plan_write_pre(rp_req *r, js_plan *plan)
+{
+    int rc = 0;
+    if (plan->prelen) {
+        if (plan->pre_owned)
+            rc = rp_resp_write_ref(r, plan->pre, plan->prelen, free, plan->pre);
+        else
+            rc = rp_resp_write(r, plan->pre, plan->prelen);
+    } else if (plan->pre_owned) {
+        free(plan->pre);
+    }
+    plan->pre = NULL;
+    plan->prelen = 0;
+    plan->pre_owned = 0;
+    return rc;
+}
+
+void js_plan_drop_pre(js_plan *plan)
+{
+    if (plan->pre_owned)
+        free(plan->pre);
+    plan->pre = NULL;
+    plan->prelen = 0;
+    plan->pre_owned = 0;
+}
