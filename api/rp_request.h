@@ -105,9 +105,14 @@ RP_API int rp_resp_error(rp_req *r, int status);
  * producer wait instead of growing memory. */
 RP_API size_t rp_resp_pending(const rp_req *r);
 /* Call fn(r, arg) once when the queued output drops to at most low_water
- * bytes (at once if it already has).  A later call replaces an earlier one. */
+ * bytes (at once if it already has).  Several modules may wait on one
+ * request; registering the same (fn, arg) again replaces its mark, and
+ * fn NULL cancels every drain wait of the request. */
 RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *r, void *arg), void *arg);
-/* Call fn(r, arg) if the client goes away before the response finishes. */
+/* Call fn(r, arg) once if the client goes away before the response
+ * finishes.  One registration per (fn, arg); several modules may wait; fn
+ * NULL cancels them all.  After it the response must still be finished with
+ * rp_resp_finish (its writes fail). */
 RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *r, void *arg), void *arg);
 
 /* ---- taking over the connection (protocol upgrades) -------------------- */

@@ -339,18 +339,14 @@ static void write_cb(struct bufferevent *bev, void *arg)
         conn_free(c);
         return;
     }
-    if (c->req && c->req->drain_fn && rp_resp_pending(c->req) <= c->req->drain_low)
+    if (c->req && rp_resp_has_drainers(c->req))
         rp_resp_drained(c->req);
 }
 
 static void abort_request(rp_conn *c)
 {
-    rp_req *r = c->req;
-    if (r && r->abort_fn) {
-        void (*fn)(rp_req *, void *) = r->abort_fn;
-        r->abort_fn = NULL;
-        fn(r, r->abort_arg);
-    }
+    if (c->req)
+        rp_req_aborted(c->req);
 }
 
 /* The socket is unusable; a request still being produced keeps the

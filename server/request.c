@@ -308,11 +308,6 @@ RP_API void *rp_req_conf(const rp_req *r, const rp_module *m)
     return rec ? rec->conf : NULL;
 }
 
-RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *, void *), void *arg)
-{
-    r->abort_fn = fn;
-    r->abort_arg = arg;
-}
 
 /* ---- access log (the core's LOG hook) ----------------------------------- */
 

@@ -1,5 +1,6 @@
 /* response.c - status, headers, body writers and the network end of the
  * filter chain, where framing (Content-Length, chunked, close) is decided. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -153,15 +154,103 @@ RP_API size_t rp_resp_pending(const rp_req *r)
     return r->conn->bev ? evbuffer_get_length(rp_conn_output(r->conn)) : 0;
 }
 
+/* Waiters for "the output drained" and "the client went away": several
+ * modules may wait on one request (a handler streaming, a filter pacing
+ * itself); each (fn, arg) pair waits once, registering it again replaces
+ * its water mark.  Memory comes from the request pool. */
+struct rp_waiter {
+    struct rp_waiter *next;
+    void (*fn)(rp_req *, void *);
+    void *arg;
+    size_t low;
+    bool live;
+};
+
+static struct rp_waiter *waiter_set(rp_req *r, struct rp_waiter **list, void (*fn)(rp_req *, void *),
+                                    void *arg)
+{
+    struct rp_waiter *w;
+    for (w = *list; w; w = w->next)
+        if (w->fn == fn && w->arg == arg)
+            break;
+    if (!w) {
+        w = rp_pcalloc(r->pool, sizeof(*w));
+        w->fn = fn;
+        w->arg = arg;
+        w->next = *list;
+        *list = w;
+    }
+    w->live = true;
+    return w;
+}
+
+static void waiters_clear(struct rp_waiter *w)
+{
+    for (; w; w = w->next)
+        w->live = false;
+}
+
+/* The lowest mark anybody waits for: the write callback fires there. */
+static void drain_watermark(rp_req *r)
+{
+    size_t low = SIZE_MAX;
+    for (struct rp_waiter *w = r->drainers; w; w = w->next)
+        if (w->live && w->low < low)
+            low = w->low;
+    if (r->conn->bev && low != SIZE_MAX)
+        bufferevent_setwatermark(r->conn->bev, EV_WRITE, low, 0);
+}
+
 RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *, void *), void *arg)
 {
-    r->drain_fn = fn;
-    r->drain_arg = arg;
-    r->drain_low = low_water;
-    if (r->conn->bev)
-        bufferevent_setwatermark(r->conn->bev, EV_WRITE, low_water, 0);
-    if (fn && rp_resp_pending(r) <= low_water)
+    if (!fn) {
+        waiters_clear(r->drainers);
+        return;
+    }
+    waiter_set(r, &r->drainers, fn, arg)->low = low_water;
+    drain_watermark(r);
+    if (rp_resp_pending(r) <= low_water)
         rp_resp_drained(r);
+}
+
+bool rp_resp_has_drainers(const rp_req *r)
+{
+    for (const struct rp_waiter *w = r->drainers; w; w = w->next)
+        if (w->live)
+            return true;
+    return false;
+}
+
+/* Each waiter that is due is called once per pass: one that registers again
+ * from its callback without writing waits for the next drain. */
+void rp_resp_drained(rp_req *r)
+{
+    struct rp_waiter *due[16];
+    size_t n = 0, pending = rp_resp_pending(r);
+    for (struct rp_waiter *w = r->drainers; w && n < 16; w = w->next)
+        if (w->live && pending <= w->low) {
+            w->live = false;
+            due[n++] = w;
+        }
+    for (size_t i = 0; i < n; i++)
+        due[i]->fn(r, due[i]->arg);
+}
+
+RP_API void rp_req_on_abort(rp_req *r, void (*fn)(rp_req *, void *), void *arg)
+{
+    if (!fn)
+        waiters_clear(r->aborters);
+    else
+        waiter_set(r, &r->aborters, fn, arg);
+}
+
+void rp_req_aborted(rp_req *r)
+{
+    for (struct rp_waiter *w = r->aborters; w; w = w->next)
+        if (w->live) {
+            w->live = false;
+            w->fn(r, w->arg);
+        }
 }
 
 /* ---- error pages -------------------------------------------------------- */
@@ -345,10 +434,3 @@ int rp_resp_sink(rp_req *r, rp_brigade *bb)
     return 0;
 }
 
-void rp_resp_drained(rp_req *r)
-{
-    void (*fn)(rp_req *, void *) = r->drain_fn;
-    r->drain_fn = NULL;
-    if (fn)
-        fn(r, r->drain_arg);
-}

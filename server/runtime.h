@@ -112,11 +112,8 @@ struct rp_req {
     rp_brigade *bb;     /* scratch brigade for the writers */
     struct timespec t0;
 
-    void (*drain_fn)(rp_req *, void *);
-    void *drain_arg;
-    size_t drain_low;
-    void (*abort_fn)(rp_req *, void *);
-    void *abort_arg;
+    struct rp_waiter *drainers; /* rp_resp_on_drain, one per (fn, arg) */
+    struct rp_waiter *aborters; /* rp_req_on_abort, one per (fn, arg) */
 };
 
 struct rp_conn {
@@ -171,7 +168,9 @@ int rp_req_normalize_path(rp_req *r); /* 0, or an HTTP status */
 /* response.c */
 int rp_resp_sink(rp_req *r, rp_brigade *bb); /* the network end of the filter chain */
 void rp_resp_simple_error(rp_conn *c, int status); /* parser-level errors */
-void rp_resp_drained(rp_req *r);
+void rp_resp_drained(rp_req *r);     /* call the drain waiters that are due */
+void rp_req_aborted(rp_req *r);      /* call the abort waiters, once each */
+bool rp_resp_has_drainers(const rp_req *r);
 
 /* filter.c */
 int rp_filter_start(rp_req *r); /* run setups, build the chain */
