@@ -73,7 +73,8 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
 }
 
 # Start a server in the background, remember its pid (in the named variable
-# and for the cleanup), and wait until url answers.  log gets its output.
+# and for the cleanup), and wait until url answers (a 2xx for http://, an
+# accepted connection for tcp://host:port).  log gets its output.
 bench_start() { # var log url cmd args...
     local var=$1 log=$2 url=$3 pid i
     shift 3
@@ -83,7 +84,11 @@ bench_start() { # var log url cmd args...
     printf -v "$var" '%s' "$pid"
     for i in $(seq 1 100); do # 10 s
         kill -0 "$pid" 2>/dev/null || break
-        curl -fs -o /dev/null --max-time 2 "$url" && return 0
+        if [[ "$url" == tcp://* ]]; then
+            (exec 3<>"/dev/tcp/${url#tcp://}") 2>/dev/null && return 0
+        else
+            curl -fs -o /dev/null --max-time 2 "$url" && return 0
+        fi
         sleep 0.1
     done
     cat "$log" >&2

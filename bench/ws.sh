@@ -19,84 +19,28 @@
 # the repository).  Only the three servers started here are stopped, by pid.
 # Total time with the defaults: about 45 s (plus the npm install once).
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=${BUILD_DIR:-build}
-case "$build_dir" in /*) ;; *) build_dir="$here/$build_dir" ;; esac
-httpd="$build_dir/bin/rampart-httpd"
-rampart="$build_dir/bin/rampart"
-DURATION=${BENCH_DURATION:-5}
-ROUNDS=${BENCH_ROUNDS:-2}
+. "$(dirname "$0")/lib.sh"
+bench_init ws 2
 CONNS=${BENCH_WS_CONNECTIONS:-50}
 SIZE=${BENCH_WS_SIZE:-64}
 THREADS=${BENCH_WS_THREADS:-1}
-node_dir="$here/bench/.node"
-
-die() { echo "bench/ws: $*" >&2; exit 1; }
-
-for t in "$DURATION" "$ROUNDS" "$CONNS" "$THREADS"; do
-    [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "BENCH_* values must be positive integers"
-done
+[[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_WS_THREADS must be a positive integer"
 [[ "$SIZE" =~ ^[0-9]+$ ]] || die "BENCH_WS_SIZE must be a number of bytes"
-[ "$DURATION" -le 60 ] || die "BENCH_DURATION is capped at 60 s per run"
-[ "$ROUNDS" -le 5 ] || die "BENCH_ROUNDS is capped at 5"
-[ "$CONNS" -le 1000 ] || die "BENCH_WS_CONNECTIONS is capped at 1000"
+[[ "$CONNS" =~ ^[1-9][0-9]*$ ]] && [ "$CONNS" -le 1000 ] ||
+    die "BENCH_WS_CONNECTIONS must be 1 to 1000"
+bench_need bin/rampart-httpd bin/rampart modules/mod_ws.so modules/mod_js.so
+httpd="$build_dir/bin/rampart-httpd"
+rampart="$build_dir/bin/rampart"
+node_dir="$here/bench/.node"
 
 command -v node >/dev/null || die "node not found (Node 20 is the peer)"
 command -v npm >/dev/null || die "npm not found"
-if [ ! -x "$httpd" ] || [ ! -x "$rampart" ] || [ ! -e "$build_dir/modules/mod_ws.so" ] ||
-    [ ! -e "$build_dir/modules/mod_js.so" ]; then
-    echo "bench/ws: building first"
-    cmake -S "$here" -B "$build_dir" >/dev/null
-    cmake --build "$build_dir" -j"$(nproc)" --target rampart-httpd rampart mod_ws mod_js >/dev/null
-fi
 if [ ! -e "$node_dir/node_modules/ws/package.json" ]; then
     echo "bench/ws: installing the npm ws package into bench/.node"
     npm install --prefix "$node_dir" --no-audit --no-fund --silent ws@8 >/dev/null ||
         die "npm install ws failed"
 fi
 export NODE_PATH="$node_dir/node_modules"
-
-# ---- scratch space, owned processes, cleanup -------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rp-bench-ws.XXXXXX")
-chmod 0755 "$tmp"
-ours_pid=""
-js_pid=""
-node_pid=""
-
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    stop_pid "$ours_pid"; ours_pid=""
-    stop_pid "$js_pid"; js_pid=""
-    stop_pid "$node_pid"; node_pid=""
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() { # pid port
-    local i
-    for i in $(seq 1 100); do # 10 s
-        kill -0 "$1" 2>/dev/null || return 1
-        (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # ---- the servers ----------------------------------------------------------------
 ours_port=$(free_port)
@@ -111,12 +55,8 @@ node_port=$(free_port)
     [ "$(id -u)" = 0 ] && echo "User nobody"
     echo "Map ws:/echo ws:echo"
 } >"$tmp/rampart.conf"
-"$httpd" -f "$tmp/rampart.conf" >"$tmp/rampart.out" 2>&1 &
-ours_pid=$!
-wait_port "$ours_pid" "$ours_port" || {
-    cat "$tmp/rampart.out" "$tmp/rampart-error.log" 2>/dev/null >&2
-    die "rampart-httpd did not start"
-}
+bench_start ours_pid "$tmp/rampart.out" "tcp://127.0.0.1/$ours_port" \
+    "$httpd" -f "$tmp/rampart.conf"
 cat >"$tmp/jsecho.js" <<EOF
 var server = require("rampart-server");
 server.start({
@@ -130,15 +70,9 @@ server.start({
     }
 });
 EOF
-"$rampart" "$tmp/jsecho.js" >"$tmp/rampart-js.out" 2>&1 &
-js_pid=$!
-wait_port "$js_pid" "$js_port" || {
-    cat "$tmp/rampart-js.out" "$tmp/rampart-js-error.log" 2>/dev/null >&2
-    die "rampart (JS echo) did not start"
-}
-node "$here/bench/ws-node-echo.js" "$node_port" >"$tmp/node.out" 2>&1 &
-node_pid=$!
-wait_port "$node_pid" "$node_port" || { cat "$tmp/node.out" >&2; die "node did not start"; }
+bench_start js_pid "$tmp/rampart-js.out" "tcp://127.0.0.1/$js_port" "$rampart" "$tmp/jsecho.js"
+bench_start node_pid "$tmp/node.out" "tcp://127.0.0.1/$node_port" \
+    node "$here/bench/ws-node-echo.js" "$node_port"
 
 cpu_ticks() { # pid: user+system clock ticks of all its threads
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
@@ -161,11 +95,6 @@ run_load() { # url pid
         "$out" "$c0" "$c1" "$hz"
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
-        if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
 echo "rampart websocket echo bench: $(nproc) CPUs, $CONNS connections, $SIZE-byte binary messages,"
 echo "one in flight per connection, ${DURATION}s x $ROUNDS rounds, load: bench/ws-load.js (npm ws)"
 echo "  C:    $httpd, mod_ws echo route (C), Threads $THREADS"
@@ -182,7 +111,6 @@ for r in $(seq 1 "$ROUNDS"); do
     read -r rate cpu e <<<"$(run_load "ws://127.0.0.1:$node_port/" "$node_pid")"
     n+=("$rate"); nc+=("$cpu"); errs=$((errs + e))
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 om=$(median "${o[@]}"); jm=$(median "${j[@]}"); nm=$(median "${n[@]}")
 ocm=$(median "${oc[@]}"); jcm=$(median "${jc[@]}"); ncm=$(median "${nc[@]}")
 printf '%-26s %10s %10s %10s %8s %8s\n' "echo ${SIZE} B, ${CONNS} conns" "C" "JS" "node" "C/node" "JS/node"
