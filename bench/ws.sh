@@ -114,8 +114,8 @@ done
 om=$(median "${o[@]}"); jm=$(median "${j[@]}"); nm=$(median "${n[@]}")
 ocm=$(median "${oc[@]}"); jcm=$(median "${jc[@]}"); ncm=$(median "${nc[@]}")
 printf '%-26s %10s %10s %10s %8s %8s\n' "echo ${SIZE} B, ${CONNS} conns" "C" "JS" "node" "C/node" "JS/node"
-printf '%-26s %10s %10s %10s %8s %8s\n' "messages/s" "$om" "$jm" "$nm" "$(ratio "$om" "$nm")" "$(ratio "$jm" "$nm")"
-printf '%-26s %10s %10s %10s %8s %8s\n' "messages/server CPU-s" "$ocm" "$jcm" "$ncm" "$(ratio "$ocm" "$ncm")" "$(ratio "$jcm" "$ncm")"
+printf '%-26s %10.0f %10.0f %10.0f %8s %8s\n' "messages/s" "$om" "$jm" "$nm" "$(ratio "$om" "$nm")" "$(ratio "$jm" "$nm")"
+printf '%-26s %10.0f %10.0f %10.0f %8s %8s\n' "messages/server CPU-s" "$ocm" "$jcm" "$ncm" "$(ratio "$ocm" "$ncm")" "$(ratio "$jcm" "$ncm")"
 echo "  rounds msg/s: C ${o[*]}; JS ${j[*]}; node ${n[*]}"
 echo "  messages/s is bounded by the one-process Node load generator on small machines;"
 echo "  messages per second of server CPU time compares the servers' own cost."

@@ -164,4 +164,8 @@ void js_srvbuf_reset(duk_context *ctx);
 void *js_srvbuf_take(duk_context *ctx, size_t *len);
 void js_push_srvbuf_proto(duk_context *ctx);
 
+/* mod_js.c: the snapshot's mapped functions into the heap stash on the
+ * stack top, as "rpFuncs"; used by the HTTP and the websocket heap. */
+void js_stash_funcs(duk_context *ctx, const js_conf *c);
+
 #endif

@@ -92,10 +92,10 @@ static void wheap_drop(js_wheap *h)
     }
 }
 
-static duk_ret_t setup_stash(duk_context *ctx, void *udata)
+/* The mapped functions of the snapshot, in route order, into the heap
+ * stash at the top of the stack as "rpFuncs" (both heaps of a worker). */
+void js_stash_funcs(duk_context *ctx, const js_conf *c)
 {
-    const js_conf *c = ((const js_worker *)udata)->conf;
-    duk_push_heap_stash(ctx);
     duk_push_array(ctx);
     for (int i = 0; i < c->nfuncs; i++) {
         if (c->snap)
@@ -105,6 +105,13 @@ static duk_ret_t setup_stash(duk_context *ctx, void *udata)
         duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
     }
     duk_put_prop_string(ctx, -2, "rpFuncs");
+}
+
+static duk_ret_t setup_stash(duk_context *ctx, void *udata)
+{
+    const js_conf *c = ((const js_worker *)udata)->conf;
+    duk_push_heap_stash(ctx);
+    js_stash_funcs(ctx, c);
     duk_push_object(ctx);
     duk_put_prop_string(ctx, -2, "rpRefs");
     duk_pop(ctx);

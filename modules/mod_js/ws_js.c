@@ -590,15 +590,7 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata)
 {
     const js_conf *c = udata;
     duk_push_heap_stash(ctx);
-    duk_push_array(ctx);
-    for (int i = 0; i < c->nfuncs; i++) {
-        if (c->snap)
-            js_snapshot_push(c->snap, ctx, c->funcs[i]);
-        else
-            duk_push_undefined(ctx);
-        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
-    }
-    duk_put_prop_string(ctx, -2, "rpFuncs");
+    js_stash_funcs(ctx, c);
     duk_push_bare_object(ctx);
     duk_put_prop_string(ctx, -2, CONNS_KEY);
     duk_pop(ctx);
