@@ -563,6 +563,10 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     c->next_ev = event_new(t->base, -1, 0, next_cb, c);
     c->stage = evbuffer_new();
+    /* Staged file segments must stay sendfile segments: without this flag
+     * libevent mmaps them and copies the bytes with writev. */
+    if (!tls)
+        evbuffer_set_flags(c->stage, EVBUFFER_FLAG_DRAINS_TO_FD);
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
     c->next = t->conns;

@@ -271,17 +271,13 @@ static int send_body(rp_req *r, const st_target *t, const char *used, int *held,
     int status;
     int fd = *held;
     *held = -1;
-    if (fd >= 0) {
-        if (fstat(fd, &st) != 0) {
+    if (fd < 0) { /* the lookup did not keep it open: open and check again */
+        if ((fd = st_open_read(t, used, rp_req_pool(r), &st, &status)) < 0)
+            return status;
+        if (st.st_size < off + len) { /* truncated since st_lookup */
             close(fd);
-            return 500;
+            return 503;
         }
-    } else if ((fd = st_open_read(t, used, rp_req_pool(r), &st, &status)) < 0) {
-        return status;
-    }
-    if (st.st_size < off + len) { /* truncated since st_lookup */
-        close(fd);
-        return 503;
     }
     rp_resp_sendfile(r, fd, off, len); /* the response owns fd now */
     return RP_OK;
