@@ -482,7 +482,8 @@ void rp_conn_request_done(rp_req *r)
 void rp_conn_push(rp_conn *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (!c->tls && evbuffer_get_length(out) == 0) {
+    bool direct = !c->tls && evbuffer_get_length(out) == 0;
+    if (direct) {
         /* libevent writes memory and file pieces in separate calls (writev,
          * sendfile); keep going until MaxWrite is spent or the socket is full. */
         ev_ssize_t budget = (ev_ssize_t)c->server->core->max_write;
@@ -494,8 +495,20 @@ void rp_conn_push(rp_conn *c)
             budget -= n;
         }
     }
-    if (evbuffer_get_length(c->stage))
+    if (!evbuffer_get_length(c->stage))
+        return;
+    if (direct) {
+        /* The socket just took all it could, so a write readiness reported
+         * earlier in this loop turn is stale.  Re-arm the write event so the
+         * bufferevent waits for the next one: trying now would get EAGAIN,
+         * which libevent's sendfile path reports as a 0-byte write and the
+         * bufferevent then takes for end of file. */
+        bufferevent_disable(c->bev, EV_WRITE);
         evbuffer_add_buffer(out, c->stage);
+        bufferevent_enable(c->bev, EV_WRITE);
+    } else {
+        evbuffer_add_buffer(out, c->stage);
+    }
 }
 
 struct evbuffer *rp_conn_output(rp_conn *c)
