@@ -23,7 +23,6 @@ typedef struct conf_frame {
 struct rp_cmd {
     rp_server *server;
     const rp_directive *d;
-    rp_modrec *mod;
     const char *file;
     int line;
     const char *dir;
@@ -71,11 +70,12 @@ const char *rp_cmd_dir(const rp_cmd *cmd)
 /* Join a relative path to dir (or the working directory when there is none). */
 static char *resolve_in(rp_pool *p, const char *dir, const char *path)
 {
-    char cwd[PATH_MAX];
     if (path[0] == '/')
         return rp_pstrdup(p, path);
-    if (!dir)
-        dir = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+    if (!dir) {
+        char cwd[PATH_MAX];
+        return rp_psprintf(p, "%s/%s", getcwd(cwd, sizeof(cwd)) ? cwd : ".", path);
+    }
     size_t n = strlen(dir);
     return rp_psprintf(p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", path);
 }
@@ -192,7 +192,7 @@ static int apply_line(rp_server *s, const char *file, int line, const char *dir,
     rp_modrec *mod = NULL;
     const rp_directive *d = find_directive(s, argv[0], &mod);
     const char *e;
-    rp_cmd cmd = {s, d, mod, file, line, dir, fr, NULL};
+    rp_cmd cmd = {s, d, file, line, dir, fr, NULL};
     int nargs = argc - 1;
 
     if (!d)

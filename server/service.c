@@ -37,9 +37,8 @@ RP_API int rp_service_register(const char *name, int version, const void *table)
     int rc = 0;
     pthread_mutex_lock(&reg_lock);
     service *sv = lookup(name);
-    if (sv && sv->version >= version) {
-        rc = -1;
-    } else if (!sv && registry_n == SERVICE_MAX) {
+    /* refused: an equal or newer version is there, or the registry is full */
+    if ((sv && sv->version >= version) || (!sv && registry_n == SERVICE_MAX)) {
         rc = -1;
     } else {
         if (!sv) {
