@@ -181,9 +181,11 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's 
 int rp_workers_start(rp_server *s, int n);
 void rp_workers_dispatch(int fd, int tls);
 void rp_workers_stop(double graceful_seconds);
-/* Serve new connections with s from now on; old ones finish with theirs.
+/* Serve new connections with s instead of old (what every thread serves now,
+ * as the main thread knows it); old connections finish with theirs.
  * retired(old, arg) runs on the main thread once no thread uses `old`. */
-void rp_workers_swap(rp_server *s, void (*retired)(rp_server *old, void *arg), void *arg);
+void rp_workers_swap(rp_server *old, rp_server *s, void (*retired)(rp_server *old, void *arg),
+                     void *arg);
 const char *rp_worker_date(rp_worker *w);
 void rp_worker_conn_gone(rp_worker *w); /* a connection of w closed */
 

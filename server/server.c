@@ -149,7 +149,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         rp_server_free(s);
         return;
     }
-    rp_workers_swap(s, free_retired, NULL);
+    rp_workers_swap(g_run.current, s, free_retired, NULL);
     g_run.current = s;
     rp_log(NULL, RP_LOG_NOTICE, "configuration reloaded; requests in flight finish on the old one");
 }

@@ -300,14 +300,14 @@ static void retired_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void rp_workers_swap(rp_server *s, void (*retired)(rp_server *, void *), void *arg)
+void rp_workers_swap(rp_server *old, rp_server *s, void (*retired)(rp_server *, void *), void *arg)
 {
     if (!g_retired_ev)
         g_retired_ev = event_new(rp_server_base(s), -1, 0, retired_cb, NULL);
     retiring *r = calloc(1, sizeof(*r));
     if (!r)
         abort();
-    r->server = g_threads[0].current->server; /* every thread serves the same one */
+    r->server = old;
     atomic_store(&r->threads_left, g_nthreads);
     r->done = retired;
     r->arg = arg;
