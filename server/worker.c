@@ -89,18 +89,24 @@ static void worker_unlink(rp_worker *w)
 }
 
 /* The last connection of a replaced configuration is gone (thread side). */
-static void worker_retire(rp_worker *w)
+/* One more thread has let go of configuration s. */
+static void retire_done(const rp_server *s)
 {
-    rp_server *s = w->server;
-    worker_unlink(w);
-    run_module_hook(w, false);
-    free(w->ctx);
-    free(w);
     pthread_mutex_lock(&g_retire_lock);
     for (retiring *r = g_retiring; r; r = r->next)
         if (r->server == s && atomic_fetch_sub(&r->threads_left, 1) == 1)
             event_active(g_retired_ev, EV_READ, 1);
     pthread_mutex_unlock(&g_retire_lock);
+}
+
+static void worker_retire(rp_worker *w)
+{
+    const rp_server *s = w->server;
+    worker_unlink(w);
+    run_module_hook(w, false);
+    free(w->ctx);
+    free(w);
+    retire_done(s);
 }
 
 static void release(rp_worker *w)
@@ -319,8 +325,15 @@ void rp_workers_swap(rp_server *old, rp_server *s, void (*retired)(rp_server *, 
         rp_thread *t = &g_threads[i];
         rp_worker *w = worker_new(t, s);
         pthread_mutex_lock(&t->lock);
+        rp_worker *unstarted = t->next; /* two reloads before the thread ran */
         t->next = w;
         pthread_mutex_unlock(&t->lock);
+        if (unstarted) { /* never served here: nothing to exit, only to count */
+            const rp_server *skipped = unstarted->server;
+            free(unstarted->ctx);
+            free(unstarted);
+            retire_done(skipped);
+        }
         event_active(t->swap_ev, EV_READ, 1);
     }
 }

@@ -103,6 +103,17 @@ class TestReload(unittest.TestCase):
             self.assertGreaterEqual(srv.error_log().count("testhooks worker_init"), 2)
             self.assertGreaterEqual(srv.error_log().count("testhooks worker_exit"), 1)
 
+    def test_two_reloads_in_quick_succession(self):
+        # (signals do not queue: the second SIGHUP goes once the first is
+        # taken) both replaced configurations must be released
+        with Server(conf=conf("v1"), files=FILES, threads=2) as srv:
+            self.rewrite(srv, conf("v2"))
+            self.reload(srv, "configuration reloaded")
+            self.reload(srv, "configuration reloaded")
+            self.assertEqual(self.body(srv), b"version 2\n")
+            wait_until(lambda: srv.error_log().count("previous configuration has finished") == 2,
+                       10, what="both replaced configurations released")
+
     def test_bad_new_configuration_keeps_the_old_one(self):
         with Server(conf=conf("v1"), files=FILES) as srv:
             self.rewrite(srv, conf("v2", "NoSuchDirective 1\n"))
