@@ -320,6 +320,15 @@ static int64_t whole_length(rp_brigade *bb)
     return -1;
 }
 
+/* "name: value\r\n" without a printf per line: every response has several. */
+static void add_header_line(struct evbuffer *out, const char *name, const char *value)
+{
+    evbuffer_add(out, name, strlen(name));
+    evbuffer_add(out, ": ", 2);
+    evbuffer_add(out, value, strlen(value));
+    evbuffer_add(out, "\r\n", 2);
+}
+
 static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
 {
     rp_conn *c = r->conn;
@@ -345,7 +354,7 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
         if (strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "Transfer-Encoding") == 0 ||
             (strcasecmp(n, "Connection") == 0 && !upgrade))
             continue; /* framing is the core's business, except for an upgrade */
-        evbuffer_add_printf(out, "%s: %s\r\n", n, r->resp_headers.values[i]);
+        add_header_line(out, n, r->resp_headers.values[i]);
     }
     if (body && r->length >= 0)
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)r->length);
