@@ -168,12 +168,30 @@ static int has_token(const char *list, const char *tok)
     return 0;
 }
 
-/* A file response whose whole body is the file at path, as stat'd now. */
+/* The file behind the response as mod_static's fstat saw it (note
+ * "static.stat": size, mtime seconds, nanoseconds); stat(2) otherwise. */
+static int file_stat(rp_req *r, const char *path, struct stat *st)
+{
+    const char *n = rp_req_note_get(r, "static.stat");
+    long long size, sec;
+    long nsec;
+    if (n && sscanf(n, "%lld %lld %ld", &size, &sec, &nsec) == 3) {
+        memset(st, 0, sizeof *st);
+        st->st_mode = S_IFREG;
+        st->st_size = (off_t)size;
+        st->st_mtim.tv_sec = (time_t)sec;
+        st->st_mtim.tv_nsec = nsec;
+        return 0;
+    }
+    return stat(path, st);
+}
+
+/* A file response whose whole body is the file at path. */
 static int whole_file(rp_req *r, const char *path, struct stat *st)
 {
     if (rp_resp_status(r) != 200 || rp_resp_header_get(r, "Content-Range"))
         return 0;
-    if (stat(path, st) != 0 || !S_ISREG(st->st_mode) || rp_resp_length(r) != st->st_size)
+    if (file_stat(r, path, st) != 0 || !S_ISREG(st->st_mode) || rp_resp_length(r) != st->st_size)
         return 0;
     const char *lm = rp_resp_header_get(r, "Last-Modified");
     time_t t;

@@ -292,6 +292,11 @@ static int serve_file(rp_req *r, const st_target *t, const char *name, const cha
                     used[0] == '/' ? used
                                    : rp_psprintf(rp_req_pool(r), "%s%s%s", t->root,
                                                  t->root_len > 1 ? "/" : "", used));
+    /* ... and what fstat said of it, so nobody needs to stat it again */
+    char sn[64];
+    snprintf(sn, sizeof sn, "%lld %lld %ld", (long long)st->st_size,
+             (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+    rp_req_note_set(r, "static.stat", sn);
     st_etag(etag, st);
     set_file_headers(r, t, etag, st->st_mtime);
     if (st_not_modified(r, etag, st->st_mtime)) {
