@@ -65,8 +65,10 @@ extra=$(nm -D --defined-only "$root/lib/librampart.so" | awk '{print $3}' |
 # The installed executable finds the installed librampart (RUNPATH).
 "$root/bin/rampart-httpd" -V >"$tmp/version.txt" 2>&1 ||
     { cat "$tmp/version.txt"; fail "installed rampart-httpd -V failed"; }
-ldd "$root/bin/rampart-httpd" | grep -q "$root/bin/../lib/librampart.so\|$root/lib/librampart.so" ||
-    fail "installed rampart-httpd does not resolve librampart from $root/lib: $(ldd "$root/bin/rampart-httpd" | grep rampart)"
+# (captured first: with pipefail, grep -q quitting early could SIGPIPE ldd)
+linked=$(ldd "$root/bin/rampart-httpd")
+grep -q "$root/bin/../lib/librampart.so\|$root/lib/librampart.so" <<<"$linked" ||
+    fail "installed rampart-httpd does not resolve librampart from $root/lib: $(grep rampart <<<"$linked")"
 
 # ---- 3. out-of-tree plugin build -----------------------------------------
 step "build mod_skeleton out of tree with pkg-config rampart"
@@ -85,7 +87,8 @@ cp "$src/modules/mod_skeleton/mod_skeleton.c" "$tmp/plugin/"
  cc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden $cflags \
     -o mod_skeleton.so mod_skeleton.c $libs) || fail "out-of-tree build failed"
 chmod -R a+rX "$tmp/plugin"
-nm -D --defined-only "$tmp/plugin/mod_skeleton.so" | grep -q ' rp_module_skeleton$' ||
+syms=$(nm -D --defined-only "$tmp/plugin/mod_skeleton.so")
+grep -q ' rp_module_skeleton$' <<<"$syms" ||
     fail "mod_skeleton.so does not export rp_module_skeleton"
 
 # ---- 4. load it into the build tree's server -----------------------------
