@@ -17,9 +17,13 @@ LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+installed() { # package: true when dpkg has it installed
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == *"ok installed"* ]]
+}
+
 missing=()
 for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
@@ -42,7 +46,7 @@ fi
 
 have_llhttp=1
 for p in "${LLHTTP_PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || have_llhttp=0
+    installed "$p" || have_llhttp=0
 done
 [ "$have_llhttp" = 1 ] && exit 0
 
