@@ -34,7 +34,8 @@ import sys
 import tempfile
 import time
 
-from rptest import BUILD, IS_ROOT, ServerStartError, free_port, wait_until
+from rptest import (BUILD, IS_ROOT, ServerStartError, close_quietly, free_port,
+                    sanitizer_excerpt, wait_until)
 
 RAMPART = os.path.join(BUILD, "bin", "rampart")
 
@@ -161,12 +162,7 @@ class JsServer:
         self._close()
 
     def _close(self):
-        for f in (self._out, self._err):
-            if f is not None:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+        close_quietly(self._out, self._err)
         self._out = self._err = None
 
     def __enter__(self):
@@ -202,10 +198,7 @@ class JsServer:
         return "[stderr]\n%s\n[stdout]\n%s" % (self.stderr()[-8000:], self.stdout()[-4000:])
 
     def sanitizer_report(self):
-        import re
-        text = self.stderr()
-        m = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ", text)
-        return text[max(0, m.start() - 200):m.start() + 6000] if m else ""
+        return sanitizer_excerpt(self.stderr())
 
     # ---- HTTP ---------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, port=None, timeout=20):

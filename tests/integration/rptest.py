@@ -104,6 +104,35 @@ _SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSaniti
                            r"runtime error: |WARNING: ThreadSanitizer")
 
 
+def sanitizer_excerpt(text):
+    """The sanitizer finding in a process's output, with some context, or ''."""
+    m = _SANITIZER_RE.search(text)
+    return text[max(0, m.start() - 200):m.start() + 6000] if m else ""
+
+
+def close_quietly(*files):
+    for f in files:
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def free_privileged_port(lo=700, hi=1000):
+    """A free 127.0.0.1 port below 1024 (binding it needs root), or None."""
+    for p in range(lo, hi):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return None
+
+
 def run_httpd(args, timeout=30, cwd=None, env=None, check_sanitizers=True):
     """Run rampart-httpd with args (e.g. ["-t", "-f", path]) to completion.
     Returns subprocess.CompletedProcess with text stdout/stderr.  Raises
@@ -420,9 +449,7 @@ class Server:
 
     def sanitizer_report(self):
         """Sanitizer findings in the server's stderr (and error log), or ''."""
-        text = self.stderr() + "\n" + self.error_log()
-        m = self.SANITIZER_RE.search(text)
-        return text[max(0, m.start() - 200):m.start() + 6000] if m else ""
+        return sanitizer_excerpt(self.stderr() + "\n" + self.error_log())
 
     def check_sanitizers(self):
         rep = self.sanitizer_report()
@@ -442,12 +469,7 @@ class Server:
         self._close_files()
 
     def _close_files(self):
-        for f in (self._stdout, self._stderr):
-            if f is not None:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+        close_quietly(self._stdout, self._stderr)
         self._stdout = self._stderr = None
 
     def cleanup(self, keep=False):

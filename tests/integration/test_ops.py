@@ -8,12 +8,11 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import unittest
 
-from rptest import Server, HTTPD, REPO, IS_ROOT, run_httpd, wait_until
+from rptest import free_privileged_port, Server, HTTPD, REPO, IS_ROOT, run_httpd, wait_until
 
 CONF = "LoadModule static mod_static.so\nLogLevel info\nMap / {www}\n"
 FILES = {"www/index.html": "<h1>ops</h1>\n"}
@@ -249,17 +248,7 @@ class TestSystemdUnit(unittest.TestCase):
         server bind a port below 1024, chown its logs and switch to User."""
         caps = self.settings()["CapabilityBoundingSet"][0].split()
         bset = "-all," + ",".join("+" + c.lower().replace("cap_", "") for c in caps)
-        port = None
-        for p in range(700, 1000):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-                port = p
-                break
-            except OSError:
-                continue
-            finally:
-                s.close()
+        port = free_privileged_port(700)
         if port is None:
             self.skipTest("no free port below 1024")
         srv = Server(conf=CONF, files=FILES, binds=["127.0.0.1:%d" % port], start=False)

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from rptest import (Server, IS_ROOT, LOAD_TESTHOOKS, read_response, recv_all, parse_responses,
+from rptest import (free_privileged_port, Server, IS_ROOT, LOAD_TESTHOOKS, read_response, recv_all, parse_responses,
                     kv_lines, wait_until)
 
 CONF = LOAD_TESTHOOKS + """LogLevel info
@@ -212,17 +212,7 @@ class TestPrivileges(unittest.TestCase):
 
     def test_privileged_port_then_drop(self):
         # binding needs root, serving does not
-        port = None
-        for p in range(900, 1000):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-                port = p
-                break
-            except OSError:
-                continue
-            finally:
-                s.close()
+        port = free_privileged_port(900)
         if port is None:
             self.skipTest("no free port below 1024")
         with Server(conf=CONF, binds=["127.0.0.1:%d" % port]) as srv:
