@@ -133,6 +133,14 @@ RP_API void rp_worker_release(rp_worker *w, struct bufferevent *bev);
  * module can close what it took over (e.g. websockets with 1001). */
 RP_API void rp_worker_on_stop(rp_worker *w, void (*fn)(rp_worker *w, void *arg), void *arg);
 
+/* Where the process stands on stopping; readable from any thread at any
+ * time, so code that runs long without returning to its loop (a script) can
+ * poll it.  RP_STOP_GRACEFUL: a stop began, in-flight work may finish.
+ * RP_STOP_NOW: GracefulTimeout has passed; whatever still runs must end now
+ * (answer 503 where an answer is still possible). */
+typedef enum { RP_STOP_NONE = 0, RP_STOP_GRACEFUL = 1, RP_STOP_NOW = 2 } rp_stop_state;
+RP_API rp_stop_state rp_stop_state_get(void);
+
 /* ---- threads ------------------------------------------------------------ */
 
 RP_API struct event_base *rp_worker_base(rp_worker *w);

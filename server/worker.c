@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -338,17 +339,65 @@ void rp_workers_swap(rp_server *old, rp_server *s, void (*retired)(rp_server *, 
     }
 }
 
-/* Ask every thread to finish in-flight requests, wait at most `graceful`
- * seconds, then stop their loops and join them. */
+static atomic_int g_stop_state; /* rp_stop_state */
+
+RP_API rp_stop_state rp_stop_state_get(void) { return (rp_stop_state)atomic_load(&g_stop_state); }
+
+/* Join every thread by `deadline` (CLOCK_REALTIME); false if one is still running. */
+static bool join_all(const struct timespec *deadline)
+{
+    bool all = true;
+    for (int i = 0; i < g_nthreads; i++) {
+        if (!g_threads[i].tid)
+            continue;
+        if (pthread_timedjoin_np(g_threads[i].tid, NULL, deadline) == 0)
+            g_threads[i].tid = 0;
+        else
+            all = false;
+    }
+    return all;
+}
+
+static struct timespec after(double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double whole = (double)(time_t)seconds;
+    ts.tv_sec += (time_t)whole;
+    ts.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* A thread that has not let go this long after RP_STOP_NOW is stuck in code
+ * that does not poll rp_stop_state_get (a blocking system call, a module's
+ * endless loop): the process exits without it. */
+#define RP_STOP_NOW_GRACE 2.0
+
+/* Ask every thread to finish in-flight requests (and responses still being
+ * written), wait at most `graceful` seconds, then tell whatever still runs to
+ * end now (RP_STOP_NOW), stop the loops and join them. */
 void rp_workers_stop(double graceful)
 {
+    atomic_store(&g_stop_state, RP_STOP_GRACEFUL);
     for (int i = 0; i < g_nthreads; i++)
         event_active(g_threads[i].stop_ev, EV_READ, 1);
-    struct timeval tv = {(time_t)graceful, (suseconds_t)((graceful - (double)(time_t)graceful) * 1e6)};
+    struct timespec deadline = after(graceful > 0 ? graceful : 0);
+    if (join_all(&deadline))
+        return;
+    atomic_store(&g_stop_state, RP_STOP_NOW);
     for (int i = 0; i < g_nthreads; i++)
-        event_base_loopexit(g_threads[i].base, &tv);
-    for (int i = 0; i < g_nthreads; i++)
-        pthread_join(g_threads[i].tid, NULL);
+        if (g_threads[i].tid)
+            event_base_loopexit(g_threads[i].base, NULL);
+    deadline = after(RP_STOP_NOW_GRACE);
+    if (join_all(&deadline))
+        return;
+    rp_log(NULL, RP_LOG_ERR, "GracefulTimeout passed and a worker thread is still busy after "
+                             "%.0f s more: exiting without it", RP_STOP_NOW_GRACE);
+    _exit(1);
 }
 
 /* ---- accessors -------------------------------------------------------------- */
