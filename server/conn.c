@@ -25,6 +25,11 @@ static pthread_once_t g_settings_once = PTHREAD_ONCE_INIT;
 
 static void conn_free(rp_conn *c);
 static void process_input(rp_conn *c);
+static double mono_now(void);
+static void lose_socket(rp_conn *c);
+
+/* Phases of a connection, each with its own deadline (see "timeouts"). */
+enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY };
 
 /* ---- token assembly (llhttp may deliver a header in pieces) ------------- */
 
@@ -71,6 +76,8 @@ static int on_message_begin(llhttp_t *p)
     rp_conn *c = conn_of(p);
     if (!c->req)
         c->req = rp_req_new(c);
+    c->phase = PH_HEAD; /* its timer is settled when this read is parsed */
+    c->phase_at = mono_now();
     c->tok_len = 0;
     c->header_bytes = 0;
     c->nheaders = 0;
@@ -168,6 +175,24 @@ static int on_headers_complete(llhttp_t *p)
             return fail(c, 413);
         r->body_cap = p->content_length;
     }
+    if ((p->flags & F_CHUNKED) || p->content_length > 0) {
+        c->phase = PH_BODY;
+        c->last_read = mono_now();
+    }
+    return 0;
+}
+
+/* A chunk size is checked when it is parsed, not when its bytes are in: a
+ * client announcing more than MaxBodySize would otherwise hold the
+ * connection waiting for data that may never come.  Sizes no file could
+ * have are a framing error. */
+static int on_chunk_header(llhttp_t *p)
+{
+    rp_conn *c = conn_of(p);
+    if (p->content_length > (uint64_t)INT64_MAX)
+        return fail(c, 400);
+    if (p->content_length > c->server->core->max_body - c->req->body_len)
+        return fail(c, 413);
     return 0;
 }
 
@@ -211,6 +236,7 @@ static void settings_init(void)
     g_settings.on_header_value_complete = on_header_value_complete;
     g_settings.on_headers_complete = on_headers_complete;
     g_settings.on_body = on_body;
+    g_settings.on_chunk_header = on_chunk_header;
     g_settings.on_message_complete = on_message_complete;
 }
 
@@ -219,19 +245,6 @@ static void settings_init(void)
  * bufferevent's input buffer: libevent's reader asks the kernel how much is
  * pending (an ioctl) before every read, one syscall per request we skip.
  * TLS connections read through their bufferevent. */
-
-static void read_timeout(rp_conn *c, const struct timeval *tv)
-{
-    if (!c->read_ev) {
-        bufferevent_set_timeouts(c->bev, tv, NULL);
-        return;
-    }
-    c->has_tv = tv != NULL;
-    if (tv)
-        c->read_tv = *tv;
-    if (c->reading)
-        event_add(c->read_ev, tv);
-}
 
 static void read_enable(rp_conn *c, bool on)
 {
@@ -246,7 +259,7 @@ static void read_enable(rp_conn *c, bool on)
         return;
     c->reading = on;
     if (on)
-        event_add(c->read_ev, c->has_tv ? &c->read_tv : NULL);
+        event_add(c->read_ev, NULL);
     else
         event_del(c->read_ev);
 }
@@ -258,24 +271,95 @@ static void reader_free(rp_conn *c)
     c->read_ev = NULL;
 }
 
-/* ---- timeouts ------------------------------------------------------------ */
-
+/* ---- timeouts ----------------------------------------------------------------
+ * A connection is always in one phase, and the phase has a deadline:
+ *   HANDSHAKE  TLS handshake: HandshakeTimeout, and ConnectTimeout, after accept
+ *   WAIT       no byte of the next request yet: ConnectTimeout after accept
+ *              for the first request, KeepAliveTimeout between requests; not
+ *              counted while response bytes are still pending
+ *   HEAD       a request head is arriving: HeaderTimeout after its first
+ *              byte (and for the first request no later than ConnectTimeout
+ *              after accept).  A deadline: trickling bytes does not extend it
+ *   BODY       a body is arriving: BodyTimeout of silence
+ *   BUSY       a complete request is being served: no read deadline.  Its
+ *              writes are guarded by SendTimeout, the bufferevent's write
+ *              timeout, which libevent restarts after every successful write,
+ *              so a download that progresses never trips it.
+ * One timer per connection, armed lazily: it fires at the earliest deadline
+ * it was set for, and the callback re-arms it when the phase moved on to a
+ * later one.  A keep-alive connection therefore costs no timer operation
+ * per request. */
 /* Idle connections of a configuration replaced by a reload wait at most this
  * long for their next (and last) request. */
 #define RP_RETIRED_IDLE 5.0
+/* A deadline this close counts as reached (the clocks are coarse). */
+#define RP_DEADLINE_SLACK 0.005
 
-static void set_idle_timeout(rp_conn *c)
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The earlier of two limits in seconds, where <= 0 means none. */
+static double earliest(double a, double b)
+{
+    if (a <= 0)
+        return b;
+    if (b <= 0)
+        return a;
+    return a < b ? a : b;
+}
+
+/* Absolute deadline of the current phase, or 0 for none. */
+static double phase_deadline(const rp_conn *c)
 {
     const rp_core_conf *cc = c->server->core;
-    double t = c->nreq && cc->keepalive_timeout > 0 ? cc->keepalive_timeout : cc->connect_timeout;
-    if (c->worker->retired && (t <= 0 || t > RP_RETIRED_IDLE))
-        t = RP_RETIRED_IDLE;
-    if (t <= 0) {
-        read_timeout(c, NULL);
-        return;
+    double connect = cc->connect_timeout > 0 ? c->accepted_at + cc->connect_timeout : 0;
+    switch (c->phase) {
+    case PH_HANDSHAKE:
+        return earliest(cc->handshake_timeout > 0 ? c->accepted_at + cc->handshake_timeout : 0,
+                        connect);
+    case PH_WAIT: {
+        if (c->nreq == 0)
+            return connect;
+        double t = cc->keepalive_timeout;
+        if (c->worker->retired)
+            t = earliest(t, RP_RETIRED_IDLE);
+        return t > 0 ? c->phase_at + t : 0;
     }
-    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
-    read_timeout(c, &tv);
+    case PH_HEAD:
+        return earliest(cc->header_timeout > 0 ? c->phase_at + cc->header_timeout : 0,
+                        c->nreq == 0 ? connect : 0);
+    case PH_BODY:
+        return cc->body_timeout > 0 ? c->last_read + cc->body_timeout : 0;
+    default:
+        return 0;
+    }
+}
+
+/* Make sure the timer fires no later than the current phase's deadline. */
+static void timer_settle(rp_conn *c)
+{
+    double at = phase_deadline(c);
+    if (at <= 0 || (c->timer_at > 0 && c->timer_at <= at))
+        return;
+    double in = at - mono_now();
+    if (in < 0)
+        in = 0;
+    struct timeval tv = {(time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6)};
+    event_add(c->timer, &tv);
+    c->timer_at = at;
+}
+
+static void enter_phase(rp_conn *c, int phase)
+{
+    c->phase = (unsigned char)phase;
+    c->phase_at = mono_now();
+    if (phase == PH_BODY)
+        c->last_read = c->phase_at;
+    timer_settle(c);
 }
 
 /* ---- reading and dispatch -------------------------------------------------- */
@@ -286,8 +370,17 @@ static void dispatch(rp_conn *c)
     c->nreq++;
     if (c->parser.upgrade) /* what follows is not HTTP, unless a module takes over */
         c->req->close_after = true;
-    read_timeout(c, NULL);
+    c->phase = PH_BUSY; /* a pending timer finds no deadline and goes quiet */
     rp_req_run(c->req);
+}
+
+/* Answer status and close: what is still unread is not trusted. */
+static void refuse(rp_conn *c, int status)
+{
+    evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+    read_enable(c, false);
+    c->phase = PH_BUSY;
+    rp_resp_simple_error(c, status);
 }
 
 static void parse_error(rp_conn *c, llhttp_errno_t err)
@@ -296,14 +389,56 @@ static void parse_error(rp_conn *c, llhttp_errno_t err)
     if (status == 400)
         rp_log(NULL, RP_LOG_INFO, "bad request from %s: %s (%s)", c->remote_ip,
                llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
-    evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
-    read_enable(c, false);
-    rp_resp_simple_error(c, status);
+    refuse(c, status);
+}
+
+static void timed_out(rp_conn *c)
+{
+    switch (c->phase) {
+    case PH_WAIT:
+        if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+            c->phase_at = mono_now(); /* still sending: SendTimeout watches that */
+            timer_settle(c);
+            return;
+        }
+        conn_free(c); /* an idle connection: a quiet close */
+        return;
+    case PH_HEAD:
+    case PH_BODY:
+        rp_log(NULL, RP_LOG_INFO, "%s:%d: request %s not complete in time: 408", c->remote_ip,
+               c->remote_port, c->phase == PH_HEAD ? "head" : "body");
+        refuse(c, 408);
+        return;
+    case PH_HANDSHAKE:
+        rp_log(NULL, RP_LOG_INFO, "%s:%d: TLS handshake not complete in time", c->remote_ip,
+               c->remote_port);
+        lose_socket(c);
+        return;
+    default:
+        return;
+    }
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_conn *c = arg;
+    c->timer_at = 0;
+    double at = phase_deadline(c);
+    if (at <= 0)
+        return;
+    if (at - mono_now() > RP_DEADLINE_SLACK)
+        timer_settle(c); /* the phase moved on to a later deadline */
+    else
+        timed_out(c);
 }
 
 static void process_input(rp_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->phase == PH_BODY)
+        c->last_read = mono_now();
     while (!c->busy && !c->closing && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -322,6 +457,8 @@ static void process_input(rp_conn *c)
     }
     if (c->busy && evbuffer_get_length(in) > RP_PIPELINE_MAX)
         read_enable(c, false);
+    if (!c->busy && !c->closing)
+        timer_settle(c);
 }
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -381,6 +518,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     rp_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
+        if (c->phase == PH_HANDSHAKE)
+            enter_phase(c, PH_WAIT);
+        return;
+    }
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
+        rp_log(NULL, RP_LOG_INFO, "%s:%d: took no response byte for SendTimeout (%g s): closing",
+               c->remote_ip, c->remote_port, c->server->core->send_timeout);
     if (what & BEV_EVENT_EOF)
         on_eof(c);
     else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
@@ -390,11 +535,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 /* Our reader for plain sockets: one readv into the input buffer's free space. */
 static void raw_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)what;
     rp_conn *c = arg;
-    if (what & EV_TIMEOUT) {
-        lose_socket(c);
-        return;
-    }
     struct evbuffer *in = bufferevent_get_input(c->bev);
     struct evbuffer_iovec v[2];
     /* bufferevent keeps its input's end frozen for everyone but its own
@@ -466,9 +608,10 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     llhttp_resume(&c->parser);
-    set_idle_timeout(c);
+    c->phase = PH_WAIT;
+    c->phase_at = mono_now();
     read_enable(c, true);
-    process_input(c);
+    process_input(c); /* settles the timer for the phase it ends in */
 }
 
 void rp_conn_request_done(rp_req *r)
@@ -575,6 +718,12 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     c->next_ev = event_new(t->base, -1, 0, next_cb, c);
+    c->timer = event_new(t->base, -1, 0, timer_cb, c);
+    double send = c->server->core->send_timeout;
+    if (send > 0) {
+        struct timeval tv = {(time_t)send, (suseconds_t)((send - (double)(time_t)send) * 1e6)};
+        bufferevent_set_timeouts(c->bev, NULL, &tv);
+    }
     c->stage = evbuffer_new();
     /* Staged file segments must stay sendfile segments: without this flag
      * libevent mmaps them and copies the bytes with writev. */
@@ -588,7 +737,8 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     t->conns = c;
     if (!tls)
         c->read_ev = event_new(t->base, fd, EV_READ | EV_PERSIST, raw_read_cb, c);
-    set_idle_timeout(c);
+    c->accepted_at = mono_now();
+    enter_phase(c, tls ? PH_HANDSHAKE : PH_WAIT);
     bufferevent_enable(c->bev, EV_WRITE);
     read_enable(c, true);
 }
@@ -608,6 +758,7 @@ static void conn_free(rp_conn *c)
     if (c->bev)
         bufferevent_free(c->bev);
     event_free(c->next_ev);
+    event_free(c->timer);
     evbuffer_free(c->stage);
     if (c->req)
         rp_req_free(c->req);
@@ -648,8 +799,14 @@ static void drain(rp_thread *t, const rp_worker *only)
     rp_conn *c = t->conns;
     while (c) {
         rp_conn *n = c->next;
-        if (!c->busy && !c->detached && (!only || c->worker == only))
-            conn_free(c);
+        if (!c->busy && !c->detached && (!only || c->worker == only)) {
+            if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+                c->closing = true; /* a response still leaving: closed once it has */
+                read_enable(c, false);
+            } else {
+                conn_free(c);
+            }
+        }
         c = n;
     }
 }
@@ -665,6 +822,6 @@ void rp_conn_drain_all(rp_thread *t)
 void rp_conn_drain_worker(rp_worker *w)
 {
     for (rp_conn *c = w->thread->conns; c; c = c->next)
-        if (c->worker == w && !c->busy && !c->detached && c->bev)
-            set_idle_timeout(c);
+        if (c->worker == w && c->phase == PH_WAIT && !c->detached && c->bev)
+            timer_settle(c);
 }

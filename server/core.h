@@ -90,7 +90,11 @@ typedef struct rp_route_match {
 typedef struct rp_core_conf {
     char **binds;            /* Bind, repeatable; default [::1]:8088 127.0.0.1:8088 */
     long threads;            /* Threads; 0 = number of cores */
-    double connect_timeout;  /* ConnectTimeout seconds; 0 = none */
+    double connect_timeout;  /* ConnectTimeout: accept to first complete request head; 0 = none */
+    double header_timeout;   /* HeaderTimeout: first byte to end of a request head; 0 = none */
+    double body_timeout;     /* BodyTimeout: idle time while reading a request body; 0 = none */
+    double send_timeout;     /* SendTimeout: idle time while the client takes no response byte */
+    double handshake_timeout;/* HandshakeTimeout: accept to end of the TLS handshake; 0 = none */
     size_t max_read;         /* MaxRead, default 65536 */
     size_t max_write;        /* MaxWrite, default 65536 */
     size_t max_header_size;  /* MaxHeaderSize, default 8192 (request line + headers) */
@@ -109,7 +113,8 @@ typedef struct rp_core_conf {
     char *mime_types;        /* MimeTypes file; default: conf/mime.types */
     char **mime_map;         /* MimeMap pairs, ext type ext type ... */
     double graceful_timeout; /* GracefulTimeout seconds, default 10 */
-    double keepalive_timeout;/* KeepAliveTimeout seconds between requests, default 0 = ConnectTimeout */
+    double keepalive_timeout;/* KeepAliveTimeout: idle time between requests (resolved, see
+                              * core_post_config); 0 = none */
     int secure;              /* Secure on|off: every Bind speaks TLS */
     char *ssl_cert;          /* SslCertFile: certificate chain (PEM), leaf first */
     char *ssl_key;           /* SslKeyFile: private key (PEM) */

@@ -32,6 +32,14 @@ static void *core_create_conf(rp_pool *p)
     c->map_sort = 1;
     c->log = -1; /* unset: on when AccessLog names a file */
     c->graceful_timeout = 10;
+    /* Safe by default (nginx: 60 s header and body, 75 s keep-alive); -1 =
+     * not set, resolved in core_post_config. */
+    c->connect_timeout = -1;
+    c->keepalive_timeout = -1;
+    c->header_timeout = 60;
+    c->body_timeout = 60;
+    c->send_timeout = 60;
+    c->handshake_timeout = -1;
     c->log_level = RP_LOG_NOTICE;
     return c;
 }
@@ -344,9 +352,22 @@ static const rp_directive core_directives[] = {
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
     {"UseThreads", 1, 1, set_use_threads, 0, "UseThreads on|off: off = one worker thread"},
     {"ConnectTimeout", 1, 1, rp_set_seconds, OFF(connect_timeout),
-     "ConnectTimeout seconds: close idle connections, 0 = never"},
+     "ConnectTimeout seconds: a new connection's first request must arrive within it "
+     "(default 60, 0 = never)"},
     {"KeepAliveTimeout", 1, 1, rp_set_seconds, OFF(keepalive_timeout),
-     "KeepAliveTimeout seconds: idle time between requests, 0 = ConnectTimeout"},
+     "KeepAliveTimeout seconds: idle time between requests (default: ConnectTimeout if set, "
+     "else 75; 0 = ConnectTimeout)"},
+    {"HeaderTimeout", 1, 1, rp_set_seconds, OFF(header_timeout),
+     "HeaderTimeout seconds: a request head must be complete this long after its first byte "
+     "(default 60, 0 = never)"},
+    {"BodyTimeout", 1, 1, rp_set_seconds, OFF(body_timeout),
+     "BodyTimeout seconds: longest pause while a request body arrives (default 60, 0 = never)"},
+    {"SendTimeout", 1, 1, rp_set_seconds, OFF(send_timeout),
+     "SendTimeout seconds: longest time the client may take no byte of a response "
+     "(default 60, 0 = never)"},
+    {"HandshakeTimeout", 1, 1, rp_set_seconds, OFF(handshake_timeout),
+     "HandshakeTimeout seconds: a TLS handshake must end within it (default: HeaderTimeout, "
+     "0 = never)"},
     {"GracefulTimeout", 1, 1, rp_set_seconds, OFF(graceful_timeout),
      "GracefulTimeout seconds: how long a stop waits for requests in flight"},
     {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},
@@ -390,6 +411,23 @@ static void core_register_hooks(rp_hooks *h, void *conf)
         rp_hook_add(h, RP_PHASE_MAP, rp_https_redirect_hook, RP_HOOK_FIRST, NULL, NULL);
 }
 
+/* Timeouts whose default depends on another setting. */
+static int core_post_config(rp_server *s, void *conf)
+{
+    (void)s;
+    rp_core_conf *c = conf;
+    bool connect_set = c->connect_timeout >= 0;
+    if (!connect_set)
+        c->connect_timeout = 60;
+    if (c->keepalive_timeout < 0)
+        c->keepalive_timeout = connect_set ? c->connect_timeout : 75;
+    else if (c->keepalive_timeout == 0) /* documented: 0 = ConnectTimeout */
+        c->keepalive_timeout = c->connect_timeout;
+    if (c->handshake_timeout < 0)
+        c->handshake_timeout = c->header_timeout;
+    return RP_OK;
+}
+
 const rp_module rp_module_core = {
     RP_MODULE_HEADER,
     .name = "core",
@@ -397,6 +435,7 @@ const rp_module rp_module_core = {
     .directives = core_directives,
     .create_conf = core_create_conf,
     .register_hooks = core_register_hooks,
+    .post_config = core_post_config,
 };
 
 RP_API void *rp_server_conf(const rp_server *s, const rp_module *m)

@@ -123,8 +123,13 @@ struct rp_conn {
     struct bufferevent *bev;
     struct evbuffer *stage; /* response bytes not yet handed to bev */
     struct event *read_ev;  /* plain sockets: our own reader (see conn.c) */
-    struct timeval read_tv; /* its idle timeout, when has_tv */
-    bool has_tv, reading;
+    bool reading;
+    struct event *timer;    /* the deadline of the current phase (see conn.c) */
+    unsigned char phase;    /* rp_conn_phase, conn.c */
+    double accepted_at;     /* monotonic seconds (CLOCK_MONOTONIC_COARSE) */
+    double phase_at;        /* when the phase began */
+    double last_read;       /* bytes of a body last arrived */
+    double timer_at;        /* when the timer fires; 0 = not pending */
     struct event *next_ev; /* deferred: finish a request, resume parsing */
     llhttp_t parser;
     rp_conn *prev, *next;  /* worker's list */
