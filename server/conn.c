@@ -811,6 +811,54 @@ static void drain(rp_thread *t, const rp_worker *only)
     }
 }
 
+/* Shedding: out of descriptors, close what costs most and gives least, in
+ * this order, oldest first: connections waiting for a request (idle
+ * keep-alive, or connected and silent for RP_SHED_IDLE), then heads (or TLS handshakes)
+ * trickling in for more than RP_SHED_SLOW seconds, then bodies silent that long.  A request being
+ * served or a response being written is never shed. */
+#define RP_SHED_SLOW 1.0
+/* A connection accepted a moment ago has had no chance to send yet. */
+#define RP_SHED_IDLE 0.25
+
+static bool sheddable(const rp_conn *c, int cls, double now)
+{
+    if (c->busy || c->closing || c->detached || !c->bev)
+        return false;
+    switch (cls) {
+    case 0:
+        return c->phase == PH_WAIT && now - c->phase_at > RP_SHED_IDLE &&
+               evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+    case 1:
+        return (c->phase == PH_HEAD || c->phase == PH_HANDSHAKE) && now - c->phase_at > RP_SHED_SLOW;
+    default:
+        return c->phase == PH_BODY && now - c->last_read > RP_SHED_SLOW;
+    }
+}
+
+int rp_conn_shed(rp_thread *t, int n)
+{
+    rp_conn *tail = t->conns;
+    while (tail && tail->next)
+        tail = tail->next;
+    double now = mono_now();
+    int done = 0;
+    for (int cls = 0; cls < 3 && done < n; cls++) {
+        for (rp_conn *c = tail, *prev; c && done < n; c = prev) {
+            prev = c->prev;
+            if (!sheddable(c, cls, now))
+                continue;
+            if (c == tail)
+                tail = prev;
+            conn_free(c);
+            done++;
+        }
+    }
+    if (done)
+        rp_log(NULL, RP_LOG_INFO, "worker %d: closed %d idle or slow connection%s to free "
+               "descriptors", t->index, done, done == 1 ? "" : "s");
+    return done;
+}
+
 void rp_conn_drain_all(rp_thread *t)
 {
     drain(t, NULL);

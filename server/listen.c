@@ -1,12 +1,14 @@
 /* listen.c - turn Bind strings into listening sockets on the main thread. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include "runtime.h"
 #include "listen.h"
@@ -77,26 +79,100 @@ static int open_socket(const char *spec, char *err, size_t errlen)
     return fd;
 }
 
+/* ---- running out of descriptors ---------------------------------------------
+ * At the descriptor limit accept() fails with EMFILE while the listening
+ * socket stays readable: retrying at once spins a core and floods the log.
+ * Like nginx's accept disable, we stop accepting for a moment instead, and
+ * meanwhile ask the workers to shed the connections that cost most and give
+ * least (idle keep-alive, heads and bodies trickling in: rp_workers_shed).
+ * One descriptor is held in reserve and given up to accept the client that
+ * met the limit, so it is served rather than left in the backlog.  One
+ * warning when an episode starts, one notice when it ends. */
+
+#define RP_ACCEPT_PAUSE_MS 50
+
+static rp_listeners *g_ls; /* one running server per process */
+
+static bool out_of_fds(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+static void listeners_enable(rp_listeners *ls, bool on)
+{
+    for (int i = 0; i < ls->n; i++)
+        if (ls->ev[i])
+            (on ? evconnlistener_enable : evconnlistener_disable)(ls->ev[i]);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_listeners *ls = arg;
+    if (ls->reserve_fd < 0)
+        ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    listeners_enable(ls, true);
+}
+
+/* The reserve descriptor makes room for the client waiting at listener l. */
+static void accept_with_reserve(rp_listeners *ls, struct evconnlistener *l, int tls)
+{
+    if (ls->reserve_fd < 0)
+        return;
+    close(ls->reserve_fd);
+    ls->reserve_fd = -1;
+    int fd = accept4(evconnlistener_get_fd(l), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0)
+        rp_workers_dispatch(fd, tls);
+}
+
+static void starved(rp_listeners *ls, struct evconnlistener *l, int tls)
+{
+    int open_conns = rp_workers_conn_count();
+    if (!ls->starved)
+        rp_log(NULL, RP_LOG_WARN,
+               "accept: out of file descriptors with %d connections open: pausing accept "
+               "and closing idle and slow connections (raise the limit: ulimit -n)",
+               open_conns);
+    ls->starved = true;
+    ls->pauses++;
+    accept_with_reserve(ls, l, tls);
+    rp_workers_shed(open_conns / 8 + 8);
+    listeners_enable(ls, false);
+    struct timeval tv = {0, RP_ACCEPT_PAUSE_MS * 1000};
+    event_add(ls->resume_ev, &tv);
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
                       void *arg)
 {
     (void)l;
     (void)sa;
     (void)socklen;
+    if (g_ls->starved) {
+        rp_log(NULL, RP_LOG_NOTICE, "accept: descriptors available again after %lu pause%s",
+               g_ls->pauses, g_ls->pauses == 1 ? "" : "s");
+        g_ls->starved = false;
+        g_ls->pauses = 0;
+    }
     rp_workers_dispatch(fd, *(const int *)arg);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-    (void)l;
-    (void)arg;
     int e = EVUTIL_SOCKET_ERROR();
-    rp_log(NULL, RP_LOG_ERR, "accept: %s", evutil_socket_error_to_string(e));
+    if (out_of_fds(e)) {
+        starved(g_ls, l, *(const int *)arg);
+        return;
+    }
+    rp_log(NULL, RP_LOG_INFO, "accept: %s", evutil_socket_error_to_string(e));
 }
 
 int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
 {
     memset(ls, 0, sizeof *ls);
+    ls->reserve_fd = -1;
     bool any_tls = false;
     for (char **b = s->core->binds; b && *b; b++) {
         if (ls->n == RP_MAX_LISTENERS) {
@@ -128,6 +204,11 @@ int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
 
 int rp_listeners_attach(rp_listeners *ls, struct event_base *base)
 {
+    g_ls = ls;
+    ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ls->resume_ev = evtimer_new(base, resume_cb, ls);
+    if (!ls->resume_ev)
+        return -1;
     for (int i = 0; i < ls->n; i++) {
         ls->ev[i] = evconnlistener_new(base, accept_cb, &ls->tls[i], LEV_OPT_CLOSE_ON_FREE, 0,
                                        ls->fd[i]);
@@ -148,4 +229,10 @@ void rp_listeners_close(rp_listeners *ls)
         ls->ev[i] = NULL;
         ls->fd[i] = -1;
     }
+    if (ls->resume_ev)
+        event_free(ls->resume_ev);
+    ls->resume_ev = NULL;
+    if (ls->reserve_fd >= 0)
+        close(ls->reserve_fd);
+    ls->reserve_fd = -1;
 }

@@ -16,6 +16,11 @@ typedef struct rp_listeners {
     const char *spec[RP_MAX_LISTENERS];
     int tls[RP_MAX_LISTENERS]; /* 1: connections speak TLS */
     struct evconnlistener *ev[RP_MAX_LISTENERS];
+    /* Out of descriptors (EMFILE): see listen.c */
+    int reserve_fd;           /* /dev/null, given up to accept one more client */
+    struct event *resume_ev;  /* accepting is paused until it fires */
+    bool starved;             /* in an episode; its first and last moments are logged */
+    unsigned long pauses;     /* pauses in the current episode */
 } rp_listeners;
 
 int rp_bind_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);

@@ -200,9 +200,12 @@ static int pipeline(rp_req *r)
 /* Run a complete request.  The response may finish now or later (RP_ASYNC). */
 void rp_req_run(rp_req *r)
 {
+    rp_thread *t = r->conn->worker->thread;
+    rp_thread_busy(t, true);
     r->in_handler = true;
     int rc = pipeline(r);
     r->in_handler = false;
+    rp_thread_busy(t, false);
     if (rc == RP_ASYNC) {
         r->async = true;
     } else if (rc >= 100 && !r->started) {

@@ -38,6 +38,10 @@ struct rp_thread {
     size_t inbox_n, inbox_cap;
     rp_worker *next;        /* the configuration to switch to (reload) */
     atomic_int nconns;      /* read by the acceptor to pick the least busy */
+    atomic_llong busy_since;/* ms (CLOCK_MONOTONIC_COARSE) a request began running
+                             * on this thread's stack; 0 when the loop is free */
+    atomic_int shed_want;   /* connections the acceptor asks this thread to close */
+    struct event *shed_ev;  /* activated by the main thread: see rp_conn_shed */
     rp_conn *conns;         /* every connection of this thread */
     rp_worker *current;     /* new connections are served with this one */
     rp_worker *gens;        /* every configuration not yet retired, incl. current */
@@ -160,6 +164,7 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections */
 void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
+int rp_conn_shed(rp_thread *t, int n);  /* close up to n idle or slow connections */
 struct evbuffer *rp_conn_output(rp_conn *c);
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 
@@ -193,6 +198,9 @@ void rp_workers_swap(rp_server *old, rp_server *s, void (*retired)(rp_server *ol
                      void *arg);
 const char *rp_worker_date(rp_worker *w);
 void rp_worker_conn_gone(rp_worker *w); /* a connection of w closed */
+int rp_workers_conn_count(void);        /* connections open in every thread */
+void rp_workers_shed(int n);            /* ask the threads to close n idle or slow ones */
+void rp_thread_busy(rp_thread *t, bool busy); /* a request runs on t's stack, or no more */
 
 /* log.c */
 void rp_log_chown(uid_t uid, gid_t gid);

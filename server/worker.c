@@ -199,6 +199,16 @@ static void tell_stop(rp_thread *t)
     }
 }
 
+static void shed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_thread *t = arg;
+    int n = atomic_exchange(&t->shed_want, 0);
+    if (n > 0 && !t->stopping)
+        rp_conn_shed(t, n);
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -254,18 +264,72 @@ int rp_workers_start(rp_server *s, int n)
         t->inbox_ev = event_new(t->base, -1, 0, inbox_cb, t);
         t->stop_ev = event_new(t->base, -1, 0, stop_cb, t);
         t->swap_ev = event_new(t->base, -1, 0, swap_cb, t);
+        t->shed_ev = event_new(t->base, -1, 0, shed_cb, t);
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0)
             return -1;
     }
     return 0;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rp_thread_busy(rp_thread *t, bool busy)
+{
+    atomic_store_explicit(&t->busy_since, busy ? now_ms() : 0, memory_order_relaxed);
+}
+
+/* A thread whose loop has been held this long by one request (a long
+ * script, a blocking call) gets no new connection while another is free. */
+#define RP_STUCK_MS 200
+
+static bool stuck(const rp_thread *t, long long now)
+{
+    long long since = atomic_load_explicit(&t->busy_since, memory_order_relaxed);
+    return since && now - since > RP_STUCK_MS;
+}
+
+/* The thread with the fewest connections among those whose loop is free;
+ * all of them when none is. */
+static rp_thread *pick_thread(void)
+{
+    long long now = now_ms();
+    rp_thread *best = NULL;
+    for (int pass = 0; pass < 2 && !best; pass++)
+        for (int i = 0; i < g_nthreads; i++) {
+            rp_thread *t = &g_threads[i];
+            if (pass == 0 && stuck(t, now))
+                continue;
+            if (!best || atomic_load(&t->nconns) < atomic_load(&best->nconns))
+                best = t;
+        }
+    return best;
+}
+
+int rp_workers_conn_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < g_nthreads; i++)
+        n += atomic_load(&g_threads[i].nconns);
+    return n;
+}
+
+void rp_workers_shed(int n)
+{
+    int each = n / g_nthreads + 1;
+    for (int i = 0; i < g_nthreads; i++) {
+        atomic_fetch_add(&g_threads[i].shed_want, each);
+        event_active(g_threads[i].shed_ev, EV_READ, 1);
+    }
+}
+
 void rp_workers_dispatch(int fd, int tls)
 {
-    rp_thread *best = &g_threads[0];
-    for (int i = 1; i < g_nthreads; i++)
-        if (atomic_load(&g_threads[i].nconns) < atomic_load(&best->nconns))
-            best = &g_threads[i];
+    rp_thread *best = pick_thread();
     atomic_fetch_add(&best->nconns, 1);
     pthread_mutex_lock(&best->lock);
     if (best->inbox_n == best->inbox_cap) {

@@ -270,6 +270,65 @@ class TestTimeouts(unittest.TestCase):
             self.assertEqual(srv.request("GET", "/files/small.css")[2], SMALL)
 
 
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class TestDescriptorFlood(unittest.TestCase):
+    """More connections than descriptors (defects 7 and 12): no spinning, one
+    warning per episode, idle and slow connections give way to a client that
+    sends a request, and descriptors return to the baseline afterwards."""
+
+    LIMIT = 96
+
+    def server(self):
+        """A server started with RLIMIT_NOFILE = LIMIT (inherited from us)."""
+        import resource
+        srv = Server(conf=ROUTES, files=FILES, start=False)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, hard))
+        try:
+            srv.start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        return srv
+
+    def flood(self, srv, prefix):
+        base = open_fds(srv.pid)
+        socks = []
+        try:
+            for _ in range(int(self.LIMIT * 1.5)):  # 1.5 x the limit
+                s = socket.socket()
+                s.settimeout(10)
+                s.connect(("127.0.0.1", srv.port))  # the backlog takes what accept() cannot
+                if prefix:
+                    s.sendall(prefix)
+                socks.append(s)
+            srv.wait_log(r"out of file descriptors")
+            for i in range(3):  # a normal client gets through, each time
+                st, _, body = srv.request("GET", "/files/small.css", timeout=30)
+                self.assertEqual((st, body), (200, SMALL))
+            warnings = srv.error_log().count("out of file descriptors")
+            self.assertLess(warnings, 20, "a warning per failed accept, not per episode")
+        finally:
+            for s in socks:
+                s.close()
+        wait_until(lambda: open_fds(srv.pid) <= base, timeout=30,
+                   what="descriptors back to the baseline (%d)" % base)
+
+    def test_idle_connections(self):
+        with self.server() as srv:
+            self.flood(srv, b"")
+
+    def test_slow_heads(self):
+        with self.server() as srv:
+            self.flood(srv, b"GET /echo HTTP/1.1\r\nHost: x\r\nX-a: ")
+
+    def test_slow_bodies(self):
+        with self.server() as srv:
+            self.flood(srv, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+
+
 def make_cert(d):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost"],
