@@ -503,12 +503,19 @@ static void lose_socket(rp_conn *c)
         conn_free(c);
 }
 
+/* A client that half-closed after pipelining requests (nc, scripts) still
+ * reads: the requests it sent before its end of file are all answered. */
+bool rp_conn_client_done(rp_conn *c)
+{
+    return c->read_eof && (!c->bev || evbuffer_get_length(bufferevent_get_input(c->bev)) == 0);
+}
+
 static void on_eof(rp_conn *c)
 {
     c->read_eof = true;
     read_enable(c, false);
     if (c->busy) {
-        abort_request(c); /* the client will not read more requests' answers anyway */
+        abort_request(c); /* a producer waiting on the client stops */
         return;
     }
     conn_free(c);
@@ -591,7 +598,7 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
      * a reload replaced since its headers went out said keep-alive, so it
      * serves one more request (whose answer says close) - closing it now
      * would race with the client's next request. */
-    bool close = r->close_after || c->worker->thread->stopping || c->read_eof;
+    bool close = r->close_after || c->worker->thread->stopping || rp_conn_client_done(c);
     c->req = NULL;
     rp_req_free(r);
     c->busy = false;

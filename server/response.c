@@ -343,7 +343,7 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
     }
     bool upgrade = r->status == 101;
     const rp_thread *t = c->worker->thread;
-    bool keep = r->keepalive && !r->close_after && !t->stopping && !c->read_eof &&
+    bool keep = r->keepalive && !r->close_after && !t->stopping && !rp_conn_client_done(c) &&
                 c->worker == t->current; /* an old configuration after a reload closes */
     if (!keep)
         r->close_after = true;

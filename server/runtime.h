@@ -166,6 +166,7 @@ void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections
 void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
 int rp_conn_shed(rp_thread *t, int n);  /* close up to n idle or slow connections */
 struct evbuffer *rp_conn_output(rp_conn *c);
+bool rp_conn_client_done(rp_conn *c); /* end of file read and no request left to answer */
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 
 /* request.c */

@@ -126,6 +126,18 @@ class TestPipelining(unittest.TestCase):
         rs = self.pipelined(["/files/large.bin", "/files/small.css"], method="HEAD")
         self.assertEqual([r[0] for r in rs], [200, 200])
 
+    def test_half_close_after_pipelining(self):
+        s = self.srv.sock(10)
+        try:
+            s.sendall(b"GET /files/small.css HTTP/1.1\r\nHost: x\r\n\r\n" * 2 +
+                      b"GET /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)  # like nc: all requests sent, then end of file
+            rs = parse_responses(recv_all(s, timeout=10))
+            self.assertEqual([r[0] for r in rs], [200, 200, 200])
+            self.assertEqual(rs[2][2], LARGE)
+        finally:
+            s.close()
+
     def test_third_request_after_a_pause(self):
         s = self.srv.sock(10)
         try:
