@@ -47,8 +47,6 @@ CORE_DEFAULTS = {
     "Bind": "[::1]:8088 127.0.0.1:8088",
     "Threads": "0 (one per CPU core)",
     "UseThreads": "on",
-    "ConnectTimeout": "0 (none)",
-    "KeepAliveTimeout": "0 (= ConnectTimeout)",
     "GracefulTimeout": "10",
     "MaxRead": "65536",
     "MaxWrite": "65536",

@@ -352,22 +352,22 @@ static const rp_directive core_directives[] = {
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
     {"UseThreads", 1, 1, set_use_threads, 0, "UseThreads on|off: off = one worker thread"},
     {"ConnectTimeout", 1, 1, rp_set_seconds, OFF(connect_timeout),
-     "ConnectTimeout seconds: a new connection's first request must arrive within it "
-     "(default 60, 0 = never)"},
+     "ConnectTimeout seconds: a new connection's first request head must arrive within it, "
+     "0 = never (default 60)"},
     {"KeepAliveTimeout", 1, 1, rp_set_seconds, OFF(keepalive_timeout),
-     "KeepAliveTimeout seconds: idle time between requests (default: ConnectTimeout if set, "
-     "else 75; 0 = ConnectTimeout)"},
+     "KeepAliveTimeout seconds: idle time between requests, 0 = ConnectTimeout "
+     "(default ConnectTimeout if set, else 75)"},
     {"HeaderTimeout", 1, 1, rp_set_seconds, OFF(header_timeout),
-     "HeaderTimeout seconds: a request head must be complete this long after its first byte "
-     "(default 60, 0 = never)"},
+     "HeaderTimeout seconds: a request head must be complete this long after its first byte, "
+     "0 = never (default 60)"},
     {"BodyTimeout", 1, 1, rp_set_seconds, OFF(body_timeout),
-     "BodyTimeout seconds: longest pause while a request body arrives (default 60, 0 = never)"},
+     "BodyTimeout seconds: longest pause while a request body arrives, 0 = never (default 60)"},
     {"SendTimeout", 1, 1, rp_set_seconds, OFF(send_timeout),
-     "SendTimeout seconds: longest time the client may take no byte of a response "
-     "(default 60, 0 = never)"},
+     "SendTimeout seconds: longest time the client may take no byte of a response, "
+     "0 = never (default 60)"},
     {"HandshakeTimeout", 1, 1, rp_set_seconds, OFF(handshake_timeout),
-     "HandshakeTimeout seconds: a TLS handshake must end within it (default: HeaderTimeout, "
-     "0 = never)"},
+     "HandshakeTimeout seconds: a TLS handshake must end within it, 0 = never "
+     "(default HeaderTimeout)"},
     {"GracefulTimeout", 1, 1, rp_set_seconds, OFF(graceful_timeout),
      "GracefulTimeout seconds: how long a stop waits for requests in flight"},
     {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},
