@@ -45,7 +45,12 @@ typedef struct js_conf {
     /* start() asked for TLS but no loaded code provides it: warn. */
     int secure;
     int nws; /* "ws:" routes (they need mod_ws) */
+    long max_form_params; /* MaxFormParams; 0 = unset: JS_MAX_FORM_PARAMS */
 } js_conf;
+
+/* Form fields (urlencoded pairs, multipart parts) a body may carry before
+ * it is answered 413, unless MaxFormParams says otherwise. */
+#define JS_MAX_FORM_PARAMS 10000
 
 /* Register a snapshot function name; returns its index. */
 int js_conf_func(rp_pool *p, js_conf *c, const char *name);
@@ -89,9 +94,13 @@ typedef struct js_plan {
 
 /* ---- req.c --------------------------------------------------------------- */
 
-/* Push the request object.  Returns 0, or an HTTP status (400) with *why set
- * when the body cannot be parsed as its Content-Type says. */
+/* Push the request object.  Returns 0, or an HTTP status with *why set
+ * (a message for the client): 400 when the body cannot be parsed as its
+ * Content-Type says, 413 when a form has more than MaxFormParams fields.
+ * req.postData and req.params are built on first read. */
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why);
+/* The MaxFormParams directive (N >= 1). */
+const char *js_set_max_form_params(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 
 /* ---- reply.c ------------------------------------------------------------- */
 

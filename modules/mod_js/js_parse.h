@@ -21,6 +21,11 @@ size_t js_url_decode_inplace(char *s, size_t n, int plus);
  * are skipped.  buf is decoded in place.  Returns the number of pairs. */
 size_t js_parse_query(char *buf, size_t n, js_kv_fn fn, void *arg);
 
+/* The number of pairs js_parse_query would report for buf[0..n) (the
+ * non-empty '&'-separated pieces), without decoding or modifying anything:
+ * a cheap bound check before any pair is built. */
+size_t js_query_count(const char *buf, size_t n);
+
 /* "a=1; b=\"two\"; c" -> (a,1) (b,two) (c,""); names and values trimmed,
  * one pair of surrounding double quotes removed, values percent-decoded
  * ('+' kept).  buf is modified in place.  Returns the number of pairs. */

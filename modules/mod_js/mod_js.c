@@ -58,6 +58,9 @@ static const rp_directive js_directives[] = {
      "NotFound module.js: a module exporting function(req) that answers every 404"},
     {"DirectoryScript", 1, 1, js_set_dirscript, 0,
      "DirectoryScript module.js: function(req) listing directories (req.fsPath)"},
+    {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
+     "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
+     "10000)"},
     RP_DIRECTIVES_END,
 };
 
@@ -326,8 +329,9 @@ static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *
     }
     if (st.status) {
         duk_set_top(ctx, top);
-        if (st.status == 400)
-            return send_text(r, 400, rp_psprintf(p, "400 Bad Request: %s\n", st.why));
+        if (st.why) /* the body was refused: tell the client why */
+            return send_text(r, st.status, rp_psprintf(p, "%d %s: %s\n", st.status,
+                                                       rp_status_reason(st.status), st.why));
         return st.status;
     }
     if (st.plan.why) {

@@ -62,6 +62,19 @@ size_t js_parse_query(char *buf, size_t n, js_kv_fn fn, void *arg)
     return count;
 }
 
+size_t js_query_count(const char *buf, size_t n)
+{
+    size_t count = 0;
+    const char *p = buf, *end = buf + n;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        count += stop > p;
+        p = stop + 1;
+    }
+    return count;
+}
+
 static int is_blank(char c)
 {
     return c == ' ' || c == '\t';

@@ -14,11 +14,53 @@
  * Bodies: application/x-www-form-urlencoded and application/json are
  * parsed; multipart/form-data is split into parts.  A JSON or multipart body
  * that does not parse is answered 400 with the reason (documented choice).
+ *
+ * postData and params are built on first read (accessors that replace
+ * themselves with plain data properties): a handler that never looks at
+ * them pays nothing for a large form, and one that does pays once.  Before
+ * the handler runs only cheap checks are made, without building anything: a
+ * form with more fields (urlencoded pairs or multipart parts) than
+ * MaxFormParams is answered 413, a malformed multipart body 400.  JSON is
+ * decoded up front, as a bad one must be answered 400 before the handler
+ * runs.  Everything the accessors need lives in hidden properties of the
+ * req object itself, never the rp_req: a req kept past its request (a
+ * deferred reply, a global) still reads correctly.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "js_stream.h"
+
+/* Hidden properties of a req object, read by the postData / params
+ * accessors. */
+#define K_BODY DUK_HIDDEN_SYMBOL("rpBody")       /* the body buffer */
+#define K_CTYPE DUK_HIDDEN_SYMBOL("rpCtype")     /* Content-Type, if any */
+#define K_JSON DUK_HIDDEN_SYMBOL("rpJson")       /* a JSON body, decoded */
+#define K_QUERY DUK_HIDDEN_SYMBOL("rpQuery")     /* \                      */
+#define K_COOKIES DUK_HIDDEN_SYMBOL("rpCookies") /*  | the objects params   */
+#define K_HEADERS DUK_HIDDEN_SYMBOL("rpHeaders") /* /  merges               */
+#define K_POST DUK_HIDDEN_SYMBOL("rpPost")       /* postData, once built */
+#define K_POSTP DUK_HIDDEN_SYMBOL("rpPostP")     /* what the body adds to params */
+/* The four accessor functions, made once per heap (heap stash). */
+#define K_ACCESSORS DUK_HIDDEN_SYMBOL("rpReqAccessors")
+
+const char *js_set_max_form_params(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    char *end;
+    long v = strtol(argv[0], &end, 10);
+    if (end == argv[0] || *end || v < 1)
+        return rp_cmd_error(cmd, "MaxFormParams: expected a number >= 1, got '%s'", argv[0]);
+    ((js_conf *)conf)->max_form_params = v;
+    return NULL;
+}
+
+static long max_form_params(rp_req *r)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    return c && c->max_form_params > 0 ? c->max_form_params : JS_MAX_FORM_PARAMS;
+}
 
 /* Keys starting with these bytes would become Duktape symbols (hidden
  * properties): never let a client create one. */
@@ -78,15 +120,19 @@ static int on_kv(void *arg, const char *k, size_t kl, const char *v, size_t vl)
     return 0;
 }
 
-/* Push an object of the decoded pairs of a query or urlencoded body. */
-static void push_query(duk_context *ctx, rp_pool *p, const char *s, size_t n)
+/* Push an object of the decoded pairs of a query or urlencoded body.  The
+ * decoding copy is freed at once (a pool copy of a large body would live as
+ * long as the request); a failed allocation leaves the object empty. */
+static void push_query(duk_context *ctx, const char *s, size_t n)
 {
     duk_push_object(ctx);
-    if (!n)
+    char *buf = n ? malloc(n) : NULL;
+    if (!buf)
         return;
-    char *buf = rp_pstrndup(p, s, n);
+    memcpy(buf, s, n);
     kv_state st = {ctx, duk_get_top_index(ctx), 1};
     js_parse_query(buf, n, on_kv, &st);
+    free(buf);
 }
 
 static void push_cookies(duk_context *ctx, rp_req *r)
@@ -159,6 +205,18 @@ typedef struct mp_state {
     duk_idx_t params; /* files by filename, fields by name */
     duk_uarridx_t n;
 } mp_state;
+
+/* The checking pass: count parts, stop one past the limit. */
+typedef struct mp_count {
+    long n, max;
+} mp_count;
+
+static int on_part_count(void *arg, const js_part *part)
+{
+    (void)part;
+    mp_count *c = arg;
+    return ++c->n > c->max;
+}
 
 static int on_part_header(void *arg, const char *k, size_t kl, const char *v, size_t vl)
 {
@@ -240,58 +298,220 @@ static void copy_props(duk_context *ctx, duk_idx_t src, duk_idx_t dst)
     duk_pop(ctx);
 }
 
-/* postData for the body at body_idx; params (lowest priority) at params_idx.
- * Returns 0 or 400 with *why. */
-static int push_post(duk_context *ctx, rp_req *r, const char *body, size_t len, duk_idx_t body_idx,
-                     duk_idx_t params_idx, const char **why)
+/* ---- checks before the handler runs ----------------------------------------- */
+
+static int too_many(rp_pool *p, long max, const char **why)
+{
+    *why = rp_psprintf(p,
+                       "the form has more than %ld fields (MaxFormParams); send fewer fields "
+                       "or raise the limit",
+                       max);
+    return 413;
+}
+
+/* Check the body against its Content-Type without building anything; a
+ * JSON body is decoded onto the stack (left there for K_JSON), anything
+ * else pushes undefined.  Returns 0, or 400 / 413 with *why. */
+static int check_body(duk_context *ctx, rp_req *r, const char *body, size_t len, long max,
+                      const char **why)
 {
     rp_pool *p = rp_req_pool(r);
     const char *ctype = rp_req_header(r, "Content-Type");
     char boundary[128];
-    duk_push_object(ctx);
-    duk_idx_t post = duk_get_top_index(ctx);
+    duk_push_undefined(ctx);
     if (js_ctype_is(ctype, "application/x-www-form-urlencoded")) {
-        duk_push_string(ctx, "application/x-www-form-urlencoded");
-        duk_put_prop_string(ctx, post, "Content-Type");
-        push_query(ctx, p, body, len);
-        copy_props(ctx, -1, params_idx);
+        if (js_query_count(body, len) > (size_t)max)
+            return too_many(p, max, why);
     } else if (js_ctype_is(ctype, "multipart/form-data")) {
         if (js_multipart_boundary(ctype, boundary, sizeof boundary) < 0) {
             *why = "multipart/form-data without a usable boundary parameter";
             return 400;
         }
-        duk_push_string(ctx, "multipart/form-data");
-        duk_put_prop_string(ctx, post, "Content-Type");
-        duk_push_array(ctx);
-        mp_state st = {ctx, duk_get_top_index(ctx), params_idx, 0};
-        if (js_parse_multipart(body, len, boundary, on_part, &st) < 0) {
+        mp_count c = {0, max};
+        long n = js_parse_multipart(body, len, boundary, on_part_count, &c);
+        if (c.n > max)
+            return too_many(p, max, why);
+        if (n < 0) {
             *why = "malformed multipart/form-data body";
             return 400;
         }
     } else if (js_ctype_is(ctype, "application/json")) {
-        duk_push_string(ctx, "application/json");
-        duk_put_prop_string(ctx, post, "Content-Type");
+        duk_pop(ctx);
         duk_push_lstring(ctx, body, len);
         if (duk_safe_call(ctx, json_decode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) {
             *why = rp_psprintf(p, "the application/json body does not parse: %s",
                                duk_safe_to_string(ctx, -1));
             return 400;
         }
-        copy_props(ctx, -1, params_idx);
+    }
+    return 0;
+}
+
+/* ---- building postData and params on first read ------------------------------ */
+
+/* Push postData and what it adds to params (undefined if nothing) for the
+ * req at req_idx, from its hidden body, Content-Type and decoded JSON. */
+static void build_post(duk_context *ctx, duk_idx_t req_idx)
+{
+    duk_get_prop_string(ctx, req_idx, K_BODY);
+    duk_size_t len = 0;
+    const char *body = duk_get_buffer_data(ctx, -1, &len);
+    duk_get_prop_string(ctx, req_idx, K_CTYPE);
+    const char *ctype = duk_get_string(ctx, -1);
+    duk_push_object(ctx);
+    duk_idx_t post = duk_get_top_index(ctx);
+    duk_push_undefined(ctx);
+    duk_idx_t postp = duk_get_top_index(ctx);
+    char boundary[128];
+    if (js_ctype_is(ctype, "application/x-www-form-urlencoded")) {
+        duk_push_string(ctx, "application/x-www-form-urlencoded");
+        duk_put_prop_string(ctx, post, "Content-Type");
+        push_query(ctx, body, len);
+        duk_dup_top(ctx);
+        duk_replace(ctx, postp);
+    } else if (js_ctype_is(ctype, "multipart/form-data") &&
+               js_multipart_boundary(ctype, boundary, sizeof boundary) >= 0) {
+        duk_push_string(ctx, "multipart/form-data");
+        duk_put_prop_string(ctx, post, "Content-Type");
+        duk_push_object(ctx);
+        duk_replace(ctx, postp);
+        duk_push_array(ctx);
+        mp_state st = {ctx, duk_get_top_index(ctx), postp, 0};
+        /* checked before the handler ran: well-formed, within the limit */
+        js_parse_multipart(body, len, boundary, on_part, &st);
+    } else if (js_ctype_is(ctype, "application/json")) {
+        duk_push_string(ctx, "application/json");
+        duk_put_prop_string(ctx, post, "Content-Type");
+        duk_get_prop_string(ctx, req_idx, K_JSON);
+        duk_dup_top(ctx);
+        duk_replace(ctx, postp);
     } else {
         if (ctype) {
             duk_push_string(ctx, ctype);
             duk_put_prop_string(ctx, post, "Content-Type");
         }
-        duk_dup(ctx, body_idx);
+        duk_get_prop_string(ctx, req_idx, K_BODY);
     }
     duk_put_prop_string(ctx, post, "content");
+    /* [ body ctype post postp ] -> [ post postp ] */
+    duk_remove(ctx, post - 1);
+    duk_remove(ctx, post - 2);
+}
+
+/* Replace the accessor `key` of the object at obj_idx by a plain data
+ * property holding the value at the top (left on the stack). */
+static void settle(duk_context *ctx, duk_idx_t obj_idx, const char *key)
+{
+    obj_idx = duk_normalize_index(ctx, obj_idx);
+    duk_push_string(ctx, key);
+    duk_dup(ctx, -2);
+    duk_def_prop(ctx, obj_idx, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                                   DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+}
+
+/* Push postData for the req at req_idx, building it once. */
+static void push_post_once(duk_context *ctx, duk_idx_t req_idx)
+{
+    if (duk_get_prop_string(ctx, req_idx, K_POST))
+        return;
+    duk_pop(ctx);
+    build_post(ctx, req_idx);
+    duk_put_prop_string(ctx, req_idx, K_POSTP);
+    duk_dup_top(ctx);
+    duk_put_prop_string(ctx, req_idx, K_POST);
+}
+
+static duk_ret_t post_get(duk_context *ctx)
+{
+    duk_push_this(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
+    if (!duk_has_prop_string(ctx, req, K_BODY))
+        return 0; /* not a request object */
+    push_post_once(ctx, req);
+    settle(ctx, req, "postData");
+    return 1;
+}
+
+static duk_ret_t params_get(duk_context *ctx)
+{
+    duk_push_this(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
+    if (!duk_has_prop_string(ctx, req, K_QUERY))
+        return 0; /* not a request object */
+    duk_push_object(ctx);
+    duk_idx_t params = duk_get_top_index(ctx);
+    /* lowest priority first: POST data, query, cookies, headers */
+    if (duk_has_prop_string(ctx, req, K_BODY)) {
+        push_post_once(ctx, req);
+        duk_get_prop_string(ctx, req, K_POSTP);
+        copy_props(ctx, -1, params);
+        duk_pop_2(ctx);
+    }
+    static const char *const from[] = {K_QUERY, K_COOKIES, K_HEADERS};
+    for (int i = 0; i < 3; i++) {
+        duk_get_prop_string(ctx, req, from[i]);
+        copy_props(ctx, -1, params);
+        duk_pop(ctx);
+    }
+    settle(ctx, req, "params");
+    return 1;
+}
+
+/* Assigning req.postData or req.params simply replaces the accessor. */
+static duk_ret_t post_set(duk_context *ctx)
+{
+    duk_push_this(ctx);
+    duk_dup(ctx, 0);
+    settle(ctx, -2, "postData");
     return 0;
+}
+
+static duk_ret_t params_set(duk_context *ctx)
+{
+    duk_push_this(ctx);
+    duk_dup(ctx, 0);
+    settle(ctx, -2, "params");
+    return 0;
+}
+
+/* Push the getter and setter for `which` (0 postData, 1 params), made once
+ * per heap. */
+static void push_accessors(duk_context *ctx, int which)
+{
+    static const duk_c_function fns[4] = {post_get, post_set, params_get, params_set};
+    duk_push_heap_stash(ctx);
+    if (!duk_get_prop_string(ctx, -1, K_ACCESSORS)) {
+        duk_pop(ctx);
+        duk_push_array(ctx);
+        for (int i = 0; i < 4; i++) {
+            duk_push_c_function(ctx, fns[i], i % 2 ? 1 : 0);
+            duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+        }
+        duk_dup_top(ctx);
+        duk_put_prop_string(ctx, -3, K_ACCESSORS);
+    }
+    duk_get_prop_index(ctx, -1, (duk_uarridx_t)(2 * which));
+    duk_get_prop_index(ctx, -2, (duk_uarridx_t)(2 * which + 1));
+    duk_remove(ctx, -3);
+    duk_remove(ctx, -3);
+}
+
+static void define_lazy(duk_context *ctx, duk_idx_t req_idx, const char *key, int which)
+{
+    duk_push_string(ctx, key);
+    push_accessors(ctx, which);
+    duk_def_prop(ctx, req_idx, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                                   DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+}
+
+static void put_hidden(duk_context *ctx, duk_idx_t req_idx, duk_idx_t val, const char *key)
+{
+    duk_dup(ctx, val);
+    duk_put_prop_string(ctx, req_idx, key);
 }
 
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
-    rp_pool *p = rp_req_pool(r);
     size_t blen = 0;
     const char *body = rp_req_body(r, &blen);
     const char *q = rp_req_query(r);
@@ -310,43 +530,44 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
     push_path(ctx, r);
     duk_put_prop_string(ctx, req, "path");
 
-    push_query(ctx, p, q ? q : "", q ? strlen(q) : 0);
+    if (blen) {
+        long max = max_form_params(r);
+        int st = check_body(ctx, r, body, blen, max, why);
+        if (st)
+            return st;
+        duk_put_prop_string(ctx, req, K_JSON);
+        const char *ctype = rp_req_header(r, "Content-Type");
+        if (ctype) {
+            duk_push_string(ctx, ctype);
+            duk_put_prop_string(ctx, req, K_CTYPE);
+        }
+    }
+    push_query(ctx, q ? q : "", q ? strlen(q) : 0);
     duk_idx_t query = duk_get_top_index(ctx);
     void *b = duk_push_fixed_buffer(ctx, blen);
     if (blen)
         memcpy(b, body, blen);
     duk_idx_t body_idx = duk_get_top_index(ctx);
-    duk_push_string(ctx, q ? q : "");
     push_cookies(ctx, r);
     duk_idx_t cookies = duk_get_top_index(ctx);
     push_headers(ctx, r);
     duk_idx_t headers = duk_get_top_index(ctx);
-    duk_push_object(ctx);
-    duk_idx_t params = duk_get_top_index(ctx);
 
     /* In the spec's order: query, body, query_raw, cookies, headers. */
-    duk_dup(ctx, query);
-    duk_put_prop_string(ctx, req, "query");
-    duk_dup(ctx, body_idx);
-    duk_put_prop_string(ctx, req, "body");
-    duk_dup(ctx, body_idx + 1);
+    put_hidden(ctx, req, query, "query");
+    put_hidden(ctx, req, body_idx, "body");
+    duk_push_string(ctx, q ? q : "");
     duk_put_prop_string(ctx, req, "query_raw");
-    duk_dup(ctx, cookies);
-    duk_put_prop_string(ctx, req, "cookies");
-    duk_dup(ctx, headers);
-    duk_put_prop_string(ctx, req, "headers");
-
+    put_hidden(ctx, req, cookies, "cookies");
+    put_hidden(ctx, req, headers, "headers");
+    put_hidden(ctx, req, query, K_QUERY);
+    put_hidden(ctx, req, cookies, K_COOKIES);
+    put_hidden(ctx, req, headers, K_HEADERS);
     if (blen) {
-        int st = push_post(ctx, r, body, blen, body_idx, params, why);
-        if (st)
-            return st;
-        duk_put_prop_string(ctx, req, "postData");
+        put_hidden(ctx, req, body_idx, K_BODY);
+        define_lazy(ctx, req, "postData", 0);
     }
-    copy_props(ctx, query, params);
-    copy_props(ctx, cookies, params);
-    copy_props(ctx, headers, params);
-    duk_dup(ctx, params);
-    duk_put_prop_string(ctx, req, "params");
+    define_lazy(ctx, req, "params", 1);
 
     if (ex && ex->errmsg) {
         duk_push_string(ctx, ex->errmsg);

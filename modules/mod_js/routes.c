@@ -11,6 +11,8 @@
  *   MapModulePath /key/ dir       "/key/name.ext" runs dir/name.js (any ext);
  *                                 "/key/sub/name.ext" runs dir/sub/name.js;
  *                                 an object export serves "/key/name/page".
+ *                                 Only files whose real path lies below
+ *                                 dir run (a symlink out of it is 404).
  *   NotFound target               serves every 404 (notFoundFunc)
  *   DirectoryScript target        directory listings (directoryFunc)
  *   Map /key file.js              same as MapModule
@@ -326,6 +328,23 @@ static int safe_rest(const char *rest)
     return 1;
 }
 
+/* The real path of dir/base.js if it is a regular file below the root
+ * t->dir (itself a real path), else NULL.  A symlink in the file name or in
+ * a directory on the way may lead anywhere: resolving it first and checking
+ * the result keeps code outside the root from running, the same rule
+ * mod_static applies to the files it serves. */
+static const char *module_inside(rp_pool *p, const js_target *t, const char *base)
+{
+    char *real = realpath(rp_psprintf(p, "%s/%s.js", t->dir, base), NULL);
+    if (!real)
+        return NULL;
+    size_t n = strlen(t->dir);
+    int below = strcmp(t->dir, "/") == 0 || (strncmp(real, t->dir, n) == 0 && real[n] == '/');
+    const char *out = below && is_file(real) ? rp_pstrdup(p, real) : NULL;
+    free(real);
+    return out;
+}
+
 static int push_modpath(duk_context *ctx, rp_req *r, const js_target *t)
 {
     rp_pool *p = rp_req_pool(r);
@@ -340,8 +359,8 @@ static int push_modpath(duk_context *ctx, rp_req *r, const js_target *t)
         char *slash = strrchr(path, '/');
         char *dot = strrchr(slash ? slash : path, '.');
         char *base = dot ? rp_pstrndup(p, path, (size_t)(dot - path)) : path;
-        char *file = rp_psprintf(p, "%s/%s.js", t->dir, base);
-        if (is_file(file)) {
+        const char *file = module_inside(p, t, base);
+        if (file) {
             js_require_push(ctx, file, NULL);
             return pick(ctx, sub ? sub : "/", 1);
         }

@@ -7,7 +7,18 @@
  *   option            directive(s)
  *   bind              Bind a b ...        (default [::1]:8088 127.0.0.1:8088)
  *   scriptTimeout     ScriptTimeout s
- *   connectTimeout    ConnectTimeout s
+ *   connectTimeout    ConnectTimeout s    (not given: the core default; 0 = never)
+ *   keepAliveTimeout  KeepAliveTimeout s  \
+ *   headerTimeout     HeaderTimeout s      |
+ *   bodyTimeout       BodyTimeout s        | seconds, the core's deadlines
+ *   sendTimeout       SendTimeout s        |
+ *   handshakeTimeout  HandshakeTimeout s   |
+ *   gracefulTimeout   GracefulTimeout s   /
+ *   maxBodySize       MaxBodySize n       \  bytes (a number) or "64k", "10m";
+ *   maxHeaderSize     MaxHeaderSize n      | maxHeaders is a count
+ *   maxUriLength      MaxUriLength n       |
+ *   maxHeaders        MaxHeaders n        /
+ *   maxFormParams     MaxFormParams n     (mod_js: form fields/parts per body)
  *   log               Log on|off
  *   accessLog         AccessLog file
  *   errorLog          ErrorLog file
@@ -54,36 +65,65 @@ rp_server *js_http_server(int *serving)
     return g_server;
 }
 
-/* Options in the order their directives are applied (Threads before
+/* How an option's value becomes its directive's arguments. */
+typedef enum {
+    K_BOOL,    /* true/false -> on/off */
+    K_STRING,  /* a non-empty string, as is */
+    K_SECONDS, /* a number >= min, fractions allowed */
+    K_INT,     /* an integer >= min */
+    K_SIZE,    /* an integer >= min, or a string with a k/m/g suffix */
+    K_SPECIAL, /* its own function in one_option() */
+} opt_kind;
+
+typedef struct opt_def {
+    const char *name, *directive;
+    opt_kind kind;
+    double min;
+} opt_def;
+
+/* Every option, in the order its directive is applied (Threads before
  * UseThreads: useThreads:false wins). */
-static const char *const known_opts[] = {"bind",
-                                         "user",
-                                         "daemon",
-                                         "log",
-                                         "accessLog",
-                                         "errorLog",
-                                         "threads",
-                                         "useThreads",
-                                         "connectTimeout",
-                                         "maxRead",
-                                         "maxWrite",
-                                         "scriptTimeout",
-                                         "developerMode",
-                                         "secure",
-                                         "sslKeyFile",
-                                         "sslCertFile",
-                                         "sslMinVersion",
-                                         "cacheControl",
-                                         "compressFiles",
-                                         "compressScripts",
-                                         "compressLevel",
-                                         "compressMinSize",
-                                         "mimeMap",
-                                         "mapSort",
-                                         "notFoundFunc",
-                                         "directoryFunc",
-                                         "map",
-                                         NULL};
+static const opt_def opt_defs[] = {
+    {"bind", "Bind", K_SPECIAL, 0},
+    {"user", "User", K_SPECIAL, 0},
+    {"daemon", "Daemon", K_BOOL, 0},
+    {"log", "Log", K_BOOL, 0},
+    {"accessLog", "AccessLog", K_STRING, 0},
+    {"errorLog", "ErrorLog", K_STRING, 0},
+    {"threads", "Threads", K_INT, 1},
+    {"useThreads", "UseThreads", K_BOOL, 0},
+    {"connectTimeout", "ConnectTimeout", K_SECONDS, 0},
+    {"keepAliveTimeout", "KeepAliveTimeout", K_SECONDS, 0},
+    {"headerTimeout", "HeaderTimeout", K_SECONDS, 0},
+    {"bodyTimeout", "BodyTimeout", K_SECONDS, 0},
+    {"sendTimeout", "SendTimeout", K_SECONDS, 0},
+    {"handshakeTimeout", "HandshakeTimeout", K_SECONDS, 0},
+    {"gracefulTimeout", "GracefulTimeout", K_SECONDS, 0},
+    {"maxRead", "MaxRead", K_INT, 1},
+    {"maxWrite", "MaxWrite", K_INT, 1},
+    {"maxBodySize", "MaxBodySize", K_SIZE, 0},
+    {"maxHeaderSize", "MaxHeaderSize", K_SIZE, 1},
+    {"maxHeaders", "MaxHeaders", K_INT, 1},
+    {"maxUriLength", "MaxUriLength", K_SIZE, 1},
+    {"maxFormParams", "MaxFormParams", K_INT, 1},
+    {"scriptTimeout", "ScriptTimeout", K_SECONDS, 0},
+    {"developerMode", "DeveloperMode", K_BOOL, 0},
+    {"secure", "Secure", K_BOOL, 0},
+    {"sslKeyFile", "SslKeyFile", K_STRING, 0},
+    {"sslCertFile", "SslCertFile", K_STRING, 0},
+    {"sslMinVersion", "SslMinVersion", K_SPECIAL, 0},
+    {"cacheControl", "CacheControl", K_SPECIAL, 0},
+    {"compressFiles", "CompressFiles", K_SPECIAL, 0},
+    {"compressScripts", "CompressScripts", K_BOOL, 0},
+    {"compressLevel", "CompressLevel", K_INT, 1},
+    {"compressMinSize", "CompressMinSize", K_INT, 0},
+    {"mimeMap", "MimeMap", K_SPECIAL, 0},
+    {"mapSort", "MapSort", K_BOOL, 0},
+    {"notFoundFunc", "NotFound", K_SPECIAL, 0},
+    {"directoryFunc", "DirectoryScript", K_SPECIAL, 0},
+    {"map", "Map", K_SPECIAL, 0},
+    {NULL, NULL, K_SPECIAL, 0},
+};
 
 /* ---- building the directive lines (may throw) ------------------------------
  * Lines live in a JS array at `lines`: each is [option, directive, args...],
@@ -436,56 +476,34 @@ static void opt_map(build *b)
     duk_pop(ctx);
 }
 
-static void one_option(build *b, const char *o)
+/* Sizes: an integer number of bytes, or the conf file's "64k", "10m". */
+static void opt_size(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    if (!duk_is_string(ctx, -1)) {
+        opt_number(b, d->name, d->directive, 1, d->min);
+        return;
+    }
+    want(b, d->name, *duk_get_string(ctx, -1) != '\0',
+         "a number of bytes or a size string such as \"64k\"");
+    line1(b, d->name, d->directive, duk_get_string(ctx, -1));
+}
+
+/* The options whose value is more than one word or needs its own check. */
+static void special_option(build *b, const char *o)
 {
     if (strcmp(o, "bind") == 0)
         opt_bind(b);
     else if (strcmp(o, "user") == 0)
         opt_user(b);
-    else if (strcmp(o, "daemon") == 0)
-        opt_bool(b, o, "Daemon");
-    else if (strcmp(o, "log") == 0)
-        opt_bool(b, o, "Log");
-    else if (strcmp(o, "accessLog") == 0)
-        opt_string(b, o, "AccessLog");
-    else if (strcmp(o, "errorLog") == 0)
-        opt_string(b, o, "ErrorLog");
-    else if (strcmp(o, "threads") == 0)
-        opt_number(b, o, "Threads", 1, 1);
-    else if (strcmp(o, "useThreads") == 0)
-        opt_bool(b, o, "UseThreads");
-    else if (strcmp(o, "connectTimeout") == 0)
-        opt_number(b, o, "ConnectTimeout", 0, 0);
-    else if (strcmp(o, "maxRead") == 0)
-        opt_number(b, o, "MaxRead", 1, 1);
-    else if (strcmp(o, "maxWrite") == 0)
-        opt_number(b, o, "MaxWrite", 1, 1);
-    else if (strcmp(o, "scriptTimeout") == 0)
-        opt_number(b, o, "ScriptTimeout", 0, 0);
-    else if (strcmp(o, "developerMode") == 0)
-        opt_bool(b, o, "DeveloperMode");
-    else if (strcmp(o, "secure") == 0)
-        opt_bool(b, o, "Secure");
-    else if (strcmp(o, "sslKeyFile") == 0)
-        opt_string(b, o, "SslKeyFile");
-    else if (strcmp(o, "sslCertFile") == 0)
-        opt_string(b, o, "SslCertFile");
     else if (strcmp(o, "sslMinVersion") == 0)
         opt_ssl_min(b);
     else if (strcmp(o, "cacheControl") == 0)
         duk_is_string(b->ctx, -1) ? opt_string(b, o, "CacheControl") : opt_cache_control(b);
     else if (strcmp(o, "compressFiles") == 0)
         opt_compress_files(b);
-    else if (strcmp(o, "compressScripts") == 0)
-        opt_bool(b, o, "CompressScripts");
-    else if (strcmp(o, "compressLevel") == 0)
-        opt_number(b, o, "CompressLevel", 1, 1);
-    else if (strcmp(o, "compressMinSize") == 0)
-        opt_number(b, o, "CompressMinSize", 1, 0);
     else if (strcmp(o, "mimeMap") == 0)
         opt_mime_map(b);
-    else if (strcmp(o, "mapSort") == 0)
-        opt_bool(b, o, "MapSort");
     else if (strcmp(o, "notFoundFunc") == 0)
         opt_notfound(b);
     else if (strcmp(o, "directoryFunc") == 0)
@@ -494,23 +512,48 @@ static void one_option(build *b, const char *o)
         opt_map(b);
 }
 
+/* The value at the top becomes d's directive line. */
+static void one_option(build *b, const opt_def *d)
+{
+    switch (d->kind) {
+    case K_BOOL: opt_bool(b, d->name, d->directive); break;
+    case K_STRING: opt_string(b, d->name, d->directive); break;
+    case K_SECONDS: opt_number(b, d->name, d->directive, 0, d->min); break;
+    case K_INT: opt_number(b, d->name, d->directive, 1, d->min); break;
+    case K_SIZE: opt_size(b, d); break;
+    case K_SPECIAL: special_option(b, d->name); break;
+    }
+}
+
+static int known_option(const char *k)
+{
+    for (const opt_def *d = opt_defs; d->name; d++)
+        if (strcmp(k, d->name) == 0)
+            return 1;
+    return 0;
+}
+
+/* "bind, user, ..." from the table, so the message never goes stale. */
+static void push_known_list(duk_context *ctx)
+{
+    duk_idx_t n = 0;
+    for (const opt_def *d = opt_defs; d->name; d++, n++)
+        duk_push_string(ctx, d->name);
+    duk_push_string(ctx, ", ");
+    duk_insert(ctx, -n - 1);
+    duk_join(ctx, n);
+}
+
 static void check_unknown(duk_context *ctx, duk_idx_t opts)
 {
     duk_enum(ctx, opts, DUK_ENUM_OWN_PROPERTIES_ONLY);
     while (duk_next(ctx, -1, 0)) {
         const char *k = duk_get_string(ctx, -1);
-        int ok = 0;
-        for (int i = 0; known_opts[i] && !ok; i++)
-            ok = strcmp(k, known_opts[i]) == 0;
-        if (!ok)
-            (void)duk_type_error(ctx,
-                                 "start(): unknown option '%s' (known: bind, scriptTimeout, "
-                                 "connectTimeout, log, accessLog, errorLog, daemon, useThreads, "
-                                 "threads, maxRead, maxWrite, secure, sslKeyFile, sslCertFile, "
-                                 "sslMinVersion, notFoundFunc, developerMode, directoryFunc, "
-                                 "user, cacheControl, compressFiles, compressScripts, "
-                                 "compressLevel, compressMinSize, mimeMap, mapSort, map)",
-                                 k);
+        if (!known_option(k)) {
+            push_known_list(ctx);
+            (void)duk_type_error(ctx, "start(): unknown option '%s' (known: %s)", k,
+                                 duk_get_string(ctx, -1));
+        }
         duk_pop(ctx);
     }
     duk_pop(ctx);
@@ -523,17 +566,19 @@ static void build_lines(build *b)
     duk_get_prop_string(ctx, b->opts, "secure");
     int secure = duk_is_boolean(ctx, -1) && duk_get_boolean(ctx, -1);
     duk_pop(ctx);
-    for (int i = 0; known_opts[i]; i++) {
+    for (const opt_def *d = opt_defs; d->name; d++) {
         duk_idx_t top = duk_get_top(ctx);
-        duk_get_prop_string(ctx, b->opts, known_opts[i]);
+        duk_get_prop_string(ctx, b->opts, d->name);
         /* The spec: ssl* "has no effect unless secure is true" (still type-checked). */
-        if (!secure && strncmp(known_opts[i], "ssl", 3) == 0 && !duk_is_undefined(ctx, -1)) {
-            want(b, known_opts[i], duk_is_string(ctx, -1), "a string");
+        if (!secure && strncmp(d->name, "ssl", 3) == 0 && !duk_is_undefined(ctx, -1)) {
+            want(b, d->name, duk_is_string(ctx, -1), "a string");
             duk_set_top(ctx, top);
             continue;
         }
+        /* Options not given emit nothing: the directive's own default holds
+         * (connectTimeout: 0 only when written). */
         if (!duk_is_undefined(ctx, -1))
-            one_option(b, known_opts[i]);
+            one_option(b, d);
         duk_set_top(ctx, top);
     }
     /* secure needs its files (the spec: "must also be set"). */

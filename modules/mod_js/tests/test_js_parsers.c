@@ -64,6 +64,26 @@ static void test_decode(void)
     CHECK(n == 5 && memcmp(b, "A%zz+", 5) == 0);
 }
 
+/* js_query_count agrees with what js_parse_query reports. */
+static size_t parsed_count(const char *s)
+{
+    static kvs c;
+    static char buf[512];
+    memset(&c, 0, sizeof c);
+    snprintf(buf, sizeof buf, "%s", s);
+    return js_parse_query(buf, strlen(buf), collect, &c);
+}
+
+static void test_query_count(void)
+{
+    static const char *const cases[] = {"", "a", "&", "&&", "a=1&b=2&a=3", "&&flag&x=",
+                                        "a&", "&a", "a&&b", "=&=", "%26&%26"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(js_query_count(cases[i], strlen(cases[i])) == parsed_count(cases[i]));
+    CHECK(js_query_count("a=1&b=2&c", 9) == 3);
+    CHECK(js_query_count("a=1&b=2&c", 3) == 1); /* only the first n bytes */
+}
+
 static void test_query(void)
 {
     CHECK(strcmp(query("q=search+terms"), "q=search terms|") == 0);
@@ -179,6 +199,7 @@ int main(void)
 {
     test_decode();
     test_query();
+    test_query_count();
     test_cookies();
     test_params();
     test_multipart();
