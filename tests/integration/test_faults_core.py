@@ -282,6 +282,38 @@ class TestTimeouts(unittest.TestCase):
             self.assertEqual(srv.request("GET", "/files/small.css")[2], SMALL)
 
 
+class TestHeldThread(unittest.TestCase):
+    """A thread held by one request (a long script, a blocking call) gets no
+    new connections while another thread is free (defect 2)."""
+
+    def test_new_connections_avoid_a_held_thread(self):
+        conf = ROUTES + "Map /block test:block:4000\nMap /worker test:worker\n"
+        with Server(conf=conf, files=FILES, threads=2) as srv:
+            held = srv.sock(30)
+            socks = [held]
+            try:
+                held.sendall(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+                srv.wait_log(r"testhooks blocking 4000")
+                time.sleep(0.3)  # past the 200 ms after which a thread counts as held
+                workers = set()
+                for _ in range(6):  # kept open: each tie would pick the held thread first
+                    s = srv.sock(10)
+                    socks.append(s)
+                    s.sendall(b"GET /worker HTTP/1.1\r\nHost: x\r\n\r\n")
+                    st, _, _, body = read_response(s.makefile("rb"))
+                    self.assertEqual(st, 200)
+                    workers.add(body)
+                self.assertEqual(len(workers), 1, workers)
+                held.setblocking(False)
+                with self.assertRaises(BlockingIOError, msg="answered only after the block"):
+                    held.recv(1)
+                held.settimeout(30)
+                self.assertEqual(read_response(held.makefile("rb"))[3], b"blocked 4000\n")
+            finally:
+                for s in socks:
+                    s.close()
+
+
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 

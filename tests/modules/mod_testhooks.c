@@ -4,6 +4,8 @@
  *   echo            method, uri, path, query, http minor, header count, every
  *                   header, body length and body sha256 (hex), one per line
  *   slow:<ms>       answers "slow <ms>\n" after a timer on the worker's loop
+ *   block:<ms>      logs "testhooks blocking <ms>", then holds the worker's
+ *                   thread (a sleep, like a long script) and answers "blocked <ms>\n"
  *                   (RP_ASYNC + rp_resp_finish)
  *   stream:<n>[:<ms>]  n chunks "chunk <i>\n", length unknown (chunked),
  *                   flushed one by one, <ms> apart (on a timer) when given
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <rampart.h>
@@ -443,6 +446,16 @@ static int th_handler(rp_req *r)
         return mode_echo(r);
     if (strncmp(mode, "slow:", 5) == 0)
         return mode_slow(r, mode + 5);
+    if (strncmp(mode, "block:", 6) == 0) {
+        long ms = atol(mode + 6);
+        rp_log(SELF, RP_LOG_NOTICE, "testhooks blocking %ld", ms);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        rp_resp_header_set(r, "Content-Type", "text/plain");
+        rp_resp_printf(r, "blocked %ld\n", ms);
+        return RP_OK;
+    }
     if (strncmp(mode, "stream:", 7) == 0)
         return mode_stream(r, mode + 7);
     if (strncmp(mode, "status:", 7) == 0) {
