@@ -22,7 +22,9 @@
  *   log               Log on|off
  *   accessLog         AccessLog file
  *   errorLog          ErrorLog file
- *   daemon            Daemon on|off
+ *   daemon            Daemon on|off       (on: start() returns the daemon's pid
+ *                                          and the script goes on in the launching
+ *                                          process only; the daemon just serves)
  *   threads           Threads n           (default: one per CPU)
  *   useThreads        UseThreads on|off   (off = 1 thread, whatever threads says)
  *   maxRead           MaxRead n
@@ -49,6 +51,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -721,6 +724,23 @@ static const char *apply_lines(duk_context *ctx, duk_idx_t lines, rp_server *s, 
 
 /* ---- start() ---------------------------------------------------------------- */
 
+/* The daemon child of start({daemon: true}).  The script goes on in the
+ * launching process only (start() returned the daemon's pid there), so the
+ * daemon never returns into it: running the rest twice raced on every side
+ * effect (a pid file, a port) and an error there ended the daemon with
+ * nothing logged.  Timers and rampart.event listeners the script set up
+ * before start() belong to the launcher's run of it and are dropped here.
+ * Errors of the route handlers go to the error log as always. */
+static _Noreturn void daemon_serve(duk_context *ctx, rp_server *s)
+{
+    js_event_heap_gone(ctx);
+    js_timers_free(js_heap_of(ctx));
+    rp_log(&rp_module_js, RP_LOG_NOTICE,
+           "daemon (pid %ld) serving; the script after start() runs in the launching process",
+           (long)getpid());
+    exit(rp_server_loop(s));
+}
+
 static duk_ret_t js_start(duk_context *ctx)
 {
     if (!js_heap_is_main(ctx))
@@ -789,7 +809,11 @@ static duk_ret_t js_start(duk_context *ctx)
     }
     pid_t pid = 0;
     int rc = RP_SERVER_FAILED;
+    pid_t launcher = getpid();
     if (!msg) {
+        /* Daemon on forks: nothing buffered may be written by both. */
+        fflush(stdout);
+        fflush(stderr);
         rc = rp_server_start(s, &pid, &err);
         if (rc == RP_SERVER_FAILED) {
             snprintf(buf, sizeof buf, "start(): %s", err ? err : "cannot start the server");
@@ -805,6 +829,8 @@ static duk_ret_t js_start(duk_context *ctx)
     }
     g_server = s;
     g_serving = rc == RP_SERVER_STARTED;
+    if (g_serving && getpid() != launcher)
+        daemon_serve(ctx, s);
     if (g_serving) {
         js_set_started_server(s);
         js_event_rebind(ctx); /* the main heap now runs on the server's loop */

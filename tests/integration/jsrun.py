@@ -22,8 +22,14 @@ JsServer(script, files=None, args=(), env=None, start=True, wait=True, start_tim
     are expected to exit (srv.wait() returns the exit status).
 
 Only processes started here are signalled, always by pid.
+
+Cleanup: the temporary directory is removed when the `with` block ends,
+passed or failed (a failure prints the logs first; RP_KEEP_TMP=1 keeps
+it), when the start in the constructor fails, and at interpreter exit for
+servers never closed (including a test run stopped by SIGTERM).
 """
 
+import atexit
 import http.client
 import os
 import shutil
@@ -43,10 +49,39 @@ __all__ = ["JsServer", "RAMPART", "IS_ROOT", "BUILD", "wait_until", "free_port",
            "ServerStartError"]
 
 
+# Servers not closed yet: what the exit handler stops and removes.
+_live = set()
+
+
+def _cleanup_live():
+    for srv in list(_live):
+        srv.kill()
+        srv.remove_dir()
+
+
+atexit.register(_cleanup_live)
+# A run stopped by SIGTERM (a CI timeout) exits through atexit too, unless
+# someone else already handles the signal.
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
+
+
 class JsServer:
     def __init__(self, script, files=None, args=(), env=None, start=True, wait=True,
                  start_timeout=15):
         self.dir = tempfile.mkdtemp(prefix="rpjs-")
+        self.proc = None
+        self._out = self._err = None
+        _live.add(self)
+        try:
+            self._setup(script, files, args, env, start, wait, start_timeout)
+        except BaseException:
+            # no `with` block will run: the error already holds the logs
+            self.kill()
+            self.remove_dir()
+            raise
+
+    def _setup(self, script, files, args, env, start, wait, start_timeout):
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.port2 = free_port()
@@ -173,12 +208,16 @@ class JsServer:
         rep = self.sanitizer_report()
         if exc_type is not None or rep:
             sys.stderr.write("\n---- rampart output (%s) ----\n%s\n----\n" % (self.dir, self.output()))
-        else:
-            if os.environ.get("RP_KEEP_TMP") is None:
-                shutil.rmtree(self.dir, ignore_errors=True)
+        self.remove_dir()
         if exc_type is None and rep:
             raise AssertionError("sanitizer report from rampart:\n" + rep)
         return False
+
+    def remove_dir(self):
+        """Remove the temporary directory (kept with RP_KEEP_TMP=1)."""
+        _live.discard(self)
+        if os.environ.get("RP_KEEP_TMP") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- logs -------------------------------------------------------------
     def _read(self, name):

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -24,7 +25,8 @@ class Example:
     def __init__(self, name, builtin=False):
         self.port = free_port()
         env = dict(os.environ, BIND="127.0.0.1:%d" % self.port)
-        self.log = open("/tmp/rp-example-%s-%d.log" % (name, os.getpid()), "w+b")
+        # an unnamed file: nothing is left in /tmp, even if the test dies
+        self.log = tempfile.TemporaryFile()
         # builtin: `rampart` without a script (what `make run` starts), from
         # an unrelated directory, so the demo must be found beside the binary
         argv = [RAMPART] if builtin else [RAMPART, os.path.join(EXAMPLES, name + ".js")]
@@ -40,7 +42,11 @@ class Example:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
             finally:
                 s.close()
-        wait_until(up, 15, what=name + " to listen")
+        try:
+            wait_until(up, 15, what=name + " to listen")
+        except BaseException:
+            self.__exit__(None, None, None)  # no `with` yet: stop it here
+            raise
 
     def output(self):
         self.log.flush()
@@ -71,7 +77,6 @@ class Example:
         if exc[0] is not None:
             print(self.output())
         self.log.close()
-        os.unlink(self.log.name)
         return False
 
 

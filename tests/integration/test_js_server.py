@@ -24,7 +24,7 @@ import re
 import time
 import unittest
 
-from jsrun import JsServer, RAMPART
+from jsrun import JsServer, RAMPART, wait_until
 
 HAVE_RAMPART = os.path.exists(RAMPART)
 BIG = random.Random(11).randbytes(5 * 1024 * 1024 + 7)
@@ -209,7 +209,9 @@ class TestMain(unittest.TestCase):
         self.assertEqual(hd["content-length"], str(len(body)))
 
     def test_pid(self):
-        self.assertIn("PID %d" % self.srv.proc.pid, self.srv.stdout())
+        # printed after start() returns, maybe after the port answers
+        wait_until(lambda: "PID %d" % self.srv.proc.pid in self.srv.stdout(), 10,
+                   what="the script's PID line")
 
     def test_global_function(self):
         self.assertEqual(self.get("/global.txt")[2], b"global greeting")
@@ -449,9 +451,11 @@ class TestMain(unittest.TestCase):
 
     def test_hot_reload(self):
         self.assertEqual(self.get("/scripts/reload.txt")[2], b"version 1")
-        time.sleep(1.1)  # a new mtime second for file systems with coarse stamps
-        self.srv.write("scripts/reload.js",
-                       'module.exports = function () { return {txt: "version 2, longer"}; };')
+        p = self.srv.write("scripts/reload.js",
+                           'module.exports = function () { return {txt: "version 2, longer"}; };')
+        # a clearly different mtime without sleeping (coarse file system stamps)
+        st = os.stat(p)
+        os.utime(p, (st.st_atime + 5, st.st_mtime + 5))
         for _ in range(4):  # every thread sees it
             self.assertEqual(self.get("/scripts/reload.txt")[2], b"version 2, longer")
         self.assertTrue(self.srv.alive())

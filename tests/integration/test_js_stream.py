@@ -23,6 +23,7 @@ import os
 import random
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -465,7 +466,7 @@ class StreamTest(unittest.TestCase):
         st, _, body = self.get("/badchunk.txt")
         self.assertEqual(st, 500)
         self.assertIn(b"nonexistent", body)
-        self.assertIn("chunk boom", self.srv.stderr())
+        wait_until(lambda: "chunk boom" in self.srv.stderr(), 5, what="the error in the log")
 
     def test_keepalive_after_chunk_and_defer(self):
         c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=20)
@@ -533,13 +534,13 @@ class StreamTest(unittest.TestCase):
         while data.count(b"tick") < 5:
             data += s.recv(4096)
         s.close()
-        time.sleep(0.3)
+        # first the server notices, then nothing more may run for a while
+        wait_until(lambda: "chunked reply stops" in self.srv.stderr(), 5, what="the log line")
         c1 = self.state()["count"]
-        time.sleep(0.6)
+        time.sleep(0.6)  # an observation window, not a synchronisation
         c2 = self.state()["count"]
         self.assertEqual(c1, c2, "callbacks went on after the client left")
         self.assertTrue(self.srv.alive())
-        wait_until(lambda: "chunked reply stops" in self.srv.stderr(), 5, what="the log line")
 
 
 @unittest.skipUnless(HAVE_RAMPART, "build/bin/rampart not built")
@@ -547,6 +548,7 @@ class TimeoutTest(unittest.TestCase):
     def test_callback_timeouts(self):
         script = r'''
         var server = require("rampart-server");
+        var started = 0; /* deferlong requests that reached their handler */
         server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
                       scriptTimeout: 0.5, map: {
             "/loop.txt": function (req) {
@@ -561,7 +563,9 @@ class TimeoutTest(unittest.TestCase):
                 return {defer: true};
             },
             "/ok.txt": function () { return {txt: "ok"}; },
+            "/started.txt": function () { return {txt: "" + started}; },
             "/deferlong.txt": function (req) {
+                started++;
                 setTimeout(function () { req.reply({txt: "too late"}); }, 3000);
                 return {defer: true};
             },
@@ -576,7 +580,7 @@ class TimeoutTest(unittest.TestCase):
             st, _, body = srv.get("/deferloop.txt")
             self.assertEqual((st, body), (200, b"still here"))
             self.assertEqual(srv.get("/ok.txt")[2], b"ok")
-            self.assertIn("timed out", srv.stderr())
+            wait_until(lambda: "timed out" in srv.stderr(), 5, what="the timeout in the log")
             # a timeout resets the heap: requests deferred in it are answered 500
             res = {}
 
@@ -584,12 +588,14 @@ class TimeoutTest(unittest.TestCase):
                 res["a"] = srv.get("/deferlong.txt")
             th = threading.Thread(target=deferred)
             th.start()
-            time.sleep(0.2)
+            # the deferred request must be waiting in the heap before it is reset
+            wait_until(lambda: srv.get("/started.txt")[2] == b"1", 10,
+                       what="the deferred request to run")
             st, _, _ = srv.get("/spin.txt")
             self.assertEqual(st, 500)
             th.join(10)
             self.assertEqual(res["a"][0], 500)
-            self.assertIn("before req.reply", srv.stderr())
+            wait_until(lambda: "before req.reply" in srv.stderr(), 5, what="the log line")
             self.assertEqual(srv.get("/ok.txt")[2], b"ok")
 
 
@@ -598,10 +604,12 @@ class ExamplesTest(unittest.TestCase):
     def run_example(self, name):
         port = free_port()
         env = dict(os.environ, BIND="127.0.0.1:%d" % port)
-        log = open("/tmp/rp-stream-example-%s-%d.log" % (name, os.getpid()), "w+b")
+        # an unnamed file: nothing is left in /tmp, even if the test dies
+        log = tempfile.TemporaryFile()
         p = subprocess.Popen([RAMPART, os.path.join(REPO, "examples", name)],
                              cwd=os.path.join(REPO, "examples"), env=env,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.addCleanup(self.stop, p, log)  # also when the start below fails
 
         def up():
             if p.poll() is not None:
@@ -616,8 +624,14 @@ class ExamplesTest(unittest.TestCase):
         return p, port, log
 
     def stop(self, p, log):
-        p.terminate()
-        p.wait(10)
+        """Idempotent: the tests call it, and addCleanup again."""
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         log.close()
 
     def test_defer_example(self):

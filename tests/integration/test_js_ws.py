@@ -22,7 +22,7 @@ import os
 import time
 import unittest
 
-from jsrun import JsServer, RAMPART
+from jsrun import JsServer, RAMPART, wait_until
 from rptest import BUILD, Server
 from wsclient import WSClient, ConnectionClosed, OP_TEXT, OP_BINARY, OP_CLOSE
 
@@ -336,7 +336,7 @@ class Requests(Base):
         self.assertEqual(code, 1011)
         other.send_text("text still")
         self.assertEqual(other.recv_message(), (OP_TEXT, b"still"))
-        self.assertIn("boom", self.srv.stderr())
+        wait_until(lambda: "boom" in self.srv.stderr(), 5, what="the error in the log")
 
     def test_ids_unique_across_workers(self):
         ids, heaps = set(), set()
@@ -483,14 +483,17 @@ class OneThread(Base):
         self.assertEqual(self.jmsg(watcher)["data"], idz)
         self.send(watcher, {"trigger": "t", "data": 1})
         self.jmsg(watcher)
-        time.sleep(0.3)
-        st = self.jmsg_state(watcher)
-        self.assertIn(ida, st["disconnected"])
-        self.assertIn(idz, st["disconnected"])
+        st = wait_until(lambda: self.disconnected(watcher, ida, idz), 5,
+                        what="both disconnects in the state")
         # z's callback still ran (wsSend false on its closed req), a's did not
         self.assertEqual(st["zombie"] - base["zombie"], 1)
         self.send(watcher, {"off": "gone"})
         self.jmsg(watcher)
+
+    def disconnected(self, watcher, *ids):
+        """The state once every id is in its disconnected list, else None."""
+        st = self.jmsg_state(watcher)
+        return st if all(i in st["disconnected"] for i in ids) else None
 
     def jmsg_state(self, c):
         self.send(c, {"state": 1})
@@ -530,7 +533,7 @@ class OneThread(Base):
         c.send_text("info")
         after = self.jmsg(c)
         self.assertEqual(after["wsHits"], before["wsHits"] + 1)
-        self.assertIn("timed out", self.srv.stderr())
+        wait_until(lambda: "timed out" in self.srv.stderr(), 5, what="the timeout in the log")
 
 
 CONF = """LoadModule js mod_js.so
