@@ -5,8 +5,8 @@
 #   make test    install, build, run the test suite, then run it again in an
 #                AddressSanitizer + UndefinedBehaviorSanitizer build
 #
-# Other targets: deps, build, bench, install (PREFIX=/usr/local DESTDIR=),
-# clean.  Variables: BUILD_TYPE (RelWithDebInfo), PREFIX, DESTDIR, JOBS.
+# Other targets: deps, build, bench, fuzz, install (PREFIX=/usr/local
+# DESTDIR=), clean.  Variables: BUILD_TYPE (RelWithDebInfo), PREFIX, DESTDIR, JOBS.
 
 BUILD_DIR  ?= build
 ASAN_DIR   ?= build-asan
@@ -23,7 +23,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench install clean
+.PHONY: all deps build run test test-asan bench fuzz install clean
 
 all: build
 
@@ -66,10 +66,18 @@ bench: build
 	    fi; \
 	done
 
+# libFuzzer (clang, ASan + UBSan) in build-fuzz/: builds every target of
+# tests/fuzz and runs each for FUZZ_RUNS executions (100000) or FUZZ_TIME
+# seconds (60), whichever comes first; FUZZ_JOBS targets at a time.  E.g.
+# `make fuzz FUZZ_RUNS=10000000 FUZZ_TIME=0`.  `make test` only replays
+# their corpora (ctest fuzz.*).
+fuzz: deps
+	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TIME="$(FUZZ_TIME)" FUZZ_JOBS="$(FUZZ_JOBS)" ./tests/fuzz/run.sh
+
 # Reconfigures with the requested PREFIX (the default paths compiled into the
 # server and rampart.pc follow it), then installs under $(DESTDIR)$(PREFIX).
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

@@ -527,6 +527,25 @@ void js_snapshot_free(js_snapshot *snap)
     free(snap);
 }
 
+js_snapshot *js_snapshot_from_bytes(const void *data, size_t len)
+{
+    js_snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    put(s, data, len);
+    if (s->oom) {
+        js_snapshot_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+const void *js_snapshot_bytes(const js_snapshot *snap, size_t *len)
+{
+    *len = snap->len;
+    return snap->buf;
+}
+
 /* ---- decoding ----------------------------------------------------------------- */
 
 typedef struct rd {

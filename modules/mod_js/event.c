@@ -31,6 +31,7 @@
 
 #define EVENTS_KEY DUK_HIDDEN_SYMBOL("rp_events")
 #define MAX_DEPTH 1000
+#define MAX_ARRAY (1 << 24) /* elements of one array in trigger()'s copy */
 
 /* ---- the process-wide registry ------------------------------------------- */
 
@@ -68,6 +69,7 @@ static ev_reg *g_regs;
 static unsigned long g_stamp;
 
 static void deliver_cb(evutil_socket_t fd, short what, void *arg);
+static duk_ret_t encode_safe(duk_context *ctx, void *udata);
 
 static ev_ep *ep_find(const duk_context *ctx)
 {
@@ -332,8 +334,11 @@ static void encode(enc *e, duk_idx_t idx)
         duk_pop(ctx);
     } else if (duk_is_array(ctx, idx)) {
         duk_size_t n = duk_get_length(ctx, idx);
-        if (n > UINT32_MAX)
-            n = UINT32_MAX;
+        /* Every element is written, holes too: a sparse array's length
+         * (a = []; a.length = 4e9) would mean billions of steps and bytes. */
+        if (n > MAX_ARRAY)
+            (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
+                            "rampart.event.trigger: array longer than %d elements", MAX_ARRAY);
         put_u8(e, S_ARR);
         put_u32(e, (uint32_t)n);
         for (duk_size_t i = 0; i < n; i++) {
@@ -473,6 +478,29 @@ static void push_copy(duk_context *ctx, const ev_blob *b)
 {
     duk_push_bare_array(ctx);
     rd r = {b->data, b->len, 0, 0, duk_get_top_index(ctx)};
+    decode(ctx, &r, 0);
+    duk_remove(ctx, -2);
+}
+
+void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len)
+{
+    enc e;
+    memset(&e, 0, sizeof e);
+    e.ctx = ctx;
+    duk_dup(ctx, idx);
+    if (duk_safe_call(ctx, encode_safe, &e, 1, 1) != DUK_EXEC_SUCCESS) {
+        enc_free(&e);
+        (void)duk_throw(ctx);
+    }
+    duk_pop(ctx);
+    *out = e.p;
+    *len = e.len;
+}
+
+void js_event_decode_push(duk_context *ctx, const void *data, size_t len)
+{
+    duk_push_bare_array(ctx);
+    rd r = {data, len, 0, 0, duk_get_top_index(ctx)};
     decode(ctx, &r, 0);
     duk_remove(ctx, -2);
 }

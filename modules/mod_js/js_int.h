@@ -160,6 +160,12 @@ int js_snapshot_apply(const js_snapshot *snap, duk_context *ctx);
  * no value was added under name.  Never throws. */
 void js_snapshot_push(const js_snapshot *snap, duk_context *ctx, const char *name);
 void js_snapshot_free(js_snapshot *snap);
+/* For tests/fuzz only: a snapshot holding a copy of the encoded bytes
+ * data[0..len) (NULL on out-of-memory), and a snapshot's encoded bytes.
+ * Snapshots are trusted input: js_snapshot_apply loads their functions'
+ * bytecode and requires their modules (T_FUNC, T_MODULE). */
+js_snapshot *js_snapshot_from_bytes(const void *data, size_t len);
+const void *js_snapshot_bytes(const js_snapshot *snap, size_t *len);
 
 /* ---- errors (runtime.c) ----------------------------------------------------
  * Pushes the text for the value at idx (an Error or anything thrown):
@@ -289,6 +295,13 @@ void js_test_hooks_install(duk_context *ctx);
 void js_event_install(duk_context *ctx);
 void js_event_heap_gone(duk_context *ctx);
 void js_event_rebind(duk_context *ctx);
+/* For tests/fuzz only: trigger()'s structured copy.  js_event_encode
+ * encodes the value at idx into malloc'ed memory (*out, *len; the caller
+ * frees it); throws like trigger() (too deep, too large, out of memory).
+ * js_event_decode_push pushes the value decoded from data[0..len); throws
+ * on corrupt data. */
+void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len);
+void js_event_decode_push(duk_context *ctx, const void *data, size_t len);
 
 #endif
 

@@ -8,10 +8,13 @@
  * a small deterministic mutator (bit flips, byte changes, cuts, copies,
  * insertions, splices with another input), so the smoke run reaches more
  * than the seeds.  Prints the number of executions; a crash or sanitizer
- * report fails the run as it would under libFuzzer.  The variant that is
- * running is written to fuzz-replay-current.bin (current directory) first,
- * so a crash leaves its input behind. */
+ * report fails the run as it would under libFuzzer.  A crash (a failed
+ * check aborts; ASan aborts with abort_on_error=1) writes the input that
+ * was running to fuzz-replay-crash.bin in the current directory. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +183,24 @@ static void mutate_once(uint8_t *buf, size_t *len, size_t cap)
     *len = n;
 }
 
+static const uint8_t *volatile g_cur;
+static volatile size_t g_cur_len;
+
+static void on_crash(int sig)
+{
+    static const char msg[] = "replay: crashed; input saved as fuzz-replay-crash.bin\n";
+    int fd = open("fuzz-replay-crash.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0 && g_cur) {
+        ssize_t w = write(fd, (const void *)g_cur, g_cur_len);
+        (void)w;
+        close(fd);
+        w = write(2, msg, sizeof msg - 1);
+        (void)w;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void run_one(const uint8_t *data, size_t len)
 {
     /* Exactly len bytes of heap memory, as libFuzzer passes them, so ASan
@@ -189,17 +210,11 @@ static void run_one(const uint8_t *data, size_t len)
         abort();
     if (len)
         memcpy(copy, data, len);
+    g_cur = data;
+    g_cur_len = len;
     LLVMFuzzerTestOneInput(copy, len);
+    g_cur = NULL;
     free(copy);
-}
-
-static void save_current(const uint8_t *data, size_t len)
-{
-    FILE *f = fopen("fuzz-replay-current.bin", "wb");
-    if (f) {
-        fwrite(data, 1, len, f);
-        fclose(f);
-    }
 }
 
 int main(int argc, char **argv)
@@ -227,6 +242,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "replay: no input files\n");
         return 2;
     }
+    int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
+        signal(sigs[k], on_crash);
     unsigned long runs = 0;
     for (size_t k = 0; k < g_n; k++) {
         run_one(g_in[k].data, g_in[k].len);
@@ -241,11 +259,9 @@ int main(int argc, char **argv)
         memcpy(buf, in->data, len);
         for (size_t m = 1 + rnd_below(4); m > 0; m--)
             mutate_once(buf, &len, REPLAY_MAX_INPUT);
-        save_current(buf, len);
         run_one(buf, len);
         runs++;
     }
-    remove("fuzz-replay-current.bin");
     printf("replay: %zu inputs, %lu executions\n", g_n, runs);
     for (size_t k = 0; k < g_n; k++) {
         free(g_in[k].data);
