@@ -51,14 +51,14 @@ static void refusals(void)
                           dir));
     CHECK_STR(conf_err(s, "LoadModule major mod_major.so"),
               rp_psprintf(s->pool,
-                          "test.conf:1: %s/mod_major.so was built for ABI 2.0, this "
-                          "server is ABI 1.0: rebuild it against this server's headers",
-                          dir));
+                          "test.conf:1: %s/mod_major.so was built for ABI 2.%d, this "
+                          "server is ABI 1.%d: rebuild it against this server's headers",
+                          dir, RP_ABI_MINOR, RP_ABI_MINOR));
     CHECK_HAS(conf_err(s, "LoadModule minor mod_minor.so"),
               rp_psprintf(s->pool,
                           "%s/mod_minor.so was built for ABI 1.5, newer than this "
-                          "server's ABI 1.0",
-                          dir));
+                          "server's ABI 1.%d",
+                          dir, RP_ABI_MINOR));
     CHECK_HAS(conf_err(s, "LoadModule small mod_small.so"),
               rp_psprintf(s->pool,
                           "%s/mod_small.so has a descriptor of 8 bytes, too small "
