@@ -140,7 +140,7 @@ static void starved(rp_listeners *ls, struct evconnlistener *l, int tls)
     accept_with_reserve(ls, l, tls);
     rp_workers_shed(open_conns / 8 + 8);
     listeners_enable(ls, false);
-    struct timeval tv = {0, RP_ACCEPT_PAUSE_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)RP_ACCEPT_PAUSE_MS * 1000};
     event_add(ls->resume_ev, &tv);
 }
 
