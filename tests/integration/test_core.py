@@ -540,11 +540,16 @@ class TestHooksAndFilters(Base):
         self.assertEqual(sha256(b), sha256(gen_body(3000000).upper()))
 
     def test_post_config_once_and_worker_init(self):
-        # post_config may log before ErrorLog is opened (then to stderr)
-        log = self.srv.stderr() + self.srv.error_log()
-        self.assertEqual(len(re.findall(r"testhooks post_config \d+", log)), 1, log)
-        self.assertIn("testhooks post_config 1", log)
-        inits = sorted(int(x) for x in re.findall(r"testhooks worker_init (\d+)", log))
+        # post_config may log before ErrorLog is opened (then to stderr); the
+        # worker threads log their worker_init when they run, maybe after
+        # the listener already accepts: wait for both lines.
+        def log():
+            return self.srv.stderr() + self.srv.error_log()
+        wait_until(lambda: len(re.findall(r"testhooks worker_init \d+", log())) >= 2,
+                   what="worker_init of both threads")
+        self.assertEqual(len(re.findall(r"testhooks post_config \d+", log())), 1, log())
+        self.assertIn("testhooks post_config 1", log())
+        inits = sorted(int(x) for x in re.findall(r"testhooks worker_init (\d+)", log()))
         self.assertEqual(inits, [0, 1])
 
 
