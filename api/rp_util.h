@@ -23,6 +23,11 @@ RP_API char *rp_url_encode(rp_pool *p, const char *s); /* keeps unreserved and '
  * malformed escape. *len gets the decoded length (it may contain NUL). */
 RP_API char *rp_url_decode(rp_pool *p, const char *s, size_t n, int plus_space, size_t *len);
 
+/* 1 if the absolute, resolved path `path` is `root` (also resolved, no
+ * trailing '/' unless it is "/") or lies below it.  The one containment
+ * rule every module that maps a root uses after realpath(). */
+RP_API int rp_path_within(const char *root, const char *path);
+
 RP_API const char *rp_version(void); /* "rampart/0.1.0" */
 
 #endif

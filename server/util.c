@@ -184,3 +184,11 @@ RP_API const char *rp_version(void)
 {
     return "rampart/" RP_VERSION;
 }
+
+RP_API int rp_path_within(const char *root, const char *path)
+{
+    size_t n = strlen(root);
+    if (n == 1 && root[0] == '/')
+        return path[0] == '/';
+    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}

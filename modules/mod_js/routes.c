@@ -338,8 +338,7 @@ static const char *module_inside(rp_pool *p, const js_target *t, const char *bas
     char *real = realpath(rp_psprintf(p, "%s/%s.js", t->dir, base), NULL);
     if (!real)
         return NULL;
-    size_t n = strlen(t->dir);
-    int below = strcmp(t->dir, "/") == 0 || (strncmp(real, t->dir, n) == 0 && real[n] == '/');
+    int below = rp_path_within(t->dir, real) && strcmp(real, t->dir) != 0;
     const char *out = below && is_file(real) ? rp_pstrdup(p, real) : NULL;
     free(real);
     return out;

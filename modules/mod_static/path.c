@@ -66,13 +66,9 @@ static int openat2_beneath(int dirfd, const char *rel, int flags)
     return (int)syscall(SYS_openat2, dirfd, rel[0] ? rel : ".", &how, sizeof how);
 }
 
-/* 1 if the absolute path real is the root or lies below it. */
 static int inside_root(const st_target *t, const char *real)
 {
-    if (t->root_len == 1) /* the root is "/" */
-        return 1;
-    return strncmp(real, t->root, t->root_len) == 0 &&
-           (real[t->root_len] == '\0' || real[t->root_len] == '/');
+    return rp_path_within(t->root, real);
 }
 
 char *st_realpath_inside(const st_target *t, const char *rel, rp_pool *p)
