@@ -244,9 +244,11 @@ class TestTimeouts(unittest.TestCase):
                 s.close()
 
     def test_steady_download_outlives_every_timeout(self):
+        # Every deadline is shorter than the download; SendTimeout (silence
+        # only) leaves room for a reader descheduled on a loaded machine.
         size = HUGE_MB * 1024 * 1024
         conf = ROUTES + ("ConnectTimeout 1\nKeepAliveTimeout 1\nHeaderTimeout 1\n"
-                         "SendTimeout 1\nBodyTimeout 1\n")
+                         "SendTimeout 3\nBodyTimeout 1\n")
         files = dict(FILES)
         with Server(conf=conf, files=files) as srv:
             with open(srv.path("www/huge.bin"), "wb") as f:
@@ -257,12 +259,12 @@ class TestTimeouts(unittest.TestCase):
             try:
                 s.sendall(b"GET /files/huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
                 t0 = time.monotonic()
-                st, body = slow_reader(s, size, chunk=512 * 1024, pause=0.03)
+                st, body = slow_reader(s, size, chunk=256 * 1024, pause=0.025)
                 self.assertEqual(st, 200)
-                self.assertEqual(len(body), size)
+                self.assertEqual(len(body), size, srv.error_log()[-2000:])
                 self.assertEqual(sha256(body), sha256(gen_body(1 << 20) * HUGE_MB))
                 # the point of the test: it took longer than the timeouts
-                self.assertGreater(time.monotonic() - t0, 1.0)
+                self.assertGreater(time.monotonic() - t0, 3.0)
             finally:
                 s.close()
 
@@ -337,8 +339,14 @@ class TestDescriptorFlood(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         return srv
 
+    def baseline(self, srv):
+        """Descriptors once both threads run and one request was served."""
+        wait_until(lambda: srv.error_log().count("worker_init") >= 2, what="both workers")
+        self.assertEqual(srv.request("GET", "/files/small.css")[0], 200)
+        return open_fds(srv.pid)
+
     def flood(self, srv, prefix):
-        base = open_fds(srv.pid)
+        base = self.baseline(srv)
         socks = []
         try:
             for _ in range(int(self.LIMIT * 1.5)):  # 1.5 x the limit
@@ -357,8 +365,17 @@ class TestDescriptorFlood(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
-        wait_until(lambda: open_fds(srv.pid) <= base, timeout=30,
-                   what="descriptors back to the baseline (%d)" % base)
+        last = []
+
+        def back():
+            last[:] = [open_fds(srv.pid)]
+            return last[0] <= base
+        try:
+            wait_until(back, timeout=30, what="descriptors back to the baseline (%d)" % base)
+        except AssertionError:
+            raise AssertionError("%d descriptors open, %d before the flood:\n%s" % (
+                last[0], base, "\n".join(sorted(os.readlink("/proc/%d/fd/%s" % (srv.pid, f))
+                                               for f in os.listdir("/proc/%d/fd" % srv.pid)))))
 
     def test_idle_connections(self):
         with self.server() as srv:
