@@ -11,11 +11,50 @@
 #define DUK_USE_EXEC_TIMEOUT_CHECK(udata) js_exec_timeout_check((udata))
 __attribute__((visibility("hidden"))) extern int js_exec_timeout_check(void *udata);
 
+/* Long natives: DUK_USE_EXEC_TIMEOUT_CHECK is only consulted by the bytecode
+ * executor, so a regexp backtracking for minutes, a huge JSON.parse or a sort
+ * would overrun ScriptTimeout (and ignore a stop).  gen_duk_config.cmake
+ * patches Duktape's duk_native_stack_check() - called on every call, every
+ * regexp matcher step (duk__match_regexp), every JSON/CBOR nesting level,
+ * every compiler recursion and (patched in too) every quicksort partition of
+ * Array.prototype.sort - to ask js_native_interrupt as well; it looks at the
+ * clock every 1024 calls and then throws RangeError "execution timeout"
+ * exactly like the executor would. */
+#define RP_DUK_NATIVE_INTERRUPT(udata) js_native_interrupt((udata))
+__attribute__((visibility("hidden"))) extern int js_native_interrupt(void *udata);
+
+/* Native (C) stack: Duktape recurses in C for calls into and out of natives
+ * ([0].map(f) in f), JSON, regexps and the compiler.  Its count limits below
+ * do not know how big a frame is (a sanitizer build's frames are several
+ * times larger) nor how big the thread's stack is, so js_native_stack_check
+ * (runtime.c) compares the stack pointer with the bottom of this thread's
+ * stack (pthread_getattr_np) less a reserve, and Duktape throws RangeError
+ * "C stack depth limit" instead of overflowing into a crash.  The count
+ * limits stay as a second bound (Duktape 2.7 defaults, spelled out). */
+#undef DUK_USE_NATIVE_STACK_CHECK
+#define DUK_USE_NATIVE_STACK_CHECK() js_native_stack_check()
+__attribute__((visibility("hidden"))) extern int js_native_stack_check(void);
+#undef DUK_USE_NATIVE_CALL_RECLIMIT
+#define DUK_USE_NATIVE_CALL_RECLIMIT 1000
+#undef DUK_USE_COMPILER_RECLIMIT
+#define DUK_USE_COMPILER_RECLIMIT 2500
+#undef DUK_USE_JSON_ENC_RECLIMIT
+#define DUK_USE_JSON_ENC_RECLIMIT 1000
+#undef DUK_USE_JSON_DEC_RECLIMIT
+#define DUK_USE_JSON_DEC_RECLIMIT 1000
+#undef DUK_USE_REGEXP_COMPILER_RECLIMIT
+#define DUK_USE_REGEXP_COMPILER_RECLIMIT 10000
+#undef DUK_USE_REGEXP_EXECUTOR_RECLIMIT
+#define DUK_USE_REGEXP_EXECUTOR_RECLIMIT 10000
+
 /* Global functions of the main script are copied into worker heaps as
  * bytecode (duk_dump_function / duk_load_function). */
 #define DUK_USE_BYTECODE_DUMP_SUPPORT
 
-/* Fatal errors without a heap (internal assertions only): log and abort. */
+/* Fatal errors without a heap (internal assertions only): log and abort.
+ * Fatal errors of a heap go to the handler js_heap_new passes to
+ * duk_create_heap (runtime.c: heap_fatal, which leaves through the heap's
+ * js_guard landing when there is one). */
 #undef DUK_USE_FATAL_HANDLER
 #define DUK_USE_FATAL_HANDLER(udata, msg) js_default_fatal((udata), (msg))
 __attribute__((visibility("hidden"))) extern void js_default_fatal(void *udata, const char *msg);

@@ -1,7 +1,8 @@
 # cmake -DSRC=/usr/share/duktape -DOUT=<dir> -DOVERRIDES=<file> -P gen_duk_config.cmake
 #
 # Copies the Duktape amalgamation (duktape.c, duktape.h, duk_config.h) into
-# OUT and inserts OVERRIDES at duk_config.h's "__OVERRIDE_DEFINES__" marker.
+# OUT, inserts OVERRIDES at duk_config.h's "__OVERRIDE_DEFINES__" marker and
+# makes two small insertions into duktape.c (below).
 # All three are copied so that duktape.c's #include "duktape.h" and
 # duktape.h's #include "duk_config.h" find the generated configuration
 # rather than the originals next to them.
@@ -22,4 +23,31 @@ file(MAKE_DIRECTORY "${OUT}")
 file(WRITE "${OUT}/duk_config.h.tmp" "${cfg}")
 file(RENAME "${OUT}/duk_config.h.tmp" "${OUT}/duk_config.h")
 configure_file("${SRC}/duktape.h" "${OUT}/duktape.h" COPYONLY)
-configure_file("${SRC}/duktape.c" "${OUT}/duktape.c" COPYONLY)
+
+# Two insertions into duktape.c (see duk_config_overrides.h, "Long natives"),
+# each after an anchor that must occur exactly once: a Duktape whose source
+# differs stops the build instead of silently losing the protection.
+#  1. duk_native_stack_check() also asks RP_DUK_NATIVE_INTERRUPT (the
+#     ScriptTimeout deadline and the server's stop) and throws RangeError
+#     "execution timeout": regexps, JSON, calls and the compiler all pass
+#     through it.
+#  2. duk__array_qsort() calls duk_native_stack_check() per partition, so a
+#     long Array.prototype.sort without a comparator (no calls) is covered.
+function(rp_duk_insert var anchor text)
+  string(FIND "${${var}}" "${anchor}" first)
+  string(FIND "${${var}}" "${anchor}" last REVERSE)
+  if(first EQUAL -1 OR NOT first EQUAL last)
+    message(FATAL_ERROR "gen_duk_config.cmake: duktape.c: anchor '${anchor}' not found exactly once: unsupported Duktape version")
+  endif()
+  string(REPLACE "${anchor}" "${anchor}${text}" out "${${var}}")
+  set(${var} "${out}" PARENT_SCOPE)
+endfunction()
+file(READ "${SRC}/duktape.c" duk)
+rp_duk_insert(duk
+  "DUK_INTERNAL void duk_native_stack_check(duk_hthread *thr) {\n"
+  "#if defined(RP_DUK_NATIVE_INTERRUPT) /* mod_js: gen_duk_config.cmake */\n\tif (RP_DUK_NATIVE_INTERRUPT(thr->heap->heap_udata) != 0) {\n\t\tDUK_ERROR_RANGE(thr, \"execution timeout\");\n\t}\n#endif\n")
+rp_duk_insert(duk
+  "DUK_LOCAL void duk__array_qsort(duk_hthread *thr, duk_int_t lo, duk_int_t hi) {\n\tduk_int_t p, l, r;\n"
+  "\tduk_native_stack_check(thr); /* mod_js: gen_duk_config.cmake */\n")
+file(WRITE "${OUT}/duktape.c.tmp" "${duk}")
+file(RENAME "${OUT}/duktape.c.tmp" "${OUT}/duktape.c")

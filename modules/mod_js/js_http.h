@@ -46,7 +46,13 @@ typedef struct js_conf {
     int secure;
     int nws; /* "ws:" routes (they need mod_ws) */
     long max_form_params; /* MaxFormParams; 0 = unset: JS_MAX_FORM_PARAMS */
+    size_t mem_limit;     /* ScriptMemoryLimit; 0 = unset: JS_SCRIPT_MEMORY_LIMIT,
+                             SIZE_MAX = off */
 } js_conf;
+
+/* Bytes each worker heap (HTTP and websocket) may hold unless
+ * ScriptMemoryLimit says otherwise. */
+#define JS_SCRIPT_MEMORY_LIMIT ((size_t)512 * 1024 * 1024)
 
 /* Form fields (urlencoded pairs, multipart parts) a body may carry before
  * it is answered 413, unless MaxFormParams says otherwise. */
@@ -176,5 +182,8 @@ void js_push_srvbuf_proto(duk_context *ctx);
 /* mod_js.c: the snapshot's mapped functions into the heap stash on the
  * stack top, as "rpFuncs"; used by the HTTP and the websocket heap. */
 void js_stash_funcs(duk_context *ctx, const js_conf *c);
+/* mod_js.c: the conf's per-heap limits (ScriptMemoryLimit) on a worker
+ * heap, HTTP or websocket. */
+void js_heap_apply_conf_limits(duk_context *ctx, const js_conf *c);
 
 #endif

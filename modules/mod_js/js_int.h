@@ -44,9 +44,11 @@ extern const rp_module rp_module_js;
  *   clearMetronome   on the heap's loop (timers.c)
  *   process          argv ([exe, script, args...]), env, scriptPath (the
  *                    script's directory), scriptName, exit(code)
- * With RAMPART_TEST_HOOKS set in the environment also __rptest (script.c).
+ * With RAMPART_TEST_HOOKS set in the environment also __rptest (script.c;
+ * runtime.c adds __rptest.fatal(msg), which calls duk_fatal).
  * Heaps run all JS inside protected calls; their fatal handler (reached only
- * if Duktape cannot continue) logs through rp_log and stderr, then aborts. */
+ * if Duktape cannot continue) logs through rp_log and stderr, then leaves
+ * through the js_guard landing, or aborts when there is none. */
 
 /* A new heap on `loop` (the thread's libevent base; may be NULL when the
  * heap never runs timers - setTimeout then throws).  script_dir is where
@@ -83,13 +85,53 @@ int js_heap_is_main(duk_context *ctx);
  * usable again (the spec's "recreate the heap" is still fine to do).
  * js_deadline_expired: 1 if the armed deadline has passed (tells a timeout
  * apart from an ordinary error after the call), else 0.
- * Native code (a long readFile, exec) is not interrupted. */
+ * Long Duktape natives (regexp matching, JSON, sort, deep calls) are
+ * interrupted too (js_native_interrupt, see duk_config_overrides.h); our
+ * own C natives (a long readFile, exec) are not.  Once the server's stop
+ * passes GracefulTimeout every heap throws the same way, armed or not. */
 void js_deadline_arm(duk_context *ctx, double seconds);
 int js_deadline_expired(duk_context *ctx);
 /* Deadline for callbacks the runtime itself runs in this heap (timer
  * callbacks, e.g. a deferred reply); 0 (the default) means none.  A timed
  * out callback is reported like any callback error; the heap stays usable. */
 void js_heap_set_callback_timeout(duk_context *ctx, double seconds);
+
+/* ---- faults: fatal errors, memory, stop (runtime.c) ------------------------
+ * Duktape's fatal handler is reached when an error has no catcher (C code
+ * touching a heap outside duk_safe_call, e.g. an allocation refused by the
+ * memory cap) or on duk_fatal(); it must not return.  js_guard gives it a
+ * way out: it runs fn(ctx, arg) with a landing (setjmp) for ctx's heap on
+ * this thread; a fatal error in that heap while fn runs logs, marks the heap
+ * broken, cancels its timers and rampart.event registrations and longjmps
+ * back: js_guard then returns -1 (0 when fn returned normally).  A broken
+ * heap must not be used again (no Duktape call that runs code or may throw:
+ * its error state points into stack frames that are gone); replace it and
+ * js_heap_free it once nothing refers to its memory (freeing only destroys
+ * it).  Never free a heap inside its own guard.  A guard
+ * inside a guard of the same heap adds no landing (the outermost one wins:
+ * the code between them would otherwise go on with the broken heap).
+ * Without a landing (a timer callback of the main heap) a fatal error still
+ * logs and aborts.  fn must not leave a mutex held or memory it alone
+ * frees when Duktape may throw through it, as for any Duktape error. */
+int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg);
+int js_heap_broken(duk_context *ctx);
+/* The fatal error's message ("" if none). */
+const char *js_heap_fatal_msg(duk_context *ctx);
+
+/* Memory cap: bytes the heap's allocations may hold (0 = no cap, the
+ * default; worker heaps get ScriptMemoryLimit).  An allocation over the cap
+ * fails: Duktape collects garbage, retries, then throws RangeError ("alloc
+ * failed").  js_heap_memory_hit returns whether the cap refused anything
+ * since the last call, and clears it. */
+void js_heap_set_memory_limit(duk_context *ctx, size_t bytes);
+int js_heap_memory_hit(duk_context *ctx);
+size_t js_heap_memory_used(duk_context *ctx);
+
+/* 1 once the server's stop has passed GracefulTimeout (RP_STOP_NOW): every
+ * heap then throws RangeError "execution timeout" at its next interrupt
+ * check (bytecode and long natives alike), so a runaway script lets its
+ * worker go; callers answer 503. */
+int js_stopping_now(void);
 
 /* ---- require (require.c) --------------------------------------------------
  * Search order for require(name):
@@ -243,6 +285,15 @@ typedef struct js_heap {
     struct js_timer_state *tstate;
     unsigned next_timer_id;
     int ntimers;
+    /* memory (the heap's allocator): bytes held, the cap (0 = none) and
+     * whether the cap refused an allocation since js_heap_memory_hit */
+    size_t mem_used, mem_limit;
+    int mem_hit;
+    /* js_native_interrupt's call counter (the clock is read every 1024) */
+    unsigned native_ticks;
+    /* a fatal error left the heap unusable (js_guard) */
+    int broken;
+    char fatal_msg[160];
 } js_heap;
 
 js_heap *js_heap_of(duk_context *ctx);

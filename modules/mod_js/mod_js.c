@@ -4,6 +4,9 @@
  *
  *   LoadModule js mod_js.so
  *   ScriptTimeout 2.5              seconds, 0 = none (default)
+ *   ScriptMemoryLimit 512m         bytes a worker heap may hold (default
+ *                                  512m; off = none): over it the script
+ *                                  ends with 500 and the heap is recreated
  *   DeveloperMode on|off           JS errors: 500 with the error (on) or
  *                                  404 / NotFound with req.errMsg (off)
  *   ScriptDir dir                  where worker heaps' require() looks second
@@ -16,8 +19,10 @@
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "js_http.h"
@@ -43,9 +48,37 @@ static const char *set_timeout(rp_cmd *cmd, void *conf, int argc, char *const ar
     return NULL;
 }
 
+/* "off" or 0: no cap (SIZE_MAX; 0 in the conf means unset). */
+static const char *set_mem_limit(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    size_t *v = (size_t *)((char *)conf + offsetof(js_conf, mem_limit));
+    if (strcasecmp(argv[0], "off") == 0 || strcmp(argv[0], "0") == 0) {
+        *v = SIZE_MAX;
+        return NULL;
+    }
+    if (rp_set_size(cmd, conf, argc, argv))
+        return rp_cmd_error(cmd, "ScriptMemoryLimit: expected bytes (e.g. 256m, off = none), got '%s'",
+                            argv[0]);
+    return NULL;
+}
+
+static size_t mem_limit_of(const js_conf *c)
+{
+    if (c->mem_limit == SIZE_MAX)
+        return 0;
+    return c->mem_limit ? c->mem_limit : JS_SCRIPT_MEMORY_LIMIT;
+}
+
+void js_heap_apply_conf_limits(duk_context *ctx, const js_conf *c)
+{
+    js_heap_set_memory_limit(ctx, mem_limit_of(c));
+}
+
 static const rp_directive js_directives[] = {
     {"ScriptTimeout", 1, 1, set_timeout, offsetof(js_conf, timeout),
      "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit)"},
+    {"ScriptMemoryLimit", 1, 1, set_mem_limit, offsetof(js_conf, mem_limit),
+     "ScriptMemoryLimit bytes|off: memory one worker heap may hold (default 512m), more is 500"},
     {"DeveloperMode", 1, 1, rp_set_flag, offsetof(js_conf, dev),
      "DeveloperMode on|off: JavaScript errors answer 500 with the error and line numbers"},
     {"ScriptDir", 1, 1, rp_set_path, offsetof(js_conf, script_dir),
@@ -139,6 +172,8 @@ static js_wheap *wheap_new(js_worker *jw)
         rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the heap: %s", rp_worker_index(jw->w),
                duk_safe_to_string(ctx, -1));
     duk_pop(ctx);
+    /* capped after the setup: the snapshot is the script's own size */
+    js_heap_apply_conf_limits(ctx, c);
     js_wheap *h = calloc(1, sizeof *h);
     if (!h) {
         js_heap_free(ctx);
@@ -288,66 +323,134 @@ static int timed_out(rp_req *r, const js_conf *c)
     return send_text(r, 500, rp_psprintf(p, "500 Internal Server Error: %s\n", msg));
 }
 
-/* Run t for r.  Returns RP_OK (response produced) or an HTTP status for the
- * core to answer (404 also after a JS error in non-developer mode, with the
- * error kept for notFoundFunc). */
-static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+/* Ended by a fault rather than by the script: a fatal error, the memory
+ * cap (both: 500, heap reset by the caller) or the server's stop (503). */
+static int faulted(rp_req *r, const js_conf *c, int status, const char *msg)
+{
+    rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s%s", rp_req_method(r), rp_req_path(r), msg,
+           status == 503 ? "" : "; the worker's JavaScript heap is reset");
+    if (c->dev && status == 500)
+        return js_reply_dev_error(r, msg);
+    return send_text(r, status, rp_psprintf(rp_req_pool(r), "%d %s: %s\n", status,
+                                            rp_status_reason(status), msg));
+}
+
+/* A failed call: what ended it decides the answer.  *reset: the heap is to
+ * be replaced (after js_guard: a heap is never freed inside its guard). */
+static int run_failed(js_worker *jw, rp_req *r, duk_idx_t top, int expired, int *reset)
 {
     const js_conf *c = jw->conf;
-    rp_pool *p = rp_req_pool(r);
-    if (!jw->heap && !(jw->heap = wheap_new(jw)))
-        return 500;
     duk_context *ctx = jw->heap->ctx;
+    if (js_stopping_now()) { /* the heap stays: the worker is going away */
+        duk_set_top(ctx, top);
+        return faulted(r, c, 503, "the server is stopping; the script was interrupted");
+    }
+    if (js_heap_memory_hit(ctx)) {
+        duk_set_top(ctx, top);
+        *reset = 1;
+        return faulted(r, c, 500,
+                       rp_psprintf(rp_req_pool(r), "script exceeded ScriptMemoryLimit (%zu bytes)",
+                                   mem_limit_of(c)));
+    }
+    if (expired) {
+        duk_set_top(ctx, top);
+        *reset = 1;
+        return timed_out(r, c);
+    }
+    rp_pool *p = rp_req_pool(r);
+    const char *text = rp_pstrdup(p, js_error_text(ctx, -1));
+    duk_set_top(ctx, top);
+    rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), text);
+    if (c->dev)
+        return js_reply_dev_error(r, text);
+    reqctx(r)->errmsg = text;
+    return 404;
+}
+
+/* The call went through: the answer it asked for. */
+static int run_done(js_worker *jw, rp_req *r, duk_idx_t top, run_state *st)
+{
+    const js_conf *c = jw->conf;
+    duk_context *ctx = jw->heap->ctx;
+    rp_pool *p = rp_req_pool(r);
+    if (st->status) {
+        duk_set_top(ctx, top);
+        if (st->why) /* the body was refused: tell the client why */
+            return send_text(r, st->status, rp_psprintf(p, "%d %s: %s\n", st->status,
+                                                        rp_status_reason(st->status), st->why));
+        return st->status;
+    }
+    if (st->plan.why) {
+        duk_set_top(ctx, top);
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), st->plan.why);
+        if (c->dev)
+            return js_reply_dev_error(r, st->plan.why);
+        reqctx(r)->errmsg = st->plan.why;
+        return 404;
+    }
+    js_ref *ref = NULL;
+    if (!st->plan.file && st->plan.len >= JS_REF_MIN && !rp_req_is_head(r))
+        ref = ref_take(jw);
+    int ret = js_reply_send(r, &st->plan, c, ref ? ref_release : NULL, ref);
+    duk_set_top(ctx, top);
+    return ret;
+}
+
+typedef struct run_job {
+    js_worker *jw;
+    rp_req *r;
+    const js_target *t;
+    const js_extra *ex;
+    int ret;
+    int reset;
+} run_job;
+
+/* Everything js_run does with the heap, under js_guard. */
+static void run_guarded(duk_context *ctx, void *arg)
+{
+    run_job *job = arg;
+    js_worker *jw = job->jw;
+    const js_conf *c = jw->conf;
     duk_idx_t top = duk_get_top(ctx);
     run_state st;
     memset(&st, 0, sizeof st);
-    st.r = r;
-    st.t = t;
-    st.ex = ex;
-    st.plan.status = ex->default_status;
+    st.r = job->r;
+    st.t = job->t;
+    st.ex = job->ex;
+    st.plan.status = job->ex->default_status;
 
+    js_heap_memory_hit(ctx); /* count refusals from this call on */
     if (c->timeout > 0)
         js_deadline_arm(ctx, c->timeout);
     int rc = duk_safe_call(ctx, run_cb, &st, 0, 1);
     int expired = c->timeout > 0 && js_deadline_expired(ctx);
     if (c->timeout > 0)
         js_deadline_arm(ctx, 0);
+    if (rc != DUK_EXEC_SUCCESS)
+        job->ret = run_failed(jw, job->r, top, expired, &job->reset);
+    else
+        job->ret = run_done(jw, job->r, top, &st);
+}
 
-    if (rc != DUK_EXEC_SUCCESS) {
-        if (expired) {
-            duk_set_top(ctx, top);
+/* Run t for r.  Returns RP_OK (response produced) or an HTTP status for the
+ * core to answer (404 also after a JS error in non-developer mode, with the
+ * error kept for notFoundFunc).  A Duktape fatal error ends only this
+ * request: 500, and the worker gets a fresh heap. */
+static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+{
+    if (!jw->heap && !(jw->heap = wheap_new(jw)))
+        return 500;
+    run_job job = {jw, r, t, ex, 500, 0};
+    if (js_guard(jw->heap->ctx, run_guarded, &job) == 0) {
+        if (job.reset)
             wheap_reset(jw);
-            return timed_out(r, c);
-        }
-        const char *text = rp_pstrdup(p, js_error_text(ctx, -1));
-        duk_set_top(ctx, top);
-        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), text);
-        if (c->dev)
-            return js_reply_dev_error(r, text);
-        reqctx(r)->errmsg = text;
-        return 404;
+        return job.ret;
     }
-    if (st.status) {
-        duk_set_top(ctx, top);
-        if (st.why) /* the body was refused: tell the client why */
-            return send_text(r, st.status, rp_psprintf(p, "%d %s: %s\n", st.status,
-                                                       rp_status_reason(st.status), st.why));
-        return st.status;
-    }
-    if (st.plan.why) {
-        duk_set_top(ctx, top);
-        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s", rp_req_method(r), rp_req_path(r), st.plan.why);
-        if (c->dev)
-            return js_reply_dev_error(r, st.plan.why);
-        reqctx(r)->errmsg = st.plan.why;
-        return 404;
-    }
-    js_ref *ref = NULL;
-    if (!st.plan.file && st.plan.len >= JS_REF_MIN && !rp_req_is_head(r))
-        ref = ref_take(jw);
-    int ret = js_reply_send(r, &st.plan, c, ref ? ref_release : NULL, ref);
-    duk_set_top(ctx, top);
-    return ret;
+    /* a fatal error: the heap is broken; the response is ours to make */
+    const char *msg = rp_psprintf(rp_req_pool(r), "Duktape fatal error: %s",
+                                  js_heap_fatal_msg(jw->heap->ctx));
+    wheap_reset(jw);
+    return faulted(r, jw->conf, 500, msg);
 }
 
 static js_worker *worker_of(rp_req *r)

@@ -1,8 +1,14 @@
 /* runtime.c - Duktape heaps for mod_js: creation with the rampart globals,
- * the fatal handler, the cooperative deadline (exec-timeout check), the
+ * the fatal handler and its landing (js_guard), the heap allocator with its
+ * memory cap, the native stack check, the cooperative deadline
+ * (exec-timeout check, also for long natives and the server's stop), the
  * registry of runtime natives, and error text. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,11 +102,23 @@ js_heap *js_heap_of(duk_context *ctx)
     return mf.udata;
 }
 
-/* Called by Duktape (DUK_USE_EXEC_TIMEOUT_CHECK) every 256k instructions. */
+int js_stopping_now(void)
+{
+    return rp_stop_state_get() == RP_STOP_NOW;
+}
+
+/* Called by Duktape (DUK_USE_EXEC_TIMEOUT_CHECK) every 256k instructions,
+ * and by js_native_interrupt.  Nonzero makes Duktape throw "execution
+ * timeout"; it keeps answering so until the deadline is disarmed, so the
+ * error leaves every catch. */
 int js_exec_timeout_check(void *udata)
 {
     js_heap *h = udata;
-    if (!h || !h->armed)
+    if (!h)
+        return 0;
+    if (js_stopping_now())
+        return 1;
+    if (!h->armed)
         return 0;
     if (h->expired)
         return 1;
@@ -109,6 +127,135 @@ int js_exec_timeout_check(void *udata)
         return 1;
     }
     return 0;
+}
+
+/* Called from duk_native_stack_check (patched in by gen_duk_config.cmake):
+ * on every Duktape call, regexp matcher step, JSON nesting level and sort
+ * partition - far more often than the clock needs reading, so only every
+ * 1024th call asks js_exec_timeout_check (an expired deadline answers at
+ * once: the error must keep coming until it has left the script). */
+int js_native_interrupt(void *udata)
+{
+    js_heap *h = udata;
+    if (!h)
+        return 0;
+    if (h->armed && h->expired)
+        return 1;
+    if ((++h->native_ticks & 1023u) != 0)
+        return 0;
+    return js_exec_timeout_check(udata);
+}
+
+/* ---- the native stack ----------------------------------------------------------
+ * Duktape asks js_native_stack_check (DUK_USE_NATIVE_STACK_CHECK) before it
+ * recurses in C.  The answer compares this frame's address with a floor:
+ * the lowest address of the thread's stack plus a reserve for what runs
+ * between two checks (error creation, a native's own frames, a garbage
+ * collection's marking recursion, sanitizer-sized frames).  Heaps are bound
+ * to a thread, so the floor is per thread, computed on first use. */
+
+#define STACK_RESERVE_MIN ((size_t)256 * 1024)
+#define STACK_RESERVE_MAX ((size_t)2 * 1024 * 1024)
+
+static _Thread_local uintptr_t tls_stack_floor;
+
+static uintptr_t stack_floor(void)
+{
+    pthread_attr_t a;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return 1; /* unknown: the count limits alone */
+    int ok = pthread_attr_getstack(&a, &lo, &size) == 0;
+    pthread_attr_destroy(&a);
+    if (!ok || !lo || !size)
+        return 1;
+    size_t reserve = size / 8;
+    if (reserve < STACK_RESERVE_MIN)
+        reserve = STACK_RESERVE_MIN;
+    if (reserve > STACK_RESERVE_MAX)
+        reserve = STACK_RESERVE_MAX;
+    if (reserve > size / 2) /* a tiny stack: keep half of it usable */
+        reserve = size / 2;
+    return (uintptr_t)lo + reserve;
+}
+
+int js_native_stack_check(void)
+{
+    /* the real frame (a sanitizer's fake stack may hold the locals) */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (!tls_stack_floor)
+        tls_stack_floor = stack_floor();
+    return sp < tls_stack_floor;
+}
+
+/* ---- the heap allocator ---------------------------------------------------------
+ * malloc/realloc/free counting the bytes each heap holds (the allocator's
+ * usable size, so nothing is stored next to the blocks), refusing what
+ * would go over the heap's cap.  Duktape then collects garbage, retries and
+ * finally throws an allocation error, which ends the script like any
+ * error; the process is never OOM-killed for one script. */
+
+static void *heap_alloc(void *udata, duk_size_t size)
+{
+    js_heap *h = udata;
+    if (h->mem_limit && (size > h->mem_limit || h->mem_used > h->mem_limit - size)) {
+        h->mem_hit = 1;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p)
+        h->mem_used += malloc_usable_size(p);
+    return p;
+}
+
+static void heap_free_block(void *udata, void *ptr)
+{
+    js_heap *h = udata;
+    if (!ptr)
+        return;
+    h->mem_used -= malloc_usable_size(ptr);
+    free(ptr);
+}
+
+static void *heap_realloc(void *udata, void *ptr, duk_size_t size)
+{
+    js_heap *h = udata;
+    if (!ptr)
+        return heap_alloc(udata, size);
+    if (size == 0) { /* Duktape's contract: free, answer NULL */
+        heap_free_block(udata, ptr);
+        return NULL;
+    }
+    size_t old = malloc_usable_size(ptr);
+    size_t base = h->mem_used - old;
+    if (h->mem_limit && size > old && (size > h->mem_limit || base > h->mem_limit - size)) {
+        h->mem_hit = 1;
+        return NULL;
+    }
+    void *np = realloc(ptr, size);
+    if (!np)
+        return NULL;
+    h->mem_used = base + malloc_usable_size(np);
+    return np;
+}
+
+void js_heap_set_memory_limit(duk_context *ctx, size_t bytes)
+{
+    js_heap_of(ctx)->mem_limit = bytes;
+}
+
+int js_heap_memory_hit(duk_context *ctx)
+{
+    js_heap *h = js_heap_of(ctx);
+    int hit = h->mem_hit;
+    h->mem_hit = 0;
+    return hit;
+}
+
+size_t js_heap_memory_used(duk_context *ctx)
+{
+    return js_heap_of(ctx)->mem_used;
 }
 
 void js_deadline_arm(duk_context *ctx, double seconds)
@@ -143,19 +290,109 @@ void js_default_fatal(void *udata, const char *msg)
     abort();
 }
 
-/* A heap's fatal handler.  Duktape calls it only for an error thrown outside
- * every protected call, or when it cannot continue; it must not return.
- * mod_js runs all JS inside duk_pcall/duk_safe_call, so reaching this is a
- * bug: log where we are and stop the process rather than run on a broken
- * heap. */
+/* ---- fatal errors -------------------------------------------------------------
+ * Landings are a per-thread stack (heaps are bound to their thread), at most
+ * one per heap: the innermost landing is the heap running now.
+ *
+ * Why leaving by longjmp is sound: Duktape 2.7 calls a heap's fatal handler
+ * from duk_err_longjmp when the error has no catcher (or from duk_fatal),
+ * i.e. exactly where it would otherwise longjmp to a catcher itself: its
+ * data structures are as consistent as at any throw, and nothing of Duktape
+ * runs after the jump.  What is not consistent is the error state (it may
+ * point at catchers in the frames we skip), so the heap is marked broken
+ * and never entered again: its timers and rampart.event registrations are
+ * cancelled at once (they would call into it), and destroying it later
+ * (duk_destroy_heap: finalizers in fresh protected calls) is all that is
+ * done with it.  C frames skipped by the jump are those of the guarded code
+ * and of Duktape natives, which already have to tolerate Duktape's own
+ * longjmps. */
+
+typedef struct js_landing {
+    jmp_buf jb;
+    js_heap *heap;
+    struct js_landing *prev;
+} js_landing;
+
+static _Thread_local js_landing *tls_landing;
+
+static int has_landing(const js_heap *h)
+{
+    for (const js_landing *l = tls_landing; l; l = l->prev)
+        if (l->heap == h)
+            return 1;
+    return 0;
+}
+
+int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg)
+{
+    js_heap *h = js_heap_of(ctx);
+    if (has_landing(h)) {
+        fn(ctx, arg);
+        return 0;
+    }
+    js_landing l;
+    l.heap = h;
+    l.prev = tls_landing;
+    tls_landing = &l;
+    if (setjmp(l.jb) != 0) {
+        /* from heap_fatal: l and h are unchanged since setjmp */
+        tls_landing = l.prev;
+        js_timers_free(l.heap);
+        js_event_heap_gone(l.heap->ctx);
+        return -1;
+    }
+    fn(ctx, arg);
+    tls_landing = l.prev;
+    return 0;
+}
+
+int js_heap_broken(duk_context *ctx)
+{
+    return js_heap_of(ctx)->broken;
+}
+
+const char *js_heap_fatal_msg(duk_context *ctx)
+{
+    return js_heap_of(ctx)->fatal_msg;
+}
+
+/* A heap's fatal handler (must not return): leave through the heap's
+ * landing, or abort when it has none - better than running on. */
 static void heap_fatal(void *udata, const char *msg)
 {
-    const js_heap *h = udata;
+    js_heap *h = udata;
+    if (!msg)
+        msg = "(no message)";
+    js_landing *l = tls_landing;
+    if (h && l && l->heap == h) {
+        h->broken = 1;
+        snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s", msg);
+        rp_log(&rp_module_js, RP_LOG_ERR, "Duktape fatal error in %s heap: %s; the heap is discarded",
+               h->is_main ? "the main" : "a worker", msg);
+        longjmp(l->jb, 1);
+    }
     rp_log(&rp_module_js, RP_LOG_ERR, "Duktape fatal error in %s heap: %s",
-           h && h->is_main ? "the main" : "a worker", msg ? msg : "(no message)");
-    fprintf(stderr, "rampart: Duktape fatal error: %s\n", msg ? msg : "(no message)");
+           h && h->is_main ? "the main" : "a worker", msg);
+    fprintf(stderr, "rampart: Duktape fatal error: %s\n", msg);
     fflush(NULL);
     abort();
+}
+
+/* __rptest.fatal(msg) (RAMPART_TEST_HOOKS): a Duktape fatal error on
+ * demand, to test the landings. */
+static duk_ret_t test_fatal(duk_context *ctx)
+{
+    (void)duk_fatal(ctx, duk_is_string(ctx, 0) ? duk_get_string(ctx, 0) : "test fatal error");
+    return 0;
+}
+
+static void install_fatal_hook(duk_context *ctx)
+{
+    if (duk_get_global_string(ctx, "__rptest") && duk_is_object(ctx, -1)) {
+        duk_push_c_function(ctx, test_fatal, 1);
+        duk_put_prop_string(ctx, -2, "fatal");
+    }
+    duk_pop(ctx);
 }
 
 /* ---- runtime natives ------------------------------------------------------- */
@@ -277,8 +514,10 @@ static duk_ret_t heap_init(duk_context *ctx, void *udata)
     js_timers_install(ctx);
     js_require_install(ctx);
     js_event_install(ctx);
-    if (getenv("RAMPART_TEST_HOOKS"))
+    if (getenv("RAMPART_TEST_HOOKS")) {
         js_test_hooks_install(ctx);
+        install_fatal_hook(ctx);
+    }
     return 0;
 }
 
@@ -296,7 +535,7 @@ duk_context *js_heap_new(struct event_base *loop, const char *script_dir)
         char cwd[4096];
         h->script_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
     }
-    h->ctx = duk_create_heap(NULL, NULL, NULL, h, heap_fatal);
+    h->ctx = duk_create_heap(heap_alloc, heap_realloc, heap_free_block, h, heap_fatal);
     if (!h->ctx || !h->script_dir) {
         if (h->ctx)
             duk_destroy_heap(h->ctx);

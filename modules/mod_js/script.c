@@ -58,6 +58,18 @@ static duk_ret_t run_main_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
+/* The script's first run, under js_guard (a Duktape fatal error ends the
+ * script like an uncaught error rather than aborting the process). */
+static void run_main_guarded(duk_context *ctx, void *arg)
+{
+    int *rc = arg;
+    if (duk_safe_call(ctx, run_main_safe, NULL, 2, 1) != DUK_EXEC_SUCCESS) {
+        js_report_error(ctx, -1, "uncaught error");
+        *rc = 1;
+    }
+    duk_pop(ctx);
+}
+
 static int run_script(int argc, char **argv)
 {
     if (argc < 1 || !argv[0]) {
@@ -98,11 +110,8 @@ static int run_script(int argc, char **argv)
     free(src);
     duk_push_string(ctx, real);
     int rc = 0;
-    if (duk_safe_call(ctx, run_main_safe, NULL, 2, 1) != DUK_EXEC_SUCCESS) {
-        js_report_error(ctx, -1, "uncaught error");
-        rc = 1;
-    }
-    duk_pop(ctx);
+    if (js_guard(ctx, run_main_guarded, &rc) != 0)
+        rc = 1; /* heap_fatal logged it; the heap is only destroyed now */
     fflush(stdout);
 
     if (rc == 0) {

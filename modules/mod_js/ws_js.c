@@ -28,7 +28,9 @@
  * meanwhile serves new connections).
  *
  * A throw, or running longer than ScriptTimeout, is logged and closes that
- * websocket with 1011; the heap and the other websockets go on.  Text that
+ * websocket with 1011; the heap and the other websockets go on.  A Duktape
+ * fatal error (js_guard) breaks the heap and every websocket in it: all of
+ * the worker's websockets are closed with 1011 and it gets a new heap.  Text that
  * is not UTF-8 (Duktape keeps characters outside the BMP as CESU-8
  * surrogate pairs) is converted before it goes out.
  *
@@ -53,8 +55,9 @@ typedef struct js_wsconn js_wsconn;
 struct js_wsw {
     rp_worker *w;
     const js_conf *conf;
-    duk_context *ctx;
-    js_wsconn *conns; /* open websockets */
+    duk_context *ctx;  /* NULL if a new one could not be made after a fatal error */
+    void *heap_user;   /* js_heap_set_user of its heaps */
+    js_wsconn *conns;  /* open websockets */
 };
 
 struct js_wsconn {
@@ -427,15 +430,68 @@ static duk_ret_t message_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
+/* ---- fatal errors --------------------------------------------------------------- */
+
+/* Take every websocket off the heap's list and close it with code/reason.
+ * notify (only with immediate): on_close, run inside close(), still calls
+ * the wsOnDisconnect callbacks in the heap; otherwise the heap is not
+ * called into at all (after a fatal error) and a later on_close only
+ * releases the connection. */
+static void detach_all(js_wsw *wsw, int code, const char *reason, int immediate, int notify)
+{
+    while (wsw->conns) {
+        js_wsconn *c = wsw->conns; /* off the list first: on_close leaves it */
+        wsw->conns = c->next;
+        if (c->next)
+            c->next->prev = NULL;
+        c->prev = c->next = NULL;
+        c->linked = 0;
+        c->refs++;
+        if (!notify)
+            c->wsw = NULL;
+        if (c->ws && g_ws)
+            g_ws->close(c->ws, code, reason, immediate);
+        c->wsw = NULL; /* a later on_close only releases it */
+        conn_release(c);
+    }
+}
+
+static duk_context *ws_heap_new(js_wsw *wsw);
+
+/* After a fatal error (js_guard returned -1): the heap is broken.  Its
+ * websockets close (1011, not at once: one of them may be mid-callback),
+ * the worker gets a new heap and the broken one is destroyed. */
+static void ws_heap_fatal(js_wsw *wsw)
+{
+    rp_log(JS_SELF, RP_LOG_ERR,
+           "worker %d: Duktape fatal error in the websocket heap (%s): its websockets are "
+           "closed and the heap is replaced",
+           rp_worker_index(wsw->w), js_heap_fatal_msg(wsw->ctx));
+    detach_all(wsw, RP_WS_INTERNAL, "script error", 0, 0);
+    duk_context *old = wsw->ctx;
+    wsw->ctx = ws_heap_new(wsw);
+    js_heap_free(old);
+}
+
+typedef struct run_job {
+    js_wsconn *c;
+    duk_safe_call_function fn;
+    call_st *st;
+    const char *what;
+} run_job;
+
 /* Run fn for c in the websocket heap under ScriptTimeout; an error or a
  * timeout closes c with 1011. */
-static void run(js_wsconn *c, duk_safe_call_function fn, call_st *st, const char *what)
+static void run_guarded(duk_context *ctx, void *arg)
 {
+    const run_job *job = arg;
+    js_wsconn *c = job->c;
     js_wsw *wsw = c->wsw;
-    duk_context *ctx = wsw->ctx;
     double tmo = wsw->conf->timeout;
+    duk_safe_call_function fn = job->fn;
+    call_st *st = job->st;
+    const char *what = job->what;
     duk_idx_t top = duk_get_top(ctx);
-    c->refs++;
     if (tmo > 0)
         js_deadline_arm(ctx, tmo);
     int rc = duk_safe_call(ctx, fn, st, 0, 1);
@@ -455,6 +511,19 @@ static void run(js_wsconn *c, duk_safe_call_function fn, call_st *st, const char
             g_ws->close(c->ws, RP_WS_INTERNAL, expired ? "script timed out" : "script error", 0);
     }
     duk_set_top(ctx, top);
+}
+
+static void run(js_wsconn *c, duk_safe_call_function fn, call_st *st, const char *what)
+{
+    js_wsw *wsw = c->wsw;
+    run_job job = {c, fn, st, what};
+    c->refs++;
+    if (!wsw->ctx) { /* no heap since a fatal error: nothing can run */
+        if (c->ws)
+            g_ws->close(c->ws, RP_WS_INTERNAL, "no script heap", 0);
+    } else if (js_guard(wsw->ctx, run_guarded, &job) != 0) {
+        ws_heap_fatal(wsw);
+    }
     conn_release(c);
 }
 
@@ -510,18 +579,24 @@ static duk_ret_t close_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
+static void close_guarded(duk_context *ctx, void *arg)
+{
+    duk_idx_t top = duk_get_top(ctx);
+    if (duk_safe_call(ctx, close_safe, arg, 0, 1) != DUK_EXEC_SUCCESS)
+        js_report_error(ctx, -1, "websocket close");
+    duk_set_top(ctx, top);
+}
+
 static void on_close(rp_ws *ws, int code)
 {
     (void)code;
     js_wsconn *c = g_ws->user(ws);
     c->ws = NULL;
     if (c->wsw) {
-        conn_unlink(c->wsw, c);
-        duk_context *ctx = c->wsw->ctx;
-        duk_idx_t top = duk_get_top(ctx);
-        if (duk_safe_call(ctx, close_safe, c, 0, 1) != DUK_EXEC_SUCCESS)
-            js_report_error(ctx, -1, "websocket close");
-        duk_set_top(ctx, top);
+        js_wsw *wsw = c->wsw;
+        conn_unlink(wsw, c);
+        if (wsw->ctx && js_guard(wsw->ctx, close_guarded, c) != 0)
+            ws_heap_fatal(wsw);
     }
     conn_release(c); /* the open state */
 }
@@ -552,22 +627,42 @@ static duk_ret_t resolve_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
-int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
+typedef struct resolve_job {
+    resolve_st rs;
+    const js_conf *conf;
+    int ret; /* 0: resolved (rs.found says whether), else the answer */
+} resolve_job;
+
+static void resolve_guarded(duk_context *ctx, void *arg)
 {
-    if (!wsw || !g_ws)
-        return 500;
-    duk_context *ctx = wsw->ctx;
+    resolve_job *job = arg;
+    rp_req *r = job->rs.r;
+    const js_conf *conf = job->conf;
     duk_idx_t top = duk_get_top(ctx);
-    resolve_st rs = {r, t, 0};
-    if (duk_safe_call(ctx, resolve_safe, &rs, 0, 1) != DUK_EXEC_SUCCESS) {
+    if (duk_safe_call(ctx, resolve_safe, &job->rs, 0, 1) != DUK_EXEC_SUCCESS) {
         const char *text = rp_pstrdup(rp_req_pool(r), js_error_text(ctx, -1));
         duk_set_top(ctx, top);
         rp_log(JS_SELF, RP_LOG_ERR, "%s %s (websocket): %s", rp_req_method(r), rp_req_path(r),
                text);
-        return wsw->conf->dev ? js_reply_dev_error(r, text) : 500;
+        job->ret = conf->dev ? js_reply_dev_error(r, text) : 500;
+        return;
     }
     duk_set_top(ctx, top);
-    if (!rs.found)
+}
+
+int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
+{
+    if (!wsw || !g_ws || !wsw->ctx)
+        return 500;
+    duk_context *ctx = wsw->ctx;
+    resolve_job job = {{r, t, 0}, wsw->conf, 0};
+    if (js_guard(ctx, resolve_guarded, &job) != 0) {
+        ws_heap_fatal(wsw);
+        return 500;
+    }
+    if (job.ret)
+        return job.ret;
+    if (!job.rs.found)
         return 404;
     js_wsconn *c = calloc(1, sizeof *c);
     if (!c)
@@ -575,7 +670,8 @@ int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
     c->wsw = wsw;
     c->refs = 1; /* this call */
     int rc = g_ws->accept(r, &js_ws_handler, c);
-    if (!c->opened) { /* no callback ran: the function is still pending */
+    ctx = wsw->ctx; /* a fatal error in on_open replaces the heap */
+    if (!c->opened && ctx) { /* no callback ran: the function is still pending */
         duk_push_heap_stash(ctx);
         duk_del_prop_string(ctx, -1, PENDING_KEY);
         duk_pop(ctx);
@@ -597,22 +693,18 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
-js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user)
+/* A websocket heap for wsw's worker (NULL after logging). */
+static duk_context *ws_heap_new(js_wsw *wsw)
 {
-    js_wsw *wsw = calloc(1, sizeof *wsw);
-    if (!wsw)
-        return NULL;
-    wsw->w = w;
-    wsw->conf = c;
-    wsw->ctx = js_heap_new(rp_worker_base(w), c->script_dir);
-    if (!wsw->ctx) {
+    const js_conf *c = wsw->conf;
+    rp_worker *w = wsw->w;
+    duk_context *ctx = js_heap_new(rp_worker_base(w), c->script_dir);
+    if (!ctx) {
         rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot create the websocket JavaScript heap",
                rp_worker_index(w));
-        free(wsw);
         return NULL;
     }
-    duk_context *ctx = wsw->ctx;
-    js_heap_set_user(ctx, heap_user);
+    js_heap_set_user(ctx, wsw->heap_user);
     js_heap_set_callback_timeout(ctx, c->timeout);
     if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
         rp_log(JS_SELF, RP_LOG_ERR,
@@ -622,6 +714,24 @@ js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user)
         rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the websocket heap: %s",
                rp_worker_index(w), duk_safe_to_string(ctx, -1));
     duk_pop(ctx);
+    /* capped after the setup: the snapshot is the script's own size */
+    js_heap_apply_conf_limits(ctx, c);
+    return ctx;
+}
+
+js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user)
+{
+    js_wsw *wsw = calloc(1, sizeof *wsw);
+    if (!wsw)
+        return NULL;
+    wsw->w = w;
+    wsw->conf = c;
+    wsw->heap_user = heap_user;
+    wsw->ctx = ws_heap_new(wsw);
+    if (!wsw->ctx) {
+        free(wsw);
+        return NULL;
+    }
     return wsw;
 }
 
@@ -631,20 +741,8 @@ void js_ws_worker_exit(js_wsw *wsw)
         return;
     /* mod_ws may still hold websockets of ours (a stop that outlived
      * WsCloseTimeout): close them while the heap exists (on_close runs
-     * inside close() and unlinks them). */
-    while (wsw->conns) {
-        js_wsconn *c = wsw->conns; /* off the list first: on_close leaves it */
-        wsw->conns = c->next;
-        if (c->next)
-            c->next->prev = NULL;
-        c->prev = c->next = NULL;
-        c->linked = 0;
-        c->refs++;
-        if (c->ws && g_ws)
-            g_ws->close(c->ws, RP_WS_GOING_AWAY, "server stopping", 1);
-        c->wsw = NULL; /* a later on_close only releases it */
-        conn_release(c);
-    }
+     * inside close(): wsOnDisconnect callbacks). */
+    detach_all(wsw, RP_WS_GOING_AWAY, "server stopping", 1, 1);
     js_heap_free(wsw->ctx);
     free(wsw);
 }
