@@ -71,7 +71,8 @@ bench: build
 # seconds (60), whichever comes first; FUZZ_JOBS targets at a time.  E.g.
 # `make fuzz FUZZ_RUNS=10000000 FUZZ_TIME=0`.  `make test` only replays
 # their corpora (ctest fuzz.*).
-fuzz: deps
+fuzz:
+	./scripts/install-deps.sh --fuzz
 	FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_TIME="$(FUZZ_TIME)" FUZZ_JOBS="$(FUZZ_JOBS)" ./tests/fuzz/run.sh
 
 # Reconfigures with the requested PREFIX (the default paths compiled into the

@@ -13,6 +13,11 @@ PKGS=(build-essential cmake pkg-config curl
       openssl python3 wrk nginx-light apache2-utils
       man-db groff-base testssl.sh chromium)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
+# Only for `make fuzz` (libFuzzer): ./scripts/install-deps.sh --fuzz
+FUZZ_PKGS=(clang libclang-rt-14-dev)
+if [ "${1:-}" = "--fuzz" ]; then
+    PKGS+=("${FUZZ_PKGS[@]}")
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
