@@ -52,6 +52,8 @@ static void check_written(const char *msg, size_t len, int binary)
     struct evbuffer *out = evbuffer_new();
     if (!out)
         return;
+    if (!msg)
+        msg = ""; /* an empty message may have no buffer */
     const void *parts[2] = {msg, msg + len / 2};
     size_t lens[2] = {len / 2, len - len / 2};
     if (ws_frame_write(out, binary ? WS_OP_BINARY : WS_OP_TEXT, parts, lens, 2) != 0)
