@@ -17,9 +17,11 @@ __attribute__((visibility("hidden"))) extern int js_exec_timeout_check(void *uda
  * patches Duktape's duk_native_stack_check() - called on every call, every
  * regexp matcher step (duk__match_regexp), every JSON/CBOR nesting level,
  * every compiler recursion and (patched in too) every quicksort partition of
- * Array.prototype.sort - to ask js_native_interrupt as well; it looks at the
- * clock every 1024 calls and then throws RangeError "execution timeout"
- * exactly like the executor would. */
+ * Array.prototype.sort - to ask js_native_interrupt as well (the stop flag
+ * and, when a deadline is armed, the coarse monotonic clock: a few ns); a
+ * nonzero answer throws RangeError "execution timeout" as the executor
+ * would.  One flat JSON text or array is still one step: bounded by its
+ * size, which ScriptMemoryLimit bounds. */
 #define RP_DUK_NATIVE_INTERRUPT(udata) js_native_interrupt((udata))
 __attribute__((visibility("hidden"))) extern int js_native_interrupt(void *udata);
 

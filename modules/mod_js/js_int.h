@@ -289,8 +289,6 @@ typedef struct js_heap {
      * whether the cap refused an allocation since js_heap_memory_hit */
     size_t mem_used, mem_limit;
     int mem_hit;
-    /* js_native_interrupt's call counter (the clock is read every 1024) */
-    unsigned native_ticks;
     /* a fatal error left the heap unusable (js_guard) */
     int broken;
     char fatal_msg[160];

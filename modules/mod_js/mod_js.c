@@ -78,7 +78,7 @@ static const rp_directive js_directives[] = {
     {"ScriptTimeout", 1, 1, set_timeout, offsetof(js_conf, timeout),
      "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit)"},
     {"ScriptMemoryLimit", 1, 1, set_mem_limit, offsetof(js_conf, mem_limit),
-     "ScriptMemoryLimit bytes|off: memory one worker heap may hold (default 512m), more is 500"},
+     "ScriptMemoryLimit bytes|off: memory one worker heap may hold, more is 500 (default 512m)"},
     {"DeveloperMode", 1, 1, rp_set_flag, offsetof(js_conf, dev),
      "DeveloperMode on|off: JavaScript errors answer 500 with the error and line numbers"},
     {"ScriptDir", 1, 1, rp_set_path, offsetof(js_conf, script_dir),

@@ -131,19 +131,29 @@ int js_exec_timeout_check(void *udata)
 
 /* Called from duk_native_stack_check (patched in by gen_duk_config.cmake):
  * on every Duktape call, regexp matcher step, JSON nesting level and sort
- * partition - far more often than the clock needs reading, so only every
- * 1024th call asks js_exec_timeout_check (an expired deadline answers at
- * once: the error must keep coming until it has left the script). */
+ * partition.  A counter of calls would not do (one JSON.parse of a big text
+ * is a single call), so the clock is read each time: the coarse one, a few
+ * nanoseconds (its tick, a few milliseconds, does not matter for a
+ * deadline).  An expired deadline answers at once: the error must keep
+ * coming until it has left the script. */
 int js_native_interrupt(void *udata)
 {
     js_heap *h = udata;
     if (!h)
         return 0;
-    if (h->armed && h->expired)
+    if (js_stopping_now())
         return 1;
-    if ((++h->native_ticks & 1023u) != 0)
+    if (!h->armed)
         return 0;
-    return js_exec_timeout_check(udata);
+    if (h->expired)
+        return 1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 >= h->deadline) {
+        h->expired = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- the native stack ----------------------------------------------------------
