@@ -291,6 +291,8 @@ typedef struct js_heap {
     int mem_hit;
     /* a fatal error left the heap unusable (js_guard) */
     int broken;
+    /* js_heap_free is destroying it: no interrupts (finalizers must run) */
+    int freeing;
     char fatal_msg[160];
 } js_heap;
 

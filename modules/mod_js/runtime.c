@@ -114,7 +114,7 @@ int js_stopping_now(void)
 int js_exec_timeout_check(void *udata)
 {
     js_heap *h = udata;
-    if (!h)
+    if (!h || h->freeing)
         return 0;
     if (js_stopping_now())
         return 1;
@@ -139,7 +139,7 @@ int js_exec_timeout_check(void *udata)
 int js_native_interrupt(void *udata)
 {
     js_heap *h = udata;
-    if (!h)
+    if (!h || h->freeing)
         return 0;
     if (js_stopping_now())
         return 1;
@@ -571,6 +571,9 @@ void js_heap_free(duk_context *ctx)
     js_heap *h = js_heap_of(ctx);
     js_event_heap_gone(ctx);
     js_timers_free(h);
+    /* finalizers (e.g. stream.c's, which finish pending requests) must run
+     * even after a stop told every script to end */
+    h->freeing = 1;
     duk_destroy_heap(ctx);
     free(h->script_dir);
     free(h);
