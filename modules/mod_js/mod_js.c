@@ -57,8 +57,8 @@ static const char *set_mem_limit(rp_cmd *cmd, void *conf, int argc, char *const 
         return NULL;
     }
     if (rp_set_size(cmd, conf, argc, argv))
-        return rp_cmd_error(cmd, "ScriptMemoryLimit: expected bytes (e.g. 256m, off = none), got '%s'",
-                            argv[0]);
+        return rp_cmd_error(
+            cmd, "ScriptMemoryLimit: expected bytes (e.g. 256m, off = none), got '%s'", argv[0]);
     return NULL;
 }
 
@@ -331,8 +331,9 @@ static int faulted(rp_req *r, const js_conf *c, int status, const char *msg)
            status == 503 ? "" : "; the worker's JavaScript heap is reset");
     if (c->dev && status == 500)
         return js_reply_dev_error(r, msg);
-    return send_text(r, status, rp_psprintf(rp_req_pool(r), "%d %s: %s\n", status,
-                                            rp_status_reason(status), msg));
+    return send_text(
+        r, status,
+        rp_psprintf(rp_req_pool(r), "%d %s: %s\n", status, rp_status_reason(status), msg));
 }
 
 /* A failed call: what ended it decides the answer.  *reset: the heap is to
@@ -376,8 +377,9 @@ static int run_done(js_worker *jw, rp_req *r, duk_idx_t top, run_state *st)
     if (st->status) {
         duk_set_top(ctx, top);
         if (st->why) /* the body was refused: tell the client why */
-            return send_text(r, st->status, rp_psprintf(p, "%d %s: %s\n", st->status,
-                                                        rp_status_reason(st->status), st->why));
+            return send_text(
+                r, st->status,
+                rp_psprintf(p, "%d %s: %s\n", st->status, rp_status_reason(st->status), st->why));
         return st->status;
     }
     if (st->plan.why) {
@@ -447,8 +449,8 @@ static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *
         return job.ret;
     }
     /* a fatal error: the heap is broken; the response is ours to make */
-    const char *msg = rp_psprintf(rp_req_pool(r), "Duktape fatal error: %s",
-                                  js_heap_fatal_msg(jw->heap->ctx));
+    const char *msg =
+        rp_psprintf(rp_req_pool(r), "Duktape fatal error: %s", js_heap_fatal_msg(jw->heap->ctx));
     wheap_reset(jw);
     return faulted(r, jw->conf, 500, msg);
 }

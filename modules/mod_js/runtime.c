@@ -377,7 +377,8 @@ static void heap_fatal(void *udata, const char *msg)
     if (h && l && l->heap == h) {
         h->broken = 1;
         snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s", msg);
-        rp_log(&rp_module_js, RP_LOG_ERR, "Duktape fatal error in %s heap: %s; the heap is discarded",
+        rp_log(&rp_module_js, RP_LOG_ERR,
+               "Duktape fatal error in %s heap: %s; the heap is discarded",
                h->is_main ? "the main" : "a worker", msg);
         longjmp(l->jb, 1);
     }

@@ -55,9 +55,9 @@ typedef struct js_wsconn js_wsconn;
 struct js_wsw {
     rp_worker *w;
     const js_conf *conf;
-    duk_context *ctx;  /* NULL if a new one could not be made after a fatal error */
-    void *heap_user;   /* js_heap_set_user of its heaps */
-    js_wsconn *conns;  /* open websockets */
+    duk_context *ctx; /* NULL if a new one could not be made after a fatal error */
+    void *heap_user;  /* js_heap_set_user of its heaps */
+    js_wsconn *conns; /* open websockets */
 };
 
 struct js_wsconn {
@@ -670,7 +670,7 @@ int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
     c->wsw = wsw;
     c->refs = 1; /* this call */
     int rc = g_ws->accept(r, &js_ws_handler, c);
-    ctx = wsw->ctx; /* a fatal error in on_open replaces the heap */
+    ctx = wsw->ctx;          /* a fatal error in on_open replaces the heap */
     if (!c->opened && ctx) { /* no callback ran: the function is still pending */
         duk_push_heap_stash(ctx);
         duk_del_prop_string(ctx, -1, PENDING_KEY);
