@@ -58,6 +58,12 @@ long js_parse_multipart(const char *body, size_t n, const char *boundary, js_par
 /* Iterate the "Name: value" lines of a header block (values trimmed). */
 size_t js_parse_header_block(const char *h, size_t n, js_kv_fn fn, void *arg);
 
+/* 1 if s[0..n) is well-formed UTF-8 (RFC 3629: shortest forms, no
+ * surrogates, nothing above U+10FFFF), else 0.  JSON text must be UTF-8;
+ * Duktape reads other bytes leniently (0xC0 0x5F becomes U+001F, which
+ * JSON.stringify then writes unescaped), so bodies are checked first. */
+int js_utf8_valid(const char *s, size_t n);
+
 /* Case-insensitive: does the media type of ctype equal type (ignoring
  * parameters and blanks)? */
 int js_ctype_is(const char *ctype, const char *type);

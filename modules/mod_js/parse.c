@@ -325,3 +325,39 @@ int js_ctype_is(const char *ctype, const char *type)
         r++;
     return *r == '\0' || *r == ';';
 }
+
+int js_utf8_valid(const char *s, size_t n)
+{
+    if (n == 0)
+        return 1;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p++;
+        if (c < 0x80)
+            continue;
+        unsigned need, lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else
+            return 0;
+        if ((size_t)(end - p) < need || p[0] < lo || p[0] > hi)
+            return 0;
+        for (unsigned i = 1; i < need; i++)
+            if (p[i] < 0x80 || p[i] > 0xBF)
+                return 0;
+        p += need;
+    }
+    return 1;
+}

@@ -336,6 +336,10 @@ static int check_body(duk_context *ctx, rp_req *r, const char *body, size_t len,
             return 400;
         }
     } else if (js_ctype_is(ctype, "application/json")) {
+        if (!js_utf8_valid(body, len)) {
+            *why = "the application/json body is not UTF-8";
+            return 400;
+        }
         duk_pop(ctx);
         duk_push_lstring(ctx, body, len);
         if (duk_safe_call(ctx, json_decode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) {

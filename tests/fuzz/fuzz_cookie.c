@@ -7,11 +7,14 @@
  * the buffer; cookie names are non-empty with no blank at either end and
  * no ';'; query keys and values hold no '&' that was not percent-encoded;
  * decoding never lengthens and agrees with a reference decoder written
- * here; the counts returned match the callbacks made. */
+ * here; the counts returned match the callbacks made, and js_query_count
+ * (the cheap count checked against MaxFormParams) matches js_parse_query;
+ * js_utf8_valid agrees with the reference decoder of utf8_ref.h. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "js_parse.h"
+#include "utf8_ref.h"
 
 typedef struct span {
     const char *lo, *hi;
@@ -108,10 +111,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
 
+    if (js_utf8_valid((const char *)data, size) != ref_valid(data, size))
+        abort();
+
     memcpy(b, data, size);
+    size_t counted = js_query_count(b, size);
+    if (memcmp(b, data, size) != 0)
+        abort(); /* counting modifies nothing */
     span q = {b, b + size, 0, 0};
     size_t nq = js_parse_query(b, size, on_query, &q);
-    if (nq != q.calls)
+    if (nq != q.calls || nq != counted)
         abort();
     size_t amps = 0;
     for (size_t i = 0; i < size; i++)

@@ -127,8 +127,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     span q = {body, body + blen, 0};
+    size_t counted = js_query_count(body, blen); /* the MaxFormParams check */
     size_t pairs = js_parse_query(body, blen, on_pair, &q);
-    if ((long)pairs != q.calls)
+    if ((long)pairs != q.calls || pairs != counted)
         abort();
     free(body);
     free(ctype);

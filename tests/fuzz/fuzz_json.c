@@ -1,8 +1,8 @@
 /* fuzz_json.c - libFuzzer target: an application/json request body turned
  * into req.postData.content and merged into req.params, the way mod_js's
- * req.c (push_post) does it: the body pushed as a string, duk_json_decode
- * in a protected call, then the own enumerable properties of an object
- * result copied into params.  The heap is mod_js's (its Duktape build and
+ * req.c does it: a body that is not UTF-8 refused (js_utf8_valid), the
+ * body pushed as a string, duk_json_decode in a protected call, then the
+ * own enumerable properties of an object result copied into params.  The heap is mod_js's (its Duktape build and
  * configuration, the globals of every worker heap).
  *
  * Checked: no crash, no sanitizer report, no Duktape fatal error (which
@@ -16,6 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz_js.h"
+#include "js_parse.h"
+#include "utf8_ref.h"
+
+static void fail(const char *why)
+{
+    fprintf(stderr, "fuzz_json: %s\n", why);
+    abort();
+}
 
 static duk_ret_t json_decode_safe(duk_context *ctx, void *udata)
 {
@@ -61,6 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_uses = 0;
     }
     duk_context *ctx = g_ctx;
+    int utf8 = js_utf8_valid((const char *)data, size);
+    if (utf8 != ref_valid(data, size))
+        fail("js_utf8_valid disagrees with the reference decoder");
+    if (!utf8)
+        return 0; /* 400: Duktape would read such bytes leniently */
     duk_idx_t top = duk_get_top(ctx);
     duk_push_object(ctx); /* params */
     duk_idx_t params = duk_get_top_index(ctx);
@@ -80,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* stringify(v), then stringify(parse(that)) */
     duk_dup_top(ctx);
     if (duk_safe_call(ctx, json_encode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS)
-        abort(); /* a parsed value has no cycle and nothing unencodable */
+        fail("JSON.stringify of a parsed value threw");
     if (!duk_is_string(ctx, -1)) {
         duk_set_top(ctx, top);
         return 0;
@@ -89,14 +102,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s1 = duk_get_lstring(ctx, -1, &l1);
     duk_dup_top(ctx);
     if (duk_safe_call(ctx, json_decode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS)
-        abort(); /* stringify wrote what parse refuses */
+        fail("JSON.parse refused what JSON.stringify wrote");
     if (duk_safe_call(ctx, json_encode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS)
-        abort();
+        fail("JSON.stringify threw on the second round");
     duk_size_t l2;
     const char *s2 = duk_get_lstring(ctx, -1, &l2);
     if (!s2 || l1 != l2 || memcmp(s1, s2, l1) != 0) {
-        fprintf(stderr, "fuzz_json: stringify(parse(stringify(v))) differs\n");
-        abort();
+        fail("stringify(parse(stringify(v))) differs");
     }
     duk_set_top(ctx, top);
     return 0;
