@@ -22,6 +22,7 @@ Run: cd tests/integration && python3 -m unittest test_js_faults -v
 """
 
 import os
+import resource
 import signal
 import threading
 import time
@@ -139,6 +140,23 @@ class TestRecursion(unittest.TestCase):
             st, _, body = srv.get("/caught")
             self.assertEqual((st, body), (200, b"RangeError: C stack depth limit|"
                                               b"RangeError: C stack depth limit"))
+            self.assertTrue(srv.alive())
+
+    def test_recursion_small_stack(self):
+        """Count limits alone do not know the stack: with 1 MiB thread stacks
+        (RLIMIT_STACK at start) the recursion must still be a RangeError."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        resource.setrlimit(resource.RLIMIT_STACK, (1 << 20, hard))
+        try:
+            srv = JsServer(WORKERS.replace("DEV", "true"))
+        finally:
+            resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+        with srv:
+            for path in ("/rec", "/json", "/rec"):
+                st, _, body = srv.get(path)
+                self.assertEqual(st, 500, body)
+                self.assertIn(b"C stack depth limit", body)
+            self.assertEqual(srv.get("/ok")[:3:2], (200, b"ok"))
             self.assertTrue(srv.alive())
 
     def test_recursion_non_dev_is_a_js_error(self):
