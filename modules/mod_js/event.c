@@ -495,6 +495,8 @@ void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_
     duk_pop(ctx);
     *out = e.p;
     *len = e.len;
+    e.p = NULL; /* the caller's now */
+    enc_free(&e);
 }
 
 void js_event_decode_push(duk_context *ctx, const void *data, size_t len)
