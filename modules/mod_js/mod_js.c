@@ -183,11 +183,13 @@ static js_wheap *wheap_new(js_worker *jw)
     return h;
 }
 
-/* After a timeout: a fresh heap; the old one goes when unreferenced. */
+/* After a timeout, a fatal error or the memory limit: the old heap goes
+ * when unreferenced; the next request creates a fresh one (js_run), so the
+ * answer to this one is not held up by building it. */
 static void wheap_reset(js_worker *jw)
 {
     js_wheap *old = jw->heap;
-    jw->heap = wheap_new(jw);
+    jw->heap = NULL;
     if (old) {
         old->dead = 1;
         wheap_drop(old);
