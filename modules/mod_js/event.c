@@ -21,7 +21,10 @@
  * freed (worker stop, HTTP heap replaced after a script timeout) drops its
  * registrations and queued deliveries (js_event_heap_gone).  Callbacks run
  * under the heap's callback timeout like timer callbacks; an error is
- * reported with its file:line and the other callbacks still run. */
+ * reported with its file:line and the other callbacks still run.  Each
+ * delivery runs under js_guard_loop: a Duktape fatal error drops the heap's
+ * registrations and queued deliveries, and its owner decides what happens
+ * to the heap (see js_int.h). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -562,6 +565,15 @@ static duk_ret_t deliver_safe(duk_context *ctx, void *udata)
     return 0;
 }
 
+/* One queued message, under js_guard_loop (deliver_cb). */
+static void deliver_guarded(duk_context *ctx, void *arg)
+{
+    duk_idx_t top = duk_get_top(ctx);
+    if (duk_safe_call(ctx, deliver_safe, arg, 0, 1) != DUK_EXEC_SUCCESS)
+        js_report_error(ctx, -1, "rampart.event");
+    duk_set_top(ctx, top);
+}
+
 static void deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -573,13 +585,13 @@ static void deliver_cb(evutil_socket_t fd, short what, void *arg)
     duk_context *ctx = ep->ctx;
     pthread_mutex_unlock(&g_lock);
     /* ep may be freed by a callback (never: heaps are freed from the loop,
-     * not from inside their own callbacks), but the list is ours now. */
+     * not from inside their own callbacks), but the list is ours now.  A
+     * fatal error frees ep (js_event_heap_gone) and maybe the heap: the
+     * rest of the list is dropped. */
     for (ev_msg *m = list; m; m = m->next) {
         deliver_state st = {m};
-        duk_idx_t top = duk_get_top(ctx);
-        if (duk_safe_call(ctx, deliver_safe, &st, 0, 1) != DUK_EXEC_SUCCESS)
-            js_report_error(ctx, -1, "rampart.event");
-        duk_set_top(ctx, top);
+        if (js_guard_loop(ctx, deliver_guarded, &st, "rampart.event callback") != 0)
+            break;
     }
     pthread_mutex_lock(&g_lock);
     msgs_free(list);

@@ -110,11 +110,38 @@ void js_heap_set_callback_timeout(duk_context *ctx, double seconds);
  * it).  Never free a heap inside its own guard.  A guard
  * inside a guard of the same heap adds no landing (the outermost one wins:
  * the code between them would otherwise go on with the broken heap).
- * Without a landing (a timer callback of the main heap) a fatal error still
- * logs and aborts.  fn must not leave a mutex held or memory it alone
+ * A broken heap gets no landing: js_guard returns -1 without calling fn.
+ * Without a landing (code outside every guard) a fatal error still logs
+ * and aborts.  fn must not leave a mutex held or memory it alone
  * frees when Duktape may throw through it, as for any Duktape error. */
 int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg);
 int js_heap_broken(duk_context *ctx);
+
+/* Entries from the event loop into a heap (timer callbacks, rampart.event
+ * deliveries, chunk callbacks) use js_guard_loop: js_guard, and when the
+ * heap broke, what its owner asked for.  `what` names the entry for the log
+ * ("setTimeout callback").  Returns 0, or -1 when the heap is broken (also
+ * when it already was: fn is not called, nobody is told again).  After -1
+ * the caller must not touch the heap nor anything it owns (its timers,
+ * rampart.event registrations, stream state): the handler may have freed it.
+ *  - a heap with a broken handler (js_heap_set_broken_handler, e.g. a
+ *    worker's HTTP heap): the handler runs, outside the guard, so it may
+ *    answer what waited on the heap and free it;
+ *  - the main heap while start()'s server serves: logged; its timers and
+ *    event callbacks stop (the landing cancelled them), the server goes on
+ *    and the heap is freed when the script's run ends;
+ *  - the main heap without a server: logged and written to stderr, and the
+ *    process exits with status 1 (exit(), like process.exit: no abort);
+ *  - any other heap (the websocket heap): logged; the next js_guard on it
+ *    returns -1 at once, which makes its owner replace it. */
+typedef void (*js_broken_fn)(duk_context *ctx, const char *what);
+void js_heap_set_broken_handler(duk_context *ctx, js_broken_fn fn);
+int js_guard_loop(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg,
+                  const char *what);
+/* One pointer of C state for stream.c (its per-heap js_hstream), readable
+ * without calling into the heap (so also once it is broken). */
+void js_heap_set_stream(duk_context *ctx, void *state);
+void *js_heap_stream(duk_context *ctx);
 /* The fatal error's message ("" if none). */
 const char *js_heap_fatal_msg(duk_context *ctx);
 
@@ -291,6 +318,8 @@ typedef struct js_heap {
     int mem_hit;
     /* a fatal error left the heap unusable (js_guard) */
     int broken;
+    js_broken_fn on_broken; /* js_heap_set_broken_handler */
+    void *stream;           /* js_heap_set_stream */
     /* js_heap_free is destroying it: no interrupts (finalizers must run) */
     int freeing;
     char fatal_msg[160];

@@ -20,6 +20,7 @@
  *                                  directories without index.html (req.fsPath)
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -154,6 +155,22 @@ static duk_ret_t setup_stash(duk_context *ctx, void *udata)
     return 0;
 }
 
+static void wheap_broken(duk_context *ctx, const char *what);
+
+/* The snapshot (it may run modules' code) and the stash, under js_guard. */
+static void setup_guarded(duk_context *ctx, void *arg)
+{
+    js_worker *jw = arg;
+    const js_conf *c = jw->conf;
+    if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
+        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: the main script's globals could not be copied",
+               rp_worker_index(jw->w));
+    if (duk_safe_call(ctx, setup_stash, jw, 0, 1) != DUK_EXEC_SUCCESS)
+        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the heap: %s", rp_worker_index(jw->w),
+               duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+}
+
 static js_wheap *wheap_new(js_worker *jw)
 {
     const js_conf *c = jw->conf;
@@ -164,14 +181,13 @@ static js_wheap *wheap_new(js_worker *jw)
         return NULL;
     }
     js_heap_set_user(ctx, jw);
+    js_heap_set_broken_handler(ctx, wheap_broken); /* a timer, event or chunk callback */
     js_heap_set_callback_timeout(ctx, c->timeout); /* e.g. req.reply from a setTimeout */
-    if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: the main script's globals could not be copied",
-               rp_worker_index(jw->w));
-    if (duk_safe_call(ctx, setup_stash, jw, 0, 1) != DUK_EXEC_SUCCESS)
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the heap: %s", rp_worker_index(jw->w),
-               duk_safe_to_string(ctx, -1));
-    duk_pop(ctx);
+    /* a fatal error in a module's code: heap_fatal logged it */
+    if (js_guard(ctx, setup_guarded, jw) != 0) {
+        js_heap_free(ctx);
+        return NULL;
+    }
     /* capped after the setup: the snapshot is the script's own size */
     js_heap_apply_conf_limits(ctx, c);
     js_wheap *h = calloc(1, sizeof *h);
@@ -194,6 +210,26 @@ static void wheap_reset(js_worker *jw)
         old->dead = 1;
         wheap_drop(old);
     }
+}
+
+void js_stream_heap_broken(duk_context *ctx, const char *why); /* stream.c */
+
+/* A fatal error in a callback the loop ran in this heap (js_guard_loop,
+ * outside its guard): what waits on the heap is answered now, without
+ * JavaScript, and the worker's next request gets a new heap - as after a
+ * fatal error in a handler. */
+static void wheap_broken(duk_context *ctx, const char *what)
+{
+    js_worker *jw = js_heap_user(ctx);
+    char why[200];
+    snprintf(why, sizeof why, "Duktape fatal error: %s", js_heap_fatal_msg(ctx));
+    rp_log(JS_SELF, RP_LOG_ERR, "worker %d: %s: %s; the JavaScript heap is reset",
+           rp_worker_index(jw->w), what, why);
+    js_stream_heap_broken(ctx, why);
+    if (jw->heap && jw->heap->ctx == ctx)
+        wheap_reset(jw);
+    /* else: an older heap (replaced, kept alive by a response): it goes
+     * when that reference does (it is dead already) */
 }
 
 static void ref_release(void *arg)

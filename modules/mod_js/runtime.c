@@ -336,6 +336,8 @@ static int has_landing(const js_heap *h)
 int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg)
 {
     js_heap *h = js_heap_of(ctx);
+    if (h->broken) /* its error state points into frames that are gone */
+        return -1;
     if (has_landing(h)) {
         fn(ctx, arg);
         return 0;
@@ -354,6 +356,59 @@ int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *ar
     fn(ctx, arg);
     tls_landing = l.prev;
     return 0;
+}
+
+/* A main heap broken by a timer or event callback: with start()'s server
+ * serving, the script's callbacks stop and the server goes on; without one
+ * nothing is left to run, so the script ends as after an uncaught error. */
+static void main_heap_broke(js_heap *h, const char *what)
+{
+    if (js_started_server()) {
+        rp_log(&rp_module_js, RP_LOG_ERR,
+               "%s: Duktape fatal error in the main heap (%s): the main script's timers and "
+               "rampart.event callbacks stop; the server goes on",
+               what, h->fatal_msg);
+        return;
+    }
+    fflush(stdout);
+    fprintf(stderr, "rampart: %s: Duktape fatal error: %s; the script ends (status 1)\n", what,
+            h->fatal_msg);
+    fflush(NULL);
+    exit(1);
+}
+
+int js_guard_loop(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg,
+                  const char *what)
+{
+    js_heap *h = js_heap_of(ctx);
+    if (h->broken)
+        return -1; /* told once, when it broke */
+    if (js_guard(ctx, fn, arg) == 0)
+        return 0;
+    if (h->is_main)
+        main_heap_broke(h, what);
+    else if (h->on_broken)
+        h->on_broken(ctx, what); /* may free the heap: h is not touched after */
+    else
+        rp_log(&rp_module_js, RP_LOG_ERR,
+               "%s: Duktape fatal error (%s): the heap is replaced when next used", what,
+               h->fatal_msg);
+    return -1;
+}
+
+void js_heap_set_broken_handler(duk_context *ctx, js_broken_fn fn)
+{
+    js_heap_of(ctx)->on_broken = fn;
+}
+
+void js_heap_set_stream(duk_context *ctx, void *state)
+{
+    js_heap_of(ctx)->stream = state;
+}
+
+void *js_heap_stream(duk_context *ctx)
+{
+    return js_heap_of(ctx)->stream;
 }
 
 int js_heap_broken(duk_context *ctx)

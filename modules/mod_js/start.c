@@ -7,6 +7,8 @@
  *   option            directive(s)
  *   bind              Bind a b ...        (default [::1]:8088 127.0.0.1:8088)
  *   scriptTimeout     ScriptTimeout s
+ *   scriptMemoryLimit ScriptMemoryLimit n (bytes a worker heap may hold: a number
+ *                                          or "512m"; false or "off" = no cap)
  *   connectTimeout    ConnectTimeout s    (not given: the core default; 0 = never)
  *   keepAliveTimeout  KeepAliveTimeout s  \
  *   headerTimeout     HeaderTimeout s      |
@@ -110,6 +112,7 @@ static const opt_def opt_defs[] = {
     {"maxUriLength", "MaxUriLength", K_SIZE, 1},
     {"maxFormParams", "MaxFormParams", K_INT, 1},
     {"scriptTimeout", "ScriptTimeout", K_SECONDS, 0},
+    {"scriptMemoryLimit", "ScriptMemoryLimit", K_SPECIAL, 0},
     {"developerMode", "DeveloperMode", K_BOOL, 0},
     {"secure", "Secure", K_BOOL, 0},
     {"sslKeyFile", "SslKeyFile", K_STRING, 0},
@@ -492,6 +495,22 @@ static void opt_size(build *b, const opt_def *d)
     line1(b, d->name, d->directive, duk_get_string(ctx, -1));
 }
 
+/* false: no cap ("off"); a number or size string: as for K_SIZE (the
+ * directive checks the string: "512m", "off"). */
+static void opt_mem_limit(build *b, const char *o)
+{
+    duk_context *ctx = b->ctx;
+    const opt_def size = {o, "ScriptMemoryLimit", K_SIZE, 0};
+    const opt_def *d = &size;
+    if (duk_is_boolean(ctx, -1)) {
+        want(b, d->name, !duk_get_boolean(ctx, -1),
+             "a number of bytes, a size string such as \"512m\", or false (no limit)");
+        line1(b, d->name, d->directive, "off");
+        return;
+    }
+    opt_size(b, d);
+}
+
 /* The options whose value is more than one word or needs its own check. */
 static void special_option(build *b, const char *o)
 {
@@ -513,6 +532,8 @@ static void special_option(build *b, const char *o)
         opt_dirfunc(b);
     else if (strcmp(o, "map") == 0)
         opt_map(b);
+    else if (strcmp(o, "scriptMemoryLimit") == 0)
+        opt_mem_limit(b, o);
 }
 
 /* The value at the top becomes d's directive line. */

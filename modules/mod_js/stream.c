@@ -99,8 +99,10 @@ struct js_hstream {
     int cur_async, in_reply;
     js_sreq *head;
     int ntombs;
-    js_sreq *running; /* whose chunk callback runs */
-    int dying;
+    js_sreq *running;  /* whose chunk callback runs */
+    js_sreq *replying; /* req.reply preparing it (unlinked), with its rp_req */
+    rp_req *replying_r;
+    int dying; /* the heap is destroyed or broken: its stash is not touched */
 };
 
 static double now_mono(void)
@@ -112,13 +114,10 @@ static double now_mono(void)
 
 /* ---- per-heap state --------------------------------------------------------- */
 
+/* From the heap's C state: no call into the heap (it may be broken). */
 static js_hstream *hs_peek(duk_context *ctx)
 {
-    duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, HS_PTR);
-    js_hstream *hs = duk_get_pointer(ctx, -1);
-    duk_pop_2(ctx);
-    return hs;
+    return js_heap_stream(ctx);
 }
 
 static void s_close(js_sreq *s);
@@ -130,6 +129,7 @@ static duk_ret_t hs_finalize(duk_context *ctx)
     duk_pop(ctx);
     if (!hs)
         return 0;
+    js_heap_set_stream(ctx, NULL);
     duk_push_pointer(ctx, NULL);
     duk_put_prop_string(ctx, 0, HS_PTR);
     duk_push_heap_stash(ctx);
@@ -171,6 +171,7 @@ static js_hstream *hs_get(duk_context *ctx)
     duk_push_pointer(ctx, hs);
     duk_put_prop_string(ctx, -2, HS_PTR);
     duk_pop(ctx);
+    js_heap_set_stream(ctx, hs);
     return hs;
 }
 
@@ -479,9 +480,10 @@ static void answer_error(rp_req *r, int status, const char *text)
         rp_resp_write(r, body, strlen(body));
 }
 
-/* The heap is being destroyed (worker exit, or a heap reset after a script
- * timeout): finish what is still pending without JavaScript. */
-static void s_close(js_sreq *s)
+/* The heap is destroyed (worker exit, a heap reset after a script
+ * timeout) or broken (why: the fatal error): finish what is still pending
+ * without JavaScript - 500 unless the response already started. */
+static void s_close_why(js_sreq *s, const char *why)
 {
     if (s->r) {
         rp_req *r = s->r;
@@ -490,14 +492,22 @@ static void s_close(js_sreq *s)
         if (s->mode == S_DEFER) {
             rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away before req.reply; "
                    "answering 500", what(s));
-            answer_error(r, 500, "the JavaScript heap was reset before req.reply() answered");
+            answer_error(r, 500,
+                         why ? why : "the JavaScript heap was reset before req.reply() answered");
         } else {
             rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away; the chunked reply "
                    "ends after %u chunks", what(s), s->index);
+            if (why)
+                answer_error(r, 500, why);
         }
     }
     s_finish(s);
     s_free(s);
+}
+
+static void s_close(js_sreq *s)
+{
+    s_close_why(s, NULL);
 }
 
 /* A deferred request whose client went away: finish it now; its id stays
@@ -576,6 +586,32 @@ static duk_ret_t chunk_call(duk_context *ctx, void *udata)
     return 1;
 }
 
+typedef struct chunk_job {
+    js_sreq *s;
+    int rc, expired;
+} chunk_job;
+
+/* The callback itself, under js_guard_loop (chunk_fire); leaves its result
+ * (or error) on the stack for chunk_fire. */
+static void chunk_guarded(duk_context *ctx, void *arg)
+{
+    chunk_job *job = arg;
+    js_sreq *s = job->s;
+    js_hstream *hs = s->hs;
+    double timeout = s->conf ? s->conf->timeout : 0;
+    hs->running = s;
+    hs->len = 0;
+    s->sent = 0;
+    if (timeout > 0)
+        js_deadline_arm(ctx, timeout);
+    job->rc = duk_safe_call(ctx, chunk_call, s, 0, 1);
+    job->expired = timeout > 0 && js_deadline_expired(ctx);
+    if (timeout > 0)
+        js_deadline_arm(ctx, 0);
+    hs->running = NULL;
+    hs->len = 0;
+}
+
 static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
 {
     (void)fd;
@@ -588,25 +624,20 @@ static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
         return;
     }
     duk_context *ctx = hs->ctx;
-    double timeout = s->conf ? s->conf->timeout : 0;
-    hs->running = s;
-    hs->len = 0;
-    s->sent = 0;
-    if (timeout > 0)
-        js_deadline_arm(ctx, timeout);
-    int rc = duk_safe_call(ctx, chunk_call, s, 0, 1);
-    int expired = timeout > 0 && js_deadline_expired(ctx);
-    if (timeout > 0)
-        js_deadline_arm(ctx, 0);
-    hs->running = NULL;
-    hs->len = 0;
-    if (rc != DUK_EXEC_SUCCESS) {
-        const char *text = expired ? "script timed out" : js_error_text(ctx, -1);
+    if (js_heap_broken(ctx)) { /* e.g. a heap still held by a response */
+        s_close_why(s, "the JavaScript heap was broken by a Duktape fatal error");
+        return;
+    }
+    chunk_job job = {s, 0, 0};
+    if (js_guard_loop(ctx, chunk_guarded, &job, "chunk callback") != 0)
+        return; /* s and hs went with the heap (js_stream_heap_broken) */
+    if (job.rc != DUK_EXEC_SUCCESS) {
+        const char *text = job.expired ? "script timed out" : js_error_text(ctx, -1);
         rp_log(JS_SELF, RP_LOG_ERR, "%s: chunk callback (chunk %u): %s; the reply ends", what(s),
                s->index, text);
         if (s->r && !s->gone && !rp_resp_started(s->r))
             answer_error(s->r, 500, text);
-        if (!expired)
+        if (!job.expired)
             duk_pop(ctx);
         s->ended = 1;
     }
@@ -622,6 +653,26 @@ static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
         rp_resp_flush(s->r);
     }
     rp_resp_on_drain(s->r, CHUNK_LOW_WATER, chunk_drained, s);
+}
+
+/* A fatal error broke ctx (mod_js.c, before it replaces the heap): answer
+ * every request waiting on it - deferred ones 500, chunked ones 500 or, once
+ * started, ended - without calling into it again.  why: the answer's text. */
+void js_stream_heap_broken(duk_context *ctx, const char *why)
+{
+    js_hstream *hs = hs_peek(ctx);
+    if (!hs)
+        return;
+    hs->dying = 1; /* s_unlink must not touch the stash */
+    hs->running = NULL;
+    js_sreq *s = hs->replying;
+    if (s) { /* req.reply had taken it off the list */
+        hs->replying = NULL;
+        s->r = hs->replying_r;
+        s_close_why(s, why);
+    }
+    while ((s = hs->head) != NULL)
+        s_close_why(s, why); /* s_free unlinks it */
 }
 
 /* The chunk stream whose callback runs, for req.chunkSend / chunkEnd on
@@ -839,6 +890,12 @@ static duk_ret_t req_reply(duk_context *ctx)
     }
     rp_req *r = s->r;
     s->r = NULL;
+    /* off the list, so a fatal error from here on (a getter of the return
+     * object) finds it there: js_stream_heap_broken answers r */
+    js_sreq *save_rep = hs->replying;
+    rp_req *save_rep_r = hs->replying_r;
+    hs->replying = s;
+    hs->replying_r = r;
     rp_req_on_abort(r, NULL, NULL);
     s_unlink(s);
 
@@ -867,6 +924,8 @@ static duk_ret_t req_reply(duk_context *ctx)
     duk_put_prop_string(ctx, -4, HS_CURREQ); /* [obj this stash oldcur result] */
     const js_conf *c = rp_req_conf(r, JS_SELF);
     if (rc != DUK_EXEC_SUCCESS || st.plan.why) {
+        hs->replying = save_rep;
+        hs->replying_r = save_rep_r;
         const char *text = rc != DUK_EXEC_SUCCESS ? js_error_text(ctx, -1) : st.plan.why;
         rp_log(JS_SELF, RP_LOG_ERR, "%s: req.reply: %s", what(s), text);
         answer_error(r, 500, text);
@@ -881,6 +940,8 @@ static duk_ret_t req_reply(duk_context *ctx)
         return duk_error(ctx, DUK_ERR_TYPE_ERROR, "req.reply: %s", st.plan.why);
     }
     merge_prefix(s, &st.plan);
+    hs->replying = save_rep;
+    hs->replying_r = save_rep_r;
     s_free(s);
     int ret = js_reply_send(r, &st.plan, c, NULL, NULL);
     if (ret != RP_ASYNC) {

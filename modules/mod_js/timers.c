@@ -6,15 +6,18 @@
  * order they were set (libevent's heap does not promise that) and moving
  * the timers to another loop (js_heap_set_loop) is one event.  Callbacks
  * and their extra arguments live in the heap stash; a callback's error is
- * reported with its file:line and the loop goes on. */
+ * reported with its file:line and the loop goes on.  Each callback runs
+ * under js_guard_loop: a Duktape fatal error cancels every timer of the
+ * heap and its owner decides what happens to it (see js_int.h). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <event2/event.h>
 #include "js_int.h"
 
 enum { T_TIMEOUT, T_INTERVAL, T_METRONOME };
 static const char *const kind_names[] = {"setTimeout", "setInterval", "setMetronome"};
+static const char *const callback_names[] = {"setTimeout callback", "setInterval callback",
+                                             "setMetronome callback"};
 
 struct js_timer {
     js_timer *next;
@@ -125,9 +128,17 @@ static duk_ret_t call_entry(duk_context *ctx, void *udata)
     return 0;
 }
 
-static void run_one(js_heap *h, timer_state *st, js_timer *t)
+typedef struct run_job {
+    timer_state *st;
+    js_timer *t;
+} run_job;
+
+/* One callback, under js_guard_loop (run_one). */
+static void run_guarded(duk_context *ctx, void *arg)
 {
-    duk_context *ctx = h->ctx;
+    const run_job *job = arg;
+    js_heap *h = js_heap_of(ctx);
+    js_timer *t = job->t;
     push_timer_table(ctx);
     duk_get_prop_index(ctx, -1, t->id);
     duk_remove(ctx, -2);
@@ -135,19 +146,26 @@ static void run_one(js_heap *h, timer_state *st, js_timer *t)
         duk_pop(ctx);
         return;
     }
-    st->current = t;
+    job->st->current = t;
     if (h->callback_timeout > 0)
         js_deadline_arm(ctx, h->callback_timeout);
     if (duk_safe_call(ctx, call_entry, NULL, 1, 1) != DUK_EXEC_SUCCESS) {
-        char what[64];
-        snprintf(what, sizeof what, "%s callback", kind_names[t->kind]);
-        js_report_error(ctx, -1, what);
+        js_report_error(ctx, -1, callback_names[t->kind]);
     } else {
         duk_pop(ctx);
     }
     if (h->callback_timeout > 0)
         js_deadline_arm(ctx, 0);
-    st->current = NULL;
+    job->st->current = NULL;
+}
+
+/* Run t's callback.  -1: a fatal error broke the heap; its timers (st
+ * included) are gone and the heap may be too - t, already unlinked, is the
+ * caller's to free. */
+static int run_one(js_heap *h, timer_state *st, js_timer *t)
+{
+    run_job job = {st, t};
+    return js_guard_loop(h->ctx, run_guarded, &job, callback_names[t->kind]);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -162,7 +180,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         js_timer *t = h->timers;
         h->timers = t->next;
         t->next = NULL;
-        run_one(h, st, t);
+        if (run_one(h, st, t) != 0) {
+            free(t);
+            return; /* nothing of the heap may be touched now */
+        }
         if (t->cancelled || t->kind == T_TIMEOUT) {
             if (!t->cancelled)
                 forget_callback(h->ctx, t->id);
