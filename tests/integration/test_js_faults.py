@@ -10,10 +10,17 @@ defects 1-3), while a client on a healthy route keeps being served:
     js_guard: 500 and a fresh heap; in the websocket heap its websockets
     close with 1011 and new ones get a new heap; in the main script it ends
     the script with status 1 instead of an abort;
+  - the same for a fatal error in a callback the event loop runs: a
+    setTimeout callback or a rampart.event callback in a worker heap (the
+    deferred request waiting on the heap gets 500, the next request a
+    fresh heap), a chunk callback (the chunked reply ends), a main-script
+    timer after start() (the server keeps serving, the main heap's timers
+    stop) and a main-script timer without a server (exit status 1);
   - ScriptTimeout holds for long natives (regexp backtracking, sort without
     a comparator, JSON.parse) within 2x the configured value;
-  - ScriptMemoryLimit: an allocation loop answers 500 and the heap is
-    recreated; an allocation loop is also stopped by ScriptTimeout;
+  - ScriptMemoryLimit (the directive, or start()'s scriptMemoryLimit): an
+    allocation loop answers 500 and the heap is recreated; an allocation
+    loop is also stopped by ScriptTimeout;
   - SIGTERM during a for(;;) (or allocation) handler without ScriptTimeout:
     the request gets 503 once GracefulTimeout has passed and the process
     exits cleanly soon after.
@@ -280,6 +287,126 @@ class TestFatal(unittest.TestCase):
                     c.shutdown()
 
 
+CALLBACKS = r"""
+var server = require("rampart-server");
+var hits = 0;
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
+              developerMode: DEV, map: {
+    "/ok": function () { return {txt: "ok"}; },
+    "/hits": function () { hits++; return {txt: String(hits)}; },
+    /* deferred replies whose heap a callback breaks */
+    "/timer": function () {
+        hits = 1000;
+        setTimeout(function () { __rptest.fatal("timer fatal"); }, 10);
+        return {defer: true};
+    },
+    "/event": function () {
+        hits = 1000;
+        rampart.event.on("boom", "fatal", function () { __rptest.fatal("event fatal"); });
+        rampart.event.trigger("boom", 1);
+        return {defer: true};
+    },
+    /* a chunked reply whose third chunk breaks the heap */
+    "/chunk": function () {
+        hits = 1000;
+        return {chunk: true, chunkDelay: 5, txt: function (req) {
+            if (req.chunkIndex == 2) __rptest.fatal("chunk fatal");
+            req.chunkSend("c" + req.chunkIndex + "\n");
+        }};
+    }
+}});
+"""
+
+
+@unittest.skipUnless(HAVE_JS, "rampart not built")
+class TestFatalInCallbacks(unittest.TestCase):
+    """Defect 1: a Duktape fatal error in a callback the event loop runs
+    (timers, rampart.event, chunk callbacks) never takes the process down."""
+
+    def check_reset(self, srv, path, msg, dev):
+        self.assertEqual(srv.get("/hits")[0], 200)  # hits >= 1 in the heap
+        st, _, body = srv.get(path)
+        self.assertEqual(st, 500, body)
+        if dev:
+            self.assertIn(b"Duktape fatal error: " + msg.encode(), body)
+        wait_until(lambda: "Duktape fatal error in a worker heap: " + msg in srv.stderr(), 10,
+                   what="the fatal error logged")
+        # the next request gets a fresh heap: the globals as the script had them
+        self.assertEqual(srv.get("/hits")[2], b"1")
+        self.assertEqual(srv.get("/ok")[:3:2], (200, b"ok"))
+        self.assertTrue(srv.alive())
+
+    def test_timer_callback_in_worker(self):
+        for dev in ("true", "false"):
+            with JsServer(CALLBACKS.replace("DEV", dev), env=HOOKS) as srv:
+                self.check_reset(srv, "/timer", "timer fatal", dev == "true")
+                self.assertIn("setTimeout callback", srv.stderr())
+
+    def test_event_callback_in_worker(self):
+        with JsServer(CALLBACKS.replace("DEV", "true"), env=HOOKS) as srv:
+            self.check_reset(srv, "/event", "event fatal", True)
+            self.assertIn("rampart.event callback", srv.stderr())
+            self.check_reset(srv, "/event", "event fatal", True)  # registered anew
+
+    def test_chunk_callback(self):
+        with JsServer(CALLBACKS.replace("DEV", "false"), env=HOOKS) as srv:
+            healthy = Healthy(srv)
+            for _ in range(3):
+                self.assertEqual(srv.get("/hits")[0], 200)  # hits >= 1 in the heap
+                st, _, body = srv.get("/chunk")
+                self.assertEqual((st, body), (200, b"c0\nc1\n"))  # ended after two chunks
+                self.assertEqual(srv.get("/hits")[2], b"1")
+            healthy.served_more()
+            healthy.finish(self)
+            self.assertIn("Duktape fatal error in a worker heap: chunk fatal", srv.stderr())
+            self.assertIn("the chunked reply ends after 2 chunks", srv.stderr())
+
+    def test_main_timer_after_start(self):
+        with JsServer(FATAL.replace("DEV", "false") + r"""
+            var ticks = 0;
+            setInterval(function () {
+                console.log("tick " + (++ticks));
+                if (ticks == 3) __rptest.fatal("main timer fatal");
+            }, 20);
+        """, env=HOOKS) as srv:
+            wait_until(lambda: "main timer fatal" in srv.stderr(), 15, what="the fatal error")
+            healthy = Healthy(srv)
+            healthy.served_more(5)
+            self.assertEqual(srv.get("/hits")[2], b"1")
+            healthy.finish(self)
+            self.assertTrue(srv.alive())
+            self.assertIn("the main script's timers and rampart.event callbacks stop; the server "
+                          "goes on", srv.stderr())
+            # the interval is gone with the heap: nothing ticked after the third
+            self.assertEqual(srv.stdout().split("\n")[-4:], ["tick 1", "tick 2", "tick 3", ""])
+
+    def test_main_timer_without_server(self):
+        srv = JsServer(r"""
+            console.log("start");
+            setTimeout(function () { console.log("later"); }, 5000);
+            setTimeout(function () {
+                console.log("tick");
+                __rptest.fatal("lonely fatal");
+                console.log("after");
+            }, 10);
+        """, env=HOOKS, wait=False)
+        rc = srv.wait(30)
+        self.assertEqual(rc, 1, srv.output())  # not an abort (-6), not the 5 s timer
+        self.assertEqual(srv.stdout().split(), ["start", "tick"])
+        self.assertIn("rampart: setTimeout callback: Duktape fatal error: lonely fatal; the "
+                      "script ends (status 1)", srv.stderr())
+        self.assertEqual(srv.sanitizer_report(), "")
+
+    def test_main_event_without_server(self):
+        srv = JsServer(r"""
+            rampart.event.on("e", "n", function () { __rptest.fatal("event fatal"); });
+            rampart.event.trigger("e", 1);
+        """, env=HOOKS, wait=False)
+        self.assertEqual(srv.wait(30), 1, srv.output())
+        self.assertIn("rampart.event callback: Duktape fatal error: event fatal", srv.stderr())
+        self.assertEqual(srv.sanitizer_report(), "")
+
+
 @unittest.skipUnless(HAVE_JS, "rampart not built")
 class TestNativeTimeout(unittest.TestCase):
     """Defect 3: ScriptTimeout holds for long natives (within 2x)."""
@@ -355,6 +482,51 @@ class TestMemory(unittest.TestCase):
                     expect_fail=True) as srv:
             self.assertNotEqual(srv.returncode, 0)
             self.assertIn("ScriptMemoryLimit: expected bytes", srv.output())
+
+
+START_LIMIT = r"""
+var server = require("rampart-server");
+var n = 0;
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
+              scriptMemoryLimit: LIMIT, map: {
+    "/ok": function () { return {txt: "ok"}; },
+    "/hits": function () { return {txt: String(++n)}; },
+    "/grow": function () { var a = []; for (;;) a.push(new Array(1e5)); }
+}});
+"""
+
+
+@unittest.skipUnless(HAVE_JS, "rampart not built")
+class TestStartMemoryLimit(unittest.TestCase):
+    """start()'s scriptMemoryLimit is ScriptMemoryLimit."""
+
+    def test_size_string(self):
+        with JsServer(START_LIMIT.replace("LIMIT", '"16m"')) as srv:
+            self.assertEqual(srv.get("/hits")[2], b"1")
+            st, _, body = srv.get("/grow", timeout=120)
+            self.assertEqual(st, 500, body)
+            self.assertIn(b"ScriptMemoryLimit (16777216 bytes)", body)
+            self.assertEqual(srv.get("/hits")[2], b"1")  # a new heap
+            self.assertTrue(srv.alive())
+
+    def test_number(self):
+        with JsServer(START_LIMIT.replace("LIMIT", str(20 << 20))) as srv:
+            st, _, body = srv.get("/grow", timeout=120)
+            self.assertEqual(st, 500, body)
+            self.assertIn(b"ScriptMemoryLimit (20971520 bytes)", body)
+            self.assertEqual(srv.get("/ok")[:3:2], (200, b"ok"))
+
+    def test_off_and_bad_values(self):
+        for off in ("false", '"off"'):
+            with JsServer(START_LIMIT.replace("LIMIT", off)) as srv:
+                self.assertEqual(srv.get("/ok")[:3:2], (200, b"ok"))
+        for bad, msg in (("true", "option 'scriptMemoryLimit' must be"),
+                         ('"lots"', "ScriptMemoryLimit: expected bytes"),
+                         ("-1", "option 'scriptMemoryLimit' must be")):
+            srv = JsServer(START_LIMIT.replace("LIMIT", bad), wait=False)
+            self.assertNotEqual(srv.wait(30), 0, srv.output())
+            self.assertIn(msg, srv.stderr())
+            srv.remove_dir()
 
 
 STOP = r"""
