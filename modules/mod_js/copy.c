@@ -739,7 +739,9 @@ static void decode_value(duk_context *ctx, rd *r)
 static duk_ret_t apply_safe(duk_context *ctx, void *udata)
 {
     const js_snapshot *s = udata;
-    rd r = {s->buf, s->buf + s->len, 0, 0, 0};
+    /* an empty snapshot (no globals, nothing added) has no buffer */
+    const unsigned char *b = s->buf ? s->buf : (const unsigned char *)"";
+    rd r = {b, b + s->len, 0, 0, 0};
     duk_push_array(ctx);
     r.refs = duk_get_top_index(ctx);
     duk_push_bare_object(ctx);
