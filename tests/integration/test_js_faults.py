@@ -361,6 +361,35 @@ class TestFatalInCallbacks(unittest.TestCase):
             self.assertIn("Duktape fatal error in a worker heap: chunk fatal", srv.stderr())
             self.assertIn("the chunked reply ends after 2 chunks", srv.stderr())
 
+    @unittest.skipUnless(HAVE_WS, "mod_ws not built")
+    def test_timer_callback_in_websocket_heap(self):
+        """The websocket heap's timer breaks it: its websockets close with
+        1011 at the heap's next use, which replaces it."""
+        with JsServer(CALLBACKS.replace("DEV", "false").replace('"/ok":', r"""
+            "ws:/t": function (req) {
+                if (req.count == 1)
+                    setTimeout(function () { __rptest.fatal("ws timer fatal"); }, 10);
+                return "got " + req.count;
+            },
+            "/ok":"""), env=HOOKS) as srv:
+            c = WSClient.connect("127.0.0.1", srv.port, "/t")
+            try:
+                self.assertEqual(c.recv_message(), (OP_TEXT, b"got 0"))
+                c.send_text("a")
+                self.assertEqual(c.recv_message(), (OP_TEXT, b"got 1"))
+                wait_until(lambda: "ws timer fatal" in srv.stderr(), 10, what="the fatal error")
+                c.send_text("b")
+                self.assertEqual(c.recv_close()[0], 1011)
+            finally:
+                c.shutdown()
+            d = WSClient.connect("127.0.0.1", srv.port, "/t")  # a new heap
+            try:
+                self.assertEqual(d.recv_message(), (OP_TEXT, b"got 0"))
+            finally:
+                d.shutdown()
+            self.assertEqual(srv.get("/ok")[:3:2], (200, b"ok"))
+            self.assertIn("Duktape fatal error in the websocket heap", srv.stderr())
+
     def test_main_timer_after_start(self):
         with JsServer(FATAL.replace("DEV", "false") + r"""
             var ticks = 0;
