@@ -799,7 +799,8 @@ class TestBindAndThreads(unittest.TestCase):
             srv.wait_log(r"testhooks handler slow:1200 /slow")
             st, h, b = srv.request("GET", "/echo")
             self.assertEqual(st, 200)
-            self.assertLess(time.monotonic() - t0, 1.1, "a timer-based handler blocked the worker")
+            # answered while the slow one still waits on its timer
+            self.assertNotIn("slow", out, "a timer-based handler blocked the worker")
             t.join(10)
             self.assertEqual(out["slow"][2], b"slow 1200\n")
 
