@@ -10,6 +10,7 @@
 #include "rp_hooks.h"
 #include "rp_request.h"
 #include "rp_filter.h"
+#include "rp_file.h"
 #include "rp_service.h"
 #include "rp_util.h"
 #include "rp_embed.h"

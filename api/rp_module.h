@@ -24,7 +24,7 @@
 
 #define RP_MODULE_MAGIC 0x52414d50u /* "RAMP" */
 #define RP_ABI_MAJOR 1
-#define RP_ABI_MINOR 1
+#define RP_ABI_MINOR 2
 
 /* ---- directives --------------------------------------------------------- */
 

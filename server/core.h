@@ -120,6 +120,8 @@ typedef struct rp_core_conf {
     char *ssl_key;           /* SslKeyFile: private key (PEM) */
     char *ssl_min;           /* SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3, default tls1.2 */
     long https_redirect;     /* HttpsRedirect off|permanent|temporary: 0, 301 or 302 */
+    double file_cache_valid; /* FileCacheValid: seconds an open-file cache entry is trusted; 0 = off */
+    long file_cache_entries; /* FileCacheEntries: entries per worker thread */
 } rp_core_conf;
 
 /* ---- one configuration ------------------------------------------------- */

@@ -32,6 +32,8 @@ static void *core_create_conf(rp_pool *p)
     c->map_sort = 1;
     c->log = -1; /* unset: on when AccessLog names a file */
     c->graceful_timeout = 10;
+    c->file_cache_valid = 1;
+    c->file_cache_entries = 1000;
     /* Safe by default (nginx: 60 s header and body, 75 s keep-alive); -1 =
      * not set, resolved in core_post_config. */
     c->connect_timeout = -1;
@@ -191,6 +193,17 @@ static const char *set_max_headers(rp_cmd *cmd, void *conf, int argc, char *cons
     if (rp_parse_long(argv[0], &n) < 0 || n < 1)
         return rp_cmd_error(cmd, "MaxHeaders: expected a number >= 1, got '%s'", argv[0]);
     ((rp_core_conf *)conf)->max_headers = n;
+    return NULL;
+}
+
+static const char *set_file_cache_entries(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    long n;
+    if (rp_parse_long(argv[0], &n) < 0 || n < 0 || n > 1000000)
+        return rp_cmd_error(cmd, "FileCacheEntries: expected a number from 0 to 1000000, got '%s'",
+                            argv[0]);
+    ((rp_core_conf *)conf)->file_cache_entries = n;
     return NULL;
 }
 
@@ -370,6 +383,11 @@ static const rp_directive core_directives[] = {
      "(default HeaderTimeout)"},
     {"GracefulTimeout", 1, 1, rp_set_seconds, OFF(graceful_timeout),
      "GracefulTimeout seconds: how long a stop waits for requests in flight"},
+    {"FileCacheValid", 1, 1, rp_set_seconds, OFF(file_cache_valid),
+     "FileCacheValid seconds: how long an open file, its stat and ETag are reused before the "
+     "file is checked again, 0 = no cache (default 1)"},
+    {"FileCacheEntries", 1, 1, set_file_cache_entries, 0,
+     "FileCacheEntries N: open files remembered per worker thread (default 1000)"},
     {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},
     {"MaxWrite", 1, 1, set_size_nonzero, OFF(max_write),
      "MaxWrite size: bytes of memory written per cycle (files: one sendfile each)"},

@@ -11,15 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <event2/buffer.h>
+#include "file.h"
 #include "runtime.h"
 
 #define RP_INLINE_MAX 8192
 #define RP_FILE_READ_MAX ((size_t)64 * 1024)
-
-typedef struct rp_filefd {
-    int fd;
-    int refs;
-} rp_filefd;
 
 struct rp_bucket {
     rp_bucket *prev, *next;
@@ -29,7 +25,7 @@ struct rp_bucket {
     size_t len;
     void (*release)(void *);
     void *arg;
-    rp_filefd *file;
+    rp_file *file;
     int64_t off;
 };
 
@@ -48,19 +44,11 @@ static rp_bucket *bucket_new(rp_bucket_type type, size_t extra)
     return b;
 }
 
-static void file_unref(rp_filefd *f)
-{
-    if (f && --f->refs == 0) {
-        close(f->fd);
-        free(f);
-    }
-}
-
 static void bucket_free(rp_bucket *b)
 {
     if (b->release)
         b->release(b->arg);
-    file_unref(b->file);
+    rp_file_unref(b->file);
     free(b);
 }
 
@@ -188,18 +176,23 @@ RP_API void rp_brigade_add_ref(rp_brigade *bb, const void *data, size_t len,
     append(bb, b);
 }
 
-RP_API void rp_brigade_add_file(rp_brigade *bb, int fd, int64_t off, int64_t len)
+void rp_brigade_add_rpfile(rp_brigade *bb, rp_file *f, int64_t off, int64_t len)
 {
-    rp_filefd *f = malloc(sizeof(*f));
-    if (!f)
-        abort();
-    f->fd = fd;
-    f->refs = 1;
     rp_bucket *b = bucket_new(RP_BUCKET_FILE, 0);
-    b->file = f;
+    b->file = f; /* the caller's reference */
     b->off = off;
     b->len = (size_t)len;
     append(bb, b);
+}
+
+RP_API void rp_brigade_add_file(rp_brigade *bb, int fd, int64_t off, int64_t len)
+{
+    /* A bare descriptor: its stat is never asked for. */
+    struct stat st = {0};
+    rp_file *f = rp_file_new(fd, &st, NULL);
+    if (!f)
+        abort();
+    rp_brigade_add_rpfile(bb, f, off, len);
 }
 
 RP_API void rp_brigade_add_flush(rp_brigade *bb)
@@ -228,7 +221,7 @@ static void split_file(rp_bucket *b, size_t keep)
 {
     rp_bucket *rest = bucket_new(RP_BUCKET_FILE, 0);
     rest->file = b->file;
-    b->file->refs++;
+    rp_file_ref(b->file);
     rest->off = b->off + (int64_t)keep;
     rest->len = b->len - keep;
     b->len = keep;
@@ -261,7 +254,7 @@ RP_API int rp_bucket_read(rp_bucket *b, const char **data, size_t *len)
             }
             got += (size_t)n;
         }
-        file_unref(b->file);
+        rp_file_unref(b->file);
         b->file = NULL;
         b->type = RP_BUCKET_MEM;
         b->data = buf;
@@ -290,27 +283,28 @@ static void evbuffer_release(const void *data, size_t len, void *extra)
     free(box);
 }
 
+static void segment_done(struct evbuffer_file_segment const *seg, int flags, void *arg)
+{
+    (void)seg;
+    (void)flags;
+    rp_file_unref(arg);
+}
+
 void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out)
 {
     if (b->type == RP_BUCKET_FILE) {
-        /* libevent closes the descriptor with the segment; give it its own
-         * descriptor unless this bucket holds the last reference. */
-        int fd = b->file->fd;
-        if (b->file->refs == 1) {
-            free(b->file);
-        } else {
-            fd = dup(fd);
-            b->file->refs--;
-        }
+        /* The segment borrows the file's descriptor and keeps the file
+         * (the bucket's reference) until libevent has sent its bytes; no
+         * lock, as only this worker's thread ever touches it. */
+        rp_file *f = b->file;
         b->file = NULL;
-        if (fd < 0)
-            return;
-        struct evbuffer_file_segment *seg =
-            evbuffer_file_segment_new(fd, b->off, (ev_off_t)b->len, EVBUF_FS_CLOSE_ON_FREE);
+        struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
+            f->fd, b->off, (ev_off_t)b->len, EVBUF_FS_DISABLE_LOCKING);
         if (!seg) {
-            close(fd);
+            rp_file_unref(f);
             return;
         }
+        evbuffer_file_segment_add_cleanup_cb(seg, segment_done, f);
         evbuffer_add_file_segment(out, seg, 0, (ev_off_t)b->len);
         evbuffer_file_segment_free(seg);
     } else if (b->type == RP_BUCKET_MEM && b->len) {

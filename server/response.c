@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include "file.h"
 #include "runtime.h"
 
 /* ---- status and headers ------------------------------------------------- */
@@ -129,6 +130,14 @@ RP_API int rp_resp_sendfile(rp_req *r, int fd, int64_t off, int64_t len)
         return -1;
     }
     rp_brigade_add_file(r->bb, fd, off, len);
+    return rp_filter_send(r, r->bb);
+}
+
+int rp_resp_send_rpfile(rp_req *r, rp_file *f, int64_t off, int64_t len)
+{
+    if (begin(r))
+        return -1;
+    rp_brigade_add_file_ref(r->bb, f, off, len);
     return rp_filter_send(r, r->bb);
 }
 

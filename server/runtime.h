@@ -58,6 +58,7 @@ struct rp_worker {
     rp_thread *thread;
     rp_server *server;
     void **ctx;  /* per-module slots */
+    struct rp_fcache *fcache; /* open files (fcache.c), made on first use */
     int live;    /* connections using this configuration */
     bool retired;
     rp_worker *next_gen; /* the thread's list */
@@ -112,6 +113,7 @@ struct rp_req {
     bool in_handler;
     bool logged;
     uint64_t body_bytes;
+    struct rp_file *file; /* rp_resp_send_file: the file behind the body */
     rp_filter *filters; /* chain head, NULL if none joined */
     rp_brigade *bb;     /* scratch brigade for the writers */
     struct timespec t0;
@@ -187,6 +189,9 @@ bool rp_resp_has_drainers(const rp_req *r);
 int rp_filter_start(rp_req *r); /* run setups, build the chain */
 int rp_filter_send(rp_req *r, rp_brigade *bb);
 void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's data */
+/* A FILE bucket taking over one reference to f (file.h). */
+void rp_brigade_add_rpfile(rp_brigade *bb, struct rp_file *f, int64_t off, int64_t len);
+int rp_resp_send_rpfile(rp_req *r, struct rp_file *f, int64_t off, int64_t len);
 
 /* worker.c */
 int rp_workers_start(rp_server *s, int n);

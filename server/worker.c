@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include "file.h"
 #include "runtime.h"
 
 static rp_thread *g_threads;
@@ -105,6 +106,7 @@ static void worker_retire(rp_worker *w)
     const rp_server *s = w->server;
     worker_unlink(w);
     run_module_hook(w, false);
+    rp_fcache_free(w->fcache);
     free(w->ctx);
     free(w);
     retire_done(s);

@@ -92,45 +92,6 @@ int gz_accepts(const char *ae)
 }
 
 /* Compare two entity tags weakly: W/ prefixes are ignored. */
-static int etag_weak_eq(const char *a, size_t alen, const char *b)
-{
-    if (alen >= 2 && a[0] == 'W' && a[1] == '/') {
-        a += 2;
-        alen -= 2;
-    }
-    if (b[0] == 'W' && b[1] == '/')
-        b += 2;
-    return strlen(b) == alen && strncmp(a, b, alen) == 0;
-}
-
-int gz_etag_listed(const char *inm, const char *etag)
-{
-    if (!inm || !etag)
-        return 0;
-    const char *s = inm;
-    while (*s) {
-        s = skip_ows(s);
-        if (*s == ',') {
-            s++;
-            continue;
-        }
-        if (*s == '*')
-            return 1;
-        const char *start = s;
-        if (s[0] == 'W' && s[1] == '/')
-            s += 2;
-        if (*s != '"')
-            return 0; /* malformed: no match */
-        const char *q = strchr(s + 1, '"');
-        if (!q)
-            return 0;
-        if (etag_weak_eq(start, (size_t)(q + 1 - start), etag))
-            return 1;
-        s = q + 1;
-    }
-    return 0;
-}
-
 int gz_type_compressible(const char *ct)
 {
     if (!ct)

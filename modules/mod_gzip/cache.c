@@ -84,33 +84,52 @@ static int split_path(rp_pool *p, const char *path, char **dir, const char **bas
 
 /* ---- lookup -------------------------------------------------------------- */
 
-int gz_cache_open(rp_pool *p, const gz_orig *o, int64_t *len)
+typedef struct gz_open_arg {
+    const char *cpath;
+    const gz_orig *o;
+} gz_open_arg;
+
+/* The open-file cache's opener: the copy, if its header names o. */
+static int open_copy(void *arg, struct stat *st, int *status)
 {
-    char *dir;
-    const char *base;
-    if (split_path(p, o->path, &dir, &base) != 0)
-        return -1;
-    const char *cpath = rp_psprintf(p, "%s%s" GZ_DIR "/%s.gz", dir,
-                                    strcmp(dir, "/") == 0 ? "" : "/", base);
-    int fd = open(cpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    const gz_open_arg *a = arg;
+    *status = 404;
+    int fd = open(a->cpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -1;
     /* 10 bytes of fixed header, XLEN (2), then our subfield. */
     unsigned char hdr[12 + GZ_EXTRA_LEN], want[GZ_EXTRA_LEN];
-    struct stat cst;
-    if (fstat(fd, &cst) != 0 || !S_ISREG(cst.st_mode) ||
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
         pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
         goto stale;
-    gz_extra_fill(want, o);
+    gz_extra_fill(want, a->o);
     if (hdr[0] != 0x1f || hdr[1] != 0x8b || hdr[2] != 8 || !(hdr[3] & 0x04) ||
         hdr[10] != GZ_EXTRA_LEN || hdr[11] != 0 || memcmp(hdr + 12, want, GZ_EXTRA_LEN) != 0)
         goto stale;
     /* O_NONBLOCK stays: it means nothing for a regular file. */
-    *len = (int64_t)cst.st_size;
     return fd;
 stale:
     close(fd);
     return -1;
+}
+
+rp_file *gz_cache_get(rp_req *r, const gz_orig *o)
+{
+    rp_pool *p = rp_req_pool(r);
+    char *dir;
+    const char *base;
+    if (!o->path || split_path(p, o->path, &dir, &base) != 0)
+        return NULL;
+    gz_open_arg a;
+    a.o = o;
+    a.cpath = rp_psprintf(p, "%s%s" GZ_DIR "/%s.gz", dir, strcmp(dir, "/") == 0 ? "" : "/", base);
+    /* The original's facts are part of the key: a changed original never
+     * finds the copy of its previous version. */
+    const char *key = rp_psprintf(p, "%s %lld %lld.%09ld %ld", a.cpath,
+                                  (long long)o->st.st_size, (long long)o->st.st_mtim.tv_sec,
+                                  (long)o->st.st_mtim.tv_nsec, o->level);
+    int status;
+    return rp_file_get(r, GZ_SELF, key, open_copy, &a, &status);
 }
 
 /* ---- warnings ------------------------------------------------------------ */

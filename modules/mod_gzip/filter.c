@@ -48,7 +48,7 @@ struct gz_ctx {
     int failed;
     size_t defer_min;    /* > 0: not decided yet, hold up to this many bytes */
     /* CACHED */
-    int cache_fd;
+    rp_file *cache_file; /* held by the request; NULL once queued */
     int64_t cache_len;
 };
 
@@ -61,10 +61,6 @@ static void ctx_cleanup(void *arg)
     }
     free(c->obuf);
     c->obuf = NULL;
-    if (c->cache_fd >= 0) {
-        close(c->cache_fd);
-        c->cache_fd = -1;
-    }
 }
 
 static gz_ctx *ctx_new(rp_req *r, rp_filter *f, gz_mode mode)
@@ -74,7 +70,6 @@ static gz_ctx *ctx_new(rp_req *r, rp_filter *f, gz_mode mode)
     c->r = r;
     c->f = f;
     c->mode = mode;
-    c->cache_fd = -1;
     c->out = rp_brigade_create(p);
     /* Registered after the brigade's own cleanup, so it runs before it. */
     rp_pool_cleanup_add(p, ctx_cleanup, c);
@@ -105,10 +100,10 @@ gz_ctx *gz_ctx_stream(rp_req *r, rp_filter *f, long level, const gz_orig *o, gz_
     return c;
 }
 
-gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, int cache_fd, int64_t cache_len)
+gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, rp_file *cache_file, int64_t cache_len)
 {
     gz_ctx *c = ctx_new(r, f, GZ_MODE_CACHED);
-    c->cache_fd = cache_fd;
+    c->cache_file = cache_file;
     c->cache_len = cache_len;
     return c;
 }
@@ -358,10 +353,10 @@ static int replace_fn(gz_ctx *c, rp_brigade *bb)
         else
             b = rp_bucket_next(b);
     }
-    if (c->cache_fd >= 0) {
+    if (c->cache_file) {
         /* The copy goes first, before any FLUSH or EOS of this brigade. */
-        rp_brigade_add_file(c->out, c->cache_fd, 0, c->cache_len);
-        c->cache_fd = -1; /* the bucket owns it now */
+        rp_brigade_add_file_ref(c->out, c->cache_file, 0, c->cache_len);
+        c->cache_file = NULL;
     }
     rp_brigade_concat(c->out, bb);
     if (rp_brigade_empty(c->out))

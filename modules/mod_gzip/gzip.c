@@ -168,34 +168,12 @@ static int has_token(const char *list, const char *tok)
     return 0;
 }
 
-/* The file behind the response as mod_static's fstat saw it (note
- * "static.stat": size, mtime seconds, nanoseconds); stat(2) otherwise. */
-static int file_stat(rp_req *r, const char *path, struct stat *st)
+/* A response whose body is the whole file rf. */
+static int whole_file(rp_req *r, const rp_file *rf)
 {
-    const char *n = rp_req_note_get(r, "static.stat");
-    long long size, sec;
-    long nsec;
-    if (n && sscanf(n, "%lld %lld %ld", &size, &sec, &nsec) == 3) {
-        memset(st, 0, sizeof *st);
-        st->st_mode = S_IFREG;
-        st->st_size = (off_t)size;
-        st->st_mtim.tv_sec = (time_t)sec;
-        st->st_mtim.tv_nsec = nsec;
-        return 0;
-    }
-    return stat(path, st);
-}
-
-/* A file response whose whole body is the file at path. */
-static int whole_file(rp_req *r, const char *path, struct stat *st)
-{
-    if (rp_resp_status(r) != 200 || rp_resp_header_get(r, "Content-Range"))
-        return 0;
-    if (file_stat(r, path, st) != 0 || !S_ISREG(st->st_mode) || rp_resp_length(r) != st->st_size)
-        return 0;
-    const char *lm = rp_resp_header_get(r, "Last-Modified");
-    time_t t;
-    return !lm || (rp_http_date_parse(lm, &t) == 0 && t == st->st_mtime);
+    const struct stat *st = rp_file_stat(rf);
+    return rp_resp_status(r) == 200 && !rp_resp_header_get(r, "Content-Range") &&
+           S_ISREG(st->st_mode) && rp_resp_length(r) == st->st_size && rp_file_path(rf);
 }
 
 /* Compress on the fly, nothing cached. */
@@ -207,21 +185,20 @@ static int stream_plain(rp_filter *f, rp_req *r, long level)
     return RP_OK;
 }
 
-static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const char *path, long level)
+static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *rf, long level)
 {
-    gz_orig o = {.path = path, .level = level};
-    if (level != c->level || !whole_file(r, path, &o.st)) {
+    if (level != c->level || !whole_file(r, rf)) {
         /* Not the cacheable whole file (or another level): on the fly. */
         return stream_plain(f, r, level);
     }
+    gz_orig o = {.path = rp_file_path(rf), .st = *rp_file_stat(rf), .level = level};
     const char *identity_etag = rp_resp_header_get(r, "ETag");
-    int64_t clen;
-    int fd = gz_cache_open(rp_req_pool(r), &o, &clen);
-    if (fd >= 0) {
+    rp_file *copy = gz_cache_get(r, &o);
+    if (copy) {
+        int64_t clen = (int64_t)rp_file_stat(copy)->st_size;
         gz_set_headers(r, clen);
         const char *et = rp_resp_header_get(r, "ETag");
-        if (identity_etag && et && gz_etag_listed(rp_req_header(r, "If-None-Match"), et)) {
-            close(fd);
+        if (identity_etag && et && rp_etag_listed(rp_req_header(r, "If-None-Match"), et)) {
             /* The client holds this gzip variant already. */
             rp_resp_set_status(r, 304);
             rp_resp_header_unset(r, "Content-Type");
@@ -230,7 +207,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const char *path
             gz_ctx_drop(r, f);
             return RP_OK;
         }
-        gz_ctx_cached(r, f, fd, clen);
+        gz_ctx_cached(r, f, copy, clen);
         return RP_OK;
     }
     gz_tee *tee = gz_tee_begin(r, c, &o);
@@ -247,7 +224,8 @@ static int gz_setup(rp_filter *f, rp_req *r)
     const gz_conf *c = rp_req_conf(r, GZ_SELF);
     if (!c)
         return RP_DECLINED;
-    const char *file = rp_req_note_get(r, GZ_NOTE_FILE);
+    const rp_file *rf = rp_resp_file(r);
+    const char *file = rf ? rp_file_path(rf) : NULL;
     long level = note_level(c, rp_req_note_get(r, GZ_NOTE_LEVEL));
     if (level == 0)
         return RP_DECLINED; /* explicitly off for this response */
@@ -276,7 +254,7 @@ static int gz_setup(rp_filter *f, rp_req *r)
     if (!gz_accepts(rp_req_header(r, "Accept-Encoding")))
         return RP_DECLINED;
     if (file)
-        return join_file(f, r, c, file, level);
+        return join_file(f, r, c, rf, level);
     if (len < 0 && c->min_size > 0) {
         /* Unknown length: hold up to min_size bytes to find out (filter.c). */
         gz_ctx *x = gz_ctx_stream(r, f, level, NULL, NULL);

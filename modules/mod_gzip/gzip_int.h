@@ -14,9 +14,8 @@
 RP_API extern const rp_module rp_module_gzip;
 #define GZ_SELF (&rp_module_gzip)
 
-/* Request notes read by mod_gzip (set by other modules before the response
- * starts). */
-#define GZ_NOTE_FILE "static.file" /* filesystem path of the file being served */
+/* Request note read by mod_gzip (set by other modules before the response
+ * starts); the file behind a response comes from rp_resp_file(). */
 #define GZ_NOTE_LEVEL "gzip.level" /* "off"|"0"|"on"|"1".."10": per-response override */
 
 #define GZ_LEVEL_MIN 1
@@ -48,9 +47,6 @@ typedef struct gz_conf {
  * "gzip;q=0" refuses, "*" stands for gzip when gzip is not named). */
 int gz_accepts(const char *accept_encoding);
 
-/* 1 if an If-None-Match value lists etag (weak comparison, or "*"). */
-int gz_etag_listed(const char *if_none_match, const char *etag);
-
 /* 1 if a Content-Type is worth compressing for a script response. */
 int gz_type_compressible(const char *content_type);
 
@@ -71,9 +67,10 @@ typedef struct gz_orig {
 #define GZ_EXTRA_LEN 28 /* SI1 SI2 LEN(2) + 24 */
 void gz_extra_fill(unsigned char extra[GZ_EXTRA_LEN], const gz_orig *o);
 
-/* Open the cached copy of o if it is current.  Returns an fd (O_RDONLY,
- * O_CLOEXEC) with its size in *len, or -1 if missing or stale. */
-int gz_cache_open(rp_pool *p, const gz_orig *o, int64_t *len);
+/* The cached copy of o if it is current (through the core's open-file
+ * cache, keyed by the copy's path and o's size, mtime and level), or NULL
+ * if it is missing or stale. */
+rp_file *gz_cache_get(rp_req *r, const gz_orig *o);
 
 /* A temporary file next to the cache copy, to be renamed into place when
  * complete.  Returns NULL (and logs once per directory) when the directory
@@ -99,10 +96,10 @@ typedef enum { GZ_MODE_STREAM = 0, GZ_MODE_CACHED, GZ_MODE_DROP } gz_mode;
 
 /* Start the filter state of one response.  For GZ_MODE_STREAM: zlib level
  * (1..10), and o (the original file, for a deterministic gzip header) or
- * NULL; tee may be NULL.  For GZ_MODE_CACHED: cache_fd/cache_len. */
+ * NULL; tee may be NULL.  For GZ_MODE_CACHED: the copy and its length. */
 typedef struct gz_ctx gz_ctx;
 gz_ctx *gz_ctx_stream(rp_req *r, rp_filter *f, long level, const gz_orig *o, gz_tee *tee);
-gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, int cache_fd, int64_t cache_len);
+gz_ctx *gz_ctx_cached(rp_req *r, rp_filter *f, rp_file *cache_file, int64_t cache_len);
 gz_ctx *gz_ctx_drop(rp_req *r, rp_filter *f);
 /* Script output of unknown length: decide on the first min_size bytes.
  * Headers stay as they are until then; if the body ends (EOS) shorter than

@@ -254,6 +254,9 @@ static void apply_headers(rp_req *r, const js_plan *plan)
         rp_req_note_set(r, "gzip.level", rp_psprintf(p, "%d", plan->compress));
 }
 
+/* "@file": a whole-file answer gets the core's validators, 304, Range and
+ * compression rules; with bytes printed before it, or chunked, the file is
+ * only part of the body and goes as it is. */
 static int send_file(rp_req *r, js_plan *plan)
 {
     int fd = open(plan->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -263,25 +266,27 @@ static int send_file(rp_req *r, js_plan *plan)
         js_plan_drop_pre(plan);
         return err == EACCES ? 403 : 404;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    int status;
+    rp_file *f = rp_file_from_fd(r, fd, plan->file, &status);
+    if (!f || !S_ISREG(rp_file_stat(f)->st_mode)) {
         js_plan_drop_pre(plan);
-        return 404;
+        return f ? 404 : status;
     }
     apply_headers(r, plan);
-    rp_resp_set_length(r, plan->chunk ? -1 : (int64_t)(st.st_size + (off_t)plan->prelen));
+    if (!plan->chunk && plan->prelen == 0)
+        return rp_resp_send_file(r, f);
+    int64_t size = (int64_t)rp_file_stat(f)->st_size;
+    rp_resp_set_length(r, plan->chunk ? -1 : size + (int64_t)plan->prelen);
     if (rp_req_is_head(r)) {
-        close(fd);
         js_plan_drop_pre(plan);
         return RP_OK;
     }
     js_plan_write_pre(r, plan);
-    if (st.st_size == 0) {
-        close(fd);
-        return RP_OK;
-    }
-    rp_resp_sendfile(r, fd, 0, (int64_t)st.st_size);
+    int own = size > 0 ? dup(fd) : -1; /* fd stays the request's */
+    if (own >= 0)
+        rp_resp_sendfile(r, own, 0, size);
+    else if (size > 0)
+        return 503;
     return RP_OK;
 }
 

@@ -5,7 +5,8 @@
  *   Map /key /dir [Header Name Value | "Name: Value"]...
  *
  * The descriptor, the directives, the Map target and the handler live here;
- * safe path resolution is in path.c, validators and ranges in cond.c.
+ * safe path resolution is in path.c.  Validators, ranges and the open-file
+ * cache are the core's (rp_file.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -228,98 +229,55 @@ static int redirect_to_slash(rp_req *r)
     return RP_OK;
 }
 
-/* Headers common to 200, 206 and 304: validators, caching, route headers. */
-static void set_file_headers(rp_req *r, const st_target *t, const char *etag, time_t mtime)
+/* Headers of every file answer besides what the core sets (validators,
+ * type, ranges): caching and the route's own headers. */
+static void set_file_headers(rp_req *r, const st_target *t)
 {
     const st_conf *c = rp_req_conf(r, &rp_module_static);
-    char date[32];
-    rp_http_date(mtime, date);
-    rp_resp_header_set(r, "ETag", etag);
-    rp_resp_header_set(r, "Last-Modified", date);
     if (c && c->cache_control)
         rp_resp_header_set(r, "Cache-Control", c->cache_control);
     for (size_t i = 0; i < t->nheaders; i++)
         rp_resp_header_add(r, t->headers[i].name, t->headers[i].value);
 }
 
-/* A descriptor the request pool closes unless it was handed to the response. */
-static void close_held(void *arg)
+/* The open-file cache's opener: every lookup (first or after the cache's
+ * validity window) goes through the safe resolution below the root. */
+#define ST_IS_DIR 1 /* not an HTTP status: the name is a directory */
+
+typedef struct st_open_arg {
+    const st_target *t;
+    const char *rel;
+    rp_pool *pool;
+} st_open_arg;
+
+static int open_below_root(void *arg, struct stat *st, int *status)
 {
-    int *fd = arg;
-    if (*fd >= 0)
-        close(*fd);
+    const st_open_arg *a = arg;
+    const char *used;
+    int fd;
+    int rc = st_lookup_open(a->t, a->rel, a->pool, st, &used, &fd);
+    if (rc) {
+        *status = rc;
+        return -1;
+    }
+    if (fd < 0) /* a directory, or a fifo, socket or device (403) */
+        *status = S_ISDIR(st->st_mode) ? ST_IS_DIR : 403;
+    return fd;
 }
 
-static int *hold_fd(rp_req *r, int fd)
+/* The file rel below the root, through the cache; NULL with *status. */
+static rp_file *get_file(rp_req *r, const st_target *t, const char *rel, int *status)
 {
-    int *held = rp_palloc(rp_req_pool(r), sizeof *held);
-    *held = fd;
-    rp_pool_cleanup_add(rp_req_pool(r), close_held, held);
-    return held;
+    rp_pool *p = rp_req_pool(r);
+    st_open_arg a = {t, rel, p};
+    const char *key = rp_psprintf(p, "%s%s%s", t->root, t->root_len > 1 ? "/" : "", rel);
+    return rp_file_get(r, t, key, open_below_root, &a, status);
 }
 
-/* Send [off, off+len) of the file: a 200 or 206 whose headers are set.
- * *held is the file if the lookup already opened it, else -1. */
-static int send_body(rp_req *r, const st_target *t, const char *used, int *held, int64_t off,
-                     int64_t len)
+static int serve_file(rp_req *r, const st_target *t, rp_file *f)
 {
-    rp_resp_set_length(r, len);
-    /* HEAD: the headers are all there is. */
-    if (rp_req_is_head(r) || len == 0)
-        return RP_OK;
-    struct stat st;
-    int status;
-    int fd = *held;
-    *held = -1;
-    if (fd < 0) { /* the lookup did not keep it open: open and check again */
-        if ((fd = st_open_read(t, used, rp_req_pool(r), &st, &status)) < 0)
-            return status;
-        if (st.st_size < off + len) { /* truncated since st_lookup */
-            close(fd);
-            return 503;
-        }
-    }
-    rp_resp_sendfile(r, fd, off, len); /* the response owns fd now */
-    return RP_OK;
-}
-
-static int serve_file(rp_req *r, const st_target *t, const char *name, const char *used,
-                      const struct stat *st, int *held)
-{
-    char etag[ST_ETAG_MAX], cr[96];
-    /* For filters such as mod_gzip: the file behind this response. */
-    rp_req_note_set(r, "static.file",
-                    used[0] == '/' ? used
-                                   : rp_psprintf(rp_req_pool(r), "%s%s%s", t->root,
-                                                 t->root_len > 1 ? "/" : "", used));
-    /* ... and what fstat said of it, so nobody needs to stat it again */
-    char sn[64];
-    snprintf(sn, sizeof sn, "%lld %lld %ld", (long long)st->st_size,
-             (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
-    rp_req_note_set(r, "static.stat", sn);
-    st_etag(etag, st);
-    set_file_headers(r, t, etag, st->st_mtime);
-    if (st_not_modified(r, etag, st->st_mtime)) {
-        rp_resp_set_status(r, 304);
-        return RP_OK;
-    }
-    int64_t size = st->st_size, off = 0, len = size;
-    int rc = st_range(r, etag, st->st_mtime, size, &off, &len);
-    if (rc == 416) {
-        snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
-        rp_resp_header_set(r, "Content-Range", cr);
-        return 416;
-    }
-    const char *type = rp_mime_type(rp_req_server(r), name);
-    rp_resp_header_set(r, "Content-Type", type ? type : "application/octet-stream");
-    rp_resp_header_set(r, "Accept-Ranges", "bytes");
-    if (rc == 206) {
-        snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)off,
-                 (long long)(off + len - 1), (long long)size);
-        rp_resp_header_set(r, "Content-Range", cr);
-    }
-    rp_resp_set_status(r, rc);
-    return send_body(r, t, used, held, off, len);
+    set_file_headers(r, t);
+    return rp_resp_send_file(r, f);
 }
 
 /* A directory: redirect to "dir/", serve its index.html, or 403 with the
@@ -334,11 +292,10 @@ static int serve_dir(rp_req *r, const st_target *t, const char *rest)
     size_t rlen = strlen(rest);
     const char *index = rp_psprintf(p, "%s%sindex.html", rest,
                                     (rlen == 0 || rest[rlen - 1] == '/') ? "" : "/");
-    struct stat st;
-    const char *used;
-    int fd;
-    if (st_lookup_open(t, index, p, &st, &used, &fd) == 0 && S_ISREG(st.st_mode))
-        return serve_file(r, t, "index.html", used, &st, hold_fd(r, fd));
+    int status;
+    rp_file *f = get_file(r, t, index, &status);
+    if (f)
+        return serve_file(r, t, f);
     const char *real = st_realpath_inside(t, rest, p);
     if (real)
         rp_req_note_set(r, "static.dir", real);
@@ -385,17 +342,11 @@ static int static_handler(rp_req *r)
         rest++;
     if (!st_rest_is_safe(rest) || uri_has_nul(r))
         return 404;
-    struct stat st;
-    const char *used;
-    int fd;
-    int status = st_lookup_open(t, rest, rp_req_pool(r), &st, &used, &fd);
-    if (status)
-        return status;
-    if (S_ISDIR(st.st_mode))
-        return serve_dir(r, t, rest);
-    if (!S_ISREG(st.st_mode)) /* fifo, socket, device */
-        return 403;
-    return serve_file(r, t, rest, used, &st, hold_fd(r, fd));
+    int status;
+    rp_file *f = get_file(r, t, rest, &status);
+    if (f)
+        return serve_file(r, t, f);
+    return status == ST_IS_DIR ? serve_dir(r, t, rest) : status;
 }
 
 static void static_register_hooks(rp_hooks *h, void *conf)

@@ -48,21 +48,4 @@ int st_open_read(const st_target *t, const char *used, rp_pool *p, struct stat *
 /* Real filesystem path of rel, or NULL if it is missing or outside the root. */
 char *st_realpath_inside(const st_target *t, const char *rel, rp_pool *p);
 
-/* ---- cond.c: validators, conditional requests, Range ---- */
-
-#define ST_ETAG_MAX 48
-
-/* Strong ETag "\"<mtime-hex>-<size-hex>\"" into buf (ST_ETAG_MAX bytes). */
-void st_etag(char *buf, const struct stat *st);
-
-/* 1 if If-None-Match / If-Modified-Since say the client's copy is current. */
-int st_not_modified(rp_req *r, const char *etag, time_t mtime);
-
-/* Decide the byte range to send.  Returns 200 (whole file: no Range, an
- * ignored one, or a failed If-Range), 206 with the range in *off and *len, or 416. */
-int st_range(rp_req *r, const char *etag, time_t mtime, int64_t size, int64_t *off, int64_t *len);
-
-/* Parse one Range header value against size; same results as st_range. */
-int st_parse_range(const char *value, int64_t size, int64_t *off, int64_t *len);
-
 #endif

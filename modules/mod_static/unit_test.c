@@ -161,7 +161,7 @@ static void test_ranges(void)
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int64_t off = -1, len = -1;
-        int rc = st_parse_range(c[i].v, c[i].size, &off, &len);
+        int rc = rp_range_parse(c[i].v, c[i].size, &off, &len);
         CHECK(rc == c[i].rc && (rc != 206 || (off == c[i].off && len == c[i].len)),
               "range '%s' size %lld: %d %lld+%lld", c[i].v, (long long)c[i].size, rc,
               (long long)off, (long long)len);

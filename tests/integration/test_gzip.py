@@ -33,7 +33,7 @@ import time
 import unittest
 import zlib
 
-from rptest import Server, IS_ROOT, LOAD_TESTHOOKS, TEST_MODULES
+from rptest import Server, IS_ROOT, LOAD_TESTHOOKS, TEST_MODULES, wait_until
 
 EXTS = ["html", "css", "js", "json", "xml", "txt", "text", "htm"]
 AE = {"Accept-Encoding": "gzip"}
@@ -315,7 +315,15 @@ class GzipFiles(unittest.TestCase):
         orig = self.srv.path("www/cache/c.html")
         t = time.time() + 5
         os.utime(orig, (t, t))
-        h3, _ = self.assert_gzip("/cache/c.html", BODY)
+        # the server notices within FileCacheValid (its open-file cache)
+        rebuilt = []
+
+        def new_tag():
+            rebuilt[:] = [self.assert_gzip("/cache/c.html", BODY)[0]]
+            return rebuilt[0]["etag"] != h2["etag"]
+        wait_until(new_tag, timeout=15, what="a new ETag after touch")
+        h3 = rebuilt[0]
+        self.assert_gzip("/cache/c.html", BODY)
         st3 = os.stat(cpath)
         self.assertNotEqual(st3.st_ino, st2.st_ino, "cache copy not rebuilt after touch")
         self.assertNotEqual(h3["etag"], h2["etag"])
@@ -325,6 +333,8 @@ class GzipFiles(unittest.TestCase):
             f.write(new)
         t += 5
         os.utime(orig, (t, t))
+        wait_until(lambda: gunzip(self.get("/cache/c.html", AE)[2]) == new, timeout=15,
+                   what="the new content")
         self.assert_gzip("/cache/c.html", new)
         h5, _ = self.assert_gzip("/cache/c.html", new)
         self.assertIn("content-length", h5)
@@ -335,6 +345,8 @@ class GzipFiles(unittest.TestCase):
         with open(orig, "wb") as f:
             f.write(new2)
         os.utime(orig, (t, t))
+        wait_until(lambda: gunzip(self.get("/cache/c.html", AE)[2]) == new2, timeout=15,
+                   what="the longer content")
         self.assert_gzip("/cache/c.html", new2)
         self.assertEqual(sorted(os.listdir(self.srv.path("www/cache/.gzipcache"))),
                          ["c.html.gz"])
