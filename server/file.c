@@ -27,6 +27,7 @@ rp_file *rp_file_new(int fd, const struct stat *st, const char *path)
     f->st = *st;
     snprintf(f->etag, sizeof f->etag, "\"%llx-%llx\"", (unsigned long long)st->st_mtime,
              (unsigned long long)st->st_size);
+    rp_http_date(st->st_mtime, f->lastmod);
     return f;
 }
 
@@ -250,20 +251,24 @@ static int choose_range(const rp_req *r, const rp_file *f, int64_t *off, int64_t
 
 /* ---- the response ------------------------------------------------------------ */
 
+/* The request holds f, so its strings outlive the response head. */
 static void set_validators(rp_req *r, const rp_file *f)
 {
-    char date[32];
-    rp_http_date(f->st.st_mtime, date);
-    rp_resp_header_set(r, "ETag", f->etag);
-    rp_resp_header_set(r, "Last-Modified", date);
+    rp_resp_header_set_const(r, "ETag", f->etag);
+    rp_resp_header_set_const(r, "Last-Modified", f->lastmod);
 }
 
-static void set_type(rp_req *r, const rp_file *f)
+static void set_type(rp_req *r, rp_file *f)
 {
     if (rp_resp_header_get(r, "Content-Type"))
         return;
-    const char *type = f->path ? rp_mime_type(r->server, f->path) : NULL;
-    rp_resp_header_set(r, "Content-Type", type ? type : "application/octet-stream");
+    /* A cached file is looked up once per configuration (the cache is). */
+    if (f->mime_of != r->server) {
+        const char *type = f->path ? rp_mime_type(r->server, f->path) : NULL;
+        f->mime = type ? type : "application/octet-stream";
+        f->mime_of = r->server;
+    }
+    rp_resp_header_set_const(r, "Content-Type", f->mime);
 }
 
 static int send_body(rp_req *r, rp_file *f, int64_t off, int64_t len)
@@ -301,7 +306,7 @@ RP_API int rp_resp_send_file(rp_req *r, rp_file *f)
         return 416;
     }
     set_type(r, f);
-    rp_resp_header_set(r, "Accept-Ranges", "bytes");
+    rp_resp_header_set_const(r, "Accept-Ranges", "bytes");
     if (rc == 206) {
         snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)off, (long long)(off + len - 1),
                  (long long)size);

@@ -20,6 +20,9 @@ struct rp_file {
     struct evbuffer_file_segment *seg; /* the whole file, made on first sendfile */
     struct stat st;
     char etag[RP_ETAG_MAX];
+    char lastmod[32];                  /* Last-Modified value */
+    const char *mime;                  /* Content-Type from the path, found on first send */
+    const void *mime_of;               /* the rp_server mime was found in */
     char *path; /* malloc'd, or NULL */
     char *data; /* small cached files: all st_size bytes, or NULL */
 };

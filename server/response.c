@@ -45,6 +45,16 @@ RP_API void rp_resp_header_add(rp_req *r, const char *name, const char *value)
     rp_kv_add(r->pool, &r->resp_headers, header_safe(r->pool, name), header_safe(r->pool, value));
 }
 
+/* The core's own headers: values it made safe and that outlive the
+ * request (literals, the mime table, an rp_file the request holds). */
+void rp_resp_header_set_const(rp_req *r, const char *name, const char *value)
+{
+    if (r->headers_out)
+        return;
+    rp_kv_unset(&r->resp_headers, name);
+    rp_kv_add(r->pool, &r->resp_headers, name, value);
+}
+
 RP_API void rp_resp_header_unset(rp_req *r, const char *name)
 {
     rp_kv_unset(&r->resp_headers, name);
@@ -329,13 +339,66 @@ static int64_t whole_length(rp_brigade *bb)
     return -1;
 }
 
-/* "name: value\r\n" without a printf per line: every response has several. */
-static void add_header_line(struct evbuffer *out, const char *name, const char *value)
+/* The head is assembled in one stack buffer and added to the output with
+ * as few evbuffer calls as possible: every response has several lines. */
+typedef struct head_buf {
+    struct evbuffer *out;
+    size_t n;
+    char b[2048];
+} head_buf;
+
+static void hb_put(head_buf *h, const char *s, size_t len)
 {
-    evbuffer_add(out, name, strlen(name));
-    evbuffer_add(out, ": ", 2);
-    evbuffer_add(out, value, strlen(value));
-    evbuffer_add(out, "\r\n", 2);
+    if (h->n + len > sizeof h->b) {
+        evbuffer_add(h->out, h->b, h->n);
+        h->n = 0;
+        if (len > sizeof h->b) {
+            evbuffer_add(h->out, s, len);
+            return;
+        }
+    }
+    memcpy(h->b + h->n, s, len);
+    h->n += len;
+}
+
+static void hb_str(head_buf *h, const char *s)
+{
+    hb_put(h, s, strlen(s));
+}
+
+static void hb_uint(head_buf *h, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do
+        tmp[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    hb_put(h, tmp + i, sizeof tmp - i);
+}
+
+static void hb_line(head_buf *h, const char *name, const char *value)
+{
+    hb_str(h, name);
+    hb_put(h, ": ", 2);
+    hb_str(h, value);
+    hb_put(h, "\r\n", 2);
+}
+
+/* Framing headers are the core's business (except Connection for an
+ * upgrade); the first letter spares most names the comparisons. */
+static bool framing_header(const char *n, bool upgrade)
+{
+    switch (*n) {
+    case 'C':
+    case 'c':
+        return strcasecmp(n, "Content-Length") == 0 ||
+               (!upgrade && strcasecmp(n, "Connection") == 0);
+    case 'T':
+    case 't':
+        return strcasecmp(n, "Transfer-Encoding") == 0;
+    default:
+        return false;
+    }
 }
 
 static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
@@ -356,26 +419,38 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
                 c->worker == t->current; /* an old configuration after a reload closes */
     if (!keep)
         r->close_after = true;
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", r->status,
-                        rp_status_reason(r->status), rp_version(), rp_worker_date(c->worker));
+    head_buf h;
+    h.out = out;
+    h.n = 0;
+    hb_put(&h, "HTTP/1.1 ", 9);
+    hb_uint(&h, (unsigned)r->status);
+    hb_put(&h, " ", 1);
+    hb_str(&h, rp_status_reason(r->status));
+    hb_put(&h, "\r\nServer: ", 10);
+    hb_str(&h, rp_version());
+    hb_put(&h, "\r\nDate: ", 8);
+    hb_str(&h, rp_worker_date(c->worker));
+    hb_put(&h, "\r\n", 2);
     for (size_t i = 0; i < r->resp_headers.n; i++) {
         const char *n = r->resp_headers.names[i];
-        if (strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "Transfer-Encoding") == 0 ||
-            (strcasecmp(n, "Connection") == 0 && !upgrade))
-            continue; /* framing is the core's business, except for an upgrade */
-        add_header_line(out, n, r->resp_headers.values[i]);
+        if (!framing_header(n, upgrade))
+            hb_line(&h, n, r->resp_headers.values[i]);
     }
-    if (body && r->length >= 0)
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)r->length);
-    else if (r->chunked)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    if (body && r->length >= 0) {
+        hb_put(&h, "Content-Length: ", 16);
+        hb_uint(&h, (unsigned long long)r->length);
+        hb_put(&h, "\r\n", 2);
+    } else if (r->chunked) {
+        hb_put(&h, "Transfer-Encoding: chunked\r\n", 28);
+    }
     if (upgrade)
         ; /* the upgrading module wrote Connection: Upgrade */
     else if (!keep)
-        evbuffer_add(out, "Connection: close\r\n", 19);
+        hb_put(&h, "Connection: close\r\n", 19);
     else if (r->http_minor == 0)
-        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-    evbuffer_add(out, "\r\n", 2);
+        hb_put(&h, "Connection: keep-alive\r\n", 24);
+    hb_put(&h, "\r\n", 2);
+    evbuffer_add(out, h.b, h.n);
     r->headers_out = true;
 }
 

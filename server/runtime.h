@@ -191,6 +191,7 @@ int rp_filter_send(rp_req *r, rp_brigade *bb);
 void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's data */
 /* A FILE bucket taking over one reference to f (file.h). */
 void rp_brigade_add_rpfile(rp_brigade *bb, struct rp_file *f, int64_t off, int64_t len);
+void rp_resp_header_set_const(rp_req *r, const char *name, const char *value); /* no copy */
 int rp_resp_send_rpfile(rp_req *r, struct rp_file *f, int64_t off, int64_t len);
 
 /* worker.c */

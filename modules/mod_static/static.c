@@ -270,7 +270,12 @@ static rp_file *get_file(rp_req *r, const st_target *t, const char *rel, int *st
 {
     rp_pool *p = rp_req_pool(r);
     st_open_arg a = {t, rel, p};
-    const char *key = rp_psprintf(p, "%s%s%s", t->root, t->root_len > 1 ? "/" : "", rel);
+    /* root "/" rel, without a printf: this runs for every file request */
+    size_t rlen = strlen(rel), sep = t->root_len > 1;
+    char *key = rp_palloc(p, t->root_len + sep + rlen + 1);
+    memcpy(key, t->root, t->root_len);
+    key[t->root_len] = '/';
+    memcpy(key + t->root_len + sep, rel, rlen + 1);
     return rp_file_get(r, t, key, open_below_root, &a, status);
 }
 

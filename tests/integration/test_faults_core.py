@@ -244,11 +244,12 @@ class TestTimeouts(unittest.TestCase):
                 s.close()
 
     def test_steady_download_outlives_every_timeout(self):
-        # Every deadline is shorter than the download; SendTimeout (silence
-        # only) leaves room for a reader descheduled on a loaded machine.
+        # Every deadline but SendTimeout is far shorter than the download;
+        # SendTimeout (silence only) leaves room for a reader descheduled for
+        # seconds on a loaded machine.
         size = HUGE_MB * 1024 * 1024
         conf = ROUTES + ("ConnectTimeout 1\nKeepAliveTimeout 1\nHeaderTimeout 1\n"
-                         "SendTimeout 3\nBodyTimeout 1\n")
+                         "SendTimeout 8\nBodyTimeout 1\n")
         files = dict(FILES)
         with Server(conf=conf, files=files) as srv:
             with open(srv.path("www/huge.bin"), "wb") as f:
