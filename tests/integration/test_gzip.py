@@ -125,8 +125,12 @@ def make_writable(srv, rel):
 class GzipFiles(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # FileCacheValid 0: files here are rewritten in place between
+        # requests, and each worker would keep its own view of them for the
+        # validity window (test_file_cache tests the window).
         cls.srv = Server(conf="LoadModule static mod_static.so\n"
                               "LoadModule gzip mod_gzip.so\n"
+                              "FileCacheValid 0\n"
                               "CompressFiles on\n"
                               "Map / {www}\n"
                               "Map /enc {www}/enc \"Content-Encoding: br\"\n",
