@@ -41,10 +41,13 @@ typedef struct rp_modrec {
 /* Descriptor address -> module record, open addressing, filled as modules
  * load (module.c): rp_req_ctx and friends run per request and must not
  * search.  Read-only once the configuration is finalized. */
+typedef struct rp_modslot {
+    const rp_module *key; /* NULL: empty slot */
+    rp_modrec *rec;
+} rp_modslot;
 typedef struct rp_modtab {
-    const rp_module **keys; /* NULL: empty slot */
-    rp_modrec **recs;
-    size_t mask;            /* capacity - 1; capacity is a power of two */
+    rp_modslot *slots;
+    size_t mask; /* capacity - 1; capacity is a power of two */
     size_t n;
 } rp_modtab;
 

@@ -286,12 +286,15 @@ void rp_server_free(rp_server *s)
 int rp_server_finalize(rp_server *s, const char **err)
 {
     rp_log_set_level((int)s->core->log_level); /* post_config may log */
+    /* The loader indexed what it loaded; this covers records added by hand
+     * (unit tests) before anything reads the table from a worker. */
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];
-        /* The loader indexed what it loaded; this covers records added by
-         * hand (embedders, unit tests) before the workers read the table. */
         if (rp_modrec_of(s, m->desc) != m)
             rp_modtab_add(s, m->desc, m);
+    }
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
         struct rp_hooks h = {s, m};
         if (m->desc->register_hooks)
             m->desc->register_hooks(&h, m->conf);

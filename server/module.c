@@ -107,12 +107,12 @@ static size_t modtab_slot(const rp_module *m, size_t mask)
 static void modtab_put(rp_modtab *t, const rp_module *key, rp_modrec *rec)
 {
     size_t i = modtab_slot(key, t->mask);
-    while (t->keys[i] && t->keys[i] != key)
+    while (t->slots[i].key && t->slots[i].key != key)
         i = (i + 1) & t->mask;
-    if (!t->keys[i])
+    if (!t->slots[i].key)
         t->n++;
-    t->keys[i] = key;
-    t->recs[i] = rec;
+    t->slots[i].key = key;
+    t->slots[i].rec = rec;
 }
 
 void rp_modtab_add(rp_server *s, const rp_module *key, rp_modrec *rec)
@@ -120,18 +120,31 @@ void rp_modtab_add(rp_server *s, const rp_module *key, rp_modrec *rec)
     rp_modtab *t = &s->modtab;
     if (!key)
         return;
-    if ((t->n + 1) * 2 > t->mask + 1 || !t->keys) { /* keep it at most half full */
+    if (!t->slots || (t->n + 1) * 2 > t->mask + 1) { /* keep it at most half full */
         rp_modtab old = *t;
-        size_t cap = old.keys ? (old.mask + 1) * 2 : 16;
-        t->keys = rp_pcalloc(s->pool, cap * sizeof(*t->keys));
-        t->recs = rp_pcalloc(s->pool, cap * sizeof(*t->recs));
+        size_t cap = old.slots ? (old.mask + 1) * 2 : 16;
+        t->slots = rp_pcalloc(s->pool, cap * sizeof(*t->slots));
         t->mask = cap - 1;
         t->n = 0;
-        for (size_t i = 0; old.keys && i <= old.mask; i++)
-            if (old.keys[i])
-                modtab_put(t, old.keys[i], old.recs[i]);
+        for (size_t i = 0; old.slots && i <= old.mask; i++)
+            if (old.slots[i].key)
+                modtab_put(t, old.slots[i].key, old.slots[i].rec);
     }
     modtab_put(t, key, rec);
+}
+
+/* Not in the table: a record someone appended to mods by hand before
+ * rp_server_finalize indexed it (unit tests), or not loaded at all.  Kept
+ * out of line so the lookup itself needs no saved registers. */
+__attribute__((noinline, cold)) static rp_modrec *modrec_scan(const rp_server *s,
+                                                              const rp_module *m)
+{
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *r = s->mods.v[i];
+        if (r->desc == m)
+            return r;
+    }
+    return m->name ? rp_module_find(s, m->name) : NULL;
 }
 
 /* Runs on every rp_req_ctx / rp_req_conf / rp_worker_ctx call. */
@@ -140,18 +153,11 @@ rp_modrec *rp_modrec_of(const rp_server *s, const rp_module *m)
     if (!m)
         return NULL;
     const rp_modtab *t = &s->modtab;
-    if (t->keys)
-        for (size_t i = modtab_slot(m, t->mask); t->keys[i]; i = (i + 1) & t->mask)
-            if (t->keys[i] == m)
-                return t->recs[i];
-    /* Not in the table: a record someone appended to mods by hand before
-     * rp_server_finalize indexed it (unit tests), or not loaded at all. */
-    for (size_t i = 0; i < s->mods.n; i++) {
-        rp_modrec *r = s->mods.v[i];
-        if (r->desc == m)
-            return r;
-    }
-    return m->name ? rp_module_find(s, m->name) : NULL;
+    if (t->slots)
+        for (size_t i = modtab_slot(m, t->mask); t->slots[i].key; i = (i + 1) & t->mask)
+            if (t->slots[i].key == m)
+                return t->slots[i].rec;
+    return modrec_scan(s, m);
 }
 
 /* ---- checking a descriptor ------------------------------------------------- */
