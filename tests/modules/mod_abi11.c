@@ -23,8 +23,8 @@ static void *a11_create_conf(rp_pool *p)
     return n;
 }
 
-static int a11_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
-                          char *const argv[], const char **err)
+static int a11_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
+                          const char **err)
 {
     (void)conf;
     if (argc != 1 || strcmp(argv[0], "abi11:") != 0)
