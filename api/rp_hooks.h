@@ -3,14 +3,25 @@
  *   MAP      first-wins  translate the request (the core has already matched
  *                        the route table; a hook may refine or replace it)
  *   AUTH     run-all     any status (>= 100) stops the request with it
+ *   (route)              the route owner's rp_module.handler, if it has one
  *   HANDLER  first-wins  produce the response
  *   ERROR    first-wins  produce the body of an error response (status >= 400)
  *   LOG      run-all     after the response is complete
  *
+ * Content comes first from the module that owns the request's route (after
+ * MAP: rp_req_route_owner): the core calls that module's descriptor field
+ * `handler` directly, like nginx's location content handler, whatever
+ * HANDLER hooks exist or how they are ordered.  A module serving its own
+ * routes needs no HANDLER hook and no "is this my route?" test.  HANDLER
+ * hooks answer what remains: requests no route claims, routes whose owner
+ * has no handler, and requests the owner's handler declined.  To take a
+ * routed request away from its owner, change the route in a MAP hook
+ * (rp_req_set_route) or answer it in AUTH.
+ *
  * Return values: RP_DECLINED (next hook), RP_OK (first-wins: stop; run-all:
- * go on), RP_ASYNC (handler only: the response is finished later with
- * rp_resp_finish), or an HTTP status.  When every handler declines the core
- * answers 404.
+ * go on), RP_ASYNC (route handler and HANDLER only: the response is finished
+ * later with rp_resp_finish), or an HTTP status.  When the route handler and
+ * every HANDLER hook decline the core answers 404.
  *
  * Order: hooks sort by `order` (RP_HOOK_FIRST < RP_HOOK_MIDDLE <
  * RP_HOOK_LAST), then by the before/after constraints, which name other

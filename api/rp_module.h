@@ -16,6 +16,9 @@
  * from the server's, whose ABI minor is newer than the server's, or whose
  * name is already loaded.  Fields unknown to an older plugin (struct_size
  * smaller than the server's rp_module) are treated as NULL.
+ *
+ * ABI history: 1.1 added rp_stop_state_get (same descriptor); 1.2 appends
+ * the descriptor field `handler`.
  */
 #ifndef RP_MODULE_H
 #define RP_MODULE_H
@@ -87,9 +90,10 @@ RP_API const char *rp_cmd_error(const rp_cmd *cmd, const char *fmt, ...) RP_PRIN
  *   "/x/page?.html"   glob (fnmatch) when it holds an unescaped * ? or [
  *   "ws:..."        any of the above, for websocket upgrade requests only
  * Matching order: exact and prefix, then regex, then glob; longest key first
- * within each group unless "MapSort off".  owner is the module whose handler
- * serves the route; target is opaque data the owner gets back from
- * rp_req_route_target().  Returns NULL or an error message. */
+ * within each group unless "MapSort off".  owner is the module whose
+ * descriptor `handler` serves the route (see struct rp_module); target is
+ * opaque data the owner gets back from rp_req_route_target().  Returns NULL
+ * or an error message. */
 RP_API const char *rp_route_add(rp_cmd *cmd, const char *key, const rp_module *owner, void *target);
 
 /* ---- the descriptor ---------------------------------------------------- */
@@ -129,6 +133,17 @@ struct rp_module {
     /* Called in each worker thread before it serves, and as it stops. */
     int (*worker_init)(rp_worker *w, void *conf);
     void (*worker_exit)(rp_worker *w, void *conf);
+
+    /* ---- ABI 1.2 -------------------------------------------------------- */
+
+    /* The content handler of the routes this module owns (rp_route_add, or
+     * rp_req_set_route in a MAP hook): after MAP and AUTH the core calls the
+     * owner's handler directly, with no "is this my route?" test to write
+     * and no other module's HANDLER hook in front of it.  Same results as a
+     * HANDLER hook (rp_hooks.h).  RP_DECLINED hands the request to the
+     * HANDLER hooks, which also serve requests no route claims; when they
+     * all decline the answer is 404.  NULL: the HANDLER hooks decide. */
+    int (*handler)(rp_req *r);
 };
 
 #define RP_MODULE_HEADER \

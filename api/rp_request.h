@@ -43,15 +43,19 @@ RP_API int rp_req_header_at(const rp_req *r, size_t i, const char **name, const 
 RP_API const void *rp_req_body(const rp_req *r, size_t *len);
 
 /* Route matched by the core: key as configured, owner, target, and the part
- * of the path after a prefix key ("" for exact keys). */
+ * of the path after a prefix key ("" for exact keys).  The owner's
+ * rp_module.handler is called for the request before any HANDLER hook. */
 RP_API const char *rp_req_route_key(const rp_req *r);
 RP_API const rp_module *rp_req_route_owner(const rp_req *r);
 RP_API void *rp_req_route_target(const rp_req *r);
 RP_API const char *rp_req_route_rest(const rp_req *r);
-/* A MAP hook may point the request at another route target. */
+/* A MAP hook may point the request at another route target (and so at
+ * another owner's handler). */
 RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest);
 
-/* Per-module slots, one per loaded module, NULL until set. */
+/* Per-module slots, one per loaded module, NULL until set.  m is found by
+ * its address in a table the loader fills (constant time), so calling these
+ * on every request costs no search. */
 RP_API void *rp_req_ctx(const rp_req *r, const rp_module *m);
 RP_API void rp_req_set_ctx(rp_req *r, const rp_module *m, void *ctx);
 

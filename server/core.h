@@ -30,11 +30,26 @@ void rp_vec_push(rp_pool *p, rp_vec *vec, void *item);
 
 typedef struct rp_modrec {
     const rp_module *desc; /* NULL-field-safe copy when struct_size is smaller */
+    const rp_module *self; /* the plugin's own address (what it compares with);
+                            * NULL: desc */
     void *handle;          /* lt_dlhandle; NULL for the core itself */
     char *file;            /* as resolved, for messages */
     void *conf;            /* from create_conf, or NULL */
     int index;             /* slot in per-request / per-worker ctx arrays */
 } rp_modrec;
+
+/* Descriptor address -> module record, open addressing, filled as modules
+ * load (module.c): rp_req_ctx and friends run per request and must not
+ * search.  Read-only once the configuration is finalized. */
+typedef struct rp_modslot {
+    const rp_module *key; /* NULL: empty slot */
+    rp_modrec *rec;
+} rp_modslot;
+typedef struct rp_modtab {
+    rp_modslot *slots;
+    size_t mask; /* capacity - 1; capacity is a power of two */
+    size_t n;
+} rp_modtab;
 
 /* The core's own pseudo-module: its directives, its access-log hook. */
 extern const rp_module rp_module_core;
@@ -131,6 +146,7 @@ typedef struct rp_mime_table rp_mime_table;
 struct rp_server {
     rp_pool *pool;
     rp_vec mods;                   /* rp_modrec *, index 0 = core */
+    rp_modtab modtab;              /* descriptor address -> mods entry */
     rp_vec hooks[RP_PHASE_COUNT];  /* rp_hook_rec *, sorted by rp_hooks_finalize */
     rp_vec filters;                /* rp_filter_def *, sorted likewise */
     rp_vec routes;                 /* rp_route *, sorted by rp_routes_finalize */
@@ -185,9 +201,11 @@ RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
 /* How deep Include may nest before the reader refuses. */
 #define RP_INCLUDE_DEPTH_MAX 16
 
-/* The record of a loaded module, found by descriptor pointer or, for a plugin
- * whose descriptor the loader copied, by name; NULL if not loaded. */
+/* The record of a loaded module, found by descriptor address (the plugin's
+ * own or the loader's copy) in constant time; NULL if not loaded. */
 rp_modrec *rp_modrec_of(const rp_server *s, const rp_module *m);
+/* Make rec findable by key (module.c).  Configuration time only. */
+void rp_modtab_add(rp_server *s, const rp_module *key, rp_modrec *rec);
 /* Setter of the core's Include directive (conf.c): reads each file or glob,
  * relative to the including file's directory. */
 const char *rp_conf_include(rp_cmd *cmd, void *conf, int argc, char *const argv[]);

@@ -49,7 +49,7 @@ RP_API void rp_hook_add(rp_hooks *h, rp_phase phase, rp_hook_fn fn, int order,
 
 RP_API const rp_module *rp_hooks_module(const rp_hooks *h)
 {
-    return h->mod->desc;
+    return h->mod->self ? h->mod->self : h->mod->desc; /* never the loader's copy */
 }
 RP_API rp_server *rp_hooks_server(const rp_hooks *h)
 {
@@ -229,6 +229,15 @@ void rp_hooks_dump(const rp_server *s, FILE *out)
             fprintf(out, ")\n");
         }
     }
+    fprintf(out, "ROUTE HANDLERS (called before the HANDLER hooks for routes they own)\n");
+    int owners = 0;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_modrec *m = s->mods.v[i];
+        if (m->desc->handler)
+            fprintf(out, "  %d. %s\n", ++owners, m->desc->name);
+    }
+    if (!owners)
+        fprintf(out, "  (none)\n");
     fprintf(out, "FILTERS (content, transfer, network)\n");
     if (!s->filters.n)
         fprintf(out, "  (none)\n");
@@ -253,6 +262,7 @@ rp_server *rp_server_new(void)
     core->conf = rp_module_core.create_conf(p);
     core->index = 0;
     rp_vec_push(p, &s->mods, core);
+    rp_modtab_add(s, core->desc, core);
     s->core = core->conf;
     return s;
 }
@@ -276,6 +286,13 @@ void rp_server_free(rp_server *s)
 int rp_server_finalize(rp_server *s, const char **err)
 {
     rp_log_set_level((int)s->core->log_level); /* post_config may log */
+    /* The loader indexed what it loaded; this covers records added by hand
+     * (unit tests) before anything reads the table from a worker. */
+    for (size_t i = 0; i < s->mods.n; i++) {
+        rp_modrec *m = s->mods.v[i];
+        if (rp_modrec_of(s, m->desc) != m)
+            rp_modtab_add(s, m->desc, m);
+    }
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *m = s->mods.v[i];
         struct rp_hooks h = {s, m};

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <ltdl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,7 +85,7 @@ static const char *current_module_dir(const rp_server *s)
     return rp_default_module_dir();
 }
 
-/* ---- lookup --------------------------------------------------------------- */
+/* ---- lookup ------------------------------------------------------------- */
 
 rp_modrec *rp_module_find(const rp_server *s, const char *name)
 {
@@ -96,16 +97,67 @@ rp_modrec *rp_module_find(const rp_server *s, const char *name)
     return NULL;
 }
 
-rp_modrec *rp_modrec_of(const rp_server *s, const rp_module *m)
+/* Descriptors are a few words apart at most: mix the address bits so
+ * neighbours spread over the table (Fibonacci hashing). */
+static size_t modtab_slot(const rp_module *m, size_t mask)
 {
-    if (!m)
-        return NULL;
+    return (size_t)(((uint64_t)(uintptr_t)m * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+}
+
+static void modtab_put(rp_modtab *t, const rp_module *key, rp_modrec *rec)
+{
+    size_t i = modtab_slot(key, t->mask);
+    while (t->slots[i].key && t->slots[i].key != key)
+        i = (i + 1) & t->mask;
+    if (!t->slots[i].key)
+        t->n++;
+    t->slots[i].key = key;
+    t->slots[i].rec = rec;
+}
+
+void rp_modtab_add(rp_server *s, const rp_module *key, rp_modrec *rec)
+{
+    rp_modtab *t = &s->modtab;
+    if (!key)
+        return;
+    if (!t->slots || (t->n + 1) * 2 > t->mask + 1) { /* keep it at most half full */
+        rp_modtab old = *t;
+        size_t cap = old.slots ? (old.mask + 1) * 2 : 16;
+        t->slots = rp_pcalloc(s->pool, cap * sizeof(*t->slots));
+        t->mask = cap - 1;
+        t->n = 0;
+        for (size_t i = 0; old.slots && i <= old.mask; i++)
+            if (old.slots[i].key)
+                modtab_put(t, old.slots[i].key, old.slots[i].rec);
+    }
+    modtab_put(t, key, rec);
+}
+
+/* Not in the table: a record someone appended to mods by hand before
+ * rp_server_finalize indexed it (unit tests), or not loaded at all.  Kept
+ * out of line so the lookup itself needs no saved registers. */
+__attribute__((noinline, cold)) static rp_modrec *modrec_scan(const rp_server *s,
+                                                              const rp_module *m)
+{
     for (size_t i = 0; i < s->mods.n; i++) {
         rp_modrec *r = s->mods.v[i];
         if (r->desc == m)
             return r;
     }
     return m->name ? rp_module_find(s, m->name) : NULL;
+}
+
+/* Runs on every rp_req_ctx / rp_req_conf / rp_worker_ctx call. */
+rp_modrec *rp_modrec_of(const rp_server *s, const rp_module *m)
+{
+    if (!m)
+        return NULL;
+    const rp_modtab *t = &s->modtab;
+    if (t->slots)
+        for (size_t i = modtab_slot(m, t->mask); t->slots[i].key; i = (i + 1) & t->mask)
+            if (t->slots[i].key == m)
+                return t->slots[i].rec;
+    return modrec_scan(s, m);
 }
 
 /* ---- checking a descriptor ------------------------------------------------- */
@@ -181,8 +233,10 @@ static const rp_module *usable_desc(rp_pool *p, const rp_module *d)
     return copy;
 }
 
+/* The checked descriptor the server reads; *exported is the plugin's own
+ * address, which its calls (rp_req_ctx(r, &rp_module_x)) pass. */
 static const rp_module *find_desc(rp_server *s, lt_dlhandle h, const char *name, const char *path,
-                                  const char **err)
+                                  const rp_module **exported, const char **err)
 {
     const char *sym = rp_psprintf(s->pool, "rp_module_%s", name);
     const rp_module *d = lt_dlsym(h, sym);
@@ -199,6 +253,7 @@ static const rp_module *find_desc(rp_server *s, lt_dlhandle h, const char *name,
                            d->name ? d->name : "(null)", name);
         return NULL;
     }
+    *exported = d;
     return usable_desc(s->pool, d);
 }
 
@@ -214,18 +269,22 @@ int rp_module_load(rp_server *s, rp_cmd *cmd, const char *name, const char *file
     lt_dlhandle h = open_module(s, path, err);
     if (!h)
         return -1;
-    const rp_module *d = find_desc(s, h, name, path, err);
+    const rp_module *exported = NULL;
+    const rp_module *d = find_desc(s, h, name, path, &exported, err);
     if (!d) {
         lt_dlclose(h);
         return -1;
     }
     rp_modrec *m = rp_pcalloc(s->pool, sizeof(*m));
     m->desc = d;
+    m->self = exported;
     m->handle = h;
     m->file = path;
     m->index = (int)s->mods.n;
     m->conf = d->create_conf ? d->create_conf(s->pool) : NULL;
     rp_vec_push(s->pool, &s->mods, m);
+    rp_modtab_add(s, d, m);
+    rp_modtab_add(s, exported, m); /* the same address unless d is a copy */
     return 0;
 }
 

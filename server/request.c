@@ -181,6 +181,18 @@ static void match_route(rp_req *r)
     }
 }
 
+/* The route decides who serves it (nginx's content handler): the owner's
+ * handler runs before, and regardless of, the HANDLER hooks, so no handler
+ * has to ask "is this my route?" on every request.  route_owner's desc is
+ * the loader's full-size copy: an older plugin's handler reads NULL. */
+static int run_route_handler(rp_req *r)
+{
+    const rp_modrec *owner = r->route_owner;
+    if (!owner || !owner->desc->handler)
+        return RP_DECLINED;
+    return owner->desc->handler(r);
+}
+
 static int pipeline(rp_req *r)
 {
     int rc = rp_req_normalize_path(r);
@@ -193,7 +205,9 @@ static int pipeline(rp_req *r)
     rc = run_all(r, RP_PHASE_AUTH);
     if (rc != RP_OK)
         return rc;
-    rc = run_first(r, RP_PHASE_HANDLER);
+    rc = run_route_handler(r);
+    if (rc == RP_DECLINED)
+        rc = run_first(r, RP_PHASE_HANDLER);
     return rc == RP_DECLINED ? 404 : rc;
 }
 
@@ -268,7 +282,8 @@ RP_API const void *rp_req_body(const rp_req *r, size_t *len)
 RP_API const char *rp_req_route_key(const rp_req *r) { return r->route_key; }
 RP_API const rp_module *rp_req_route_owner(const rp_req *r)
 {
-    return r->route_owner ? r->route_owner->desc : NULL;
+    const rp_modrec *m = r->route_owner;
+    return !m ? NULL : m->self ? m->self : m->desc; /* never the loader's copy */
 }
 RP_API void *rp_req_route_target(const rp_req *r) { return r->route_target; }
 RP_API const char *rp_req_route_rest(const rp_req *r) { return r->route_rest ? r->route_rest : ""; }

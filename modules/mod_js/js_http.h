@@ -149,7 +149,7 @@ rp_server *js_http_server(int *serving);
  * heap_user is its js_heap_user); NULL if it cannot be created.
  * js_ws_worker_exit: close the websockets still open (1001), free the heap.
  * js_ws_post_config: look the ws service up (RP_ERROR if ws: routes exist
- * without mod_ws).  js_ws_handle: the HANDLER hook for a route with t->ws. */
+ * without mod_ws).  js_ws_handle: the route handler for a target with t->ws. */
 typedef struct js_wsw js_wsw;
 js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user);
 void js_ws_worker_exit(js_wsw *wsw);

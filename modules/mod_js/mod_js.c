@@ -500,10 +500,9 @@ static js_worker *worker_of(rp_req *r)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
+/* The descriptor's handler: the core calls it only for our routes. */
 static int js_handler(rp_req *r)
 {
-    if (rp_req_route_owner(r) != JS_SELF)
-        return RP_DECLINED;
     js_worker *jw = worker_of(r);
     if (!jw)
         return 500;
@@ -569,7 +568,6 @@ void js_start_register_builtin(void); /* start.c */
 static void js_register_hooks(rp_hooks *h, void *conf)
 {
     (void)conf;
-    rp_hook_add(h, RP_PHASE_HANDLER, js_handler, RP_HOOK_MIDDLE, NULL, NULL);
     rp_hook_add(h, RP_PHASE_ERROR, js_error_hook, RP_HOOK_MIDDLE, NULL, NULL);
     js_start_register_builtin();
 }
@@ -605,4 +603,5 @@ RP_MODULE_DECLARE(js) = {
     .post_config = js_post_config,
     .worker_init = js_worker_init,
     .worker_exit = js_worker_exit,
+    .handler = js_handler,
 };

@@ -7,8 +7,8 @@
  *   Map /hello skeleton:      a route this module owns (map_target)
  *   Map /hi skeleton:Hiya     the same, with a per-route greeting
  *
- * GET /hello answers the greeting as text/plain.  Along the way it uses an
- * AUTH hook, a HANDLER hook, a content filter, a LOG hook, per-worker and
+ * GET /hello answers the greeting as text/plain.  Along the way it uses a
+ * route handler, an AUTH hook, a content filter, a LOG hook, per-worker and
  * per-request state, notes, the error log and a service.
  *
  * Build in the tree:   rp_add_module(skeleton mod_skeleton.c) (CMakeLists.txt)
@@ -77,6 +77,8 @@ static int skel_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
     return RP_OK;
 }
 
+/* Hooks and filters see every request; they ask this.  The route handler
+ * (skel_handler) never needs to: the core calls it only for our routes. */
 static int is_ours(rp_req *r) {
     return rp_req_route_owner(r) == &rp_module_skeleton;
 }
@@ -118,11 +120,13 @@ static int skel_auth(rp_req *r) {
     return RP_DECLINED;
 }
 
-/* HANDLER (first-wins): produce the response, or RP_DECLINED for the next
- * handler (every handler declining means 404). */
+/* The route handler (the descriptor's .handler): after MAP and AUTH the core
+ * calls it for every request whose route this module owns, before any
+ * HANDLER hook, so it needs no "is this my route?" test.  Produce the
+ * response, or RP_DECLINED to let the HANDLER hooks try (all declining means
+ * 404).  A HANDLER hook (rp_hook_add(h, RP_PHASE_HANDLER, ...)) is only for
+ * requests no route claims. */
 static int skel_handler(rp_req *r) {
-    if (!is_ours(r))
-        return RP_DECLINED;
     if (strcmp(rp_req_method(r), "GET") != 0 && !rp_req_is_head(r)) {
         rp_resp_header_set(r, "Allow", "GET, HEAD");
         return 405;
@@ -188,10 +192,10 @@ static int skel_filter(rp_filter *f, rp_brigade *bb) {
 static void skel_register_hooks(rp_hooks *h, void *conf) {
     (void)conf;
     /* order: RP_HOOK_FIRST/MIDDLE/LAST; then before/after other modules by
-     * name (NULL-terminated), e.g. run our handler ahead of mod_static's. */
-    static const char *const before[] = {"static", NULL};
-    rp_hook_add(h, RP_PHASE_AUTH, skel_auth, RP_HOOK_MIDDLE, NULL, NULL);
-    rp_hook_add(h, RP_PHASE_HANDLER, skel_handler, RP_HOOK_MIDDLE, before, NULL);
+     * name (NULL-terminated), e.g. check ahead of mod_js's AUTH hooks.  The
+     * route handler is not a hook: it is in the descriptor below. */
+    static const char *const before[] = {"js", NULL};
+    rp_hook_add(h, RP_PHASE_AUTH, skel_auth, RP_HOOK_MIDDLE, before, NULL);
     rp_hook_add(h, RP_PHASE_LOG, skel_log, RP_HOOK_LAST, NULL, NULL);
     rp_filter_register(h, "skeleton-count", RP_FILTER_CONTENT, RP_HOOK_MIDDLE,
                        skel_filter_setup, skel_filter);
@@ -234,4 +238,5 @@ RP_MODULE_DECLARE(skeleton) = {
     .post_config = skel_post_config,
     .worker_init = skel_worker_init,
     .worker_exit = skel_worker_exit,
+    .handler = skel_handler, /* serves the routes map_target claimed */
 };

@@ -331,10 +331,9 @@ static int is_bare_key(const rp_req *r, const char *rest)
     return rest[0] == '\0' && (plen == 0 || path[plen - 1] != '/');
 }
 
+/* The descriptor's handler: the core calls it only for our routes. */
 static int static_handler(rp_req *r)
 {
-    if (rp_req_route_owner(r) != &rp_module_static)
-        return RP_DECLINED;
     const st_target *t = rp_req_route_target(r);
     if (!rp_req_is_head(r) && strcmp(rp_req_method(r), "GET") != 0) {
         rp_resp_header_set(r, "Allow", "GET, HEAD");
@@ -354,12 +353,6 @@ static int static_handler(rp_req *r)
     return status == ST_IS_DIR ? serve_dir(r, t, rest) : status;
 }
 
-static void static_register_hooks(rp_hooks *h, void *conf)
-{
-    (void)conf;
-    rp_hook_add(h, RP_PHASE_HANDLER, static_handler, RP_HOOK_MIDDLE, NULL, NULL);
-}
-
 RP_MODULE_DECLARE(static) = {
     RP_MODULE_HEADER,
     .name = "static",
@@ -367,5 +360,5 @@ RP_MODULE_DECLARE(static) = {
     .directives = static_directives,
     .create_conf = static_create_conf,
     .map_target = static_map_target,
-    .register_hooks = static_register_hooks,
+    .handler = static_handler,
 };

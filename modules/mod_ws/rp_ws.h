@@ -5,14 +5,13 @@
  *
  *     const rp_ws_service_v1 *ws = rp_service_get("ws", 1);
  *
- * and, in its HANDLER hook for a "ws:" route it owns, hands the request over:
+ * and, in its route handler (the descriptor's .handler, called for the "ws:"
+ * routes it owns), hands the request over:
  *
  *     static const rp_ws_handler my_handler = {
  *         .on_open = my_open, .on_message = my_message, .on_close = my_close,
  *     };
- *     static int my_handler_hook(rp_req *r) {
- *         if (rp_req_route_owner(r) != &rp_module_mine)
- *             return RP_DECLINED;
+ *     static int my_route_handler(rp_req *r) {
  *         return ws->accept(r, &my_handler, my_state);
  *     }
  *
@@ -76,8 +75,8 @@ typedef struct rp_ws_handler {
 } rp_ws_handler;
 
 typedef struct rp_ws_service_v1 {
-    /* Perform the upgrade handshake on r (from a HANDLER hook) and take the
-     * connection over.  Return its result from the hook:
+    /* Perform the upgrade handshake on r (from a route handler or a HANDLER
+     * hook) and take the connection over.  Return its result from there:
      *   RP_OK  the 101 went out, on_open has run (unless the client vanished
      *          during the handshake: then no callback runs at all);
      *   400    not a valid websocket upgrade request (method, Upgrade,

@@ -649,10 +649,9 @@ static const rp_ws_handler echo_handler = {
     .on_message = echo_message,
 };
 
+/* The descriptor's handler: the core calls it only for our routes. */
 static int ws_handler(rp_req *r)
 {
-    if (rp_req_route_owner(r) != &rp_module_ws)
-        return RP_DECLINED;
     const ws_target *t = rp_req_route_target(r);
     if (!t || t->kind != WS_TARGET_ECHO)
         return RP_DECLINED;
@@ -748,8 +747,8 @@ static void ws_worker_exit(rp_worker *w, void *conf)
 
 static void ws_register_hooks(rp_hooks *h, void *conf)
 {
+    (void)h;
     (void)conf;
-    rp_hook_add(h, RP_PHASE_HANDLER, ws_handler, RP_HOOK_MIDDLE, NULL, NULL);
     /* Published here, before any module's post_config, so every module can
      * look it up there. */
     if (rp_service_version(RP_WS_SERVICE) < RP_WS_SERVICE_VERSION)
@@ -766,4 +765,5 @@ RP_MODULE_DECLARE(ws) = {
     .register_hooks = ws_register_hooks,
     .worker_init = ws_worker_init,
     .worker_exit = ws_worker_exit,
+    .handler = ws_handler,
 };

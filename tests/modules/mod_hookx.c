@@ -7,8 +7,9 @@
  * Hooks:
  *   AUTH (run-all)      appends "<name>" to the request note "order" and
  *                       answers 403 if the request has "X-Hook-Deny: <name>"
- *   HANDLER (first-wins) with a request header "X-Hook-Claim", answers
- *                       "handled by <name>\n" (so the first in order wins)
+ *   HANDLER (first-wins) with a request header "X-Hook-Claim", or with
+ *                       "X-Hook-Grab: <name>", answers "handled by <name>\n"
+ *                       (so the first in order wins) whatever the route
  *   LOG (run-all)       logs "hook-log <name> <uri>" at notice level
  * mod_hooka also publishes the service "testsvc" version 1 in post_config.
  */
@@ -106,7 +107,8 @@ static int hx_auth(rp_req *r)
 
 static int hx_handler(rp_req *r)
 {
-    if (!rp_req_header(r, "X-Hook-Claim"))
+    const char *grab = rp_req_header(r, "X-Hook-Grab");
+    if (!rp_req_header(r, "X-Hook-Claim") && !(grab && strcmp(grab, HOOK_NAME) == 0))
         return RP_DECLINED;
     const char *o = rp_req_note_get(r, "order");
     rp_resp_header_set(r, "Content-Type", "text/plain");

@@ -24,7 +24,8 @@
  *
  * Hooks: MAP  - "X-Remap: <mode>" points any request at that mode.
  *        AUTH - records "auth" in the phases note; "X-Deny: <code>" answers it.
- *        HANDLER - serves its routes (declines when "X-Hook-Claim" is present).
+ *        route handler (the descriptor's .handler, no HANDLER hook) - serves
+ *                  its routes (declines when "X-Hook-Claim" is present).
  *        ERROR - with "X-Custom-Error: 1" writes "custom error <status>\n".
  *        LOG  - logs "testhooks log <method> <uri> <status>" at notice level.
  * Filter: "upper" (CONTENT) joins when the request has "X-Upper: 1" and
@@ -428,11 +429,9 @@ static int th_auth(rp_req *r)
     return RP_OK;
 }
 
+/* The route handler: the core calls it only for requests routed to us. */
 static int th_handler(rp_req *r)
 {
-    const rp_module *owner = rp_req_route_owner(r);
-    if (!owner || !owner->name || strcmp(owner->name, "testhooks") != 0)
-        return RP_DECLINED;
     if (rp_req_header(r, "X-Hook-Claim"))
         return RP_DECLINED;
     const char *mode = rp_req_route_target(r);
@@ -574,7 +573,6 @@ static void th_register_hooks(rp_hooks *h, void *conf)
     (void)conf;
     rp_hook_add(h, RP_PHASE_MAP, th_map, RP_HOOK_MIDDLE, NULL, NULL);
     rp_hook_add(h, RP_PHASE_AUTH, th_auth, RP_HOOK_MIDDLE, NULL, NULL);
-    rp_hook_add(h, RP_PHASE_HANDLER, th_handler, RP_HOOK_MIDDLE, NULL, NULL);
     rp_hook_add(h, RP_PHASE_ERROR, th_error, RP_HOOK_MIDDLE, NULL, NULL);
     rp_hook_add(h, RP_PHASE_LOG, th_log, RP_HOOK_MIDDLE, NULL, NULL);
     rp_filter_register(h, "upper", RP_FILTER_CONTENT, 0, upper_setup, upper_fn);
@@ -617,4 +615,5 @@ RP_MODULE_DECLARE(testhooks) = {
     .post_config = th_post_config,
     .worker_init = th_worker_init,
     .worker_exit = th_worker_exit,
+    .handler = th_handler,
 };

@@ -82,9 +82,39 @@ static void refusals(void)
     rp_server_free(s);
 }
 
+/* rp_modrec_of: by the plugin's own address and the loader's descriptor, for
+ * many modules (the table grows), NULL for one that is not loaded. */
+static void lookup(void)
+{
+    rp_server *s = fresh();
+    CHECK_STR(conf_err(s, "LoadModule good mod_good.so"), NULL);
+    rp_modrec *good = rp_module_find(s, "good");
+    CHECK(good && good->self);
+    CHECK(good && rp_modrec_of(s, good->self) == good);
+    CHECK(good && rp_modrec_of(s, good->desc) == good);
+    CHECK(rp_modrec_of(s, &rp_module_core) == s->mods.v[0]);
+
+    enum { N = 40 };
+    static rp_module descs[N];
+    rp_modrec *recs[N];
+    for (int i = 0; i < N; i++) {
+        descs[i] = (rp_module){RP_MODULE_HEADER, .name = rp_psprintf(s->pool, "fake%d", i)};
+        recs[i] = fake_module(s, &descs[i]);
+        rp_modtab_add(s, &descs[i], recs[i]);
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(rp_modrec_of(s, &descs[i]) == recs[i] && recs[i]->index == i + 2);
+    CHECK(good && rp_modrec_of(s, good->self) == good);
+    static const rp_module stranger = {RP_MODULE_HEADER, .name = "stranger"};
+    CHECK(rp_modrec_of(s, &stranger) == NULL);
+    CHECK(rp_modrec_of(s, NULL) == NULL);
+    rp_server_free(s);
+}
+
 int main(void)
 {
     hint_and_load();
     refusals();
+    lookup();
     UT_DONE();
 }
