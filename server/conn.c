@@ -129,7 +129,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
-    rp_kv_add(c->req->pool, &c->req->headers, c->field ? c->field : "", tok_take(c));
+    rp_req_add_header(c->req, c->field ? c->field : "", tok_take(c));
     c->field = NULL;
     return 0;
 }

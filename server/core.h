@@ -102,6 +102,19 @@ typedef struct rp_route_match {
 
 /* ---- the core's own settings (directives of rp_module_core) ------------ */
 
+/* Hot-path allocations (pool blocks, buckets) are recycled per thread;
+ * sanitizer builds recycle nothing, so a use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RP_RECYCLE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RP_RECYCLE 0
+#endif
+#endif
+#ifndef RP_RECYCLE
+#define RP_RECYCLE 1
+#endif
+
 typedef struct rp_core_conf {
     char **binds;            /* Bind, repeatable; default [::1]:8088 127.0.0.1:8088 */
     long threads;            /* Threads; 0 = number of cores */

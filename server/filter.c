@@ -7,6 +7,7 @@
  * copied exactly once.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "runtime.h"
 
 #define RP_INLINE_MAX 8192
+#define RP_COPY_MAX ((size_t)4096)
 #define RP_FILE_READ_MAX ((size_t)64 * 1024)
 
 struct rp_bucket {
@@ -27,6 +29,7 @@ struct rp_bucket {
     void *arg;
     rp_file *file;
     int64_t off;
+    bool plain; /* no inline bytes: may be recycled */
 };
 
 struct rp_brigade {
@@ -35,11 +38,43 @@ struct rp_brigade {
 
 /* ---- buckets ------------------------------------------------------------ */
 
+/* Buckets without inline bytes freed by a thread are kept for its next
+ * ones (a response makes at least two), up to RP_BUCKET_SPARE.  The list
+ * stays with the thread: a worker's buckets live and die on it. */
+#define RP_BUCKET_SPARE (RP_RECYCLE ? 64 : 0)
+static _Thread_local rp_bucket *spare;
+static _Thread_local int nspare;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free_all(void *unused)
+{
+    (void)unused;
+    while (spare) {
+        rp_bucket *b = spare;
+        spare = b->next;
+        free(b);
+    }
+    nspare = 0;
+}
+
+static void spare_init(void)
+{
+    pthread_key_create(&spare_key, spare_free_all);
+}
+
 static rp_bucket *bucket_new(rp_bucket_type type, size_t extra)
 {
-    rp_bucket *b = calloc(1, sizeof(*b) + extra);
-    if (!b)
+    rp_bucket *b;
+    if (extra == 0 && spare) {
+        b = spare;
+        spare = b->next;
+        nspare--;
+        memset(b, 0, sizeof *b);
+    } else if (!(b = calloc(1, sizeof(*b) + extra))) {
         abort();
+    }
+    b->plain = extra == 0;
     b->type = type;
     return b;
 }
@@ -49,6 +84,16 @@ static void bucket_free(rp_bucket *b)
     if (b->release)
         b->release(b->arg);
     rp_file_unref(b->file);
+    if (b->plain && nspare < RP_BUCKET_SPARE) {
+        if (!spare) { /* so that the list is freed when this thread ends */
+            pthread_once(&spare_once, spare_init);
+            pthread_setspecific(spare_key, &spare);
+        }
+        b->next = spare;
+        spare = b;
+        nspare++;
+        return;
+    }
     free(b);
 }
 
@@ -308,7 +353,9 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out)
         evbuffer_add_file_segment(out, seg, 0, (ev_off_t)b->len);
         evbuffer_file_segment_free(seg);
     } else if (b->type == RP_BUCKET_MEM && b->len) {
-        if (!b->release) {
+        /* A small referenced body (a cached file's bytes) is cheaper to
+         * copy next to the head than to hand over as a chain of its own. */
+        if (!b->release || b->len <= RP_COPY_MAX) {
             evbuffer_add(out, b->data, b->len);
         } else {
             rp_refbox *box = malloc(sizeof(*box));

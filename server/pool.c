@@ -4,6 +4,7 @@
  * of their own.  Pools are used by one thread at a time (a connection's
  * pools by its worker, the configuration pool at start-up), so no locking.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -49,10 +50,69 @@ static rp_block *block_new(size_t size)
     return b;
 }
 
+/* Standard blocks freed by a thread wait in that thread's list for the next
+ * pool it creates: a request pool is made and destroyed for every request,
+ * and a 4 KiB malloc/free pair is not cheap.  At most RP_POOL_SPARE per
+ * thread; the rest go back to malloc, and the list when the thread ends. */
+#define RP_POOL_SPARE (RP_RECYCLE ? 32 : 0)
+
+static _Thread_local rp_block *spare;
+static _Thread_local int nspare;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free_all(void *unused)
+{
+    (void)unused;
+    while (spare) {
+        rp_block *b = spare;
+        spare = b->next;
+        free(b);
+    }
+    nspare = 0;
+}
+
+static void spare_init(void)
+{
+    pthread_key_create(&spare_key, spare_free_all);
+}
+
+static rp_block *block_get(void)
+{
+    rp_block *b = spare;
+    if (!b)
+        return block_new(RP_POOL_BLOCK);
+    spare = b->next;
+    nspare--;
+    b->next = NULL;
+    b->used = 0;
+    return b;
+}
+
+static void block_put(rp_block *b)
+{
+    if (b->size != RP_POOL_BLOCK || nspare >= RP_POOL_SPARE) {
+        free(b);
+        return;
+    }
+    if (!spare) { /* so that the list is freed when this thread ends */
+        pthread_once(&spare_once, spare_init);
+        pthread_setspecific(spare_key, &spare);
+    }
+    b->next = spare;
+    spare = b;
+    nspare++;
+}
+
+/* The pool itself lives at the start of its first block: one allocation. */
+#define RP_POOL_HEAD ((sizeof(rp_pool) + RP_ALIGN - 1) & ~(size_t)(RP_ALIGN - 1))
+
 RP_API rp_pool *rp_pool_create(rp_pool *parent)
 {
-    rp_pool *p = xmalloc(sizeof(*p));
-    p->blocks = block_new(RP_POOL_BLOCK);
+    rp_block *first = block_get();
+    rp_pool *p = (rp_pool *)(void *)first->data;
+    first->used = RP_POOL_HEAD;
+    p->blocks = first;
     p->cleanups = NULL;
     p->children = NULL;
     p->parent = parent;
@@ -88,11 +148,12 @@ RP_API void rp_pool_destroy(rp_pool *p)
         c->fn(c->arg);
     if (p->parent)
         unlink_from_parent(p);
+    /* p lives in one of these blocks (the last in the list): read nothing
+     * of it once they start going back. */
     for (rp_block *b = p->blocks, *n; b; b = n) {
         n = b->next;
-        free(b);
+        block_put(b);
     }
-    free(p);
 }
 
 RP_API void *rp_palloc(rp_pool *p, size_t n)
@@ -109,7 +170,7 @@ RP_API void *rp_palloc(rp_pool *p, size_t n)
             b->next = big;
             return big->data;
         }
-        b = block_new(RP_POOL_BLOCK);
+        b = block_get();
         b->next = p->blocks;
         p->blocks = b;
     }

@@ -1,6 +1,7 @@
 /* request.c - the request object and the map -> auth -> handler pipeline. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -27,10 +28,16 @@ void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value)
     kv->n++;
 }
 
+/* Same first letter (ASCII, any case) before the full comparison. */
+static inline int same_name(const char *a, const char *b)
+{
+    return ((a[0] ^ b[0]) & ~0x20) == 0 && strcasecmp(a, b) == 0;
+}
+
 const char *rp_kv_get(const rp_kv *kv, const char *name)
 {
     for (size_t i = 0; i < kv->n; i++)
-        if (strcasecmp(kv->names[i], name) == 0)
+        if (same_name(kv->names[i], name))
             return kv->values[i];
     return NULL;
 }
@@ -39,7 +46,7 @@ void rp_kv_unset(rp_kv *kv, const char *name)
 {
     size_t o = 0;
     for (size_t i = 0; i < kv->n; i++) {
-        if (strcasecmp(kv->names[i], name) == 0)
+        if (same_name(kv->names[i], name))
             continue;
         kv->names[o] = kv->names[i];
         kv->values[o] = kv->values[i];
@@ -128,7 +135,8 @@ int rp_req_normalize_path(rp_req *r)
     const char *frag = strchr(u, '#');
     size_t plen = q ? (size_t)(q - u) : frag ? (size_t)(frag - u) : strlen(u);
     if (q)
-        r->query = rp_pstrndup(r->pool, q + 1, frag && frag > q ? (size_t)(frag - q - 1) : strlen(q + 1));
+        r->query =
+            rp_pstrndup(r->pool, q + 1, frag && frag > q ? (size_t)(frag - q - 1) : strlen(q + 1));
     for (size_t i = 0; i + 2 < plen; i++)
         if (u[i] == '%' && u[i + 1] != '\0' &&
             ((u[i + 1] == '2' && (u[i + 2] == 'f' || u[i + 2] == 'F')) ||
@@ -238,25 +246,123 @@ void rp_req_run(rp_req *r)
 
 /* ---- accessors ---------------------------------------------------------- */
 
-RP_API rp_pool *rp_req_pool(rp_req *r) { return r->pool; }
-RP_API rp_server *rp_req_server(rp_req *r) { return r->server; }
-RP_API rp_worker *rp_req_worker(rp_req *r) { return r->conn->worker; }
-RP_API const char *rp_req_method(const rp_req *r) { return r->method; }
-RP_API int rp_req_is_head(const rp_req *r) { return r->head; }
-RP_API const char *rp_req_uri(const rp_req *r) { return r->uri; }
-RP_API const char *rp_req_path(const rp_req *r) { return r->path; }
-RP_API const char *rp_req_query(const rp_req *r) { return r->query; }
-RP_API int rp_req_http_minor(const rp_req *r) { return r->http_minor; }
-RP_API int rp_req_is_tls(const rp_req *r) { return r->conn->tls; }
-RP_API const char *rp_req_remote_ip(const rp_req *r) { return r->conn->remote_ip; }
-RP_API int rp_req_remote_port(const rp_req *r) { return r->conn->remote_port; }
-RP_API const char *rp_req_local_ip(const rp_req *r) { return r->conn->local_ip; }
-RP_API int rp_req_local_port(const rp_req *r) { return r->conn->local_port; }
-RP_API unsigned rp_req_keepalive_count(const rp_req *r) { return r->seq; }
+RP_API rp_pool *rp_req_pool(rp_req *r)
+{
+    return r->pool;
+}
+RP_API rp_server *rp_req_server(rp_req *r)
+{
+    return r->server;
+}
+RP_API rp_worker *rp_req_worker(rp_req *r)
+{
+    return r->conn->worker;
+}
+RP_API const char *rp_req_method(const rp_req *r)
+{
+    return r->method;
+}
+RP_API int rp_req_is_head(const rp_req *r)
+{
+    return r->head;
+}
+RP_API const char *rp_req_uri(const rp_req *r)
+{
+    return r->uri;
+}
+RP_API const char *rp_req_path(const rp_req *r)
+{
+    return r->path;
+}
+RP_API const char *rp_req_query(const rp_req *r)
+{
+    return r->query;
+}
+RP_API int rp_req_http_minor(const rp_req *r)
+{
+    return r->http_minor;
+}
+RP_API int rp_req_is_tls(const rp_req *r)
+{
+    return r->conn->tls;
+}
+RP_API const char *rp_req_remote_ip(const rp_req *r)
+{
+    return r->conn->remote_ip;
+}
+RP_API int rp_req_remote_port(const rp_req *r)
+{
+    return r->conn->remote_port;
+}
+RP_API const char *rp_req_local_ip(const rp_req *r)
+{
+    return r->conn->local_ip;
+}
+RP_API int rp_req_local_port(const rp_req *r)
+{
+    return r->conn->local_port;
+}
+RP_API unsigned rp_req_keepalive_count(const rp_req *r)
+{
+    return r->seq;
+}
+
+/* Length first: most names are ruled out by one byte comparison. */
+#define KH(s)                                                                                      \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} known_headers[RP_HDR_KNOWN] = {
+    KH("Host"),          KH("Connection"),        KH("Upgrade"),         KH("Expect"),
+    KH("If-None-Match"), KH("If-Modified-Since"), KH("Range"),           KH("If-Range"),
+    KH("Referer"),       KH("User-Agent"),        KH("Accept-Encoding"), KH("Cookie"),
+    KH("Content-Type"),  KH("Content-Length"),    KH("Authorization"),   KH("Accept"),
+};
+#undef KH
+
+/* Which known_headers entries have each length (at most three do). */
+static signed char by_len[32][3];
+static pthread_once_t by_len_once = PTHREAD_ONCE_INIT;
+
+static void by_len_init(void)
+{
+    memset(by_len, -1, sizeof by_len);
+    for (int i = 0; i < RP_HDR_KNOWN; i++) {
+        signed char *slot = by_len[known_headers[i].len];
+        while (*slot >= 0)
+            slot++;
+        if (slot >= by_len[known_headers[i].len] + 3)
+            abort(); /* a fourth name of one length: widen by_len */
+        *slot = (signed char)i;
+    }
+}
+
+static int known_index(const char *name, size_t len)
+{
+    if (len >= 32)
+        return -1;
+    pthread_once(&by_len_once, by_len_init);
+    for (const signed char *k = by_len[len]; k < by_len[len] + 3 && *k >= 0; k++)
+        if (same_name(known_headers[*k].name, name))
+            return *k;
+    return -1;
+}
+
+void rp_req_add_header(rp_req *r, const char *name, const char *value)
+{
+    rp_kv_add(r->pool, &r->headers, name, value);
+    int k = known_index(name, strlen(name));
+    if (k >= 0 && !r->known[k])
+        r->known[k] = value;
+}
 
 RP_API const char *rp_req_header(const rp_req *r, const char *name)
 {
-    return rp_kv_get(&r->headers, name);
+    int k = known_index(name, strlen(name));
+    return k >= 0 ? r->known[k] : rp_kv_get(&r->headers, name);
 }
 
 RP_API size_t rp_req_header_count(const rp_req *r)
@@ -279,14 +385,23 @@ RP_API const void *rp_req_body(const rp_req *r, size_t *len)
     return r->body_len ? r->body : NULL;
 }
 
-RP_API const char *rp_req_route_key(const rp_req *r) { return r->route_key; }
+RP_API const char *rp_req_route_key(const rp_req *r)
+{
+    return r->route_key;
+}
 RP_API const rp_module *rp_req_route_owner(const rp_req *r)
 {
     const rp_modrec *m = r->route_owner;
     return !m ? NULL : m->self ? m->self : m->desc; /* never the loader's copy */
 }
-RP_API void *rp_req_route_target(const rp_req *r) { return r->route_target; }
-RP_API const char *rp_req_route_rest(const rp_req *r) { return r->route_rest ? r->route_rest : ""; }
+RP_API void *rp_req_route_target(const rp_req *r)
+{
+    return r->route_target;
+}
+RP_API const char *rp_req_route_rest(const rp_req *r)
+{
+    return r->route_rest ? r->route_rest : "";
+}
 
 RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest)
 {
@@ -325,7 +440,6 @@ RP_API void *rp_req_conf(const rp_req *r, const rp_module *m)
     rp_modrec *rec = rp_modrec_of(r->server, m);
     return rec ? rec->conf : NULL;
 }
-
 
 /* ---- access log (the core's LOG hook) ----------------------------------- */
 

@@ -25,6 +25,12 @@ void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value);
 const char *rp_kv_get(const rp_kv *kv, const char *name);
 void rp_kv_unset(rp_kv *kv, const char *name);
 
+/* Request headers the core and the bundled modules ask for on every
+ * request: found once while parsing instead of by a scan per lookup. */
+#define RP_HDR_KNOWN 16
+/* Append a parsed request header (name and value in the request pool). */
+void rp_req_add_header(rp_req *r, const char *name, const char *value);
+
 /* A worker thread: its loop and connections, for the life of the process. */
 struct rp_thread {
     int index;
@@ -85,6 +91,7 @@ struct rp_req {
     const char *uri, *path, *query;
     int http_major, http_minor;
     rp_kv headers;
+    const char *known[RP_HDR_KNOWN]; /* first value of each header of rp_known_headers */
     char *body;
     size_t body_len, body_cap;
     bool websocket;
