@@ -31,7 +31,7 @@
 #
 # With 4 or more usable cores the servers are pinned to the first half and
 # every client (wrk, s_time, python) to the second (taskset); with fewer,
-# nothing is pinned and the header says so.
+# nothing is pinned and the header says so (BENCH_PIN=1 or 0 forces it).
 #
 # Environment: see bench/lib.sh (BUILD_DIR, BENCH_DURATION 5, BENCH_ROUNDS 2,
 # BENCH_WORKERS, BENCH_WRK_THREADS: default the client cores when pinned, else
@@ -70,7 +70,12 @@ clk_tck=$(getconf CLK_TCK)
 read -r -a cpus <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
 ncpu=${#cpus[@]}
 SERVER_CMD=()
-if [ "$ncpu" -ge 4 ]; then
+pin=${BENCH_PIN:-auto} # auto: pin from 4 cores; 1/0 force it on/off
+if [ "$pin" = auto ]; then
+    pin=0
+    [ "$ncpu" -lt 4 ] || pin=1
+fi
+if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ]; then
     half=$((ncpu / 2))
     srv_cpus=$(IFS=,; echo "${cpus[*]:0:half}")
     cli_cpus=$(IFS=,; echo "${cpus[*]:half}")
@@ -82,7 +87,7 @@ if [ "$ncpu" -ge 4 ]; then
     [ -n "$wrk_threads_given" ] || WRK_THREADS=$((ncpu - half))
 else
     server_cores=$ncpu
-    pin_note="not pinned: $ncpu CPUs, fewer than 4, servers and clients share them"
+    pin_note="not pinned ($ncpu CPUs; pinning from 4): servers and clients share the CPUs"
 fi
 if [ -z "$workers_given" ]; then
     capped=""
@@ -220,6 +225,8 @@ wrk_measure() { # "pids" conns [wrk args...] url
     local pids=$1 t0 t1 line reqs
     CONNS=$2
     shift 2
+    # wrk needs a connection per thread at least.
+    local WRK_THREADS=$((WRK_THREADS < CONNS ? WRK_THREADS : CONNS))
     # shellcheck disable=SC2086 # pids is a list
     t0=$(cpu_ticks $pids)
     line=$(run_wrk_n "$@") || exit 1
@@ -449,13 +456,13 @@ function goal(text, x, op, t,   ok, verdict) {
     if ($1 != "idle-kib") order[++n] = key
 }
 END {
-    fmt = "%-26s %2s %9s %9s %6s %9s %9s %7s %7s %6s  %s\n"
+    fmt = "%-26s %2s %9s %9s %6s %9s %9s %7s %7s %6s%s\n"
     printf "%-29s %-26s %-20s %s\n", "", "---------- req/s ---------", "------ p99 ms ------", "--- CPU us/req ---"
-    printf fmt, "case", "w", "ours", "nginx", "ratio", "ours", "nginx", "ours", "nginx", "ratio", "note"
+    printf fmt, "case", "w", "ours", "nginx", "ratio", "ours", "nginx", "ours", "nginx", "ratio", "  note"
     for (j = 1; j <= n; j++) {
         k = order[j]; split(k, kw, "|")
         printf fmt, label(kw[1]), kw[2], num(v[k, 0]), num(v[k, 1]), rat(v[k, 0], v[k, 1]),
-            v[k, 2], v[k, 3], num(v[k, 4]), num(v[k, 5]), rat(v[k, 4], v[k, 5]), notes[k]
+            v[k, 2], v[k, 3], num(v[k, 4]), num(v[k, 5]), rat(v[k, 4], v[k, 5]), notes[k] == "" ? "" : "  " notes[k]
     }
     print ""
     print "Goals (issue 10; ratio ours/nginx in this run, same workers)"
@@ -481,7 +488,7 @@ END {
         goal("TLS 1 KiB keep-alive, " w " " s ": req/s >= 1.0 x nginx", rat(val(k, 0), val(k, 1)), ">=", 1.0)
         goal("TLS full handshakes/s, " w " " s ": >= 1.0 x nginx", rat(val("tls-full|" w, 0), val("tls-full|" w, 1)), ">=", 1.0)
         goal("TLS resumed handshakes/s, " w " " s ": >= 1.0 x nginx", rat(val("tls-resume|" w, 0), val("tls-resume|" w, 1)), ">=", 1.0)
-        split("1k close gzip tls 100k", P, " ")
+        split("1k 100k close gzip tls", P, " ")
         for (b = 1; b <= 5; b++) {
             k = P[b] ":c256|" w
             if (!(k in have)) continue
