@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - what every bench script shares: settings from the
 # environment, a scratch directory, the processes it started (stopped by pid
 # on exit), readiness checks, wrk runs, medians and ratios.
@@ -10,6 +11,8 @@
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per wrk run (5, at
 # most 60), BENCH_ROUNDS (script's default, at most 7), BENCH_CONNECTIONS
 # (32), BENCH_WRK_THREADS (2), BENCH_WORKERS (script's default).
+# BENCH_CLIENT_CMD, an array, prefixes the load clients run_wrk starts (e.g.
+# taskset -c 4-7); NGINX_WORKER_CONNECTIONS (1024) goes into nginx_conf.
 # Only 127.0.0.1 is used.
 
 die() { echo "bench/$BENCH_NAME: $*" >&2; exit 1; }
@@ -37,6 +40,7 @@ bench_init() { # name default-rounds [default-workers]
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/rp-bench-$BENCH_NAME.XXXXXX")
     chmod 0755 "$tmp" # readable by nobody when run as root
     BENCH_PIDS=()
+    [ -n "${BENCH_CLIENT_CMD+set}" ] || BENCH_CLIENT_CMD=()
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
 }
@@ -61,10 +65,10 @@ bench_nginx() { # prints the nginx binary or dies
 }
 
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-    local pid=$1 i
+    local pid=$1 _
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -76,13 +80,13 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
 # and for the cleanup), and wait until url answers (a 2xx for http://, an
 # accepted connection for tcp://host:port).  log gets its output.
 bench_start() { # var log url cmd args...
-    local var=$1 log=$2 url=$3 pid i
+    local var=$1 log=$2 url=$3 pid _
     shift 3
     "$@" >"$log" 2>&1 &
     pid=$!
     BENCH_PIDS+=("$pid")
     printf -v "$var" '%s' "$pid"
-    for i in $(seq 1 100); do # 10 s
+    for _ in $(seq 1 100); do # 10 s
         kill -0 "$pid" 2>/dev/null || break
         if [[ "$url" == tcp://* ]]; then
             (exec 3<>"/dev/tcp/${url#tcp://}") 2>/dev/null && return 0
@@ -93,6 +97,17 @@ bench_start() { # var log url cmd args...
     done
     cat "$log" >&2
     die "$1 did not start"
+}
+
+# Drop pids that have ended (waited for) from the cleanup list, so a later
+# process that gets the same number is never signalled.
+bench_forget() { # pids...
+    local keep=() p q
+    for p in "${BENCH_PIDS[@]}"; do
+        for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+        keep+=("$p")
+    done
+    BENCH_PIDS=("${keep[@]}")
 }
 
 bench_stop_all() {
@@ -123,7 +138,7 @@ master_process on;
 worker_processes $2;
 pid $1/nginx.pid;
 error_log $1/logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-1024}; }
 http {
     access_log off;
     sendfile on;
@@ -150,22 +165,36 @@ NGINX
 # One wrk run; prints "req_per_sec p99_ms errors".  Extra wrk arguments
 # (headers) go before the url.
 run_wrk() { # [wrk args...] url
-    local out rps p99 errs
-    out=$(timeout $((DURATION + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" 2>&1) ||
+    local r
+    r=$(run_wrk_n "$@") || return 1
+    echo "${r% *}"
+}
+
+# One wrk run; prints "req_per_sec p99_ms errors requests" (requests: the
+# total wrk completed).  Run in the foreground of the script's process group
+# (timeout --foreground) so that Ctrl-C reaches wrk at once.
+run_wrk_n() { # [wrk args...] url
+    local out rps p99 errs reqs
+    out=$(timeout --foreground $((DURATION + 30)) "${BENCH_CLIENT_CMD[@]}" \
+        wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" 2>&1) ||
         { echo "$out" >&2; die "wrk failed: $*"; }
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    reqs=$(awk '/ requests in / {print $1}' <<<"$out")
     p99=$(awk '$1 == "99%" {
                 v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
                 if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000
                 printf "%.3f", v }' <<<"$out")
     errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {
                 for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i } END {print n + 0}' <<<"$out")
-    [ -n "$rps" ] && [ -n "$p99" ] || { echo "$out" >&2; die "could not parse wrk output"; }
-    echo "$rps $p99 $errs"
+    if [ -z "$rps" ] || [ -z "$p99" ] || [ -z "$reqs" ]; then
+        echo "$out" >&2
+        die "could not parse wrk output"
+    fi
+    echo "$rps $p99 $errs $reqs"
 }
 
 warm_up() { # [wrk args...] url: not measured
-    wrk -t1 -c4 -d1s "$@" >/dev/null 2>&1 || true
+    timeout --foreground 30 "${BENCH_CLIENT_CMD[@]}" wrk -t1 -c4 -d1s "$@" >/dev/null 2>&1 || true
 }
 
 median() { # numbers...
@@ -175,4 +204,41 @@ median() { # numbers...
 
 ratio() { # a b
     awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+# Processor time (user + system) a set of processes has used so far, in
+# clock ticks (getconf CLK_TCK a second).  A process's line in /proc sums
+# all its threads, the ended ones included.
+cpu_ticks() { # pids...
+    local p t=0 v
+    for p in "$@"; do
+        v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || v=0
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# A process and its children (nginx: the master and its workers).
+proc_family() { # pid
+    local kids
+    kids=$(pgrep -P "$1" | tr '\n' ' ') || true
+    echo "$1 $kids"
+}
+
+# 100 KiB (or n bytes) of compressible, non-trivial HTML, about 4:1 with gzip.
+bench_make_html() { # file [bytes]
+    python3 - "$1" "${2:-102400}" <<'EOF'
+import random, sys
+rng = random.Random(42)
+words = ["<div>", "</div>", "<p>", "</p>", "rampart", "server", "alpha", "beta",
+         "gamma", "delta", "lorem", "ipsum", "dolor", "sit", "amet", "\n"]
+size = int(sys.argv[2])
+out = []
+n = 0
+while n < size:
+    w = "%s%d " % (rng.choice(words), rng.randint(0, 9999))
+    out.append(w)
+    n += len(w)
+open(sys.argv[1], "w").write("".join(out)[:size])
+EOF
 }
