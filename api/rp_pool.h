@@ -16,6 +16,9 @@ RP_API void *rp_palloc(rp_pool *p, size_t n);
 RP_API void *rp_pcalloc(rp_pool *p, size_t n);
 RP_API char *rp_pstrdup(rp_pool *p, const char *s);
 RP_API char *rp_pstrndup(rp_pool *p, const char *s, size_t n);
+/* The concatenation of the strings up to a NULL argument (no format: the
+ * cheap way to build keys and header values on a hot path). */
+RP_API char *rp_pstrcat(rp_pool *p, ...);
 RP_API char *rp_psprintf(rp_pool *p, const char *fmt, ...) RP_PRINTF(2, 3);
 RP_API char *rp_pvsprintf(rp_pool *p, const char *fmt, va_list ap);
 

@@ -199,6 +199,26 @@ RP_API char *rp_pstrdup(rp_pool *p, const char *s)
     return s ? rp_pstrndup(p, s, strlen(s)) : NULL;
 }
 
+RP_API char *rp_pstrcat(rp_pool *p, ...)
+{
+    va_list ap;
+    size_t n = 0;
+    va_start(ap, p);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+        n += strlen(s);
+    va_end(ap);
+    char *r = rp_palloc(p, n + 1), *w = r;
+    va_start(ap, p);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        size_t l = strlen(s);
+        memcpy(w, s, l);
+        w += l;
+    }
+    va_end(ap);
+    *w = '\0';
+    return r;
+}
+
 RP_API char *rp_pvsprintf(rp_pool *p, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -457,13 +457,18 @@ static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
 /* Small files are cheaper to read than to sendfile: one pread, and the
  * bytes leave in the same writev as the headers. */
 #define RP_SMALL_FILE ((size_t)16 * 1024)
+#define RP_TLS_READ_FILE ((size_t)256 * 1024)
 
 static void write_bucket(rp_req *r, rp_bucket *b, struct evbuffer *out)
 {
     size_t len = rp_bucket_length(b);
     if (len == 0)
         return;
-    if (rp_bucket_kind(b) == RP_BUCKET_FILE && len <= RP_SMALL_FILE && !r->conn->tls) {
+    /* Over TLS the bytes must pass through memory anyway; libevent would
+     * map and unmap the file for each response (an munmap is a TLB
+     * shootdown on every core), so moderate files are read instead. */
+    size_t read_max = r->conn->tls ? RP_TLS_READ_FILE : RP_SMALL_FILE;
+    if (rp_bucket_kind(b) == RP_BUCKET_FILE && len <= read_max) {
         const char *d;
         if (rp_bucket_read(b, &d, &len) != 0) {
             r->close_after = true; /* cannot keep the framing promise */

@@ -113,21 +113,36 @@ stale:
     return -1;
 }
 
+/* v in hex at the end of buf (24 bytes); returns where it starts. */
+static const char *hex(char buf[24], uint64_t v)
+{
+    char *w = buf + 23;
+    *w = '\0';
+    do
+        *--w = "0123456789abcdef"[v & 15];
+    while ((v >>= 4) != 0);
+    return w;
+}
+
 rp_file *gz_cache_get(rp_req *r, const gz_orig *o)
 {
     rp_pool *p = rp_req_pool(r);
-    char *dir;
-    const char *base;
-    if (!o->path || split_path(p, o->path, &dir, &base) != 0)
+    const char *slash = o->path ? strrchr(o->path, '/') : NULL;
+    if (!slash || !slash[1])
         return NULL;
+    /* "<dir>/.gzipcache/<base>.gz", built without a printf: every gzip'd
+     * file request comes here. */
+    char *dir = rp_pstrndup(p, o->path, (size_t)(slash - o->path));
     gz_open_arg a;
     a.o = o;
-    a.cpath = rp_psprintf(p, "%s%s" GZ_DIR "/%s.gz", dir, strcmp(dir, "/") == 0 ? "" : "/", base);
+    a.cpath = rp_pstrcat(p, dir, "/" GZ_DIR "/", slash + 1, ".gz", NULL);
     /* The original's facts are part of the key: a changed original never
      * finds the copy of its previous version. */
-    const char *key = rp_psprintf(p, "%s %lld %lld.%09ld %ld", a.cpath,
-                                  (long long)o->st.st_size, (long long)o->st.st_mtim.tv_sec,
-                                  (long)o->st.st_mtim.tv_nsec, o->level);
+    char b1[24], b2[24], b3[24], b4[24];
+    const char *key = rp_pstrcat(p, a.cpath, " ", hex(b1, (uint64_t)o->st.st_size), " ",
+                                 hex(b2, (uint64_t)o->st.st_mtim.tv_sec), ".",
+                                 hex(b3, (uint64_t)o->st.st_mtim.tv_nsec), " ",
+                                 hex(b4, (uint64_t)o->level), NULL);
     int status;
     return rp_file_get(r, GZ_SELF, key, open_copy, &a, &status);
 }

@@ -119,7 +119,10 @@ static const char *gz_etag(rp_req *r, const char *etag)
     size_t n = etag ? strlen(etag) : 0;
     if (n < 2 || etag[n - 1] != '"')
         return NULL;
-    return rp_psprintf(rp_req_pool(r), "%.*s-gz\"", (int)(n - 1), etag);
+    char *g = rp_palloc(rp_req_pool(r), n + 4); /* etag minus '"', then -gz" */
+    memcpy(g, etag, n - 1);
+    memcpy(g + n - 1, "-gz\"", 5);
+    return g;
 }
 
 /* Headers of a gzip-encoded variant; len -1 when unknown. */
