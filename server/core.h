@@ -115,6 +115,17 @@ typedef struct rp_route_match {
 #define RP_RECYCLE 1
 #endif
 
+/* One thread's spare objects of one kind (recycle.c).  Declare it
+ * _Thread_local with .max set; an object's first pointer-sized bytes are
+ * overwritten while it waits. */
+typedef struct rp_freelist {
+    void *head;
+    int n, max;
+    bool registered;
+} rp_freelist;
+void *rp_freelist_get(rp_freelist *fl);        /* NULL when empty */
+bool rp_freelist_put(rp_freelist *fl, void *item); /* false: full, free it yourself */
+
 typedef struct rp_core_conf {
     char **binds;            /* Bind, repeatable; default [::1]:8088 127.0.0.1:8088 */
     long threads;            /* Threads; 0 = number of cores */

@@ -7,7 +7,6 @@
  * copied exactly once.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,37 +38,13 @@ struct rp_brigade {
 /* ---- buckets ------------------------------------------------------------ */
 
 /* Buckets without inline bytes freed by a thread are kept for its next
- * ones (a response makes at least two), up to RP_BUCKET_SPARE.  The list
- * stays with the thread: a worker's buckets live and die on it. */
-#define RP_BUCKET_SPARE (RP_RECYCLE ? 64 : 0)
-static _Thread_local rp_bucket *spare;
-static _Thread_local int nspare;
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-
-static void spare_free_all(void *unused)
-{
-    (void)unused;
-    while (spare) {
-        rp_bucket *b = spare;
-        spare = b->next;
-        free(b);
-    }
-    nspare = 0;
-}
-
-static void spare_init(void)
-{
-    pthread_key_create(&spare_key, spare_free_all);
-}
+ * ones (a response makes at least two). */
+static _Thread_local rp_freelist spare_buckets = {.max = 64};
 
 static rp_bucket *bucket_new(rp_bucket_type type, size_t extra)
 {
     rp_bucket *b;
-    if (extra == 0 && spare) {
-        b = spare;
-        spare = b->next;
-        nspare--;
+    if (extra == 0 && (b = rp_freelist_get(&spare_buckets)) != NULL) {
         memset(b, 0, sizeof *b);
     } else if (!(b = calloc(1, sizeof(*b) + extra))) {
         abort();
@@ -84,17 +59,8 @@ static void bucket_free(rp_bucket *b)
     if (b->release)
         b->release(b->arg);
     rp_file_unref(b->file);
-    if (b->plain && nspare < RP_BUCKET_SPARE) {
-        if (!spare) { /* so that the list is freed when this thread ends */
-            pthread_once(&spare_once, spare_init);
-            pthread_setspecific(spare_key, &spare);
-        }
-        b->next = spare;
-        spare = b;
-        nspare++;
-        return;
-    }
-    free(b);
+    if (!b->plain || !rp_freelist_put(&spare_buckets, b))
+        free(b);
 }
 
 static void append(rp_brigade *bb, rp_bucket *b)

@@ -4,7 +4,6 @@
  * of their own.  Pools are used by one thread at a time (a connection's
  * pools by its worker, the configuration pool at start-up), so no locking.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -52,38 +51,14 @@ static rp_block *block_new(size_t size)
 
 /* Standard blocks freed by a thread wait in that thread's list for the next
  * pool it creates: a request pool is made and destroyed for every request,
- * and a 4 KiB malloc/free pair is not cheap.  At most RP_POOL_SPARE per
- * thread; the rest go back to malloc, and the list when the thread ends. */
-#define RP_POOL_SPARE (RP_RECYCLE ? 32 : 0)
-
-static _Thread_local rp_block *spare;
-static _Thread_local int nspare;
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-
-static void spare_free_all(void *unused)
-{
-    (void)unused;
-    while (spare) {
-        rp_block *b = spare;
-        spare = b->next;
-        free(b);
-    }
-    nspare = 0;
-}
-
-static void spare_init(void)
-{
-    pthread_key_create(&spare_key, spare_free_all);
-}
+ * and a 4 KiB malloc/free pair is not cheap. */
+static _Thread_local rp_freelist spare_blocks = {.max = 32};
 
 static rp_block *block_get(void)
 {
-    rp_block *b = spare;
+    rp_block *b = rp_freelist_get(&spare_blocks);
     if (!b)
         return block_new(RP_POOL_BLOCK);
-    spare = b->next;
-    nspare--;
     b->next = NULL;
     b->used = 0;
     return b;
@@ -91,17 +66,8 @@ static rp_block *block_get(void)
 
 static void block_put(rp_block *b)
 {
-    if (b->size != RP_POOL_BLOCK || nspare >= RP_POOL_SPARE) {
+    if (b->size != RP_POOL_BLOCK || !rp_freelist_put(&spare_blocks, b))
         free(b);
-        return;
-    }
-    if (!spare) { /* so that the list is freed when this thread ends */
-        pthread_once(&spare_once, spare_init);
-        pthread_setspecific(spare_key, &spare);
-    }
-    b->next = spare;
-    spare = b;
-    nspare++;
 }
 
 /* The pool itself lives at the start of its first block: one allocation. */
