@@ -69,6 +69,7 @@ class TLSBase(unittest.TestCase):
 
     def server(self, **kw):
         files = {"www/index.html": "<h1>tls</h1>\n", "www/big.bin": BIG}
+        files.update({"www/s%d.bin" % n: BIG[:n] for n in EDGE_SIZES})
         binds = kw.pop("binds", ["127.0.0.1:{port}", "127.0.0.1:{port2} tls"])
         return Server(conf=self.conf(**kw), files=files, binds=binds)
 
@@ -94,6 +95,9 @@ class TLSBase(unittest.TestCase):
         info = (ver, alpn, s.session, s.session_reused)
         s.close()
         return parse_responses(data)[0], info
+
+
+EDGE_SIZES = (0, 1, 16383, 16384, 16385, 65536, 65537, 262144, 262145, 300001)
 
 
 class TestTLS(TLSBase):
@@ -167,6 +171,19 @@ class TestTLS(TLSBase):
         (st, h, body), _ = self.tls_get(self.srv.port2, "/big.bin")
         self.assertEqual(st, 200)
         self.assertEqual(sha256(body), sha256(BIG))
+
+    def test_file_sizes_byte_exact(self):
+        # around the thresholds of the file path: cached in memory (16 KiB),
+        # read in 64 KiB pieces, read rather than mapped over TLS (256 KiB)
+        for n in EDGE_SIZES:
+            for port in (self.srv.port, self.srv.port2):
+                for _ in range(2):  # the second answer comes from the file cache
+                    if port == self.srv.port2:
+                        (st, h, body), _ = self.tls_get(port, "/s%d.bin" % n)
+                    else:
+                        st, h, body = self.srv.get("/s%d.bin" % n)
+                    self.assertEqual((st, len(body)), (200, n), (n, port))
+                    self.assertEqual(sha256(body), sha256(BIG[:n]), (n, port))
 
     def test_pipelined_over_tls(self):
         ctx = self.client_ctx()
