@@ -25,6 +25,15 @@ void rp_kv_add(rp_pool *p, rp_kv *kv, const char *name, const char *value);
 const char *rp_kv_get(const rp_kv *kv, const char *name);
 void rp_kv_unset(rp_kv *kv, const char *name);
 
+/* A bufferevent, staging buffer and completion event a parked plain
+ * connection gave back, kept for the next one (conn.c, "parking"). */
+typedef struct rp_spare {
+    struct bufferevent *bev;
+    struct evbuffer *stage;
+    struct event *next_ev;
+} rp_spare;
+#define RP_SPARES 64
+
 /* A worker thread: its loop and connections, for the life of the process. */
 struct rp_thread {
     int index;
@@ -47,6 +56,8 @@ struct rp_thread {
     rp_worker *gens;        /* every configuration not yet retired, incl. current */
     bool stopping;
     struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
+    rp_spare spares[RP_SPARES]; /* see rp_spare */
+    int nspares;
     char date[30];          /* cached Date header value */
     time_t date_at;
 };
@@ -123,9 +134,9 @@ struct rp_req {
 struct rp_conn {
     rp_worker *worker;
     rp_server *server;
-    rp_pool *pool;
-    struct bufferevent *bev;
-    struct evbuffer *stage; /* response bytes not yet handed to bev */
+    rp_pool *pool;          /* NULL: request pools stand alone (keeps idle connections small) */
+    struct bufferevent *bev; /* NULL while parked (plain sockets, see conn.c) */
+    struct evbuffer *stage; /* response bytes not yet handed to bev; NULL while parked */
     struct event *read_ev;  /* plain sockets: our own reader (see conn.c) */
     bool reading;
     struct event *timer;    /* the deadline of the current phase (see conn.c) */
@@ -140,7 +151,9 @@ struct rp_conn {
 
     char remote_ip[64], local_ip[64];
     int remote_port, local_port;
+    int fd;
     bool tls;
+    bool parked;     /* between requests: only socket, struct, reader, timer (conn.c) */
 
     rp_req *req;     /* request being parsed or served */
     unsigned nreq;
@@ -165,6 +178,7 @@ void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections */
 void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
 int rp_conn_shed(rp_thread *t, int n);  /* close up to n idle or slow connections */
+void rp_conn_thread_done(rp_thread *t); /* its loop has ended: free the spare stock */
 struct evbuffer *rp_conn_output(rp_conn *c);
 bool rp_conn_client_done(rp_conn *c); /* end of file read and no request left to answer */
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */

@@ -242,6 +242,7 @@ static void *thread_main(void *arg)
      * a reload replaced whose connections outlived the graceful wait. */
     for (rp_worker *w = t->gens; w; w = w->next_gen)
         run_module_hook(w, false);
+    rp_conn_thread_done(t);
     event_base_loop(t->base, EVLOOP_NONBLOCK); /* what their exits closed */
     return NULL;
 }
