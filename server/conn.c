@@ -17,6 +17,8 @@
 #include "runtime.h"
 #include "tls.h"
 
+/* A TLS response this small is written as one record (rp_conn_push). */
+#define RP_TLS_COALESCE ((size_t)16 * 1024)
 /* Input kept while a request is being served before we stop reading. */
 #define RP_PIPELINE_MAX ((size_t)256 * 1024)
 
@@ -674,6 +676,10 @@ void rp_conn_push(rp_conn *c)
         evbuffer_add_buffer(out, c->stage);
         bufferevent_enable(c->bev, EV_WRITE);
     } else {
+        /* TLS writes each piece of the buffer as a record of its own, with
+         * a send each: a small response (head + file) goes as one. */
+        if (c->tls && evbuffer_get_length(c->stage) <= RP_TLS_COALESCE)
+            evbuffer_pullup(c->stage, -1);
         evbuffer_add_buffer(out, c->stage);
         ensure_writing(c);
     }

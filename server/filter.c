@@ -290,6 +290,9 @@ static void evbuffer_release(const void *data, size_t len, void *extra)
     free(box);
 }
 
+/* Largest file segment read into memory rather than mapped (see below). */
+#define RP_FILE_PREAD_MAX ((size_t)256 * 1024)
+
 void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out)
 {
     if (b->type == RP_BUCKET_FILE) {
@@ -305,8 +308,18 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out)
         b->file = NULL;
         if (fd < 0)
             return;
+        /* Where the segment cannot be sent with sendfile (TLS), libevent
+         * reads it into memory when it is added: with mmap by default, and
+         * every mmap and munmap takes the process-wide mmap lock and the
+         * munmap shoots down TLB entries on every core running a worker -
+         * that serialised TLS keep-alive across workers.  Small segments are
+         * read with pread instead (big ones stay mapped: no copy of a whole
+         * large file in memory). */
+        int flags = EVBUF_FS_CLOSE_ON_FREE;
+        if (b->len <= RP_FILE_PREAD_MAX)
+            flags |= EVBUF_FS_DISABLE_MMAP;
         struct evbuffer_file_segment *seg =
-            evbuffer_file_segment_new(fd, b->off, (ev_off_t)b->len, EVBUF_FS_CLOSE_ON_FREE);
+            evbuffer_file_segment_new(fd, b->off, (ev_off_t)b->len, (unsigned)flags);
         if (!seg) {
             close(fd);
             return;
