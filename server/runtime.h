@@ -58,6 +58,9 @@ struct rp_thread {
     struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
     rp_spare spares[RP_SPARES]; /* see rp_spare */
     int nspares;
+    struct event **accept_ev;     /* one per listening socket: this thread accepts (listen.c) */
+    int naccept;
+    struct event *accept_resume;  /* accepting paused (out of descriptors) until it fires */
     char date[30];          /* cached Date header value */
     time_t date_at;
 };
@@ -204,7 +207,11 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's 
 
 /* worker.c */
 int rp_workers_start(rp_server *s, int n);
-void rp_workers_dispatch(int fd, int tls);
+void rp_workers_dispatch(int fd, int tls); /* to the least loaded free thread, via its inbox */
+void rp_worker_take(rp_thread *t, int fd, int tls); /* t accepted fd: serve it (or pass it on) */
+int rp_workers_count(void);
+rp_thread *rp_workers_thread(int i);
+void rp_workers_stop_accepting(void);
 void rp_workers_stop(double graceful_seconds);
 /* Serve new connections with s instead of old (what every thread serves now,
  * as the main thread knows it); old connections finish with theirs.
