@@ -801,6 +801,7 @@ static void io_to_stock(rp_conn *c)
     c->bev = NULL;
     c->stage = NULL;
     c->next_ev = NULL;
+    event_del(s.next_ev); /* never to fire for c */
     bufferevent_disable(s.bev, EV_READ | EV_WRITE);
     bufferevent_setwatermark(s.bev, EV_WRITE, 0, 0);
     bufferevent_setcb(s.bev, NULL, NULL, NULL, NULL);
