@@ -748,7 +748,10 @@ static void bev_configure(rp_conn *c)
     bufferevent_set_max_single_read(c->bev, cc->max_read);
     bufferevent_set_max_single_write(c->bev, cc->max_write);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    double send = cc->send_timeout;
+    double send = cc->send_timeout > 0 ? cc->send_timeout : 0;
+    if (send == c->bev_send)
+        return; /* a stocked bufferevent usually has it already */
+    c->bev_send = send;
     if (send > 0) {
         struct timeval tv = {(time_t)send, (suseconds_t)((send - (double)(time_t)send) * 1e6)};
         bufferevent_set_timeouts(c->bev, NULL, &tv);
@@ -759,6 +762,7 @@ static void bev_configure(rp_conn *c)
 
 static void spare_free(rp_spare *s)
 {
+    bufferevent_setfd(s->bev, -1); /* it still names its last, closed descriptor */
     bufferevent_free(s->bev);
     evbuffer_free(s->stage);
     event_free(s->next_ev);
@@ -777,10 +781,12 @@ static int conn_unpark(rp_conn *c)
         c->bev = s->bev;
         c->stage = s->stage;
         c->next_ev = s->next_ev;
+        c->bev_send = s->send_timeout;
         bufferevent_setfd(c->bev, c->fd);
         event_assign(c->next_ev, t->base, -1, 0, next_cb, c);
     } else {
         c->bev = bufferevent_socket_new(t->base, c->fd, BEV_OPT_CLOSE_ON_FREE);
+        c->bev_send = 0; /* no timeouts yet */
         c->stage = evbuffer_new();
         c->next_ev = event_new(t->base, -1, 0, next_cb, c);
         if (c->stage) /* staged file segments stay sendfile segments, not mmap + writev */
@@ -797,15 +803,17 @@ static int conn_unpark(rp_conn *c)
  * thread's stock, or free them when it is full. */
 static void io_to_stock(rp_conn *c)
 {
-    rp_spare s = {c->bev, c->stage, c->next_ev};
+    rp_spare s = {c->bev, c->stage, c->next_ev, c->bev_send};
     c->bev = NULL;
     c->stage = NULL;
     c->next_ev = NULL;
-    event_del(s.next_ev); /* never to fire for c */
-    bufferevent_disable(s.bev, EV_READ | EV_WRITE);
+    /* Only what is needed: each libevent call below that touches an event
+     * takes the loop's lock.  The descriptor is not cleared: nothing is
+     * pending on it, and the next owner's bufferevent_setfd replaces it. */
+    if (bufferevent_get_enabled(s.bev))
+        bufferevent_disable(s.bev, EV_READ | EV_WRITE);
     bufferevent_setwatermark(s.bev, EV_WRITE, 0, 0);
     bufferevent_setcb(s.bev, NULL, NULL, NULL, NULL);
-    bufferevent_setfd(s.bev, -1);
     rp_thread *t = c->worker->thread;
     if (t->nspares < RP_SPARES && !t->stopping)
         t->spares[t->nspares++] = s;
@@ -920,6 +928,7 @@ static void conn_free(rp_conn *c)
         struct evbuffer *in = bufferevent_get_input(c->bev), *out = bufferevent_get_output(c->bev);
         evbuffer_drain(in, evbuffer_get_length(in));
         evbuffer_drain(out, evbuffer_get_length(out));
+        event_del(c->next_ev); /* never to fire for c */
         io_to_stock(c);
         close(c->fd);
     }

@@ -31,6 +31,7 @@ typedef struct rp_spare {
     struct bufferevent *bev;
     struct evbuffer *stage;
     struct event *next_ev;
+    double send_timeout; /* SendTimeout the bufferevent carries, 0 = none */
 } rp_spare;
 #define RP_SPARES 64
 
@@ -139,6 +140,7 @@ struct rp_conn {
     rp_server *server;
     rp_pool *pool;          /* NULL: request pools stand alone (keeps idle connections small) */
     struct bufferevent *bev; /* NULL while parked (plain sockets, see conn.c) */
+    double bev_send;         /* SendTimeout bev carries, 0 = none */
     struct evbuffer *stage; /* response bytes not yet handed to bev; NULL while parked */
     struct event *read_ev;  /* plain sockets: our own reader (see conn.c) */
     bool reading;
