@@ -677,9 +677,19 @@ void rp_conn_push(rp_conn *c)
         bufferevent_enable(c->bev, EV_WRITE);
     } else {
         /* TLS writes each piece of the buffer as a record of its own, with
-         * a send each: a small response (head + file) goes as one. */
-        if (c->tls && evbuffer_get_length(c->stage) <= RP_TLS_COALESCE)
-            evbuffer_pullup(c->stage, -1);
+         * a send each: a small response (head + file) goes as one - and,
+         * when nothing is queued, at once (see rp_tls_write_now). */
+        size_t n = evbuffer_get_length(c->stage);
+        if (c->tls && n <= RP_TLS_COALESCE) {
+            unsigned char *p = evbuffer_pullup(c->stage, -1);
+            if (p && evbuffer_get_length(out) == 0) {
+                int w = rp_tls_write_now(c->bev, p, n);
+                if (w > 0)
+                    evbuffer_drain(c->stage, (size_t)w);
+                if (!evbuffer_get_length(c->stage))
+                    return;
+            }
+        }
         evbuffer_add_buffer(out, c->stage);
         ensure_writing(c);
     }

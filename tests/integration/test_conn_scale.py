@@ -185,6 +185,21 @@ class TestIdleTLS(unittest.TestCase):
         got = recv_responses(s, 2)
         self.assertEqual([(st, b) for st, _, b in got], [(200, BODY)] * 2)
 
+    def test_tls_pipelined_while_client_does_not_read(self):
+        # Answers written at once until the socket is full; the record
+        # OpenSSL could not finish then goes on through the bufferevent.
+        ctx = ssl.create_default_context(cafile=os.path.join(self.pki, "c.pem"))
+        raw = socket.create_connection(("127.0.0.1", self.srv.port), timeout=30)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(s.close)
+        n = 400
+        s.sendall(REQ * n)
+        got = recv_responses(s, n)
+        self.assertEqual(len(got), n)
+        self.assertTrue(all((st, b) == (200, BODY) for st, _, b in got))
+        one_request(s)
+
 
 if __name__ == "__main__":
     unittest.main()
