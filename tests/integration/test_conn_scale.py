@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from rptest import Server, parse_responses, wait_until
+from rptest import Server, LOAD_TESTHOOKS, parse_responses, read_response, wait_until
 
 IDLE = 2000
 BODY = b"k" * 1024
@@ -145,6 +145,32 @@ class TestIdlePlain(unittest.TestCase):
         for _ in range(5):
             for s in socks:
                 one_request(s)
+
+
+class TestSpread(unittest.TestCase):
+    """Each thread accepts for itself (listen.c); one holding clearly more
+    connections than the least loaded passes new ones on, so kept-open
+    connections end up on both threads whoever wins the accepts."""
+
+    def test_kept_connections_spread_over_threads(self):
+        conf = LOAD_TESTHOOKS + "Map /worker test:worker\n"
+        with Server(conf=conf, threads=2) as srv:
+            seen = {}
+            socks = []
+            try:
+                for _ in range(24):
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+                    socks.append(s)
+                    s.sendall(b"GET /worker HTTP/1.1\r\nHost: t\r\n\r\n")
+                    st, _, _, body = read_response(s.makefile("rb"))
+                    self.assertEqual(st, 200)
+                    seen[body] = seen.get(body, 0) + 1
+            finally:
+                for s in socks:
+                    s.close()
+            # at most 4 + 1/8 apart: 24 connections give each thread at least 9
+            self.assertEqual(len(seen), 2, seen)
+            self.assertGreaterEqual(min(seen.values()), 9, seen)
 
 
 class TestIdleTLS(unittest.TestCase):
