@@ -718,14 +718,20 @@ static void addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t n, 
     }
 }
 
-static void conn_addresses(rp_conn *c, int fd)
+/* What the acceptor already knows costs no system call. */
+static void conn_addresses(rp_conn *c, int fd, const struct sockaddr_storage *peer,
+                           const struct sockaddr_storage *local)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (peer)
+        addr_to_text(peer, c->remote_ip, sizeof c->remote_ip, &c->remote_port);
+    else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_to_text(&ss, c->remote_ip, sizeof c->remote_ip, &c->remote_port);
     len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (local)
+        addr_to_text(local, c->local_ip, sizeof c->local_ip, &c->local_port);
+    else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_to_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
 }
 
@@ -862,6 +868,12 @@ static bool conn_lost(const rp_conn *c)
 
 void rp_conn_accept(rp_worker *w, int fd, bool tls)
 {
+    rp_conn_accept_addr(w, fd, tls, NULL, NULL);
+}
+
+void rp_conn_accept_addr(rp_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
+                         const struct sockaddr_storage *local)
+{
     pthread_once(&g_settings_once, settings_init);
     rp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -873,7 +885,7 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     c->worker = w;
     c->server = w->server;
     c->fd = fd;
-    conn_addresses(c, fd);
+    conn_addresses(c, fd, peer, local);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->tls = tls;

@@ -54,7 +54,21 @@ int rp_bind_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
     return 0;
 }
 
-static int open_socket(const char *spec, char *err, size_t errlen)
+/* A wildcard address (0.0.0.0, [::]) says nothing about a connection's own. */
+static bool specific(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 a;
+        memcpy(&a, ss, sizeof a);
+        return !IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr);
+    }
+    struct sockaddr_in a;
+    memcpy(&a, ss, sizeof a);
+    return a.sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+static int open_socket(const char *spec, struct sockaddr_storage *local, bool *known, char *err,
+                       size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -76,6 +90,8 @@ static int open_socket(const char *spec, char *err, size_t errlen)
         close(fd);
         return -1;
     }
+    *local = ss;
+    *known = specific(&ss);
     return fd;
 }
 
@@ -217,7 +233,9 @@ static void thread_accept_cb(evutil_socket_t lfd, short what, void *arg)
     (void)what;
     rp_accept_ctx *a = arg;
     for (int k = 0; k < RP_ACCEPT_BATCH && !a->t->stopping; k++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int e = errno;
             if (out_of_fds(e)) {
@@ -231,7 +249,8 @@ static void thread_accept_cb(evutil_socket_t lfd, short what, void *arg)
         }
         if (atomic_load_explicit(&g_episode, memory_order_relaxed) && atomic_exchange(&g_episode, false))
             event_active(g_ls->recovered_ev, EV_READ, 1);
-        rp_worker_take(a->t, fd, g_ls->tls[a->li]);
+        rp_worker_take(a->t, fd, g_ls->tls[a->li], plen <= sizeof peer ? &peer : NULL,
+                       g_ls->local_known[a->li] ? &g_ls->local[a->li] : NULL);
     }
 }
 
@@ -249,7 +268,7 @@ int rp_listeners_open(rp_server *s, rp_listeners *ls, char *err, size_t errlen)
         bool tls = strncmp(*b, "tls:", 4) == 0;
         const char *spec = tls ? *b + 4 : *b;
         tls = tls || s->core->secure;
-        int fd = open_socket(spec, err, errlen);
+        int fd = open_socket(spec, &ls->local[ls->n], &ls->local_known[ls->n], err, errlen);
         if (fd < 0)
             return -1;
         ls->fd[ls->n] = fd;

@@ -14,6 +14,8 @@ typedef struct rp_listeners {
     int fd[RP_MAX_LISTENERS];
     const char *spec[RP_MAX_LISTENERS];
     int tls[RP_MAX_LISTENERS]; /* 1: connections speak TLS */
+    struct sockaddr_storage local[RP_MAX_LISTENERS]; /* the bound address */
+    bool local_known[RP_MAX_LISTENERS]; /* not a wildcard: connections arrive on exactly it */
     void *ctx;                /* per thread and listener: what its accept event needs */
     /* Out of descriptors (EMFILE): see listen.c */
     int reserve_fd;           /* /dev/null, given up to accept one more client */

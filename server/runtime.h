@@ -179,6 +179,9 @@ struct rp_conn {
 
 /* conn.c */
 void rp_conn_accept(rp_worker *w, int fd, bool tls);
+/* The same with the addresses when the acceptor knows them (NULL: asked of the kernel). */
+void rp_conn_accept_addr(rp_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
+                         const struct sockaddr_storage *local);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections */
 void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
@@ -210,7 +213,9 @@ void rp_bucket_to_evbuffer(rp_bucket *b, struct evbuffer *out); /* consumes b's 
 /* worker.c */
 int rp_workers_start(rp_server *s, int n);
 void rp_workers_dispatch(int fd, int tls); /* to the least loaded free thread, via its inbox */
-void rp_worker_take(rp_thread *t, int fd, int tls); /* t accepted fd: serve it (or pass it on) */
+/* t accepted fd: serve it (or pass it on); peer and local as for rp_conn_accept */
+void rp_worker_take(rp_thread *t, int fd, int tls, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local);
 int rp_workers_count(void);
 rp_thread *rp_workers_thread(int i);
 void rp_workers_stop_accepting(void);

@@ -368,7 +368,8 @@ static void hand_to(rp_thread *best, int fd, int tls);
 /* Thread t accepted fd (listen.c): it serves it, unless another free thread
  * holds clearly fewer connections - then that one gets it through its inbox,
  * which keeps keep-alive connections spread over the threads. */
-void rp_worker_take(rp_thread *t, int fd, int tls)
+void rp_worker_take(rp_thread *t, int fd, int tls, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local)
 {
     rp_thread *best = pick_thread();
     int mine = atomic_load_explicit(&t->nconns, memory_order_relaxed);
@@ -379,7 +380,7 @@ void rp_worker_take(rp_thread *t, int fd, int tls)
     }
     atomic_fetch_add(&t->nconns, 1);
     t->current->live++;
-    rp_conn_accept(t->current, fd, tls);
+    rp_conn_accept_addr(t->current, fd, tls, peer, local);
 }
 
 void rp_workers_dispatch(int fd, int tls)
