@@ -102,9 +102,9 @@ static int open_socket(const char *spec, struct sockaddr_storage *local, bool *k
  * nginx in the same run, see README "Performance"):
  *   - one accepting thread handing descriptors to the workers through a
  *     locked inbox (the old design): two thread wake-ups per connection, the
- *     most CPU per connection (about 55 us against nginx's 38);
- *   - per-worker accept on the shared socket (this design): about 15% less
- *     CPU per connection than the inbox;
+ *     most CPU per connection (48-57 us, nginx 29-38 in the same runs);
+ *   - per-worker accept on the shared socket (this design): 36 us, and the
+ *     accepting thread knows the peer address (no getpeername);
  *   - per-worker SO_REUSEPORT sockets: no herd, but the kernel assigns a
  *     connection to a worker by hash, whatever that worker is doing, and a
  *     socket closed at stop resets what waits in its queue.
