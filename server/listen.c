@@ -97,15 +97,16 @@ static int open_socket(const char *spec, struct sockaddr_storage *local, bool *k
 
 /* ---- accepting ------------------------------------------------------------------
  * Every worker thread accepts on every listening socket itself, from its own
- * loop; nothing passes between threads on the way in.  We measured three
- * designs with wrk -H 'Connection: close' against a 1 KiB file (2 cores,
- * nginx in the same run, see README "Performance"):
+ * loop; nothing passes between threads on the way in.  Designs weighed, the
+ * first two measured with wrk -H 'Connection: close' against a 1 KiB file
+ * (2 cores, nginx in the same run, see README "Performance notes"):
  *   - one accepting thread handing descriptors to the workers through a
  *     locked inbox (the old design): two thread wake-ups per connection, the
  *     most CPU per connection (48-57 us, nginx 29-38 in the same runs);
  *   - per-worker accept on the shared socket (this design): 36 us, and the
  *     accepting thread knows the peer address (no getpeername);
- *   - per-worker SO_REUSEPORT sockets: no herd, but the kernel assigns a
+ *   - per-worker SO_REUSEPORT sockets (not measured; on one worker it is
+ *     this design): no herd, but the kernel assigns a
  *     connection to a worker by hash, whatever that worker is doing, and a
  *     socket closed at stop resets what waits in its queue.
  * A thread busy with a long request is not polling, so it does not accept:
