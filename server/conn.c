@@ -17,6 +17,8 @@
 #include "runtime.h"
 #include "tls.h"
 
+/* A TLS response this small is written as one record (rp_conn_push). */
+#define RP_TLS_COALESCE ((size_t)16 * 1024)
 /* Input kept while a request is being served before we stop reading. */
 #define RP_PIPELINE_MAX ((size_t)256 * 1024)
 
@@ -27,6 +29,10 @@ static void conn_free(rp_conn *c);
 static void process_input(rp_conn *c);
 static double mono_now(void);
 static void lose_socket(rp_conn *c);
+static int conn_unpark(rp_conn *c);
+static void conn_park(rp_conn *c);
+static bool conn_lost(const rp_conn *c);
+static void ensure_writing(rp_conn *c);
 
 /* Phases of a connection, each with its own deadline (see "timeouts"). */
 enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY };
@@ -137,6 +143,7 @@ static int on_header_value_complete(llhttp_t *p)
 static void send_continue(rp_conn *c)
 {
     evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    ensure_writing(c);
 }
 
 static int host_count(const rp_req *r)
@@ -436,6 +443,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void process_input(rp_conn *c)
 {
+    if (c->parked && conn_unpark(c) != 0) {
+        lose_socket(c); /* out of memory */
+        return;
+    }
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->phase == PH_BODY)
         c->last_read = mono_now();
@@ -457,8 +468,10 @@ static void process_input(rp_conn *c)
     }
     if (c->busy && evbuffer_get_length(in) > RP_PIPELINE_MAX)
         read_enable(c, false);
-    if (!c->busy && !c->closing)
+    if (!c->busy && !c->closing) {
         timer_settle(c);
+        conn_park(c);
+    }
 }
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -478,6 +491,8 @@ static void write_cb(struct bufferevent *bev, void *arg)
     }
     if (c->req && rp_resp_has_drainers(c->req))
         rp_resp_drained(c->req);
+    else if (!c->busy)
+        conn_park(c); /* the last answer has left: nothing to hold on to */
 }
 
 static void abort_request(rp_conn *c)
@@ -544,6 +559,10 @@ static void raw_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     rp_conn *c = arg;
+    if (c->parked && conn_unpark(c) != 0) {
+        lose_socket(c); /* out of memory */
+        return;
+    }
     struct evbuffer *in = bufferevent_get_input(c->bev);
     struct evbuffer_iovec v[2];
     /* bufferevent keeps its input's end frozen for everyone but its own
@@ -606,7 +625,7 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
         conn_free(c); /* the bufferevent lives on with its new owner */
         return;
     }
-    if (close || !c->bev) {
+    if (close || conn_lost(c)) {
         c->closing = true;
         if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
             conn_free(c);
@@ -657,7 +676,22 @@ void rp_conn_push(rp_conn *c)
         evbuffer_add_buffer(out, c->stage);
         bufferevent_enable(c->bev, EV_WRITE);
     } else {
+        /* TLS writes each piece of the buffer as a record of its own, with
+         * a send each: a small response (head + file) goes as one - and,
+         * when nothing is queued, at once (see rp_tls_write_now). */
+        size_t n = evbuffer_get_length(c->stage);
+        if (c->tls && n <= RP_TLS_COALESCE) {
+            unsigned char *p = evbuffer_pullup(c->stage, -1);
+            if (p && evbuffer_get_length(out) == 0) {
+                int w = rp_tls_write_now(c->bev, p, n);
+                if (w > 0)
+                    evbuffer_drain(c->stage, (size_t)w);
+                if (!evbuffer_get_length(c->stage))
+                    return;
+            }
+        }
         evbuffer_add_buffer(out, c->stage);
+        ensure_writing(c);
     }
 }
 
@@ -684,18 +718,161 @@ static void addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t n, 
     }
 }
 
-static void conn_addresses(rp_conn *c, int fd)
+/* What the acceptor already knows costs no system call. */
+static void conn_addresses(rp_conn *c, int fd, const struct sockaddr_storage *peer,
+                           const struct sockaddr_storage *local)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (peer)
+        addr_to_text(peer, c->remote_ip, sizeof c->remote_ip, &c->remote_port);
+    else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_to_text(&ss, c->remote_ip, sizeof c->remote_ip, &c->remote_port);
     len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (local)
+        addr_to_text(local, c->local_ip, sizeof c->local_ip, &c->local_port);
+    else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         addr_to_text(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
 }
 
+/* ---- parking ------------------------------------------------------------------
+ * Between requests a connection keeps only what waiting needs: its socket,
+ * this struct, its reader and its timer.  A plain connection gives back its
+ * bufferevent (with its two buffers), its staging buffer and its
+ * deferred-completion event, and every connection its parser's token
+ * scratch; they are taken again when bytes arrive, the way nginx frees a
+ * keep-alive connection's request and buffers.  Two thousand idle plain
+ * connections cost under 2 MiB.  What is given back goes to a small
+ * per-thread stock (RP_SPARES sets) first: under load a connection takes the
+ * set another just parked, so a request pays no allocation and no libevent
+ * set-up for it.  A TLS connection keeps its bufferevent (the SSL object
+ * cannot be rebuilt); OpenSSL releases its record buffers instead
+ * (SSL_MODE_RELEASE_BUFFERS, tls.c). */
+
+/* A parked bufferevent has no descriptor; EV_WRITE is enabled only when
+ * output is queued (rp_conn_push), since enabling it on an empty buffer
+ * costs an epoll_ctl and a wakeup that finds nothing to write. */
+static void ensure_writing(rp_conn *c)
+{
+    if (!(bufferevent_get_enabled(c->bev) & EV_WRITE))
+        bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void bev_configure(rp_conn *c)
+{
+    const rp_core_conf *cc = c->server->core;
+    bufferevent_set_max_single_read(c->bev, cc->max_read);
+    bufferevent_set_max_single_write(c->bev, cc->max_write);
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    double send = cc->send_timeout > 0 ? cc->send_timeout : 0;
+    if (send == c->bev_send)
+        return; /* a stocked bufferevent usually has it already */
+    c->bev_send = send;
+    if (send > 0) {
+        struct timeval tv = {(time_t)send, (suseconds_t)((send - (double)(time_t)send) * 1e6)};
+        bufferevent_set_timeouts(c->bev, NULL, &tv);
+    } else {
+        bufferevent_set_timeouts(c->bev, NULL, NULL);
+    }
+}
+
+static void spare_free(rp_spare *s)
+{
+    bufferevent_setfd(s->bev, -1); /* it still names its last, closed descriptor */
+    bufferevent_free(s->bev);
+    evbuffer_free(s->stage);
+    event_free(s->next_ev);
+}
+
+/* Take back what serving a request needs; -1 when memory is short. */
+static int conn_unpark(rp_conn *c)
+{
+    if (c->tls) { /* it kept everything but the token scratch */
+        c->parked = false;
+        return 0;
+    }
+    rp_thread *t = c->worker->thread;
+    if (t->nspares > 0) {
+        rp_spare *s = &t->spares[--t->nspares];
+        c->bev = s->bev;
+        c->stage = s->stage;
+        c->next_ev = s->next_ev;
+        c->bev_send = s->send_timeout;
+        bufferevent_setfd(c->bev, c->fd);
+        event_assign(c->next_ev, t->base, -1, 0, next_cb, c);
+    } else {
+        c->bev = bufferevent_socket_new(t->base, c->fd, BEV_OPT_CLOSE_ON_FREE);
+        c->bev_send = 0; /* no timeouts yet */
+        c->stage = evbuffer_new();
+        c->next_ev = event_new(t->base, -1, 0, next_cb, c);
+        if (c->stage) /* staged file segments stay sendfile segments, not mmap + writev */
+            evbuffer_set_flags(c->stage, EVBUFFER_FLAG_DRAINS_TO_FD);
+        if (!c->bev || !c->stage || !c->next_ev)
+            return -1; /* what was made is freed with the connection */
+    }
+    bev_configure(c);
+    c->parked = false;
+    return 0;
+}
+
+/* Give c's (empty) bufferevent, staging buffer and completion event to the
+ * thread's stock, or free them when it is full. */
+static void io_to_stock(rp_conn *c)
+{
+    rp_spare s = {c->bev, c->stage, c->next_ev, c->bev_send};
+    c->bev = NULL;
+    c->stage = NULL;
+    c->next_ev = NULL;
+    /* Only what is needed: each libevent call below that touches an event
+     * takes the loop's lock.  The descriptor is not cleared: nothing is
+     * pending on it, and the next owner's bufferevent_setfd replaces it. */
+    if (bufferevent_get_enabled(s.bev))
+        bufferevent_disable(s.bev, EV_READ | EV_WRITE);
+    bufferevent_setwatermark(s.bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(s.bev, NULL, NULL, NULL, NULL);
+    rp_thread *t = c->worker->thread;
+    if (t->nspares < RP_SPARES && !t->stopping)
+        t->spares[t->nspares++] = s;
+    else
+        spare_free(&s);
+}
+
+static void conn_park(rp_conn *c)
+{
+    if (c->parked || c->busy || c->closing || c->req || c->phase != PH_WAIT || !c->bev ||
+        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+        evbuffer_get_length(c->stage) > 0)
+        return;
+    free(c->tok);
+    c->tok = NULL;
+    c->tok_cap = c->tok_len = 0;
+    c->parked = true;
+    if (c->tls)
+        return;
+    io_to_stock(c); /* the descriptor stays with us: our reader watches it */
+}
+
+void rp_conn_thread_done(rp_thread *t)
+{
+    while (t->nspares > 0)
+        spare_free(&t->spares[--t->nspares]);
+}
+
+/* No usable socket: it failed, or a module took it over.  A parked plain
+ * connection has no bufferevent but still its descriptor. */
+static bool conn_lost(const rp_conn *c)
+{
+    return !c->bev && !c->parked;
+}
+
 void rp_conn_accept(rp_worker *w, int fd, bool tls)
+{
+    rp_conn_accept_addr(w, fd, tls, NULL, NULL);
+}
+
+void rp_conn_accept_addr(rp_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
+                         const struct sockaddr_storage *local)
 {
     pthread_once(&g_settings_once, settings_init);
     rp_conn *c = calloc(1, sizeof(*c));
@@ -707,46 +884,51 @@ void rp_conn_accept(rp_worker *w, int fd, bool tls)
     rp_thread *t = w->thread;
     c->worker = w;
     c->server = w->server;
-    c->pool = rp_pool_create(NULL);
-    conn_addresses(c, fd);
+    c->fd = fd;
+    conn_addresses(c, fd, peer, local);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->tls = tls;
-    c->bev = tls ? rp_tls_bufferevent(c->server, t->base, fd)
-                 : bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        close(fd);
-        rp_pool_destroy(c->pool);
+    c->timer = event_new(t->base, -1, 0, timer_cb, c);
+    bool ok = c->timer != NULL;
+    if (tls) {
+        c->bev = rp_tls_bufferevent(c->server, t->base, fd);
+        c->stage = evbuffer_new();
+        c->next_ev = event_new(t->base, -1, 0, next_cb, c);
+        ok = ok && c->bev && c->stage && c->next_ev;
+        if (c->bev) {
+            bev_configure(c);
+            bufferevent_enable(c->bev, EV_WRITE);
+        }
+    } else {
+        c->read_ev = event_new(t->base, fd, EV_READ | EV_PERSIST, raw_read_cb, c);
+        ok = ok && c->read_ev;
+    }
+    c->parked = true; /* the request's parts come with its first bytes */
+    if (!ok) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            close(fd);
+        if (c->stage)
+            evbuffer_free(c->stage);
+        if (c->next_ev)
+            event_free(c->next_ev);
+        if (c->timer)
+            event_free(c->timer);
+        reader_free(c);
         free(c);
         rp_worker_conn_gone(w);
         return;
     }
-    bufferevent_set_max_single_read(c->bev, c->server->core->max_read);
-    bufferevent_set_max_single_write(c->bev, c->server->core->max_write);
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    c->next_ev = event_new(t->base, -1, 0, next_cb, c);
-    c->timer = event_new(t->base, -1, 0, timer_cb, c);
-    double send = c->server->core->send_timeout;
-    if (send > 0) {
-        struct timeval tv = {(time_t)send, (suseconds_t)((send - (double)(time_t)send) * 1e6)};
-        bufferevent_set_timeouts(c->bev, NULL, &tv);
-    }
-    c->stage = evbuffer_new();
-    /* Staged file segments must stay sendfile segments: without this flag
-     * libevent mmaps them and copies the bytes with writev. */
-    if (!tls)
-        evbuffer_set_flags(c->stage, EVBUFFER_FLAG_DRAINS_TO_FD);
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
     c->next = t->conns;
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
-    if (!tls)
-        c->read_ev = event_new(t->base, fd, EV_READ | EV_PERSIST, raw_read_cb, c);
     c->accepted_at = mono_now();
     enter_phase(c, tls ? PH_HANDSHAKE : PH_WAIT);
-    bufferevent_enable(c->bev, EV_WRITE);
     read_enable(c, true);
 }
 
@@ -762,14 +944,27 @@ static void conn_free(rp_conn *c)
     reader_free(c);
     if (c->bev && c->tls && !c->broken)
         rp_tls_close_notify(c->bev);
+    if (c->bev && !c->tls && !c->broken && c->stage && c->next_ev) {
+        /* A healthy set goes back to the stock for the next connection. */
+        evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
+        struct evbuffer *in = bufferevent_get_input(c->bev), *out = bufferevent_get_output(c->bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        evbuffer_drain(out, evbuffer_get_length(out));
+        event_del(c->next_ev); /* never to fire for c */
+        io_to_stock(c);
+        close(c->fd);
+    }
     if (c->bev)
-        bufferevent_free(c->bev);
-    event_free(c->next_ev);
+        bufferevent_free(c->bev); /* closes the descriptor */
+    else if (c->parked && !c->tls)
+        close(c->fd);
+    if (c->next_ev)
+        event_free(c->next_ev);
     event_free(c->timer);
-    evbuffer_free(c->stage);
+    if (c->stage)
+        evbuffer_free(c->stage);
     if (c->req)
         rp_req_free(c->req);
-    rp_pool_destroy(c->pool);
     free(c->tok);
     bool detached = c->detached;
     free(c);
@@ -787,6 +982,7 @@ RP_API struct bufferevent *rp_req_detach(rp_req *r)
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(bev, NULL, NULL);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_enable(bev, EV_WRITE); /* its writes must flush (see ensure_writing) */
     c->bev = NULL;
     c->detached = true;
     return bev;
@@ -829,12 +1025,12 @@ static void drain(rp_thread *t, const rp_worker *only)
 
 static bool sheddable(const rp_conn *c, int cls, double now)
 {
-    if (c->busy || c->closing || c->detached || !c->bev)
+    if (c->busy || c->closing || c->detached || conn_lost(c))
         return false;
     switch (cls) {
     case 0:
         return c->phase == PH_WAIT && now - c->phase_at > RP_SHED_IDLE &&
-               evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+               (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0);
     case 1:
         return (c->phase == PH_HEAD || c->phase == PH_HANDSHAKE) && now - c->phase_at > RP_SHED_SLOW;
     default:
@@ -877,6 +1073,6 @@ void rp_conn_drain_all(rp_thread *t)
 void rp_conn_drain_worker(rp_worker *w)
 {
     for (rp_conn *c = w->thread->conns; c; c = c->next)
-        if (c->worker == w && c->phase == PH_WAIT && !c->detached && c->bev)
+        if (c->worker == w && c->phase == PH_WAIT && !c->detached && !conn_lost(c))
             timer_settle(c);
 }

@@ -1,8 +1,9 @@
 /* fcache.c - the open-file cache: per worker (thread and configuration),
  * bounded, no locks.
  *
- * An entry maps (ns, key) to an open rp_file: descriptor, stat, ETag, and
- * for files up to RP_FCACHE_DATA_MAX bytes their contents.  An entry is
+ * An entry maps (ns, key) to an open rp_file: descriptor, stat and ETag,
+ * or for files up to RP_FCACHE_DATA_MAX bytes their contents instead of the
+ * descriptor.  An entry is
  * trusted for FileCacheValid seconds after it was last checked; the next
  * request after that calls the caller's opener again (which applies all of
  * its own path checks from scratch: root, symlinks, permissions) and
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@ typedef struct fc_entry {
 struct rp_fcache {
     fc_entry **slots;
     size_t nslots, n, max;
+    size_t nfd, max_fd; /* entries holding a descriptor, and their bound */
     size_t data_bytes;
     fc_entry *head, *tail;
 };
@@ -58,12 +61,24 @@ static unsigned key_hash(const void *ns, const char *key)
     return h;
 }
 
-static rp_fcache *fc_create(size_t max)
+/* Descriptors are shared with connections: the cache of one thread holds
+ * at most a quarter of the process's share of that thread. */
+static size_t fd_budget(int threads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 1024;
+    size_t n = (size_t)rl.rlim_cur / 4 / (size_t)(threads > 0 ? threads : 1);
+    return n > 0 ? n : 1;
+}
+
+static rp_fcache *fc_create(size_t max, int threads)
 {
     rp_fcache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->max = max;
+    c->max_fd = fd_budget(threads);
     c->nslots = 64;
     while (c->nslots < max * 2 && c->nslots < ((size_t)1 << 20))
         c->nslots <<= 1;
@@ -103,11 +118,15 @@ static void set_file(rp_fcache *c, fc_entry *e, rp_file *f)
     if (e->file) {
         if (e->file->data)
             c->data_bytes -= (size_t)e->file->st.st_size;
+        if (e->file->fd >= 0)
+            c->nfd--;
         rp_file_unref(e->file);
     }
     e->file = f;
     if (f && f->data)
         c->data_bytes += (size_t)f->st.st_size;
+    if (f && f->fd >= 0)
+        c->nfd++;
 }
 
 static void entry_remove(rp_fcache *c, fc_entry *e)
@@ -171,13 +190,24 @@ static void load_data(rp_fcache *c, rp_file *f)
         got += (size_t)n;
     }
     f->data = buf;
+    /* Its bytes are all it is needed for now: the descriptor goes back
+     * (a thousand cached small files hold none open). */
+    close(f->fd);
+    f->fd = -1;
 }
 
-/* Open through the caller and wrap the result (one reference, the caller's). */
-static rp_file *open_new(rp_file_open_fn open_fn, void *arg, const char *key, int *status)
+/* Open through the caller and wrap the result (one reference, the caller's).
+ * Out of descriptors, this thread first closes some of its idle or slow
+ * connections (as the acceptor does) and tries once more: a request that
+ * got in should not fail for want of the one descriptor its file needs. */
+static rp_file *open_new(rp_req *r, rp_file_open_fn open_fn, void *arg, const char *key,
+                         int *status)
 {
     struct stat st;
     int fd = open_fn(arg, &st, status);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+        rp_conn_shed(r->conn->worker->thread, 8) > 0)
+        fd = open_fn(arg, &st, status);
     if (fd < 0)
         return NULL;
     rp_file *f = rp_file_new(fd, &st, key);
@@ -191,7 +221,7 @@ static rp_file *open_new(rp_file_open_fn open_fn, void *arg, const char *key, in
 static void insert(rp_fcache *c, const void *ns, const char *key, unsigned h, rp_file *f)
 {
     size_t klen = strlen(key);
-    if (c->n >= c->max && c->tail)
+    while (c->tail && (c->n >= c->max || (f->fd >= 0 && c->nfd >= c->max_fd)))
         entry_remove(c, c->tail);
     fc_entry *e = calloc(1, sizeof *e + klen + 1);
     if (!e)
@@ -210,10 +240,10 @@ static void insert(rp_fcache *c, const void *ns, const char *key, unsigned h, rp
 }
 
 /* A stale entry: open again and keep the old file if nothing changed. */
-static rp_file *revalidate(rp_fcache *c, fc_entry *e, rp_file_open_fn open_fn, void *arg,
-                           int *status)
+static rp_file *revalidate(rp_req *r, rp_fcache *c, fc_entry *e, rp_file_open_fn open_fn,
+                           void *arg, int *status)
 {
-    rp_file *f = open_new(open_fn, arg, e->key, status);
+    rp_file *f = open_new(r, open_fn, arg, e->key, status);
     if (!f) {
         entry_remove(c, e);
         return NULL;
@@ -235,7 +265,8 @@ static rp_fcache *worker_cache(rp_req *r)
     rp_worker *w = r->conn->worker;
     if (!w->fcache) {
         const rp_core_conf *cc = r->server->core;
-        w->fcache = fc_create(cc->file_cache_entries > 0 ? (size_t)cc->file_cache_entries : 1);
+        w->fcache = fc_create(cc->file_cache_entries > 0 ? (size_t)cc->file_cache_entries : 1,
+                              rp_server_threads(r->server));
     }
     return w->fcache;
 }
@@ -247,7 +278,7 @@ RP_API rp_file *rp_file_get(rp_req *r, const void *ns, const char *key, rp_file_
     rp_fcache *c = cc->file_cache_valid > 0 && cc->file_cache_entries > 0 ? worker_cache(r) : NULL;
     rp_file *f;
     if (!c) {
-        if ((f = open_new(open_fn, arg, key, status)))
+        if ((f = open_new(r, open_fn, arg, key, status)))
             rp_file_hold(r, f);
         return f;
     }
@@ -258,13 +289,13 @@ RP_API rp_file *rp_file_get(rp_req *r, const void *ns, const char *key, rp_file_
         if (now_ms() - e->checked_ms < valid_ms) {
             f = e->file;
             rp_file_ref(f);
-        } else if (!(f = revalidate(c, e, open_fn, arg, status))) {
+        } else if (!(f = revalidate(r, c, e, open_fn, arg, status))) {
             return NULL;
         }
         lru_unlink(c, e);
         lru_front(c, e);
     } else {
-        if (!(f = open_new(open_fn, arg, key, status)))
+        if (!(f = open_new(r, open_fn, arg, key, status)))
             return NULL;
         load_data(c, f);
         insert(c, ns, key, h, f);

@@ -16,7 +16,7 @@ struct evbuffer_file_segment;
  * worker thread that opened it, so the count needs no atomics. */
 struct rp_file {
     int refs;
-    int fd;                            /* -1 once the segment owns it */
+    int fd;                            /* -1 for a cached small file (data) */
     struct evbuffer_file_segment *seg; /* the whole file, made on first sendfile */
     struct stat st;
     char etag[RP_ETAG_MAX];

@@ -7,7 +7,6 @@
 
 #define RP_MAX_LISTENERS 32
 
-struct evconnlistener;
 struct event_base;
 
 typedef struct rp_listeners {
@@ -15,10 +14,14 @@ typedef struct rp_listeners {
     int fd[RP_MAX_LISTENERS];
     const char *spec[RP_MAX_LISTENERS];
     int tls[RP_MAX_LISTENERS]; /* 1: connections speak TLS */
-    struct evconnlistener *ev[RP_MAX_LISTENERS];
+    struct sockaddr_storage local[RP_MAX_LISTENERS]; /* the bound address */
+    bool local_known[RP_MAX_LISTENERS]; /* not a wildcard: connections arrive on exactly it */
+    void *ctx;                /* per thread and listener: what its accept event needs */
     /* Out of descriptors (EMFILE): see listen.c */
     int reserve_fd;           /* /dev/null, given up to accept one more client */
-    struct event *resume_ev;  /* accepting is paused until it fires */
+    struct event *resume_ev;  /* the reserve is reopened when it fires */
+    struct event *starved_ev; /* activated by a worker that met the limit */
+    struct event *recovered_ev; /* activated by the first accept that works again */
     bool starved;             /* in an episode; its first and last moments are logged */
     unsigned long pauses;     /* pauses in the current episode */
 } rp_listeners;

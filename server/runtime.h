@@ -31,6 +31,16 @@ void rp_kv_unset(rp_kv *kv, const char *name);
 /* Append a parsed request header (name and value in the request pool). */
 void rp_req_add_header(rp_req *r, const char *name, const char *value);
 
+/* A bufferevent, staging buffer and completion event a parked plain
+ * connection gave back, kept for the next one (conn.c, "parking"). */
+typedef struct rp_spare {
+    struct bufferevent *bev;
+    struct evbuffer *stage;
+    struct event *next_ev;
+    double send_timeout; /* SendTimeout the bufferevent carries, 0 = none */
+} rp_spare;
+#define RP_SPARES 64
+
 /* A worker thread: its loop and connections, for the life of the process. */
 struct rp_thread {
     int index;
@@ -53,6 +63,11 @@ struct rp_thread {
     rp_worker *gens;        /* every configuration not yet retired, incl. current */
     bool stopping;
     struct rp_stop_cb *on_stop; /* modules to tell when a graceful stop begins */
+    rp_spare spares[RP_SPARES]; /* see rp_spare */
+    int nspares;
+    struct event **accept_ev;     /* one per listening socket: this thread accepts (listen.c) */
+    int naccept;
+    struct event *accept_resume;  /* accepting paused (out of descriptors) until it fires */
     char date[30];          /* cached Date header value */
     time_t date_at;
 };
@@ -132,9 +147,10 @@ struct rp_req {
 struct rp_conn {
     rp_worker *worker;
     rp_server *server;
-    rp_pool *pool;
-    struct bufferevent *bev;
-    struct evbuffer *stage; /* response bytes not yet handed to bev */
+    rp_pool *pool;          /* NULL: request pools stand alone (keeps idle connections small) */
+    struct bufferevent *bev; /* NULL while parked (plain sockets, see conn.c) */
+    double bev_send;         /* SendTimeout bev carries, 0 = none */
+    struct evbuffer *stage; /* response bytes not yet handed to bev; NULL while parked */
     struct event *read_ev;  /* plain sockets: our own reader (see conn.c) */
     bool reading;
     struct event *timer;    /* the deadline of the current phase (see conn.c) */
@@ -149,7 +165,9 @@ struct rp_conn {
 
     char remote_ip[64], local_ip[64];
     int remote_port, local_port;
+    int fd;
     bool tls;
+    bool parked;     /* between requests: only socket, struct, reader, timer (conn.c) */
 
     rp_req *req;     /* request being parsed or served */
     unsigned nreq;
@@ -170,10 +188,14 @@ struct rp_conn {
 
 /* conn.c */
 void rp_conn_accept(rp_worker *w, int fd, bool tls);
+/* The same with the addresses when the acceptor knows them (NULL: asked of the kernel). */
+void rp_conn_accept_addr(rp_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
+                         const struct sockaddr_storage *local);
 void rp_conn_request_done(rp_req *r);   /* response finished: log, free, next */
 void rp_conn_drain_all(rp_thread *t);   /* graceful stop: close idle connections */
 void rp_conn_drain_worker(rp_worker *w); /* reload: w's idle connections time out soon */
 int rp_conn_shed(rp_thread *t, int n);  /* close up to n idle or slow connections */
+void rp_conn_thread_done(rp_thread *t); /* its loop has ended: free the spare stock */
 struct evbuffer *rp_conn_output(rp_conn *c);
 bool rp_conn_client_done(rp_conn *c); /* end of file read and no request left to answer */
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
@@ -203,7 +225,13 @@ int rp_resp_send_rpfile(rp_req *r, struct rp_file *f, int64_t off, int64_t len);
 
 /* worker.c */
 int rp_workers_start(rp_server *s, int n);
-void rp_workers_dispatch(int fd, int tls);
+void rp_workers_dispatch(int fd, int tls); /* to the least loaded free thread, via its inbox */
+/* t accepted fd: serve it (or pass it on); peer and local as for rp_conn_accept */
+void rp_worker_take(rp_thread *t, int fd, int tls, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local);
+int rp_workers_count(void);
+rp_thread *rp_workers_thread(int i);
+void rp_workers_stop_accepting(void);
 void rp_workers_stop(double graceful_seconds);
 /* Serve new connections with s instead of old (what every thread serves now,
  * as the main thread knows it); old connections finish with theirs.

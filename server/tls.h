@@ -16,5 +16,7 @@ struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, in
 
 /* Before freeing a TLS connection that closes cleanly. */
 void rp_tls_close_notify(struct bufferevent *bev);
+/* Write through bev's SSL at once (nothing queued); bytes written or <= 0. */
+int rp_tls_write_now(struct bufferevent *bev, const void *data, size_t len);
 
 #endif

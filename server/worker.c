@@ -1,9 +1,12 @@
 /* worker.c - worker threads, each with its own event_base.
  *
- * The main thread accepts and hands each descriptor to the thread with the
- * fewest open connections, through a small locked inbox plus event_active()
- * (libevent is initialised for pthreads, so activation from another thread
- * is safe).  Everything a connection creates lives on its thread's base.
+ * Each thread accepts on the listening sockets itself (listen.c says why).
+ * A descriptor accepted elsewhere - by a thread holding clearly more than
+ * its share, or by the main thread with its reserve descriptor - reaches
+ * the thread with the fewest open connections through a small locked inbox
+ * plus event_active() (libevent is initialised for pthreads, so activation
+ * from another thread is safe).  Everything a connection creates lives on
+ * its thread's base.
  *
  * Reload: a thread serves new connections with its `current` rp_worker (one
  * configuration); a reload hands it a new one.  Connections keep the
@@ -217,6 +220,10 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rp_thread *t = arg;
     t->stopping = true;
+    for (int i = 0; i < t->naccept; i++)
+        event_del(t->accept_ev[i]);
+    if (t->accept_resume)
+        event_del(t->accept_resume);
     tell_stop(t);
     inbox_cb(-1, 0, t);
     rp_conn_drain_all(t);
@@ -244,6 +251,15 @@ static void *thread_main(void *arg)
      * a reload replaced whose connections outlived the graceful wait. */
     for (rp_worker *w = t->gens; w; w = w->next_gen)
         run_module_hook(w, false);
+    rp_conn_thread_done(t);
+    for (int i = 0; i < t->naccept; i++)
+        event_free(t->accept_ev[i]);
+    t->naccept = 0;
+    free(t->accept_ev);
+    t->accept_ev = NULL;
+    if (t->accept_resume)
+        event_free(t->accept_resume);
+    t->accept_resume = NULL;
     event_base_loop(t->base, EVLOOP_NONBLOCK); /* what their exits closed */
     return NULL;
 }
@@ -329,9 +345,53 @@ void rp_workers_shed(int n)
     }
 }
 
-void rp_workers_dispatch(int fd, int tls)
+int rp_workers_count(void) { return g_nthreads; }
+rp_thread *rp_workers_thread(int i) { return &g_threads[i]; }
+
+/* Main thread, at stop: no thread accepts any more (listen.c closes the
+ * sockets next).  Deleting another thread's event waits for its callback. */
+void rp_workers_stop_accepting(void)
+{
+    for (int i = 0; i < g_nthreads; i++) {
+        rp_thread *t = &g_threads[i];
+        for (int j = 0; j < t->naccept; j++)
+            event_del(t->accept_ev[j]);
+        if (t->accept_resume)
+            event_del(t->accept_resume);
+    }
+}
+
+static void hand_to(rp_thread *best, int fd, int tls);
+
+/* A thread holding this many connections more than the least loaded free
+ * thread (plus an eighth) passes new ones to it. */
+#define RP_BALANCE_SLACK 4
+
+/* Thread t accepted fd (listen.c): it serves it, unless another free thread
+ * holds clearly fewer connections - then that one gets it through its inbox,
+ * which keeps keep-alive connections spread over the threads. */
+void rp_worker_take(rp_thread *t, int fd, int tls, const struct sockaddr_storage *peer,
+                    const struct sockaddr_storage *local)
 {
     rp_thread *best = pick_thread();
+    int mine = atomic_load_explicit(&t->nconns, memory_order_relaxed);
+    int theirs = atomic_load_explicit(&best->nconns, memory_order_relaxed);
+    if (best != t && mine > theirs + RP_BALANCE_SLACK + theirs / 8) {
+        hand_to(best, fd, tls);
+        return;
+    }
+    atomic_fetch_add(&t->nconns, 1);
+    t->current->live++;
+    rp_conn_accept_addr(t->current, fd, tls, peer, local);
+}
+
+void rp_workers_dispatch(int fd, int tls)
+{
+    hand_to(pick_thread(), fd, tls);
+}
+
+static void hand_to(rp_thread *best, int fd, int tls)
+{
     atomic_fetch_add(&best->nconns, 1);
     pthread_mutex_lock(&best->lock);
     if (best->inbox_n == best->inbox_cap) {
