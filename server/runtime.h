@@ -39,7 +39,7 @@ typedef struct rp_spare {
     struct event *next_ev;
     double send_timeout; /* SendTimeout the bufferevent carries, 0 = none */
 } rp_spare;
-#define RP_SPARES 64
+#define RP_SPARES 512 /* a thread's stock covers a burst of this many busy connections */
 
 /* A worker thread: its loop and connections, for the life of the process. */
 struct rp_thread {
