@@ -530,13 +530,13 @@ static void build_post(duk_context *ctx, duk_idx_t req_idx)
     duk_remove(ctx, post - 2);
 }
 
-/* Replace the accessor `key` of the object at obj_idx by a plain data
- * property holding the value at the top (left on the stack).  The property
- * keeps its place in the key order. */
-static void settle(duk_context *ctx, duk_idx_t obj_idx, const char *key)
+/* Replace the accessor of the object at obj_idx whose key is at key_idx by
+ * a plain data property holding the value at the top (left on the stack).
+ * The property keeps its place in the key order. */
+static void settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx)
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
-    duk_push_string(ctx, key);
+    duk_dup(ctx, key_idx);
     duk_dup(ctx, -2);
     duk_def_prop(ctx, obj_idx,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_ENUMERABLE |
@@ -671,77 +671,93 @@ enum {
 };
 
 typedef struct req_member {
-    const char *name;
+    const char *name; /* a literal: pushed through Duktape's literal cache */
+    duk_size_t len;
     void (*push)(duk_context *ctx, duk_idx_t req, const req_src *s);
     int flags;
 } req_member;
+
+#define MEMBER(name, push, flags)                                                                  \
+    {                                                                                              \
+        name, sizeof name - 1, push, flags                                                         \
+    }
 
 /* The members of req, in the spec's order (the order Object.keys, for..in
  * and JSON.stringify show). */
 /* clang-format off */
 static const req_member members[] = {
-    {"ip",        m_ip,        M_EAGER},
-    {"port",      m_port,      M_EAGER},
-    {"method",    m_method,    M_EAGER},
-    {"path",      m_path,      0},
-    {"query",     m_query,     0},
-    {"body",      m_body,      0},
-    {"query_raw", m_query_raw, 0},
-    {"cookies",   m_cookies,   0},
-    {"headers",   m_headers,   0},
-    {"postData",  m_post,      M_BODY},
-    {"params",    m_params,    0},
+    MEMBER("ip",        m_ip,        M_EAGER),
+    MEMBER("port",      m_port,      M_EAGER),
+    MEMBER("method",    m_method,    M_EAGER),
+    MEMBER("path",      m_path,      0),
+    MEMBER("query",     m_query,     0),
+    MEMBER("body",      m_body,      0),
+    MEMBER("query_raw", m_query_raw, 0),
+    MEMBER("cookies",   m_cookies,   0),
+    MEMBER("headers",   m_headers,   0),
+    MEMBER("postData",  m_post,      M_BODY),
+    MEMBER("params",    m_params,    0),
 };
 /* clang-format on */
 #define N_MEMBERS ((int)(sizeof members / sizeof members[0]))
 
-/* The getter of members[magic]: build, cache in place, return. */
+/* The member named by the string at idx (the key Duktape passes accessors,
+ * DUK_USE_NONSTD_GETTER_KEY_ARGUMENT), or NULL. */
+static const req_member *member_of(duk_context *ctx, duk_idx_t idx)
+{
+    duk_size_t n = 0;
+    const char *k = duk_get_lstring(ctx, idx, &n);
+    for (int i = 0; k && i < N_MEMBERS; i++)
+        if (members[i].len == n && memcmp(members[i].name, k, n) == 0)
+            return &members[i];
+    return NULL;
+}
+
+/* The getter of every lazy member (this, key): build the value, cache it
+ * in place, return it. */
 static duk_ret_t member_get(duk_context *ctx)
 {
-    const req_member *m = &members[duk_get_current_magic(ctx)];
+    const req_member *m = member_of(ctx, 0);
     duk_push_this(ctx);
     duk_idx_t req = duk_get_top_index(ctx);
     req_src s;
-    if (!duk_is_object(ctx, req) || !get_src(ctx, req, &s))
+    if (!m || !duk_is_object(ctx, req) || !get_src(ctx, req, &s))
         return 0; /* not a request object */
     m->push(ctx, req, &s);
-    settle(ctx, req, m->name);
+    settle(ctx, req, 0);
     return 1;
 }
 
-/* The setter of members[magic]: assigning replaces the accessor. */
+/* The setter (value, key): assigning replaces the accessor. */
 static duk_ret_t member_set(duk_context *ctx)
 {
+    const req_member *m = member_of(ctx, 1);
     duk_push_this(ctx);
-    if (!duk_is_object(ctx, -1))
+    if (!m || !duk_is_object(ctx, -1))
         return 0;
     duk_dup(ctx, 0);
-    settle(ctx, -2, members[duk_get_current_magic(ctx)].name);
+    settle(ctx, -2, 1);
     return 0;
 }
 
-/* Push an array of key, getter and setter for each member (3 slots per
- * member), made once per heap. */
+/* Push the getter and the setter, made once per heap. */
 static void push_accessors(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
     if (!duk_get_prop_literal(ctx, -1, K_ACCESSORS)) {
         duk_pop(ctx);
         duk_push_array(ctx);
-        for (int i = 0; i < N_MEMBERS; i++) {
-            duk_push_string(ctx, members[i].name);
-            duk_put_prop_index(ctx, -2, (duk_uarridx_t)(3 * i));
-            duk_push_c_function(ctx, member_get, 0);
-            duk_set_magic(ctx, -1, i);
-            duk_put_prop_index(ctx, -2, (duk_uarridx_t)(3 * i + 1));
-            duk_push_c_function(ctx, member_set, 1);
-            duk_set_magic(ctx, -1, i);
-            duk_put_prop_index(ctx, -2, (duk_uarridx_t)(3 * i + 2));
-        }
+        duk_push_c_function(ctx, member_get, 1);
+        duk_put_prop_index(ctx, -2, 0);
+        duk_push_c_function(ctx, member_set, 2);
+        duk_put_prop_index(ctx, -2, 1);
         duk_dup_top(ctx);
         duk_put_prop_literal(ctx, -3, K_ACCESSORS);
     }
-    duk_remove(ctx, -2);
+    duk_get_prop_index(ctx, -1, 0);
+    duk_get_prop_index(ctx, -2, 1);
+    duk_remove(ctx, -3);
+    duk_remove(ctx, -3);
 }
 
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
@@ -776,19 +792,19 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
     duk_put_prop_literal(ctx, req, K_SRC);
 
     push_accessors(ctx);
-    duk_idx_t acc = duk_get_top_index(ctx);
+    duk_idx_t get = duk_get_top_index(ctx) - 1;
     for (int i = 0; i < N_MEMBERS; i++) {
         const req_member *m = &members[i];
         if ((m->flags & M_BODY) && !blen)
             continue;
-        duk_get_prop_index(ctx, acc, (duk_uarridx_t)(3 * i));
+        duk_push_literal_raw(ctx, m->name, m->len);
         if (m->flags & M_EAGER) {
             m->push(ctx, req, &s);
             duk_put_prop(ctx, req);
             continue;
         }
-        duk_get_prop_index(ctx, acc, (duk_uarridx_t)(3 * i + 1));
-        duk_get_prop_index(ctx, acc, (duk_uarridx_t)(3 * i + 2));
+        duk_dup(ctx, get);
+        duk_dup(ctx, get + 1);
         duk_def_prop(ctx, req,
                      DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
                          DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
