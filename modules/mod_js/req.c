@@ -765,17 +765,22 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
     size_t blen = 0;
     const char *body = rp_req_body(r, &blen);
 
-    duk_push_object(ctx);
-    duk_idx_t req = duk_get_top_index(ctx);
     /* notFoundFunc / directoryFunc answer within the core's error handling:
      * no defer or chunk callbacks there */
-    js_stream_begin(ctx, r, req, !ex || (!ex->fspath && ex->default_status == 200));
+    int async_ok = !ex || (!ex->fspath && ex->default_status == 200);
 
+    /* Without a prototype until js_stream_begin at the end: a put on an
+     * object with one searches the whole chain (req, server buffer and
+     * Object prototypes) for a setter first. */
+    duk_push_bare_object(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
     if (blen) {
         long max = max_form_params(r);
         int st = check_body(ctx, r, body, blen, max, why);
-        if (st)
+        if (st) {
+            js_stream_begin(ctx, r, req, async_ok);
             return st;
+        }
         duk_put_prop_literal(ctx, req, K_JSON);
         const char *ctype = rp_req_header(r, "Content-Type");
         if (ctype) {
@@ -819,5 +824,6 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         duk_put_prop_literal(ctx, req, "fsPath");
     }
     duk_set_top(ctx, req + 1);
+    js_stream_begin(ctx, r, req, async_ok);
     return 0;
 }
