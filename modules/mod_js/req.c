@@ -530,17 +530,70 @@ static void build_post(duk_context *ctx, duk_idx_t req_idx)
     duk_remove(ctx, post - 2);
 }
 
+/* The value at the top becomes the hidden property `key` (a literal) of the
+ * object at obj_idx (value popped): defined, not put, so that a sealed or
+ * frozen req still caches what its getters built (scripts never see
+ * hidden symbols); read-only, written once, and no obstacle to
+ * Object.isFrozen. */
+#define PUT_HIDDEN(ctx, obj_idx, key)                                                              \
+    do {                                                                                           \
+        duk_idx_t o_ = duk_normalize_index((ctx), (obj_idx));                                      \
+        duk_push_literal((ctx), key);                                                              \
+        duk_insert((ctx), -2);                                                                     \
+        duk_def_prop((ctx), o_, DUK_DEFPROP_FORCE | DUK_DEFPROP_HAVE_VALUE);                       \
+    } while (0)
+
+/* [obj key value] -> []: the accessor becomes a writable data property,
+ * keeping its place in the key order and its enumerable attribute.  Asking
+ * for configurable (what it is unless a script changed it) makes Duktape
+ * throw for a non-configurable one rather than convert it. */
+static duk_ret_t to_data(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_HAVE_WRITABLE | DUK_DEFPROP_WRITABLE |
+                     DUK_DEFPROP_HAVE_CONFIGURABLE | DUK_DEFPROP_CONFIGURABLE);
+    return 0;
+}
+
+static int is_frozen(duk_context *ctx, duk_idx_t obj_idx)
+{
+    duk_get_global_literal(ctx, "Object");
+    duk_get_prop_literal(ctx, -1, "isFrozen");
+    duk_dup(ctx, obj_idx);
+    int frozen = duk_pcall(ctx, 1) == DUK_EXEC_SUCCESS && duk_to_boolean(ctx, -1);
+    duk_pop_2(ctx);
+    return frozen;
+}
+
 /* Replace the accessor of the object at obj_idx whose key is at key_idx by
- * a plain data property holding the value at the top (left on the stack).
- * The property keeps its place in the key order. */
-static void settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx)
+ * a plain data property holding the value at the top (left on the stack),
+ * as if the member had been a data property all along.  A member made
+ * non-configurable (Object.seal, Object.freeze, defineProperty) cannot be
+ * converted normally: its attributes are kept and it is read-only if the
+ * object is frozen; an assignment (assign: 1) to a frozen one is ignored,
+ * as for a frozen data property.  Returns 0, or -1 for that ignored
+ * assignment. */
+static int settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx, int assign)
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
+    key_idx = duk_normalize_index(ctx, key_idx);
+    duk_dup(ctx, obj_idx);
+    duk_dup(ctx, key_idx);
+    duk_dup(ctx, -3);
+    int rc = duk_safe_call(ctx, to_data, NULL, 3, 1);
+    duk_pop(ctx);
+    if (rc == DUK_EXEC_SUCCESS)
+        return 0;
+    int frozen = is_frozen(ctx, obj_idx);
+    if (frozen && assign)
+        return -1;
     duk_dup(ctx, key_idx);
     duk_dup(ctx, -2);
     duk_def_prop(ctx, obj_idx,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_ENUMERABLE |
-                     DUK_DEFPROP_SET_CONFIGURABLE);
+                 DUK_DEFPROP_FORCE | DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_HAVE_WRITABLE |
+                     (frozen ? 0 : DUK_DEFPROP_WRITABLE));
+    return 0;
 }
 
 /* Push postData for the req at req_idx, building it once. */
@@ -550,9 +603,9 @@ static void push_post_once(duk_context *ctx, duk_idx_t req_idx)
         return;
     duk_pop(ctx);
     build_post(ctx, req_idx);
-    duk_put_prop_literal(ctx, req_idx, K_POSTP);
+    PUT_HIDDEN(ctx, req_idx, K_POSTP);
     duk_dup_top(ctx);
-    duk_put_prop_literal(ctx, req_idx, K_POST);
+    PUT_HIDDEN(ctx, req_idx, K_POST);
 }
 
 /* ---- the members ------------------------------------------------------------ */
@@ -578,11 +631,11 @@ static void push_orig(duk_context *ctx, duk_idx_t req, const req_src *s, int whi
         push_headers(ctx, s);
     duk_dup_top(ctx);
     if (which == O_QUERY)
-        duk_put_prop_literal(ctx, req, K_QUERY);
+        PUT_HIDDEN(ctx, req, K_QUERY);
     else if (which == O_COOKIES)
-        duk_put_prop_literal(ctx, req, K_COOKIES);
+        PUT_HIDDEN(ctx, req, K_COOKIES);
     else
-        duk_put_prop_literal(ctx, req, K_HEADERS);
+        PUT_HIDDEN(ctx, req, K_HEADERS);
 }
 
 /* Each pushes the value of one member of the req at req (one value). */
@@ -724,7 +777,7 @@ static duk_ret_t member_get(duk_context *ctx)
     if (!m || !duk_is_object(ctx, req) || !get_src(ctx, req, &s))
         return 0; /* not a request object */
     m->push(ctx, req, &s);
-    settle(ctx, req, 0);
+    settle(ctx, req, 0, 0);
     return 1;
 }
 
@@ -736,7 +789,7 @@ static duk_ret_t member_set(duk_context *ctx)
     if (!m || !duk_is_object(ctx, -1))
         return 0;
     duk_dup(ctx, 0);
-    settle(ctx, -2, 1);
+    settle(ctx, -2, 1, 1);
     return 0;
 }
 

@@ -6,7 +6,8 @@ These tests pin everything a script could see, so that laziness never
 shows: Object.keys / for..in order (GET, POST, notFoundFunc), JSON.stringify
 and %3J of an untouched req equal to the same after every member was read,
 own enumerable properties (hasOwnProperty, `in`, getOwnPropertyNames),
-identity (req.query === req.query), assignment before and after a read
+identity (req.query === req.query), a frozen or sealed req and a member
+made non-enumerable (as a plain object would behave), assignment before and after a read
 (later code and JSON see the value, the key keeps its place, params still
 merges the request's own query), delete before and after a read, in-place
 changes seen by params, passing req to other functions, members first read
@@ -133,6 +134,26 @@ server.start({
             }, 1);
             return {defer: true};
         },
+        "/frozen.json": function (req) {
+            var out = [];
+            Object.freeze(req);
+            out.push(req.query.a);
+            req.query = 5;                 /* ignored, as for a frozen data property */
+            out.push(typeof req.query, Object.isFrozen(req), JSON.parse(JSON.stringify(req)).cookies,
+                     Object.keys(req).length);
+            return {json: out};
+        },
+        "/sealed.json": function (req) {
+            Object.seal(req);
+            var c = req.cookies.c;
+            req.headers = 7;
+            return {json: [c, req.headers, Object.isSealed(req), Object.isFrozen(req)]};
+        },
+        "/hidden.json": function (req) {
+            Object.defineProperty(req, "headers", {enumerable: false});
+            var h = req.headers["X-T"];
+            return {json: [h, Object.keys(req)]};
+        },
         "/keep.txt": function (req) {
             kept = req;
             return {txt: "kept"};
@@ -238,6 +259,14 @@ class TestLazyReq(unittest.TestCase):
         self.assertEqual(j["json"], keys)
         self.assertEqual(j["has"], [False, False, False])
         self.assertEqual(j["vals"], ["undefined", "undefined"])
+
+    def test_frozen_sealed_redefined(self):
+        j = self.getj("/frozen.json?a=1", {"Cookie": "c=1"})
+        self.assertEqual(j, ["1", "object", True, {"c": "1"}, len(self.GET_KEYS)])
+        j = self.getj("/sealed.json", {"Cookie": "c=1"})
+        self.assertEqual(j, ["1", 7, True, False])
+        j = self.getj("/hidden.json", {"X-T": "t"})
+        self.assertEqual(j, ["t", [k for k in self.GET_KEYS if k != "headers"]])
 
     def test_inplace_changes_reach_params(self):
         j = self.getj("/inplace.json")
