@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# bench/js.sh - JavaScript hello world: rampart (mod_js) against Node's http.
+# bench/js.sh - JavaScript routes: rampart (mod_js) against Node's http.
 #
-# Same answer on both sides: GET /hello.html -> 200, text/html,
-# "<pre>Hello World!</pre>" (23 bytes), keep-alive.  Equal parallelism:
+# Two cases, the same answer on both sides, keep-alive:
+#   hello.js: GET /hello.html -> 200, text/html, "<pre>Hello World!</pre>"
+#   api     : GET /api/items?id=42&name=x with 10 browser headers and 4
+#             cookies (bench/js-api.lua); the route reads the query and the
+#             cookies and answers a 20-field object as JSON (Node: its
+#             querystring module and a split of the Cookie header).
+# Equal parallelism:
 #   1 worker : rampart threads:1   vs  one node process
 #   2 workers: rampart threads:2   vs  node cluster of 2 workers
 # wrk runs against the two servers interleaved (rampart, node, rampart, node,
@@ -10,7 +15,7 @@
 #
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
-# BENCH_WORKERS ("1 2"), NODE (node).  Default total: about 1.5 minutes.
+# BENCH_WORKERS ("1 2"), NODE (node).  Default total: about 3 minutes.
 #
 # It starts only its own servers, stops them by pid on exit, 127.0.0.1 only.
 set -euo pipefail
@@ -28,7 +33,15 @@ server.start({
     user: "nobody",
     threads: parseInt(process.env.THREADS),
     map: {
-        "/hello.html": function () { return {html: "<pre>Hello World!</pre>"}; }
+        "/hello.html": function () { return {html: "<pre>Hello World!</pre>"}; },
+        "/api/items": function (req) {
+            var q = req.query, c = req.cookies;
+            return {json: {id: q.id, name: q.name, session: c.session, theme: c.theme,
+                           price: 19.99, qty: 3, active: true, tags: ["a", "b"], sku: "SKU-42",
+                           title: "An item", currency: "EUR", stock: 120, rating: 4.5,
+                           created: "2026-12-05T07:00:00Z", updated: "2026-12-05T08:00:00Z",
+                           owner: "someone", weight: 1.25, color: "blue", size: "M", note: null}};
+        }
     }
 });
 EOF
@@ -36,10 +49,35 @@ EOF
 cat > "$tmp/node_hello.js" <<'EOF'
 const http = require("http");
 const cluster = require("cluster");
+const qs = require("querystring");
 const n = parseInt(process.env.THREADS, 10);
 const body = "<pre>Hello World!</pre>";
+function cookies(h) {
+    const o = {};
+    if (!h) return o;
+    for (const p of h.split(";")) {
+        const i = p.indexOf("=");
+        if (i > 0) o[p.slice(0, i).trim()] = decodeURIComponent(p.slice(i + 1).trim());
+    }
+    return o;
+}
+function api(req, res, qi) {
+    const q = qs.parse(qi < 0 ? "" : req.url.slice(qi + 1));
+    const c = cookies(req.headers.cookie);
+    const out = JSON.stringify({id: q.id, name: q.name, session: c.session, theme: c.theme,
+                   price: 19.99, qty: 3, active: true, tags: ["a", "b"], sku: "SKU-42",
+                   title: "An item", currency: "EUR", stock: 120, rating: 4.5,
+                   created: "2026-12-05T07:00:00Z", updated: "2026-12-05T08:00:00Z",
+                   owner: "someone", weight: 1.25, color: "blue", size: "M", note: null});
+    res.writeHead(200, {"Content-Type": "application/json",
+                        "Content-Length": Buffer.byteLength(out)});
+    res.end(out);
+}
 function serve() {
     const srv = http.createServer((req, res) => {
+        const qi = req.url.indexOf("?");
+        if ((qi < 0 ? req.url : req.url.slice(0, qi)) === "/api/items")
+            return api(req, res, qi);
         res.writeHead(200, {"Content-Type": "text/html", "Content-Length": body.length});
         res.end(body);
     });
@@ -69,25 +107,36 @@ start_node() { # threads port (node's cluster workers leave with their primary)
 
 echo "bench/js: rampart vs node $("$NODE" --version)"
 echo "bench/js: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds, median"
+api_lua="$here/bench/js-api.lua"
+api_path="/api/items?id=42&name=x"
 results=()
 for w in $WORKERS; do
     p1=$(free_port)
     p2=$(free_port)
     start_ours "$w" "$p1"
     start_node "$w" "$p2"
-    warm_up "http://127.0.0.1:$p1/hello.html"
-    warm_up "http://127.0.0.1:$p2/hello.html"
-    ours=()
-    theirs=()
-    for r in $(seq 1 "$ROUNDS"); do
-        read -r a _ _ <<<"$(run_wrk "http://127.0.0.1:$p1/hello.html")"; ours+=("$a")
-        read -r a _ _ <<<"$(run_wrk "http://127.0.0.1:$p2/hello.html")"; theirs+=("$a")
+    for case in hello.js api; do
+        if [ "$case" = api ]; then
+            path=$api_path
+            args=(-s "$api_lua")
+        else
+            path=/hello.html
+            args=()
+        fi
+        warm_up "${args[@]}" "http://127.0.0.1:$p1$path"
+        warm_up "${args[@]}" "http://127.0.0.1:$p2$path"
+        ours=()
+        theirs=()
+        for r in $(seq 1 "$ROUNDS"); do
+            read -r a _ _ <<<"$(run_wrk "${args[@]}" "http://127.0.0.1:$p1$path")"; ours+=("$a")
+            read -r a _ _ <<<"$(run_wrk "${args[@]}" "http://127.0.0.1:$p2$path")"; theirs+=("$a")
+        done
+        o=$(median "${ours[@]}")
+        n=$(median "${theirs[@]}")
+        results+=("$(printf '%-9s %7s %14.0f %14.0f %10s' "$case" "$w" "$o" "$n" "$(ratio "$o" "$n")")")
+        echo "bench/js: $case workers=$w rampart=${ours[*]} node=${theirs[*]}"
     done
     bench_stop_all
-    o=$(median "${ours[@]}")
-    n=$(median "${theirs[@]}")
-    results+=("$(printf '%-9s %7s %14.0f %14.0f %10s' "hello.js" "$w" "$o" "$n" "$(ratio "$o" "$n")")")
-    echo "bench/js: workers=$w rampart=${ours[*]} node=${theirs[*]}"
 done
 echo
 printf '%-9s %7s %14s %14s %10s\n' "case" "workers" "rampart req/s" "node req/s" "ratio"

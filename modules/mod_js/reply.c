@@ -185,7 +185,7 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         duk_push_undefined(ctx);
         return;
     }
-    if (duk_get_prop_string(ctx, idx, "status")) {
+    if (duk_get_prop_literal(ctx, idx, "status")) {
         double st = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
         if (st < 100 || st > 599 || st != (double)(int)st)
             plan->why = rp_psprintf(p, "'status' must be an integer from 100 to 599, got %s",
@@ -194,7 +194,7 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
             plan->status = (int)st;
     }
     duk_pop(ctx);
-    if (duk_get_prop_string(ctx, idx, "compress")) {
+    if (duk_get_prop_literal(ctx, idx, "compress")) {
         if (duk_is_boolean(ctx, -1))
             plan->compress = duk_get_boolean(ctx, -1) ? 11 : 0;
         else if (duk_is_number(ctx, -1) && duk_get_number(ctx, -1) >= 0 &&
@@ -204,13 +204,13 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
             plan->why = "'compress' must be true, false or a level from 0 to 10";
     }
     duk_pop(ctx);
-    duk_get_prop_string(ctx, idx, "defer");
+    duk_get_prop_literal(ctx, idx, "defer");
     plan->defer = duk_to_boolean(ctx, -1);
     duk_pop(ctx);
-    duk_get_prop_string(ctx, idx, "chunk");
+    duk_get_prop_literal(ctx, idx, "chunk");
     plan->chunk = duk_to_boolean(ctx, -1);
     duk_pop(ctx);
-    if (duk_get_prop_string(ctx, idx, "chunkDelay")) {
+    if (duk_get_prop_literal(ctx, idx, "chunkDelay")) {
         double d = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
         if (!(d >= 0 && d <= 86400000.0))
             plan->why = rp_psprintf(p, "'chunkDelay' must be a number of milliseconds >= 0, got %s",
@@ -221,7 +221,7 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         plan->why = "'chunkDelay' must be a number of milliseconds >= 0";
     }
     duk_pop(ctx);
-    if (duk_get_prop_string(ctx, idx, "headers"))
+    if (duk_get_prop_literal(ctx, idx, "headers"))
         take_headers(ctx, r, plan);
     else
         duk_pop(ctx);

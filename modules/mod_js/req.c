@@ -15,34 +15,47 @@
  * parsed; multipart/form-data is split into parts.  A JSON or multipart body
  * that does not parse is answered 400 with the reason (documented choice).
  *
- * postData and params are built on first read (accessors that replace
- * themselves with plain data properties): a handler that never looks at
- * them pays nothing for a large form, and one that does pays once.  Before
- * the handler runs only cheap checks are made, without building anything: a
- * form with more fields (urlencoded pairs or multipart parts) than
- * MaxFormParams is answered 413, a malformed multipart body 400.  JSON is
- * decoded up front, as a bad one must be answered 400 before the handler
- * runs.  Everything the accessors need lives in hidden properties of the
- * req object itself, never the rp_req: a req kept past its request (a
- * deferred reply, a global) still reads correctly.
+ * A lazy object, driven by one table (members[], after njs's request
+ * table): a handler reads two or three members, and building all of them
+ * (every header, cookie and query pair interned and put) was most of a JS
+ * route's cost.  Each member of the table is either put at once (cheap
+ * scalars) or defined as an own, enumerable, configurable accessor whose
+ * getter builds the value, caches it by replacing itself with a plain data
+ * property in the same slot, and returns it; its setter does the same with
+ * the value assigned.  Own enumerable properties in the spec's order, so
+ * JSON.stringify, %J, Object.keys, for..in, delete and assignment see what
+ * a fully built object would show.  Nothing is parsed until read.
+ *
+ * What the getters read is a copy of the request's parts (method, path,
+ * headers, ...) made into one Duktape buffer when the object is made
+ * (hidden K_SRC): one memcpy instead of a property per header, and a req
+ * kept past its request (a deferred reply, a global, a websocket) still
+ * reads correctly, never touching the rp_req.
+ *
+ * Before the handler runs only cheap checks are made on a body, without
+ * building anything: a form with more fields (urlencoded pairs or
+ * multipart parts) than MaxFormParams is answered 413, a malformed
+ * multipart body 400.  JSON is decoded up front, as a bad one must be
+ * answered 400 before the handler runs.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "js_stream.h"
 
-/* Hidden properties of a req object, read by the postData / params
- * accessors. */
+/* Hidden properties of a req object, read by the getters. */
+#define K_SRC DUK_HIDDEN_SYMBOL("rpSrc")         /* the request's parts (req_src) */
 #define K_BODY DUK_HIDDEN_SYMBOL("rpBody")       /* the body buffer */
 #define K_CTYPE DUK_HIDDEN_SYMBOL("rpCtype")     /* Content-Type, if any */
 #define K_JSON DUK_HIDDEN_SYMBOL("rpJson")       /* a JSON body, decoded */
-#define K_QUERY DUK_HIDDEN_SYMBOL("rpQuery")     /* \                      */
-#define K_COOKIES DUK_HIDDEN_SYMBOL("rpCookies") /*  | the objects params   */
-#define K_HEADERS DUK_HIDDEN_SYMBOL("rpHeaders") /* /  merges               */
+#define K_QUERY DUK_HIDDEN_SYMBOL("rpQuery")     /* \ the objects params merges, */
+#define K_COOKIES DUK_HIDDEN_SYMBOL("rpCookies") /*  | as first built (a handler  */
+#define K_HEADERS DUK_HIDDEN_SYMBOL("rpHeaders") /* /  may replace the members)  */
 #define K_POST DUK_HIDDEN_SYMBOL("rpPost")       /* postData, once built */
 #define K_POSTP DUK_HIDDEN_SYMBOL("rpPostP")     /* what the body adds to params */
-/* The four accessor functions, made once per heap (heap stash). */
+/* Per member: its key, getter and setter, made once per heap (heap stash). */
 #define K_ACCESSORS DUK_HIDDEN_SYMBOL("rpReqAccessors")
 
 const char *js_set_max_form_params(rp_cmd *cmd, void *conf, int argc, char *const argv[])
@@ -120,42 +133,160 @@ static int on_kv(void *arg, const char *k, size_t kl, const char *v, size_t vl)
     return 0;
 }
 
+/* Up to this many bytes a value is decoded in a copy on the C stack. */
+#define SCRATCH 512
+
 /* Push an object of the decoded pairs of a query or urlencoded body.  The
- * decoding copy is freed at once (a pool copy of a large body would live as
+ * decoding copy is freed at once (a copy of a large body must not live as
  * long as the request); a failed allocation leaves the object empty. */
 static void push_query(duk_context *ctx, const char *s, size_t n)
 {
     duk_push_object(ctx);
-    char *buf = n ? malloc(n) : NULL;
-    if (!buf)
+    char stack[SCRATCH];
+    char *buf = n <= sizeof stack ? stack : malloc(n);
+    if (!n || !buf)
         return;
     memcpy(buf, s, n);
     kv_state st = {ctx, duk_get_top_index(ctx), 1};
     js_parse_query(buf, n, on_kv, &st);
-    free(buf);
+    if (buf != stack)
+        free(buf);
 }
 
-static void push_cookies(duk_context *ctx, rp_req *r)
+/* ---- the request's parts, copied once --------------------------------------- */
+
+enum { S_IP, S_METHOD, S_PATH, S_URI, S_HOST, S_QUERY, S_N };
+
+/* What the members are built from: the S_* strings and the headers as
+ * "name\0value\0" pairs.  Points into the K_SRC buffer (or, while the object
+ * is made, into the request, headers left out). */
+typedef struct req_src {
+    const char *s[S_N];
+    const char *hdrs;
+    size_t hlen;
+    int port, tls;
+} req_src;
+
+/* The K_SRC buffer: this head, the S_N strings with their NULs, the
+ * headers. */
+typedef struct src_head {
+    int32_t port, tls;
+    uint32_t len[S_N];
+    uint32_t hlen;
+} src_head;
+
+static void src_from_req(rp_req *r, req_src *s)
+{
+    const char *host = rp_req_header(r, "Host");
+    if (!host || !*host) {
+        const char *ip = rp_req_local_ip(r);
+        host = rp_psprintf(rp_req_pool(r), strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip,
+                           rp_req_local_port(r));
+    }
+    const char *q = rp_req_query(r);
+    s->s[S_IP] = rp_req_remote_ip(r);
+    s->s[S_METHOD] = rp_req_method(r);
+    s->s[S_PATH] = rp_req_path(r);
+    s->s[S_URI] = rp_req_uri(r);
+    s->s[S_HOST] = host;
+    s->s[S_QUERY] = q ? q : "";
+    s->hdrs = NULL;
+    s->hlen = 0;
+    s->port = rp_req_remote_port(r);
+    s->tls = rp_req_is_tls(r);
+}
+
+/* Push a buffer holding s and the request's headers (see src_head). */
+static void push_src(duk_context *ctx, rp_req *r, const req_src *s)
+{
+    src_head h = {s->port, s->tls, {0}, 0};
+    size_t n = sizeof h;
+    for (int i = 0; i < S_N; i++) {
+        h.len[i] = (uint32_t)strlen(s->s[i]);
+        n += h.len[i] + 1;
+    }
+    const char *name, *value;
+    size_t hl = 0;
+    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++)
+        hl += strlen(name) + strlen(value) + 2;
+    h.hlen = (uint32_t)hl;
+    char *p = duk_push_buffer_raw(ctx, n + hl, DUK_BUF_FLAG_NOZERO);
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    for (int i = 0; i < S_N; i++) {
+        memcpy(p, s->s[i], h.len[i] + 1);
+        p += h.len[i] + 1;
+    }
+    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
+        size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+        memcpy(p, name, kl);
+        memcpy(p + kl, value, vl);
+        p += kl + vl;
+    }
+}
+
+/* Read the K_SRC buffer of the object at req into s; the buffer is left on
+ * the stack (s points into it).  0 if req is no request object. */
+static int get_src(duk_context *ctx, duk_idx_t req, req_src *s)
+{
+    duk_get_prop_literal(ctx, req, K_SRC);
+    duk_size_t n = 0;
+    const char *p = duk_get_buffer_data(ctx, -1, &n);
+    src_head h;
+    if (!p || n < sizeof h)
+        return 0;
+    memcpy(&h, p, sizeof h);
+    p += sizeof h;
+    for (int i = 0; i < S_N; i++) {
+        s->s[i] = p;
+        p += h.len[i] + 1;
+    }
+    s->hdrs = p;
+    s->hlen = h.hlen;
+    s->port = h.port;
+    s->tls = h.tls;
+    return 1;
+}
+
+/* The header after *off in s: 0, or -1 past the last. */
+static int hdr_next(const req_src *s, size_t *off, const char **name, const char **value)
+{
+    if (*off >= s->hlen)
+        return -1;
+    *name = s->hdrs + *off;
+    *value = *name + strlen(*name) + 1;
+    *off = (size_t)(*value - s->hdrs) + strlen(*value) + 1;
+    return 0;
+}
+
+static void push_cookies(duk_context *ctx, const req_src *s)
 {
     duk_push_object(ctx);
     kv_state st = {ctx, duk_get_top_index(ctx), 0};
     const char *name, *value;
-    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
+    for (size_t off = 0; hdr_next(s, &off, &name, &value) == 0;) {
         if (strcasecmp(name, "Cookie") != 0)
             continue;
-        char *buf = rp_pstrdup(rp_req_pool(r), value);
-        js_parse_cookies(buf, strlen(buf), on_kv, &st);
+        size_t n = strlen(value);
+        char stack[SCRATCH];
+        char *buf = n < sizeof stack ? stack : malloc(n + 1);
+        if (!buf)
+            continue;
+        memcpy(buf, value, n + 1);
+        js_parse_cookies(buf, n, on_kv, &st);
+        if (buf != stack)
+            free(buf);
     }
 }
 
 /* Headers by their name as sent; a repeated header joins with ", " ("; "
  * for Cookie). */
-static void push_headers(duk_context *ctx, rp_req *r)
+static void push_headers(duk_context *ctx, const req_src *s)
 {
     duk_push_object(ctx);
     duk_idx_t obj = duk_get_top_index(ctx);
     const char *name, *value;
-    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
+    for (size_t off = 0; hdr_next(s, &off, &name, &value) == 0;) {
         if (symbol_key(name, strlen(name)))
             continue;
         if (duk_get_prop_string(ctx, obj, name)) {
@@ -170,31 +301,28 @@ static void push_headers(duk_context *ctx, rp_req *r)
     }
 }
 
-static void push_path(duk_context *ctx, rp_req *r)
+static void push_path(duk_context *ctx, const req_src *s)
 {
-    rp_pool *p = rp_req_pool(r);
-    const char *path = rp_req_path(r);
+    const char *path = s->s[S_PATH];
     const char *slash = strrchr(path, '/');
     const char *file = slash ? slash + 1 : path;
-    const char *scheme = rp_req_is_tls(r) ? "https://" : "http://";
-    const char *host = rp_req_header(r, "Host");
-    if (!host || !*host) {
-        const char *ip = rp_req_local_ip(r);
-        host = rp_psprintf(p, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, rp_req_local_port(r));
-    }
+    const char *scheme = s->tls ? "https://" : "http://";
     duk_push_object(ctx);
     duk_push_string(ctx, file);
-    duk_put_prop_string(ctx, -2, "file");
+    duk_put_prop_literal(ctx, -2, "file");
     duk_push_string(ctx, path);
-    duk_put_prop_string(ctx, -2, "path");
+    duk_put_prop_literal(ctx, -2, "path");
     duk_push_lstring(ctx, path, (duk_size_t)(file - path));
-    duk_put_prop_string(ctx, -2, "base");
+    duk_put_prop_literal(ctx, -2, "base");
     duk_push_string(ctx, scheme);
-    duk_put_prop_string(ctx, -2, "scheme");
-    duk_push_string(ctx, host);
-    duk_put_prop_string(ctx, -2, "host");
-    duk_push_sprintf(ctx, "%s%s%s", scheme, host, rp_req_uri(r));
-    duk_put_prop_string(ctx, -2, "url");
+    duk_put_prop_literal(ctx, -2, "scheme");
+    duk_push_string(ctx, s->s[S_HOST]);
+    duk_put_prop_literal(ctx, -2, "host");
+    duk_push_string(ctx, scheme);
+    duk_push_string(ctx, s->s[S_HOST]);
+    duk_push_string(ctx, s->s[S_URI]);
+    duk_concat(ctx, 3);
+    duk_put_prop_literal(ctx, -2, "url");
 }
 
 /* ---- multipart ------------------------------------------------------------ */
@@ -402,185 +530,353 @@ static void build_post(duk_context *ctx, duk_idx_t req_idx)
     duk_remove(ctx, post - 2);
 }
 
-/* Replace the accessor `key` of the object at obj_idx by a plain data
- * property holding the value at the top (left on the stack). */
-static void settle(duk_context *ctx, duk_idx_t obj_idx, const char *key)
+/* The value at the top becomes the hidden property `key` (a literal) of the
+ * object at obj_idx (value popped): defined, not put, so that a sealed or
+ * frozen req still caches what its getters built (scripts never see
+ * hidden symbols); read-only, written once, and no obstacle to
+ * Object.isFrozen. */
+#define PUT_HIDDEN(ctx, obj_idx, key)                                                              \
+    do {                                                                                           \
+        duk_idx_t o_ = duk_normalize_index((ctx), (obj_idx));                                      \
+        duk_push_literal((ctx), key);                                                              \
+        duk_insert((ctx), -2);                                                                     \
+        duk_def_prop((ctx), o_, DUK_DEFPROP_FORCE | DUK_DEFPROP_HAVE_VALUE);                       \
+    } while (0)
+
+/* [obj key value] -> []: the accessor becomes a writable data property,
+ * keeping its place in the key order and its enumerable attribute.  Asking
+ * for configurable (what it is unless a script changed it) makes Duktape
+ * throw for a non-configurable one rather than convert it. */
+static duk_ret_t to_data(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_HAVE_WRITABLE | DUK_DEFPROP_WRITABLE |
+                     DUK_DEFPROP_HAVE_CONFIGURABLE | DUK_DEFPROP_CONFIGURABLE);
+    return 0;
+}
+
+static int is_frozen(duk_context *ctx, duk_idx_t obj_idx)
+{
+    duk_get_global_literal(ctx, "Object");
+    duk_get_prop_literal(ctx, -1, "isFrozen");
+    duk_dup(ctx, obj_idx);
+    int frozen = duk_pcall(ctx, 1) == DUK_EXEC_SUCCESS && duk_to_boolean(ctx, -1);
+    duk_pop_2(ctx);
+    return frozen;
+}
+
+/* Replace the accessor of the object at obj_idx whose key is at key_idx by
+ * a plain data property holding the value at the top (left on the stack),
+ * as if the member had been a data property all along.  A member made
+ * non-configurable (Object.seal, Object.freeze, defineProperty) cannot be
+ * converted normally: its attributes are kept and it is read-only if the
+ * object is frozen; an assignment (assign: 1) to a frozen one is ignored,
+ * as for a frozen data property.  Returns 0, or -1 for that ignored
+ * assignment. */
+static int settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx, int assign)
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
-    duk_push_string(ctx, key);
+    key_idx = duk_normalize_index(ctx, key_idx);
+    duk_dup(ctx, obj_idx);
+    duk_dup(ctx, key_idx);
+    duk_dup(ctx, -3);
+    int rc = duk_safe_call(ctx, to_data, NULL, 3, 1);
+    duk_pop(ctx);
+    if (rc == DUK_EXEC_SUCCESS)
+        return 0;
+    int frozen = is_frozen(ctx, obj_idx);
+    if (frozen && assign)
+        return -1;
+    duk_dup(ctx, key_idx);
     duk_dup(ctx, -2);
-    duk_def_prop(ctx, obj_idx, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                                   DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+    duk_def_prop(ctx, obj_idx,
+                 DUK_DEFPROP_FORCE | DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_HAVE_WRITABLE |
+                     (frozen ? 0 : DUK_DEFPROP_WRITABLE));
+    return 0;
 }
 
 /* Push postData for the req at req_idx, building it once. */
 static void push_post_once(duk_context *ctx, duk_idx_t req_idx)
 {
-    if (duk_get_prop_string(ctx, req_idx, K_POST))
+    if (duk_get_prop_literal(ctx, req_idx, K_POST))
         return;
     duk_pop(ctx);
     build_post(ctx, req_idx);
-    duk_put_prop_string(ctx, req_idx, K_POSTP);
+    PUT_HIDDEN(ctx, req_idx, K_POSTP);
     duk_dup_top(ctx);
-    duk_put_prop_string(ctx, req_idx, K_POST);
+    PUT_HIDDEN(ctx, req_idx, K_POST);
 }
 
-static duk_ret_t post_get(duk_context *ctx)
+/* ---- the members ------------------------------------------------------------ */
+
+enum { O_QUERY, O_COOKIES, O_HEADERS };
+
+/* Push query, cookies or headers as first built for the req at req: the
+ * member's value until a handler replaces it, and what params merges
+ * whatever the handler did to the member. */
+static void push_orig(duk_context *ctx, duk_idx_t req, const req_src *s, int which)
 {
-    duk_push_this(ctx);
-    duk_idx_t req = duk_get_top_index(ctx);
-    if (!duk_has_prop_string(ctx, req, K_BODY))
-        return 0; /* not a request object */
+    int have = which == O_QUERY     ? duk_get_prop_literal(ctx, req, K_QUERY)
+               : which == O_COOKIES ? duk_get_prop_literal(ctx, req, K_COOKIES)
+                                    : duk_get_prop_literal(ctx, req, K_HEADERS);
+    if (have)
+        return;
+    duk_pop(ctx);
+    if (which == O_QUERY)
+        push_query(ctx, s->s[S_QUERY], strlen(s->s[S_QUERY]));
+    else if (which == O_COOKIES)
+        push_cookies(ctx, s);
+    else
+        push_headers(ctx, s);
+    duk_dup_top(ctx);
+    if (which == O_QUERY)
+        PUT_HIDDEN(ctx, req, K_QUERY);
+    else if (which == O_COOKIES)
+        PUT_HIDDEN(ctx, req, K_COOKIES);
+    else
+        PUT_HIDDEN(ctx, req, K_HEADERS);
+}
+
+/* Each pushes the value of one member of the req at req (one value). */
+
+static void m_ip(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    duk_push_string(ctx, s->s[S_IP]);
+}
+
+static void m_port(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    duk_push_int(ctx, s->port);
+}
+
+static void m_method(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    duk_push_string(ctx, s->s[S_METHOD]);
+}
+
+static void m_path(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    push_path(ctx, s);
+}
+
+static void m_query(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    push_orig(ctx, req, s, O_QUERY);
+}
+
+static void m_body(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)s;
+    if (!duk_get_prop_literal(ctx, req, K_BODY)) {
+        duk_pop(ctx);
+        duk_push_fixed_buffer(ctx, 0);
+    }
+}
+
+static void m_query_raw(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    duk_push_string(ctx, s->s[S_QUERY]);
+}
+
+static void m_cookies(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    push_orig(ctx, req, s, O_COOKIES);
+}
+
+static void m_headers(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    push_orig(ctx, req, s, O_HEADERS);
+}
+
+static void m_post(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)s;
     push_post_once(ctx, req);
-    settle(ctx, req, "postData");
-    return 1;
 }
 
-static duk_ret_t params_get(duk_context *ctx)
+static void m_params(duk_context *ctx, duk_idx_t req, const req_src *s)
 {
-    duk_push_this(ctx);
-    duk_idx_t req = duk_get_top_index(ctx);
-    if (!duk_has_prop_string(ctx, req, K_QUERY))
-        return 0; /* not a request object */
     duk_push_object(ctx);
     duk_idx_t params = duk_get_top_index(ctx);
     /* lowest priority first: POST data, query, cookies, headers */
-    if (duk_has_prop_string(ctx, req, K_BODY)) {
+    if (duk_has_prop_literal(ctx, req, K_BODY)) {
         push_post_once(ctx, req);
-        duk_get_prop_string(ctx, req, K_POSTP);
+        duk_get_prop_literal(ctx, req, K_POSTP);
         copy_props(ctx, -1, params);
         duk_pop_2(ctx);
     }
-    static const char *const from[] = {K_QUERY, K_COOKIES, K_HEADERS};
-    for (int i = 0; i < 3; i++) {
-        duk_get_prop_string(ctx, req, from[i]);
+    for (int i = O_QUERY; i <= O_HEADERS; i++) {
+        push_orig(ctx, req, s, i);
         copy_props(ctx, -1, params);
         duk_pop(ctx);
     }
-    settle(ctx, req, "params");
+}
+
+enum {
+    M_EAGER = 1, /* put when the object is made: cheaper than an accessor */
+    M_BODY = 2   /* only when the request has a body */
+};
+
+typedef struct req_member {
+    const char *name; /* a literal: pushed through Duktape's literal cache */
+    duk_size_t len;
+    void (*push)(duk_context *ctx, duk_idx_t req, const req_src *s);
+    int flags;
+} req_member;
+
+#define MEMBER(name, push, flags)                                                                  \
+    {                                                                                              \
+        name, sizeof name - 1, push, flags                                                         \
+    }
+
+/* The members of req, in the spec's order (the order Object.keys, for..in
+ * and JSON.stringify show). */
+/* clang-format off */
+static const req_member members[] = {
+    MEMBER("ip",        m_ip,        M_EAGER),
+    MEMBER("port",      m_port,      M_EAGER),
+    MEMBER("method",    m_method,    M_EAGER),
+    MEMBER("path",      m_path,      0),
+    MEMBER("query",     m_query,     0),
+    MEMBER("body",      m_body,      0),
+    MEMBER("query_raw", m_query_raw, 0),
+    MEMBER("cookies",   m_cookies,   0),
+    MEMBER("headers",   m_headers,   0),
+    MEMBER("postData",  m_post,      M_BODY),
+    MEMBER("params",    m_params,    0),
+};
+/* clang-format on */
+#define N_MEMBERS ((int)(sizeof members / sizeof members[0]))
+
+/* The member named by the string at idx (the key Duktape passes accessors,
+ * DUK_USE_NONSTD_GETTER_KEY_ARGUMENT), or NULL. */
+static const req_member *member_of(duk_context *ctx, duk_idx_t idx)
+{
+    duk_size_t n = 0;
+    const char *k = duk_get_lstring(ctx, idx, &n);
+    for (int i = 0; k && i < N_MEMBERS; i++)
+        if (members[i].len == n && memcmp(members[i].name, k, n) == 0)
+            return &members[i];
+    return NULL;
+}
+
+/* The getter of every lazy member (this, key): build the value, cache it
+ * in place, return it. */
+static duk_ret_t member_get(duk_context *ctx)
+{
+    const req_member *m = member_of(ctx, 0);
+    duk_push_this(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
+    req_src s;
+    if (!m || !duk_is_object(ctx, req) || !get_src(ctx, req, &s))
+        return 0; /* not a request object */
+    m->push(ctx, req, &s);
+    settle(ctx, req, 0, 0);
     return 1;
 }
 
-/* Assigning req.postData or req.params simply replaces the accessor. */
-static duk_ret_t post_set(duk_context *ctx)
+/* The setter (value, key): assigning replaces the accessor. */
+static duk_ret_t member_set(duk_context *ctx)
 {
+    const req_member *m = member_of(ctx, 1);
     duk_push_this(ctx);
+    if (!m || !duk_is_object(ctx, -1))
+        return 0;
     duk_dup(ctx, 0);
-    settle(ctx, -2, "postData");
+    settle(ctx, -2, 1, 1);
     return 0;
 }
 
-static duk_ret_t params_set(duk_context *ctx)
+/* Push the getter and the setter, made once per heap. */
+static void push_accessors(duk_context *ctx)
 {
-    duk_push_this(ctx);
-    duk_dup(ctx, 0);
-    settle(ctx, -2, "params");
-    return 0;
-}
-
-/* Push the getter and setter for `which` (0 postData, 1 params), made once
- * per heap. */
-static void push_accessors(duk_context *ctx, int which)
-{
-    static const duk_c_function fns[4] = {post_get, post_set, params_get, params_set};
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, K_ACCESSORS)) {
+    if (!duk_get_prop_literal(ctx, -1, K_ACCESSORS)) {
         duk_pop(ctx);
         duk_push_array(ctx);
-        for (int i = 0; i < 4; i++) {
-            duk_push_c_function(ctx, fns[i], i % 2 ? 1 : 0);
-            duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
-        }
+        duk_push_c_function(ctx, member_get, 1);
+        duk_put_prop_index(ctx, -2, 0);
+        duk_push_c_function(ctx, member_set, 2);
+        duk_put_prop_index(ctx, -2, 1);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, K_ACCESSORS);
+        duk_put_prop_literal(ctx, -3, K_ACCESSORS);
     }
-    duk_get_prop_index(ctx, -1, (duk_uarridx_t)(2 * which));
-    duk_get_prop_index(ctx, -2, (duk_uarridx_t)(2 * which + 1));
+    duk_get_prop_index(ctx, -1, 0);
+    duk_get_prop_index(ctx, -2, 1);
     duk_remove(ctx, -3);
     duk_remove(ctx, -3);
-}
-
-static void define_lazy(duk_context *ctx, duk_idx_t req_idx, const char *key, int which)
-{
-    duk_push_string(ctx, key);
-    push_accessors(ctx, which);
-    duk_def_prop(ctx, req_idx, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
-                                   DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
-}
-
-static void put_hidden(duk_context *ctx, duk_idx_t req_idx, duk_idx_t val, const char *key)
-{
-    duk_dup(ctx, val);
-    duk_put_prop_string(ctx, req_idx, key);
 }
 
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
     size_t blen = 0;
     const char *body = rp_req_body(r, &blen);
-    const char *q = rp_req_query(r);
 
-    duk_push_object(ctx);
-    duk_idx_t req = duk_get_top_index(ctx);
     /* notFoundFunc / directoryFunc answer within the core's error handling:
      * no defer or chunk callbacks there */
-    js_stream_begin(ctx, r, req, !ex || (!ex->fspath && ex->default_status == 200));
-    duk_push_string(ctx, rp_req_remote_ip(r));
-    duk_put_prop_string(ctx, req, "ip");
-    duk_push_int(ctx, rp_req_remote_port(r));
-    duk_put_prop_string(ctx, req, "port");
-    duk_push_string(ctx, rp_req_method(r));
-    duk_put_prop_string(ctx, req, "method");
-    push_path(ctx, r);
-    duk_put_prop_string(ctx, req, "path");
+    int async_ok = !ex || (!ex->fspath && ex->default_status == 200);
 
+    /* Without a prototype until js_stream_begin at the end: a put on an
+     * object with one searches the whole chain (req, server buffer and
+     * Object prototypes) for a setter first. */
+    duk_push_bare_object(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
     if (blen) {
         long max = max_form_params(r);
         int st = check_body(ctx, r, body, blen, max, why);
-        if (st)
+        if (st) {
+            js_stream_begin(ctx, r, req, async_ok);
             return st;
-        duk_put_prop_string(ctx, req, K_JSON);
+        }
+        duk_put_prop_literal(ctx, req, K_JSON);
         const char *ctype = rp_req_header(r, "Content-Type");
         if (ctype) {
             duk_push_string(ctx, ctype);
-            duk_put_prop_string(ctx, req, K_CTYPE);
+            duk_put_prop_literal(ctx, req, K_CTYPE);
         }
-    }
-    push_query(ctx, q ? q : "", q ? strlen(q) : 0);
-    duk_idx_t query = duk_get_top_index(ctx);
-    void *b = duk_push_fixed_buffer(ctx, blen);
-    if (blen)
+        void *b = duk_push_fixed_buffer(ctx, blen);
         memcpy(b, body, blen);
-    duk_idx_t body_idx = duk_get_top_index(ctx);
-    push_cookies(ctx, r);
-    duk_idx_t cookies = duk_get_top_index(ctx);
-    push_headers(ctx, r);
-    duk_idx_t headers = duk_get_top_index(ctx);
-
-    /* In the spec's order: query, body, query_raw, cookies, headers. */
-    put_hidden(ctx, req, query, "query");
-    put_hidden(ctx, req, body_idx, "body");
-    duk_push_string(ctx, q ? q : "");
-    duk_put_prop_string(ctx, req, "query_raw");
-    put_hidden(ctx, req, cookies, "cookies");
-    put_hidden(ctx, req, headers, "headers");
-    put_hidden(ctx, req, query, K_QUERY);
-    put_hidden(ctx, req, cookies, K_COOKIES);
-    put_hidden(ctx, req, headers, K_HEADERS);
-    if (blen) {
-        put_hidden(ctx, req, body_idx, K_BODY);
-        define_lazy(ctx, req, "postData", 0);
+        duk_put_prop_literal(ctx, req, K_BODY);
     }
-    define_lazy(ctx, req, "params", 1);
+    req_src s;
+    src_from_req(r, &s);
+    push_src(ctx, r, &s);
+    duk_put_prop_literal(ctx, req, K_SRC);
+
+    push_accessors(ctx);
+    duk_idx_t get = duk_get_top_index(ctx) - 1;
+    for (int i = 0; i < N_MEMBERS; i++) {
+        const req_member *m = &members[i];
+        if ((m->flags & M_BODY) && !blen)
+            continue;
+        duk_push_literal_raw(ctx, m->name, m->len);
+        if (m->flags & M_EAGER) {
+            m->push(ctx, req, &s);
+            duk_put_prop(ctx, req);
+            continue;
+        }
+        duk_dup(ctx, get);
+        duk_dup(ctx, get + 1);
+        duk_def_prop(ctx, req,
+                     DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                         DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+    }
 
     if (ex && ex->errmsg) {
         duk_push_string(ctx, ex->errmsg);
-        duk_put_prop_string(ctx, req, "errMsg");
+        duk_put_prop_literal(ctx, req, "errMsg");
     }
     if (ex && ex->fspath) {
         duk_push_string(ctx, ex->fspath);
-        duk_put_prop_string(ctx, req, "fsPath");
+        duk_put_prop_literal(ctx, req, "fsPath");
     }
     duk_set_top(ctx, req + 1);
+    js_stream_begin(ctx, r, req, async_ok);
     return 0;
 }

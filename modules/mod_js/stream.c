@@ -956,7 +956,7 @@ static duk_ret_t req_reply(duk_context *ctx)
 static void push_req_proto(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, HS_REQPROTO)) {
+    if (!duk_get_prop_literal(ctx, -1, HS_REQPROTO)) {
         duk_pop(ctx);
         duk_push_object(ctx);
         js_push_srvbuf_proto(ctx);
@@ -982,13 +982,13 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     hs->cur_id = hs->next_id;
     hs->cur_r = r;
     hs->cur_async = async_ok;
-    push_req_proto(ctx);
-    duk_set_prototype(ctx, req_idx);
     duk_push_uint(ctx, hs->cur_id);
-    duk_put_prop_string(ctx, req_idx, REQ_ID);
+    duk_put_prop_literal(ctx, req_idx, REQ_ID);
+    push_req_proto(ctx); /* last: the put above need not search its chain */
+    duk_set_prototype(ctx, req_idx);
     duk_push_heap_stash(ctx);
     duk_dup(ctx, req_idx);
-    duk_put_prop_string(ctx, -2, HS_CURREQ);
+    duk_put_prop_literal(ctx, -2, HS_CURREQ);
     duk_pop(ctx);
 }
 

@@ -2,7 +2,8 @@
 RFC 6455 client of wsclient.py.
 
   - the request object on connect and per message (count, body, wsIsBin,
-    headers/query/cookies, properties that persist, websocketId);
+    headers/query/cookies, properties that persist, websocketId), members
+    first read on a later message;
   - return values and req.wsSend (String, Object, Buffer, numbers, null,
     several per message, the server buffer first), wsEnd([immediate]),
     wsOnDisconnect, errors and timeouts (1011, the heap goes on);
@@ -180,10 +181,20 @@ function chat(req) {
     }
 }
 
+/* req's members are built on first read: here first read on a later
+ * message, long after the upgrade request ended. */
+function late(req) {
+    if (req.count == 0)
+        return "open";
+    return {q: req.query.x, cookie: req.cookies.c, hdr: req.headers["X-Test"],
+            path: req.path.path, raw: req.query_raw, keys: Object.keys(req).slice(0, 10)};
+}
+
 server.start({
     bind: "127.0.0.1:{port}", user: "nobody", threads: THREADS, scriptTimeout: 1,
     map: {
         "ws:/basic": basic,
+        "ws:/late": late,
         "ws:/ev": ev,
         "ws:/chat": chat,
         "/trigger": function (req) {
@@ -260,6 +271,19 @@ class Requests(Base):
         self.assertEqual((r["q"], r["cookie"], r["hdr"], r["path"]), ("1", "v", "yes", "/basic"))
         self.assertEqual(r["methods"], ["function"] * 3)
         self.assertIsInstance(r["id"], int)
+
+    def test_members_first_read_later(self):
+        c = self.ws("/late?x=2", headers={"Cookie": "c=w", "X-Test": "late"})
+        self.assertEqual(self.text(c), "open")
+        c2 = self.ws("/late?x=3&y=4", headers={"Cookie": "c=z", "X-Test": "later"})
+        self.assertEqual(self.text(c2), "open")
+        for conn, want in ((c, ("2", "w", "late", "x=2")), (c2, ("3", "z", "later", "x=3&y=4"))):
+            conn.send_text("late")
+            r = self.jmsg(conn)
+            self.assertEqual((r["q"], r["cookie"], r["hdr"], r["raw"]), want)
+            self.assertEqual(r["path"], "/late")
+            self.assertEqual(r["keys"], ["ip", "port", "method", "path", "query", "body",
+                                         "query_raw", "cookies", "headers", "params"])
 
     def test_count_body_persistence(self):
         c = self.ws("/basic")
