@@ -21,6 +21,8 @@
  *   maxUriLength      MaxUriLength n       |
  *   maxHeaders        MaxHeaders n        /
  *   maxFormParams     MaxFormParams n     (mod_js: form fields/parts per body)
+ *   fileCacheValid    FileCacheValid s    (the open-file cache; 0 = off)
+ *   fileCacheEntries  FileCacheEntries n
  *   log               Log on|off
  *   accessLog         AccessLog file
  *   errorLog          ErrorLog file
@@ -111,6 +113,8 @@ static const opt_def opt_defs[] = {
     {"maxHeaders", "MaxHeaders", K_INT, 1},
     {"maxUriLength", "MaxUriLength", K_SIZE, 1},
     {"maxFormParams", "MaxFormParams", K_INT, 1},
+    {"fileCacheValid", "FileCacheValid", K_SECONDS, 0},
+    {"fileCacheEntries", "FileCacheEntries", K_INT, 0},
     {"scriptTimeout", "ScriptTimeout", K_SECONDS, 0},
     {"scriptMemoryLimit", "ScriptMemoryLimit", K_SPECIAL, 0},
     {"developerMode", "DeveloperMode", K_BOOL, 0},

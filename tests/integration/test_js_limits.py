@@ -275,7 +275,8 @@ class CoreOptions(unittest.TestCase):
     def test_all_accepted(self):
         opts = ("keepAliveTimeout: 30, gracefulTimeout: 2, headerTimeout: 20, bodyTimeout: 20, "
                 "sendTimeout: 20, handshakeTimeout: 5, maxBodySize: 1000, maxHeaderSize: \"16k\", "
-                "maxHeaders: 50, maxUriLength: 100, maxFormParams: 5000, connectTimeout: 0")
+                "maxHeaders: 50, maxUriLength: 100, maxFormParams: 5000, connectTimeout: 0, "
+                "fileCacheValid: 0.5, fileCacheEntries: 10")
         with JsServer(option_script(opts)) as srv:
             self.assertEqual(srv.get("/x.txt")[2], b"x0")
 
@@ -303,7 +304,8 @@ class CoreOptions(unittest.TestCase):
     def test_bad_values_throw(self):
         cases = ["keepAliveTimeout: -1", "gracefulTimeout: \"x\"", "maxBodySize: -5",
                  "maxHeaders: 0", "maxUriLength: \"\"", "maxFormParams: 0",
-                 "headerTimeout: true", "maxHeaderSize: \"lots\""]
+                 "headerTimeout: true", "maxHeaderSize: \"lots\"", "fileCacheValid: -1",
+                 "fileCacheEntries: -3"]
         for c in cases:
             srv = JsServer(option_script(c), start=False)
             with srv:
