@@ -13,6 +13,7 @@
  * that check.  Least recently used entries go first when the cache is full.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -196,18 +197,46 @@ static void load_data(rp_fcache *c, rp_file *f)
     f->fd = -1;
 }
 
+/* Each worker thread holds one spare descriptor from its start, so that a
+ * request that got in can still open its file when the process is out of
+ * descriptors (the acceptor keeps one for the same reason). */
+static _Thread_local int reserve_fd = -1;
+
+void rp_file_reserve(bool open_it)
+{
+    if (open_it && reserve_fd < 0)
+        reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    else if (!open_it && reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+    }
+}
+
+/* Out of descriptors: close some idle or slow connections of this thread
+ * (as the acceptor does), else give up the reserve.  1 if one was freed. */
+static int free_a_descriptor(rp_req *r)
+{
+    if (rp_conn_shed(r->conn->worker->thread, 8) > 0)
+        return 1;
+    if (reserve_fd < 0)
+        return 0;
+    close(reserve_fd);
+    reserve_fd = -1;
+    return 1;
+}
+
 /* Open through the caller and wrap the result (one reference, the caller's).
- * Out of descriptors, this thread first closes some of its idle or slow
- * connections (as the acceptor does) and tries once more: a request that
- * got in should not fail for want of the one descriptor its file needs. */
+ * A request that got in should not fail for want of the one descriptor its
+ * file needs: out of descriptors, one is freed and the open tried again. */
 static rp_file *open_new(rp_req *r, rp_file_open_fn open_fn, void *arg, const char *key,
                          int *status)
 {
     struct stat st;
     int fd = open_fn(arg, &st, status);
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-        rp_conn_shed(r->conn->worker->thread, 8) > 0)
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && free_a_descriptor(r))
         fd = open_fn(arg, &st, status);
+    if (reserve_fd < 0 && fd >= 0) /* the crunch is over: take the reserve back */
+        rp_file_reserve(true);
     if (fd < 0)
         return NULL;
     rp_file *f = rp_file_new(fd, &st, key);

@@ -36,6 +36,10 @@ void rp_file_hold(rp_req *r, rp_file *f);
 /* The file's segment (created on first use; the file's fd moves into it). */
 struct evbuffer_file_segment *rp_file_segment(rp_file *f);
 
+/* A worker thread's reserve descriptor (fcache.c): open (true) as the
+ * thread starts, close (false) as it ends. */
+void rp_file_reserve(bool open_it);
+
 /* The per-worker cache (fcache.c).  NULL-safe free. */
 typedef struct rp_fcache rp_fcache;
 void rp_fcache_free(rp_fcache *c);

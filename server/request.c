@@ -246,72 +246,24 @@ void rp_req_run(rp_req *r)
 
 /* ---- accessors ---------------------------------------------------------- */
 
-RP_API rp_pool *rp_req_pool(rp_req *r)
-{
-    return r->pool;
-}
-RP_API rp_server *rp_req_server(rp_req *r)
-{
-    return r->server;
-}
-RP_API rp_worker *rp_req_worker(rp_req *r)
-{
-    return r->conn->worker;
-}
-RP_API const char *rp_req_method(const rp_req *r)
-{
-    return r->method;
-}
-RP_API int rp_req_is_head(const rp_req *r)
-{
-    return r->head;
-}
-RP_API const char *rp_req_uri(const rp_req *r)
-{
-    return r->uri;
-}
-RP_API const char *rp_req_path(const rp_req *r)
-{
-    return r->path;
-}
-RP_API const char *rp_req_query(const rp_req *r)
-{
-    return r->query;
-}
-RP_API int rp_req_http_minor(const rp_req *r)
-{
-    return r->http_minor;
-}
-RP_API int rp_req_is_tls(const rp_req *r)
-{
-    return r->conn->tls;
-}
-RP_API const char *rp_req_remote_ip(const rp_req *r)
-{
-    return r->conn->remote_ip;
-}
-RP_API int rp_req_remote_port(const rp_req *r)
-{
-    return r->conn->remote_port;
-}
-RP_API const char *rp_req_local_ip(const rp_req *r)
-{
-    return r->conn->local_ip;
-}
-RP_API int rp_req_local_port(const rp_req *r)
-{
-    return r->conn->local_port;
-}
-RP_API unsigned rp_req_keepalive_count(const rp_req *r)
-{
-    return r->seq;
-}
+RP_API rp_pool *rp_req_pool(rp_req *r) { return r->pool; }
+RP_API rp_server *rp_req_server(rp_req *r) { return r->server; }
+RP_API rp_worker *rp_req_worker(rp_req *r) { return r->conn->worker; }
+RP_API const char *rp_req_method(const rp_req *r) { return r->method; }
+RP_API int rp_req_is_head(const rp_req *r) { return r->head; }
+RP_API const char *rp_req_uri(const rp_req *r) { return r->uri; }
+RP_API const char *rp_req_path(const rp_req *r) { return r->path; }
+RP_API const char *rp_req_query(const rp_req *r) { return r->query; }
+RP_API int rp_req_http_minor(const rp_req *r) { return r->http_minor; }
+RP_API int rp_req_is_tls(const rp_req *r) { return r->conn->tls; }
+RP_API const char *rp_req_remote_ip(const rp_req *r) { return r->conn->remote_ip; }
+RP_API int rp_req_remote_port(const rp_req *r) { return r->conn->remote_port; }
+RP_API const char *rp_req_local_ip(const rp_req *r) { return r->conn->local_ip; }
+RP_API int rp_req_local_port(const rp_req *r) { return r->conn->local_port; }
+RP_API unsigned rp_req_keepalive_count(const rp_req *r) { return r->seq; }
 
 /* Length first: most names are ruled out by one byte comparison. */
-#define KH(s)                                                                                      \
-    {                                                                                              \
-        s, sizeof(s) - 1                                                                           \
-    }
+#define KH(s) {s, sizeof(s) - 1}
 static const struct {
     const char *name;
     size_t len;
@@ -385,23 +337,14 @@ RP_API const void *rp_req_body(const rp_req *r, size_t *len)
     return r->body_len ? r->body : NULL;
 }
 
-RP_API const char *rp_req_route_key(const rp_req *r)
-{
-    return r->route_key;
-}
+RP_API const char *rp_req_route_key(const rp_req *r) { return r->route_key; }
 RP_API const rp_module *rp_req_route_owner(const rp_req *r)
 {
     const rp_modrec *m = r->route_owner;
     return !m ? NULL : m->self ? m->self : m->desc; /* never the loader's copy */
 }
-RP_API void *rp_req_route_target(const rp_req *r)
-{
-    return r->route_target;
-}
-RP_API const char *rp_req_route_rest(const rp_req *r)
-{
-    return r->route_rest ? r->route_rest : "";
-}
+RP_API void *rp_req_route_target(const rp_req *r) { return r->route_target; }
+RP_API const char *rp_req_route_rest(const rp_req *r) { return r->route_rest ? r->route_rest : ""; }
 
 RP_API void rp_req_set_route(rp_req *r, const rp_module *owner, void *target, const char *rest)
 {

@@ -245,6 +245,7 @@ static struct event_base *new_base(void)
 static void *thread_main(void *arg)
 {
     rp_thread *t = arg;
+    rp_file_reserve(true);
     run_module_hook(t->current, true);
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* Every configuration this thread still serves, the current one and any
@@ -261,6 +262,7 @@ static void *thread_main(void *arg)
         event_free(t->accept_resume);
     t->accept_resume = NULL;
     event_base_loop(t->base, EVLOOP_NONBLOCK); /* what their exits closed */
+    rp_file_reserve(false);
     return NULL;
 }
 
