@@ -1,7 +1,6 @@
 /* request.c - the request object and the map -> auth -> handler pipeline. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -275,11 +274,11 @@ static const struct {
 };
 #undef KH
 
-/* Which known_headers entries have each length (at most three do). */
+/* Which known_headers entries have each length (at most three do); built
+ * once as the library loads, not on the request path. */
 static signed char by_len[32][3];
-static pthread_once_t by_len_once = PTHREAD_ONCE_INIT;
 
-static void by_len_init(void)
+__attribute__((constructor)) static void by_len_init(void)
 {
     memset(by_len, -1, sizeof by_len);
     for (int i = 0; i < RP_HDR_KNOWN; i++) {
@@ -296,7 +295,6 @@ static int known_index(const char *name, size_t len)
 {
     if (len >= 32)
         return -1;
-    pthread_once(&by_len_once, by_len_init);
     for (const signed char *k = by_len[len]; k < by_len[len] + 3 && *k >= 0; k++)
         if (same_name(known_headers[*k].name, name))
             return *k;

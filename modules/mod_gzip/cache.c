@@ -127,15 +127,16 @@ static const char *hex(char buf[24], uint64_t v)
 rp_file *gz_cache_get(rp_req *r, const gz_orig *o)
 {
     rp_pool *p = rp_req_pool(r);
-    const char *slash = o->path ? strrchr(o->path, '/') : NULL;
-    if (!slash || !slash[1])
+    char *dir;
+    const char *base;
+    if (!o->path || split_path(p, o->path, &dir, &base) != 0)
         return NULL;
     /* "<dir>/.gzipcache/<base>.gz", built without a printf: every gzip'd
      * file request comes here. */
-    char *dir = rp_pstrndup(p, o->path, (size_t)(slash - o->path));
     gz_open_arg a;
     a.o = o;
-    a.cpath = rp_pstrcat(p, dir, "/" GZ_DIR "/", slash + 1, ".gz", NULL);
+    a.cpath = rp_pstrcat(p, dir, strcmp(dir, "/") == 0 ? "" : "/", GZ_DIR "/", base, ".gz",
+                         NULL);
     /* The original's facts are part of the key: a changed original never
      * finds the copy of its previous version. */
     char b1[24], b2[24], b3[24], b4[24];

@@ -596,6 +596,17 @@ def recv_all(s, timeout=2, max_time=30):
     return bytes(out)
 
 
+def recv_to_eof(s):
+    """Everything s receives until the peer closes it (the socket's own
+    timeout bounds each wait)."""
+    out = bytearray()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return bytes(out)
+        out += d
+
+
 def is_closed(s, timeout=5):
     """True if the peer closed s (EOF or reset) within timeout, ignoring data."""
     deadline = time.monotonic() + timeout

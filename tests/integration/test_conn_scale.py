@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 import unittest
 
-from rptest import Server, LOAD_TESTHOOKS, parse_responses, read_response, wait_until
+from rptest import (Server, LOAD_TESTHOOKS, parse_responses, read_response, recv_to_eof,
+                    wait_until)
 
 IDLE = 2000
 BODY = b"k" * 1024
@@ -121,12 +122,7 @@ class TestIdlePlain(unittest.TestCase):
         one_request(s)
         s.sendall(REQ)
         s.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
+        data = recv_to_eof(s)
         got = parse_responses(data)
         self.assertEqual([(st, b) for st, _, b in got], [(200, BODY)])
 

@@ -30,7 +30,7 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 from jsrun import JsServer, RAMPART, free_port, wait_until
-from rptest import REPO
+from rptest import REPO, recv_to_eof
 
 HAVE_RAMPART = os.path.exists(RAMPART)
 BIG = random.Random(5).randbytes(5 * 1024 * 1024 + 3)
@@ -450,12 +450,7 @@ class StreamTest(unittest.TestCase):
         # an error after chunks went out ends the stream (terminated cleanly)
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
         s.sendall(b"GET /chunkerr.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
+        data = recv_to_eof(s)
         s.close()
         self.assertIn(b"ok0;", data)
         self.assertIn(b"ok1;", data)

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from rptest import Server, run_httpd, sha256, parse_responses
+from rptest import Server, run_httpd, sha256, parse_responses, recv_to_eof
 
 BIG = os.urandom(2 * 1024 * 1024 + 123)
 
@@ -86,12 +86,7 @@ class TLSBase(unittest.TestCase):
         ver, alpn = s.version(), s.selected_alpn_protocol()
         s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
                   % path.encode())
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
+        data = recv_to_eof(s)
         info = (ver, alpn, s.session, s.session_reused)
         s.close()
         return parse_responses(data)[0], info
@@ -191,12 +186,7 @@ class TestTLS(TLSBase):
         s = ctx.wrap_socket(raw, server_hostname="localhost")
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
                   b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
+        data = recv_to_eof(s)
         self.assertEqual([r[0] for r in parse_responses(data)], [200, 404, 200])
 
     def test_curl(self):
