@@ -10,7 +10,8 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config curl
       libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
-      openssl python3 wrk nginx-light apache2-utils
+      libnghttp2-dev libcrypt-dev
+      openssl python3 python3-h2 nghttp2-client wrk nginx-light apache2-utils
       man-db groff-base testssl.sh chromium slowhttptest)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 # Only for `make fuzz` (libFuzzer): ./scripts/install-deps.sh --fuzz
