@@ -28,6 +28,15 @@ RP_API char *rp_url_decode(rp_pool *p, const char *s, size_t n, int plus_space, 
  * rule every module that maps a root uses after realpath(). */
 RP_API int rp_path_within(const char *root, const char *path);
 
+/* Walks a Cookie header value "a=1; b=\"two\"; c": each call gives the
+ * next pair (name and value trimmed of blanks, one pair of double quotes
+ * removed from the value, nothing percent-decoded; pairs without a name
+ * skipped) and returns 1, or returns 0 at the end.  *cur starts at the
+ * value and moves on; end is where the value ends.  The one cookie syntax
+ * every module reads through. */
+RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, size_t *nlen,
+                          const char **val, size_t *vlen);
+
 RP_API const char *rp_version(void); /* "rampart/0.1.0" */
 
 #endif

@@ -192,3 +192,43 @@ RP_API int rp_path_within(const char *root, const char *path)
         return path[0] == '/';
     return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
+
+static int cookie_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, size_t *nlen,
+                          const char **val, size_t *vlen)
+{
+    const char *p = *cur;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *stop = semi ? semi : end, *a = p, *b = stop;
+        p = semi ? semi + 1 : end;
+        while (a < b && cookie_blank(*a))
+            a++;
+        while (b > a && cookie_blank(b[-1]))
+            b--;
+        const char *eq = memchr(a, '=', (size_t)(b - a));
+        const char *k_end = eq ? eq : b, *v = eq ? eq + 1 : b;
+        while (k_end > a && cookie_blank(k_end[-1]))
+            k_end--;
+        while (v < b && cookie_blank(*v))
+            v++;
+        if (k_end == a)
+            continue;
+        if (b - v >= 2 && *v == '"' && b[-1] == '"') {
+            v++;
+            b--;
+        }
+        *name = a;
+        *nlen = (size_t)(k_end - a);
+        *val = v;
+        *vlen = (size_t)(b - v);
+        *cur = p;
+        return 1;
+    }
+    *cur = end;
+    return 0;
+}

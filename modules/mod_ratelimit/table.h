@@ -1,0 +1,45 @@
+/* table.h - request counters shared by every worker thread of a process.
+ *
+ * A fixed-size table of (key -> window start, count), cut into shards that
+ * each have their own lock, so worker threads rarely wait on each other.
+ * Memory is allocated once, at start-up: a flood of distinct keys evicts the
+ * least recently counted entries (a key evicted that way starts a new
+ * window, so under such a flood a client may get more than `rate`
+ * requests; the count of evictions tells an operator to raise the size).
+ *
+ * Keys are 64-bit hashes (rl_key_*) seeded at random per table, so no
+ * client can choose keys that collide.
+ */
+#ifndef RL_TABLE_H
+#define RL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rl_table rl_table;
+
+/* A table of at least `entries` counters (rounded up to a multiple of the
+ * shard count); NULL when memory is short. */
+rl_table *rl_table_new(size_t entries);
+void rl_table_free(rl_table *t);
+size_t rl_table_capacity(const rl_table *t);
+
+/* Building a key: start from the table's seed, mix in what identifies the
+ * client and the rule, in any order that is always the same. */
+uint64_t rl_key_start(const rl_table *t);
+uint64_t rl_key_mix(uint64_t h, const void *data, size_t n);
+uint64_t rl_key_mix_u64(uint64_t h, uint64_t v);
+
+/* Count one request for `key` at time now_ms (a monotonic clock) against
+ * "at most `rate` requests per `window_ms`, the window starting with the
+ * key's first request".  Returns 0 when the request is allowed (and
+ * counted), or else the milliseconds until the key's window ends (>= 1;
+ * refused requests are not counted). */
+uint64_t rl_table_hit(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms,
+                      uint64_t now_ms);
+
+/* Totals since the table was made: entries evicted to make room for new
+ * keys, and requests refused. */
+void rl_table_stats(rl_table *t, uint64_t *evicted, uint64_t *refused);
+
+#endif
