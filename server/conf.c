@@ -186,6 +186,24 @@ static const char *unknown_directive(rp_server *s, const char *name)
     return rp_psprintf(s->pool, "unknown directive '%s'", name);
 }
 
+/* Keep the line for -T (an Include shows as the lines it brought in).  A
+ * copy: start() and other embedders pass argv arrays of their own. */
+static void record_line(rp_server *s, const char *file, int line, const char *name, int argc,
+                        char **argv)
+{
+    if (strcmp(name, "Include") == 0)
+        return;
+    rp_conf_line *l = rp_palloc(s->pool, sizeof *l);
+    l->file = file ? rp_pstrdup(s->pool, file) : "(configuration)";
+    l->line = line;
+    l->argc = argc;
+    l->argv = rp_palloc(s->pool, (size_t)argc * sizeof *l->argv);
+    l->argv[0] = (char *)name; /* as the table spells it */
+    for (int i = 1; i < argc; i++)
+        l->argv[i] = rp_pstrdup(s->pool, argv[i]);
+    rp_vec_push(s->pool, &s->applied, l);
+}
+
 static int apply_line(rp_server *s, const char *file, int line, const char *dir,
                       const conf_frame *fr, int argc, char **argv, const char **err)
 {
@@ -203,8 +221,10 @@ static int apply_line(rp_server *s, const char *file, int line, const char *dir,
                         d->help ? " (usage: " : "", d->help ? d->help : "", d->help ? ")" : "");
     else
         e = d->set(&cmd, mod->conf, nargs, argv + 1);
-    if (!e)
+    if (!e) {
+        record_line(s, file, line, d->name, argc, argv);
         return 0;
+    }
     /* An error from an included file already names its own file and line. */
     *err = (cmd.nested_err && e == cmd.nested_err)
                ? e

@@ -180,7 +180,16 @@ struct rp_server {
     int https_port;                /* port of the first TLS Bind, 0 if none */
     const char *base_dir;          /* relative paths in directives resolve here by default */
     int hook_seq;
+    rp_vec applied;                /* rp_conf_line *: every directive that took effect (-T) */
 };
+
+/* One directive line as applied, with where it came from. */
+typedef struct rp_conf_line {
+    const char *file;
+    int line;
+    int argc;
+    char **argv;
+} rp_conf_line;
 
 /* ---- configuration side ------------------------------------------------ */
 
@@ -219,6 +228,8 @@ int rp_https_redirect_hook(rp_req *r);
 
 /* The built-in configuration text (demo site on loopback) used without -f. */
 RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
+/* -V: library versions (built with / running) and the module directory. */
+RP_EXPORT void rp_print_build_info(FILE *out, const rp_server *s);
 
 /* ---- added by the configuration half (conf.c module.c directives.c) ---- */
 

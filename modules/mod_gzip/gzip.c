@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "gzip_int.h"
 
@@ -275,7 +276,7 @@ static void gz_register_hooks(rp_hooks *h, void *conf)
 RP_MODULE_DECLARE(gzip) = {
     RP_MODULE_HEADER,
     .name = "gzip",
-    .version = "0.1.0",
+    .version = "0.1.0 (zlib " ZLIB_VERSION ")", /* -V shows the library too */
     .directives = gz_directives,
     .create_conf = gz_create_conf,
     .register_hooks = gz_register_hooks,
