@@ -143,6 +143,9 @@ typedef struct rp_core_conf {
     int log;                 /* Log on|off: access logging; -1 unset = on if AccessLog */
     char *access_log;        /* AccessLog path; NULL = stdout */
     char *error_log;         /* ErrorLog path; NULL = stderr */
+    const struct rp_logfmt *log_fmt; /* LogFormat (accesslog.c); default combined */
+    rp_vec log_formats;      /* named: const char *name, const struct rp_logfmt * pairs */
+    int request_id;          /* RequestId on: X-Request-Id in every response */
     long log_level;          /* LogLevel err|warn|notice|info|debug */
     int daemon;              /* Daemon on|off */
     char *user;              /* User name */
@@ -222,7 +225,12 @@ int rp_log_reopen(void);                                   /* SIGUSR1 */
 void rp_log_set_level(int level);
 void rp_access_log_write(const char *line, size_t len);
 bool rp_access_log_enabled(void);
+/* accesslog.c */
+typedef struct rp_logfmt rp_logfmt;
+extern const char *const rp_logfmt_builtin[][2]; /* {name, format}, NULL-terminated */
+const char *rp_logfmt_compile(rp_pool *p, const char *src, const rp_logfmt **out);
 int rp_access_log_hook(rp_req *r);
+int rp_request_id_hook(rp_req *r);
 /* tls.c: HttpsRedirect, a MAP hook of the core */
 int rp_https_redirect_hook(rp_req *r);
 

@@ -111,6 +111,7 @@ struct rp_req {
     size_t body_len, body_cap;
     bool websocket;
     bool keepalive; /* as the client asked; the response may still close */
+    const char *id; /* rp_req_id: X-Request-Id or made on first use */
 
     /* routing */
     const char *route_key;
