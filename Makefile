@@ -23,7 +23,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps deps-test deps-bench build run test test-asan bench fuzz install clean
+.PHONY: all deps deps-test deps-bench deb build run test test-asan bench fuzz install clean
 
 all: build
 
@@ -88,5 +88,11 @@ fuzz:
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)
 
+# The Debian package, built in build-deb/ (its own tree: prefix /usr,
+# configuration in /etc/rampart): build-deb/rampart_<version>_<arch>.deb.
+deb:
+	./scripts/install-deps.sh --deb
+	JOBS=$(JOBS) ./scripts/make-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz build-deb

@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh --test     + what the test suite uses (make test)
 #   scripts/install-deps.sh --bench    + the benchmark tools and peers (make bench)
 #   scripts/install-deps.sh --fuzz     + clang/libFuzzer (make fuzz)
+#   scripts/install-deps.sh --deb      + dpkg-dev, fakeroot (make deb)
 #
 # Options combine. Installing nginx (a peer in the benchmarks, an upstream in
 # the proxy tests) starts no nginx service and leaves none enabled: the tests
@@ -19,8 +20,9 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config
             libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
             libnghttp2-dev libcrypt-dev)
+DEB_PKGS=(dpkg-dev fakeroot)
 TEST_PKGS=(curl openssl python3 python3-h2 nghttp2-client nginx-light apache2-utils
-           man-db groff-base chromium)
+           man-db groff-base chromium "${DEB_PKGS[@]}")
 BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
@@ -32,8 +34,9 @@ for arg in "$@"; do
         --test) PKGS+=("${TEST_PKGS[@]}"); want_test=1 ;;
         --bench) PKGS+=("${BENCH_PKGS[@]}") ;;
         --fuzz) PKGS+=("${FUZZ_PKGS[@]}") ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "install-deps: unknown option '$arg' (--test, --bench, --fuzz)" >&2; exit 2 ;;
+        --deb) PKGS+=("${DEB_PKGS[@]}") ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "install-deps: unknown option '$arg' (--test, --bench, --fuzz, --deb)" >&2; exit 2 ;;
     esac
 done
 
