@@ -8,8 +8,9 @@
 #   scripts/install-deps.sh --deb      + dpkg-dev, fakeroot (make deb)
 #
 # Options combine. Installing nginx (a peer in the benchmarks, an upstream in
-# the proxy tests) starts no nginx service and leaves none enabled: the tests
-# and benchmarks run their own nginx on free loopback ports.
+# the proxy tests) or prometheus (its promtool checks /metrics) starts no
+# service and leaves none enabled: tests and benchmarks run their own
+# processes on free loopback ports.
 #
 # llhttp is not packaged for Debian 12, so its two packages are fetched from
 # Debian's next release ("trixie") through the archive address the machine
@@ -22,7 +23,9 @@ BUILD_PKGS=(build-essential cmake pkg-config
             libnghttp2-dev libcrypt-dev)
 DEB_PKGS=(dpkg-dev fakeroot)
 TEST_PKGS=(curl openssl python3 python3-h2 nghttp2-client nginx-light apache2-utils
-           man-db groff-base chromium "${DEB_PKGS[@]}")
+           man-db groff-base chromium prometheus "${DEB_PKGS[@]}")
+# Packages that would start a service of their own as they are installed.
+SERVICE_PKGS=(nginx-light:nginx.service prometheus:prometheus.service)
 BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
@@ -48,9 +51,9 @@ installed() { # package: true when dpkg has it installed
 }
 
 # Debian starts a service as its package is installed unless policy-rc.d
-# says no; nginx's would take port 80. Refuse starts for this install only
-# (when no policy of the machine's own is in place), then leave the unit
-# disabled.
+# says no; nginx's would take port 80, prometheus's 9090. Refuse starts for
+# this install only (when no policy of the machine's own is in place), then
+# leave those units disabled.
 no_service_start() {
     [ -e /usr/sbin/policy-rc.d ] && return 0
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
@@ -67,15 +70,18 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    nginx_new=0
-    [[ " ${missing[*]} " == *" nginx-light "* ]] && nginx_new=1 && no_service_start
+    units=()
+    for pu in "${SERVICE_PKGS[@]}"; do
+        [[ " ${missing[*]} " == *" ${pu%%:*} "* ]] && units+=("${pu#*:}")
+    done
+    [ ${#units[@]} -gt 0 ] && no_service_start
     status=0
     { $SUDO apt-get update -qq &&
         $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || status=$?
     [ "$policy_made" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
     [ "$status" = 0 ] || exit "$status"
-    if [ "$nginx_new" = 1 ] && command -v systemctl >/dev/null; then
-        $SUDO systemctl disable --now nginx.service >/dev/null 2>&1 || true
+    if [ ${#units[@]} -gt 0 ] && command -v systemctl >/dev/null; then
+        $SUDO systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
     fi
 fi
 
