@@ -249,6 +249,11 @@ const char *js_error_where(duk_context *ctx, duk_idx_t idx, char *buf, size_t le
  * heap) or the error log (worker heaps), prefixed with `what`
  * ("uncaught error", "setTimeout callback").  Never throws. */
 void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what);
+/* (errstack.c) The stack of the Error at idx as users see it: no frames in
+ * C sources, no Duktape flags, "file:line" places.  Pushes it and returns 1;
+ * 0 (nothing pushed) if idx holds no Error with a stack.  May throw (it
+ * reads properties): call it inside a safe call. */
+int js_push_error_stack(duk_context *ctx, duk_idx_t idx);
 
 /* ---- printf engine (utils.c) -----------------------------------------------
  * The formats of rampart.utils.printf, for req.printf and friends:
