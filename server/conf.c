@@ -178,11 +178,26 @@ static const char *arity_text(rp_pool *p, const rp_directive *d)
     return rp_psprintf(p, "%d to %d arguments", d->min_args, d->max_args);
 }
 
+/* The loaded directive nearest to name, if name looks like a typo of it. */
+static const char *nearest_directive(const rp_server *s, const char *name)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_modrec *m = s->mods.v[i];
+        for (const rp_directive *d = m->desc->directives; d && d->name; d++)
+            rp_suggest(name, d->name, &best);
+    }
+    return best;
+}
+
 static const char *unknown_directive(rp_server *s, const char *name)
 {
     const char *hint = rp_module_hint(s, name);
     if (hint)
         return rp_psprintf(s->pool, "unknown directive '%s'; %s", name, hint);
+    const char *near = nearest_directive(s, name);
+    if (near)
+        return rp_psprintf(s->pool, "unknown directive '%s'; did you mean '%s'?", name, near);
     return rp_psprintf(s->pool, "unknown directive '%s'", name);
 }
 
