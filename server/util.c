@@ -231,6 +231,7 @@ RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, 
     }
     *cur = end;
     return 0;
+}
 
 /* Damerau-Levenshtein (optimal string alignment) over three rows: short
  * words only, so the table lives on the stack. */
