@@ -37,6 +37,10 @@ RP_API int rp_path_within(const char *root, const char *path);
 RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, size_t *nlen,
                           const char **val, size_t *vlen);
 
+/* 1 for a loopback address in text form: 127.0.0.0/8, ::1, and
+ * ::ffff:127.x.y.z (IPv4 clients of an IPv6 socket). */
+RP_API int rp_addr_is_loopback(const char *ip);
+
 RP_API const char *rp_version(void); /* "rampart/0.1.0" */
 
 /* Edit distance between a and b with ASCII case ignored: an insertion,

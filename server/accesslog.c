@@ -317,6 +317,16 @@ static uint64_t elapsed_us(const rp_req *r)
     return us > 0 ? (uint64_t)us : 0;
 }
 
+RP_API double rp_req_age(const rp_req *r)
+{
+    return (double)elapsed_us(r) / 1e6;
+}
+
+RP_API uint64_t rp_resp_bytes_sent(const rp_req *r)
+{
+    return r->body_bytes;
+}
+
 static void put_proto(lbuf *o, const rp_req *r)
 {
     char t[16];

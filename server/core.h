@@ -184,7 +184,13 @@ struct rp_server {
     const char *base_dir;          /* relative paths in directives resolve here by default */
     int hook_seq;
     rp_vec applied;                /* rp_conf_line *: every directive that took effect (-T) */
+    struct rp_metrics *metrics;    /* metrics.c: series plugins publish */
 };
+
+/* metrics.c: slots and per-thread rows for every series made so far; after
+ * this, no new series.  0, or -1 when memory is short. */
+typedef struct rp_metrics rp_metrics;
+int rp_metrics_freeze(rp_server *s, int threads);
 
 /* One directive line as applied, with where it came from. */
 typedef struct rp_conf_line {

@@ -1,4 +1,5 @@
 /* util.c - HTTP dates, status reasons, escaping. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <stdio.h>
@@ -279,4 +280,17 @@ RP_API void rp_suggest(const char *word, const char *candidate, const char **bes
         return;
     if (!*best || d < rp_edit_distance(word, *best))
         *best = candidate;
+}
+
+RP_API int rp_addr_is_loopback(const char *ip)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, ip, &a6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
 }
