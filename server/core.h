@@ -146,6 +146,7 @@ typedef struct rp_core_conf {
     const struct rp_logfmt *log_fmt; /* LogFormat (accesslog.c); default combined */
     rp_vec log_formats;      /* named: const char *name, const struct rp_logfmt * pairs */
     int request_id;          /* RequestId on: X-Request-Id in every response */
+    size_t default_range;    /* DefaultRangeMBytes in bytes: cap of "Range: bytes=N-" */
     long log_level;          /* LogLevel err|warn|notice|info|debug */
     int daemon;              /* Daemon on|off */
     char *user;              /* User name */

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ static void *core_create_conf(rp_pool *p)
     c->graceful_timeout = 10;
     c->file_cache_valid = 1;
     c->file_cache_entries = 1000;
+    c->default_range = 8u << 20;
     /* Safe by default (nginx: 60 s header and body, 75 s keep-alive); -1 =
      * not set, resolved in core_post_config. */
     c->connect_timeout = -1;
@@ -400,6 +402,18 @@ static const char *set_log_format(rp_cmd *cmd, void *conf, int argc, char *const
     return NULL;
 }
 
+static const char *set_default_range(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    char *end;
+    double mb = strtod(argv[0], &end);
+    if (end == argv[0] || *end || !(mb >= 0.01 && mb <= 1000))
+        return rp_cmd_error(cmd, "DefaultRangeMBytes: '%s' must be megabytes from 0.01 to 1000",
+                            argv[0]);
+    ((rp_core_conf *)conf)->default_range = (size_t)(mb * 1048576.0 + 0.5);
+    return NULL;
+}
+
 static const rp_directive core_directives[] = {
     {"Bind", 1, -1, set_bind, 0, "Bind addr:port...: listen on 127.0.0.1:8088, [::1]:8088, ..."},
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
@@ -426,6 +440,9 @@ static const rp_directive core_directives[] = {
     {"FileCacheValid", 1, 1, rp_set_seconds, OFF(file_cache_valid),
      "FileCacheValid seconds: how long an open file, its stat and ETag are reused before the "
      "file is checked again, 0 = no cache (default 1)"},
+    {"DefaultRangeMBytes", 1, 1, set_default_range, 0,
+     "DefaultRangeMBytes n: an open-ended Range (bytes=N-) of a file gets at most n MB, 0.01 to "
+     "1000 (default 8)"},
     {"FileCacheEntries", 1, 1, set_file_cache_entries, 0,
      "FileCacheEntries N: open files remembered per worker thread (default 1000)"},
     {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},

@@ -137,6 +137,7 @@ struct rp_req {
     bool logged;
     uint64_t body_bytes;
     struct rp_file *file; /* rp_resp_send_file: the file behind the body */
+    bool no_ranges, range_uncapped; /* rp_resp_ranges */
     rp_filter *filters; /* chain head, NULL if none joined */
     rp_brigade *bb;     /* scratch brigade for the writers */
     struct timespec t0;
