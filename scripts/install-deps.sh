@@ -20,12 +20,13 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config
             libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
-            libnghttp2-dev libcrypt-dev)
+            libnghttp2-dev libcrypt-dev libhiredis-dev)
 DEB_PKGS=(dpkg-dev fakeroot)
 TEST_PKGS=(curl openssl python3 python3-h2 nghttp2-client nginx-light apache2-utils
-           man-db groff-base chromium prometheus "${DEB_PKGS[@]}")
+           man-db groff-base chromium prometheus redis-server "${DEB_PKGS[@]}")
 # Packages that would start a service of their own as they are installed.
-SERVICE_PKGS=(nginx-light:nginx.service prometheus:prometheus.service)
+SERVICE_PKGS=(nginx-light:nginx.service prometheus:prometheus.service
+              redis-server:redis-server.service)
 BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
