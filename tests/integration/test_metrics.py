@@ -16,6 +16,7 @@ import subprocess
 import unittest
 
 from rptest import Server, run_httpd, wait_until
+from wsclient import WSClient
 
 BODY = b"<p>" + b"compressible text " * 200 + b"</p>\n"
 FILES = {"www/index.html": b"home\n", "www/big.html": BODY}
@@ -24,6 +25,8 @@ CONF = """LoadModule static mod_static.so
 LoadModule gzip mod_gzip.so
 LoadModule ratelimit mod_ratelimit.so
 LoadModule metrics mod_metrics.so
+LoadModule ws mod_ws.so
+Map ws:/echo ws:echo
 Map /metrics metrics:
 Map /server-status metrics:status
 Map / {www}
@@ -131,6 +134,24 @@ class MetricsTest(unittest.TestCase):
                                 m0.get("rampart_gzip_cache_hits_total", 0), 1)
         self.assertGreaterEqual(m1["rampart_ratelimit_refused"], 1)
         self.assertIn("rampart_ratelimit_evicted", m1)
+
+    def test_websocket_series(self):
+        _, m0 = self.scrape()
+        c = WSClient.connect("127.0.0.1", self.srv.port, "/echo")
+        try:
+            for i in range(3):
+                c.send_text("m%d" % i)
+                self.assertEqual(c.recv_message()[1], ("m%d" % i).encode())
+            _, m1 = self.scrape()
+            self.assertEqual(m1["rampart_websockets_open"] - m0["rampart_websockets_open"], 1)
+            for k in ("rampart_websocket_messages_received_total",
+                      "rampart_websocket_messages_sent_total"):
+                self.assertEqual(m1[k] - m0[k], 3, k)
+        finally:
+            c.close()
+            c.shutdown()
+        wait_until(lambda: self.scrape()[1]["rampart_websockets_open"] ==
+                   m0["rampart_websockets_open"], 10, what="the websocket counted closed")
 
     def test_status_page(self):
         st, hd, body = self.srv.get("/server-status")
