@@ -289,6 +289,58 @@ static void opt_mime_map(build *b, const opt_def *d)
         duk_pop(ctx);
 }
 
+/* rateLimit: {"/path/": {rate, window, key}} -> RateLimit lines. */
+static void opt_rate_limit(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    want(b, d->option, duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
+         "an object of path: {rate, window, key}");
+    duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        const char *path = duk_get_string(ctx, -2);
+        duk_idx_t rule = duk_get_top_index(ctx);
+        if (!duk_is_object(ctx, rule) || duk_is_array(ctx, rule))
+            (void)duk_type_error(ctx, "start(): rateLimit['%s'] must be {rate, window, key}, got %s",
+                                 path, type_of(ctx, rule));
+        duk_idx_t l = line_begin(b, d->option, d->directive);
+        line_arg(b, l, path);
+        static const char *const fields[] = {"rate", "window"};
+        for (int i = 0; i < 2; i++) {
+            duk_get_prop_string(ctx, rule, fields[i]);
+            if (!duk_is_number(ctx, -1))
+                (void)duk_type_error(ctx, "start(): rateLimit['%s'].%s must be a number, got %s",
+                                     path, fields[i], type_of(ctx, -1));
+            char num[64];
+            snprintf(num, sizeof num, "%.15g", duk_get_number(ctx, -1));
+            duk_pop(ctx);
+            line_arg(b, l, num);
+        }
+        if (duk_get_prop_string(ctx, rule, "key")) {
+            if (!duk_is_string(ctx, -1))
+                (void)duk_type_error(ctx, "start(): rateLimit['%s'].key must be a string, got %s",
+                                     path, type_of(ctx, -1));
+            line_arg(b, l, duk_get_string(ctx, -1));
+        }
+        duk_pop(ctx);
+        line_end(b);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
+/* metrics: "/metrics", statusPage: "/status" -> Map path metrics:[status] */
+static void opt_metrics_map(build *b, const opt_def *d)
+{
+    want(b, d->option, duk_is_string(b->ctx, -1) && duk_get_string(b->ctx, -1)[0] == '/',
+         "a path starting with '/'");
+    const char *path = duk_get_string(b->ctx, -1); /* the value stays below the line */
+    duk_idx_t l = line_begin(b, d->option, d->directive);
+    line_arg(b, l, path);
+    line_arg(b, l, strcmp(d->option, "statusPage") == 0 ? "metrics:status" : "metrics:");
+    line_end(b);
+}
+
 static void opt_notfound(build *b, const opt_def *d)
 {
     want(b, d->option, duk_is_function(b->ctx, -1), "a function");
@@ -473,6 +525,8 @@ static const opt_def opt_defs[] = {
     {"daemon", "Daemon", opt_bool, 0, 0},
     {"log", "Log", opt_bool, 0, 0},
     {"accessLog", "AccessLog", opt_string, 0, 0},
+    {"logFormat", "LogFormat", opt_string, 0, 0}, /* combined, common, json or a format */
+    {"requestId", "RequestId", opt_bool, 0, 0},
     {"errorLog", "ErrorLog", opt_string, 0, 0},
     {"threads", "Threads", opt_int, 1, 0},        /* default: one per CPU */
     {"useThreads", "UseThreads", opt_bool, 0, 0}, /* off = 1 thread, whatever threads says */
@@ -492,6 +546,9 @@ static const opt_def opt_defs[] = {
     {"maxFormParams", "MaxFormParams", opt_int, 1, 0},       /* form fields/parts per body */
     {"fileCacheValid", "FileCacheValid", opt_seconds, 0, 0}, /* 0 = no open-file cache */
     {"fileCacheEntries", "FileCacheEntries", opt_int, 0, 0},
+    {"defaultRangeMBytes", "DefaultRangeMBytes", opt_seconds, 0.01, 0}, /* 0.01 to 1000 */
+    {"rateLimit", "RateLimit", opt_rate_limit, 0, 0}, /* {"/path/": {rate, window, key}} */
+    {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
     {"scriptTimeout", "ScriptTimeout", opt_seconds, 0, 0},
     {"scriptMemoryLimit", "ScriptMemoryLimit", opt_mem_limit, 0, 0}, /* false = no cap */
     {"developerMode", "DeveloperMode", opt_bool, 0, 0},
@@ -512,6 +569,8 @@ static const opt_def opt_defs[] = {
     /* Map key dir [Header N V]... | Map key js:function:... | MapModule key
      * name | MapModulePath key dir */
     {"map", "Map", opt_map, 0, 0},
+    {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */
+    {"statusPage", "Map", opt_metrics_map, 0, 0}, /* "/status" -> Map /status metrics:status */
     {NULL, NULL, NULL, 0, 0},
 };
 
