@@ -568,9 +568,9 @@ static const opt_def opt_defs[] = {
     {"directoryFunc", "DirectoryScript", opt_dirfunc, 0, 0},
     /* Map key dir [Header N V]... | Map key js:function:... | MapModule key
      * name | MapModulePath key dir */
-    {"map", "Map", opt_map, 0, 0},
     {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */
     {"statusPage", "Map", opt_metrics_map, 0, 0}, /* "/status" -> Map /status metrics:status */
+    {"map", "Map", opt_map, 0, 0},
     {NULL, NULL, NULL, 0, 0},
 };
 
