@@ -147,6 +147,7 @@ typedef struct rp_core_conf {
     rp_vec log_formats;      /* named: const char *name, const struct rp_logfmt * pairs */
     int request_id;          /* RequestId on: X-Request-Id in every response */
     size_t default_range;    /* DefaultRangeMBytes in bytes: cap of "Range: bytes=N-" */
+    int append_proc_title;   /* AppendProcTitle on: ps shows the listening addresses */
     long log_level;          /* LogLevel err|warn|notice|info|debug */
     int daemon;              /* Daemon on|off */
     char *user;              /* User name */
@@ -243,6 +244,8 @@ int rp_https_redirect_hook(rp_req *r);
 
 /* The built-in configuration text (demo site on loopback) used without -f. */
 RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
+/* proctitle.c: "<command line> <text>" where ps reads it (after init). */
+void rp_proc_title_append(const char *text);
 /* -V: library versions (built with / running) and the module directory. */
 RP_EXPORT void rp_print_build_info(FILE *out, const rp_server *s);
 

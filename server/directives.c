@@ -465,6 +465,9 @@ static const rp_directive core_directives[] = {
      "X-Request-Id in the response (default off)"},
     {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
     {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
+    {"AppendProcTitle", 1, 1, rp_set_flag, OFF(append_proc_title),
+     "AppendProcTitle on|off: add the listening addresses to the command line ps shows "
+     "(default off)"},
     {"User", 1, 1, set_user, OFF(user), "User name: run as this user after binding"},
     {"MapSort", 1, 1, rp_set_flag, OFF(map_sort), "MapSort on|off: longest Map key first"},
     {"ModuleDir", 1, 1, set_module_dir, OFF(module_dir),

@@ -227,6 +227,7 @@ static void print_version(const rp_server *s)
 
 int main(int argc, char **argv)
 {
+    rp_proc_title_init(argc, argv);
     opts o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc)

@@ -523,6 +523,7 @@ static const opt_def opt_defs[] = {
     /* on: start() returns the daemon's pid and the script goes on in the
      * launching process only; the daemon just serves */
     {"daemon", "Daemon", opt_bool, 0, 0},
+    {"appendProcTitle", "AppendProcTitle", opt_bool, 0, 0}, /* ps shows ip:port */
     {"log", "Log", opt_bool, 0, 0},
     {"accessLog", "AccessLog", opt_string, 0, 0},
     {"logFormat", "LogFormat", opt_string, 0, 0}, /* combined, common, json or a format */

@@ -45,6 +45,7 @@ static char *builtin_demo(void)
 
 int main(int argc, char **argv)
 {
+    rp_proc_title_init(argc, argv);
     char *demo_argv[] = {argv[0], NULL, NULL};
     if (argc < 2) {
         demo_argv[1] = builtin_demo();
