@@ -419,9 +419,11 @@ int rp_access_log_hook(rp_req *r)
     const char *rf = rp_req_header(r, "Referer"), *u = rp_req_header(r, "User-Agent");
     log_escape(ref, sizeof ref, rf ? rf : "-");
     log_escape(ua, sizeof ua, u ? u : "-");
-    int n = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n",
-                     r->conn->remote_ip, when, req, r->status, (unsigned long long)r->body_bytes,
-                     ref, ua);
+    char who[256]; /* the Common Log Format's authuser field */
+    log_escape(who, sizeof who, rp_req_user(r) ? rp_req_user(r) : "-");
+    int n = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\"\n",
+                     r->conn->remote_ip, who, when, req, r->status,
+                     (unsigned long long)r->body_bytes, ref, ua);
     if (n > 0)
         rp_access_log_write(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     return RP_OK;
@@ -434,3 +436,10 @@ void rp_req_log_phase(rp_req *r)
     r->logged = true;
     run_all(r, RP_PHASE_LOG);
 }
+
+/* ---- the authenticated user ---------------------------------------------- */
+
+/* A note, so the request struct (shared with the HTTP/2 work) is unchanged;
+ * clients cannot set notes, so nothing but an AUTH module fills it. */
+RP_API void rp_req_set_user(rp_req *r, const char *user) { rp_req_note_set(r, "rampart.user", user); }
+RP_API const char *rp_req_user(const rp_req *r) { return rp_req_note_get(r, "rampart.user"); }
