@@ -357,8 +357,11 @@ acc_pw_result acc_pwfile_check(acc_pwfile *f, const char *user, const char *pass
     }
     pthread_mutex_unlock(&f->lock);
 
-    /* crypt_buf was zeroed once when made; crypt_r keeps its state there. */
-    const char *out = crypt_r(password, hash, crypt_buf);
+    /* crypt_rn is crypt_r with the buffer size passed and NULL on failure;
+     * it also escapes the sanitizers' crypt_r interceptor, which cannot
+     * find libcrypt when it arrives with a dlopen()ed plugin and jumps to
+     * address 0.  crypt_buf was zeroed once when made. */
+    const char *out = crypt_rn(password, hash, crypt_buf, (int)sizeof(struct crypt_data));
     if (!out || out[0] == '*')
         return known ? ACC_PW_ERROR : ACC_PW_UNKNOWN_USER;
     bool match = same_secret(out, hash);
