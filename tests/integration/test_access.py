@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -187,6 +188,44 @@ class PasswordFileReread(unittest.TestCase):
                        timeout=20, what="the broken file to be reported")
             self.assertEqual(srv.get("/p/x.txt", basic("erin", "new"))[0], 200)
             self.assertEqual(srv.get("/p/x.txt", basic("erin", "newer"))[0], 401)
+
+    def test_logins_go_on_while_the_file_is_replaced(self):
+        """Clients on every worker keep logging in while the file is swapped
+        (rename, as editors and scripts do) under them: each swap is picked
+        up and not one login fails."""
+        files = {"pw": openssl_crypt("gina", "pw", "-5") + "\n", "www/p/x.txt": "x\n"}
+        conf = ("LoadModule static mod_static.so\nLoadModule access mod_access.so\n"
+                "AuthBasic /p/ P {dir}/pw\nMap / {www}\n")
+        with Server(conf=conf, files=files, threads=3) as srv:
+            stop = threading.Event()
+            seen = []
+
+            def client():
+                conn = srv.connection()
+                try:
+                    for _ in range(5000):  # bounded; stop ends it sooner
+                        if stop.is_set():
+                            break
+                        seen.append(Server.do(conn, "GET", "/p/x.txt", basic("gina", "pw"))[0])
+                finally:
+                    conn.close()
+
+            threads = [threading.Thread(target=client) for _ in range(3)]
+            for t in threads:
+                t.start()
+            try:
+                for k in range(1, 4):
+                    users = [openssl_crypt("gina", "pw", "-5")]
+                    users += [openssl_crypt("u%d" % i, "x", "-5") for i in range(k)]
+                    srv.write("pw.new", "\n".join(users) + "\n")
+                    os.replace(srv.path("pw.new"), srv.path("pw"))
+                    srv.wait_log(r"re-read .*/pw: %d user\(s\)" % (k + 1), timeout=20)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(60)
+            self.assertTrue(seen)
+            self.assertEqual(set(seen), {200}, "%d logins" % len(seen))
 
 
 @unittest.skipUnless(HTPASSWD and OPENSSL, "needs htpasswd (apache2-utils) and openssl")
