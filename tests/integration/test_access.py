@@ -20,6 +20,7 @@ import base64
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -188,6 +189,33 @@ class PasswordFileReread(unittest.TestCase):
                        timeout=20, what="the broken file to be reported")
             self.assertEqual(srv.get("/p/x.txt", basic("erin", "new"))[0], 200)
             self.assertEqual(srv.get("/p/x.txt", basic("erin", "newer"))[0], 401)
+
+    def test_sighup_reload(self):
+        """A reload reads the password files of the new configuration; one
+        that does not load refuses the reload with file:line, and the old
+        configuration keeps serving."""
+        files = {"pw1": openssl_crypt("hank", "one", "-6") + "\n",
+                 "pw2": openssl_crypt("hank", "two", "-6") + "\n",
+                 "bad": "hank:$1$abc$def\n", "www/p/x.txt": "x\n"}
+        conf = ("LoadModule static mod_static.so\nLoadModule access mod_access.so\n"
+                "AuthBasic /p/ P {dir}/%s\nMap / {www}\n")
+        with Server(conf=conf % "pw1", files=files) as srv:
+            def reload(name, expect):
+                head = srv.conf_text[:srv.conf_text.index("LoadModule")]
+                with open(srv.conf_path, "w") as f:
+                    f.write(head + srv.fmt(conf % name))
+                before = srv.error_log().count(expect)
+                os.kill(srv.pid, signal.SIGHUP)
+                wait_until(lambda: srv.error_log().count(expect) > before, 10, what=expect)
+
+            self.assertEqual(srv.get("/p/x.txt", basic("hank", "one"))[0], 200)
+            reload("pw2", "configuration reloaded")
+            self.assertEqual(srv.get("/p/x.txt", basic("hank", "two"))[0], 200)
+            self.assertEqual(srv.get("/p/x.txt", basic("hank", "one"))[0], 401)
+            reload("bad", "reload refused")
+            self.assertRegex(srv.error_log(), r"rampart\.conf:\d+: AuthBasic: .*/bad:1: user "
+                             r"'hank' has an MD5-crypt \(\$1\$\) hash")
+            self.assertEqual(srv.get("/p/x.txt", basic("hank", "two"))[0], 200)
 
     def test_logins_go_on_while_the_file_is_replaced(self):
         """Clients on every worker keep logging in while the file is swapped
