@@ -225,7 +225,7 @@ static int refuse(rp_req *r, const acc_auth_rule *rule, const char *user, const 
 {
     rp_pool *p = rp_req_pool(r);
     rp_log(&rp_module_access, RP_LOG_WARN, "%s: Basic login for %s%s%s refused from %s: %s",
-           rp_req_path(r), user ? "user \"" : "realm \"",
+           acc_log_escape(p, rp_req_path(r)), user ? "user \"" : "realm \"",
            acc_log_escape(p, user ? user : rule->realm), "\"", rp_req_remote_ip(r), why);
     return challenge(r, rule);
 }
@@ -280,8 +280,8 @@ static int acc_auth(rp_req *r)
         acc_cidr a;
         int have = acc_addr_key(rp_req_remote_ip(r), &a) == 0;
         if (acc_addr_decide(&c->addr, path, have ? &a : NULL) == 0) {
-            rp_log(&rp_module_access, RP_LOG_INFO, "%s: address %s denied", path,
-                   rp_req_remote_ip(r));
+            rp_log(&rp_module_access, RP_LOG_INFO, "%s: address %s denied",
+                   acc_log_escape(rp_req_pool(r), path), rp_req_remote_ip(r));
             return 403;
         }
     }

@@ -123,9 +123,10 @@ class BasicAuth(unittest.TestCase):
         self.srv.wait_log(r'user "mallory" refused from 127\.0\.0\.1: no such user')
 
     def test_user_name_escaped_in_the_error_log(self):
-        st, _, _ = self.get("/admin/index.txt", basic('ev"il\nx\\', "pw"))
+        st, _, _ = self.get("/admin/%0aforged%22", basic('ev"il\nx\\', "pw"))
         self.assertEqual(st, 401)
-        self.srv.wait_log(r'user "ev\\x22il\\x0ax\\x5c" refused')
+        self.srv.wait_log(r'/admin/\\x0aforged\\x22: Basic login for user "ev\\x22il\\x0ax\\x5c" '
+                          r'refused')
 
     def test_malformed_headers(self):
         for value in ("Bearer abc", "Basic", "Basic !!!!", "Basic " + base64.b64encode(
