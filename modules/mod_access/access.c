@@ -103,8 +103,7 @@ static char *b64_decode(rp_pool *p, const char *s, size_t n)
 
 /* ---- directives ------------------------------------------------------------- */
 
-static const char *set_addr_rule(rp_cmd *cmd, acc_conf *c, bool allow, int argc,
-                                 char *const argv[])
+static const char *set_addr_rule(rp_cmd *cmd, acc_conf *c, bool allow, int argc, char *const argv[])
 {
     acc_addr_rule *r = rp_pcalloc(rp_cmd_pool(cmd), sizeof *r);
     const char *err = acc_scope_parse(cmd, argv[0], &r->scope);
@@ -260,15 +259,10 @@ static int basic_auth(rp_req *r, const acc_auth_rule *rule)
     acc_pw_result res = acc_pwfile_check(rule->file, cred, colon + 1, scratch ? scratch : own);
     free(own);
     switch (res) {
-    case ACC_PW_OK:
-        rp_req_set_user(r, cred);
-        return RP_DECLINED;
-    case ACC_PW_UNKNOWN_USER:
-        return refuse(r, rule, cred, "no such user");
-    case ACC_PW_MISMATCH:
-        return refuse(r, rule, cred, "wrong password");
-    default:
-        return refuse(r, rule, cred, "crypt_r could not check the stored hash");
+    case ACC_PW_OK: rp_req_set_user(r, cred); return RP_DECLINED;
+    case ACC_PW_UNKNOWN_USER: return refuse(r, rule, cred, "no such user");
+    case ACC_PW_MISMATCH: return refuse(r, rule, cred, "wrong password");
+    default: return refuse(r, rule, cred, "crypt_r could not check the stored hash");
     }
 }
 

@@ -29,8 +29,8 @@ bool acc_scope_covers(const acc_scope *s, const char *path);
 /* ---- address rules (rules.c) --------------------------------------------- */
 
 typedef struct {
-    int family;        /* 4 or 6; 0 for "all" */
-    uint8_t addr[16];  /* network, host bits cleared; IPv4 in the first 4 */
+    int family;       /* 4 or 6; 0 for "all" */
+    uint8_t addr[16]; /* network, host bits cleared; IPv4 in the first 4 */
     int bits;
 } acc_cidr;
 
@@ -68,8 +68,8 @@ typedef struct acc_pwfile acc_pwfile;
 typedef struct acc_auth_rule {
     struct acc_auth_rule *next;
     acc_scope scope;
-    const char *realm;        /* as configured */
-    const char *challenge;    /* the WWW-Authenticate value, realm escaped */
+    const char *realm;     /* as configured */
+    const char *challenge; /* the WWW-Authenticate value, realm escaped */
     acc_pwfile *file;
 } acc_auth_rule;
 

@@ -289,7 +289,10 @@ acc_pwfile *acc_pwfile_open(rp_cmd *cmd, const char *path, const char **err)
     return f;
 }
 
-const char *acc_pwfile_path(const acc_pwfile *f) { return f->path; }
+const char *acc_pwfile_path(const acc_pwfile *f)
+{
+    return f->path;
+}
 
 /* ---- serving time ------------------------------------------------------------- */
 
@@ -337,7 +340,10 @@ static bool same_secret(const char *got, const char *want)
     return diff == 0;
 }
 
-size_t acc_crypt_buf_size(void) { return sizeof(struct crypt_data); }
+size_t acc_crypt_buf_size(void)
+{
+    return sizeof(struct crypt_data);
+}
 
 acc_pw_result acc_pwfile_check(acc_pwfile *f, const char *user, const char *password,
                                void *crypt_buf)

@@ -13,14 +13,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            failures++;                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-        }                                                        \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static acc_cidr net(const char *s)
@@ -38,8 +38,10 @@ static int decide(const char *scope, const char *const *rules, const char *path,
     static acc_cidr c[16];
     acc_addr_list list = {0};
     for (int i = 0; rules[i]; i++) {
-        r[i] = (acc_addr_rule){.scope = {scope, strlen(scope)}, .allow = rules[i][0] == '+',
-                               .ncidr = 1, .cidr = &c[i]};
+        r[i] = (acc_addr_rule){.scope = {scope, strlen(scope)},
+                               .allow = rules[i][0] == '+',
+                               .ncidr = 1,
+                               .cidr = &c[i]};
         c[i] = net(rules[i] + 1);
         if (list.last)
             list.last->next = &r[i];
@@ -54,8 +56,9 @@ static int decide(const char *scope, const char *const *rules, const char *path,
 
 static void test_cidr(void)
 {
-    const char *bad[] = {"", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x",
-                         "::/129", "1.2.3", "localhost", "fe80::1%lo", "/8", NULL};
+    const char *bad[] = {"",       "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x",
+                         "::/129", "1.2.3",       "localhost", "fe80::1%lo",  "/8",
+                         NULL};
     for (int i = 0; bad[i]; i++) {
         acc_cidr c;
         const char *why = NULL;
@@ -100,10 +103,12 @@ static void test_decide(void)
 
 static void test_hidden(void)
 {
-    const char *hidden[] = {"/.env", "/.git/config", "/a/.b", "/a/.b/c", "/.well-known/.x",
-                            "/.well-knownx", "/x/.well-known/y", "/..x", NULL};
-    const char *shown[] = {"/", "/a.b", "/a/b.", "/.well-known", "/.well-known/",
-                           "/.well-known/acme-challenge/t", "/a/b", NULL};
+    const char *hidden[] = {
+        "/.env",         "/.git/config",     "/a/.b", "/a/.b/c", "/.well-known/.x",
+        "/.well-knownx", "/x/.well-known/y", "/..x",  NULL};
+    const char *shown[] = {
+        "/",    "/a.b", "/a/b.", "/.well-known", "/.well-known/", "/.well-known/acme-challenge/t",
+        "/a/b", NULL};
     for (int i = 0; hidden[i]; i++)
         CHECK(acc_path_hidden(hidden[i]), "'%s' not hidden", hidden[i]);
     for (int i = 0; shown[i]; i++)
