@@ -72,6 +72,12 @@ RP_API void rp_req_set_ctx(rp_req *r, const rp_module *m, void *ctx);
 RP_API void rp_req_note_set(rp_req *r, const char *key, const char *value);
 RP_API const char *rp_req_note_get(const rp_req *r, const char *key);
 
+/* The user an AUTH module (mod_access's Basic login) authenticated, or NULL;
+ * the access log writes it in its third field.  The name is copied into the
+ * request pool; NULL clears it. */
+RP_API const char *rp_req_user(const rp_req *r);
+RP_API void rp_req_set_user(rp_req *r, const char *user);
+
 /* This module's configuration for the configuration serving this request. */
 RP_API void *rp_req_conf(const rp_req *r, const rp_module *m);
 

@@ -342,8 +342,13 @@ static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)
     case LF_REMOTE_IP: put_esc(o, r->conn->remote_ip); break;
     case LF_LOCAL_IP: put_esc(o, r->conn->local_ip); break;
     case LF_LOCAL_PORT: put_u64(o, (unsigned long long)r->conn->local_port); break;
-    case LF_DASH:                        /* identd: never asked */
-    case LF_USER: put(o, "-", 1); break; /* no module names users yet */
+    case LF_DASH: put(o, "-", 1); break; /* identd: never asked */
+    case LF_USER:
+        if (r->user)
+            put_esc(o, r->user);
+        else
+            put(o, "-", 1);
+        break;
     case LF_TIME: put_time(o, it->arg, now); break;
     case LF_REQLINE:
         put_esc(o, r->method);

@@ -389,3 +389,12 @@ void rp_req_log_phase(rp_req *r)
     r->logged = true;
     run_all(r, RP_PHASE_LOG);
 }
+
+/* ---- the authenticated user ---------------------------------------------- */
+
+RP_API void rp_req_set_user(rp_req *r, const char *user)
+{
+    r->user = user ? rp_pstrdup(r->pool, user) : NULL;
+}
+
+RP_API const char *rp_req_user(const rp_req *r) { return r->user; }

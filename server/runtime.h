@@ -112,6 +112,7 @@ struct rp_req {
     bool websocket;
     bool keepalive; /* as the client asked; the response may still close */
     const char *id; /* rp_req_id: X-Request-Id or made on first use */
+    const char *user; /* rp_req_set_user: who an AUTH module let in */
 
     /* routing */
     const char *route_key;

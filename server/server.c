@@ -41,6 +41,7 @@ const char *rp_builtin_conf(rp_pool *p)
         www = RP_INSTALL_WWWDIR;
     return rp_psprintf(p,
                        "LoadModule static mod_static.so\n"
+                       "LoadModule access mod_access.so\n"
                        "Bind 127.0.0.1:8088\n"
                        "Bind [::1]:8088\n"
                        "Log on\n"
