@@ -434,3 +434,10 @@ void rp_req_log_phase(rp_req *r)
     r->logged = true;
     run_all(r, RP_PHASE_LOG);
 }
+
+RP_API void rp_resp_abort(rp_req *r)
+{
+    r->close_after = true;
+    r->keepalive = false;
+    r->chunked = false; /* no last chunk: the client must not take the body as whole */
+}
