@@ -91,7 +91,8 @@ typedef struct px_worker {
     px_upstate *up; /* [conf->nups] */
     unsigned *rr;   /* [conf->nroutes] */
     px_tunnel *tunnels;
-    struct px_worker *tnext; /* this thread's workers (a reload adds one) */
+    struct evbuffer *scratch; /* a request being written straight to a socket */
+    struct px_worker *tnext;  /* this thread's workers (a reload adds one) */
 } px_worker;
 
 /* An upstream connection.  While idle it sits in its upstream's pool with

@@ -30,7 +30,10 @@ px_worker *px_worker_new(rp_worker *w, px_conf *c)
     pw->conf = c;
     pw->up = calloc((size_t)c->nups + 1, sizeof *pw->up);
     pw->rr = calloc((size_t)c->nroutes + 1, sizeof *pw->rr);
-    if (!pw->up || !pw->rr) {
+    pw->scratch = evbuffer_new();
+    if (!pw->up || !pw->rr || !pw->scratch) {
+        if (pw->scratch)
+            evbuffer_free(pw->scratch);
         free(pw->up);
         free(pw->rr);
         free(pw);
@@ -66,6 +69,7 @@ void px_worker_free(px_worker *pw)
 {
     px_tunnel_close_all(pw);
     px_worker_close_idle(pw);
+    evbuffer_free(pw->scratch);
     free(pw->up);
     free(pw->rr);
     free(pw);
