@@ -674,7 +674,12 @@ static void attempt(px_exch *ex)
     bufferevent_setcb(ex->pc->bev, read_cb, NULL, event_cb, ex);
     bufferevent_setwatermark(ex->pc->bev, EV_READ, 0, 0);
     send_request(ex);
-    bufferevent_enable(ex->pc->bev, EV_READ | EV_WRITE);
+    /* Enabling what is already enabled re-arms the write event: on a
+     * pooled connection that costs two epoll_ctl per request for nothing
+     * (the bufferevent arms it itself when bytes are queued). */
+    short missing = (short)((EV_READ | EV_WRITE) & ~bufferevent_get_enabled(ex->pc->bev));
+    if (missing)
+        bufferevent_enable(ex->pc->bev, missing);
 }
 
 void px_exchange_init(void)
