@@ -694,6 +694,19 @@ void px_exchange_init(void)
     g_settings.on_message_complete = on_message_complete;
 }
 
+/* The request pool going away with the upstream connection still held
+ * happens only when the loop ended under a running exchange (a stop past
+ * GracefulTimeout): close the connection, touching nothing else (the
+ * worker's state may be gone already). */
+static void ex_cleanup(void *arg)
+{
+    px_exch *ex = arg;
+    if (ex->pc) {
+        px_conn_close(ex->pc);
+        ex->pc = NULL;
+    }
+}
+
 int px_handler(rp_req *r)
 {
     px_worker *pw = rp_worker_ctx(rp_req_worker(r), &rp_module_proxy);
@@ -712,6 +725,7 @@ int px_handler(rp_req *r)
     const char *up = rp_req_header(r, "Upgrade");
     ex->websocket = up && has_token(up, "websocket");
     ex->rest = request_rest(r, rt);
+    rp_pool_cleanup_add(ex->pool, ex_cleanup, ex);
     rp_req_on_abort(r, on_abort, ex);
     attempt(ex);
     return RP_ASYNC;

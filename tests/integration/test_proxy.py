@@ -35,7 +35,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from rptest import Server, free_port, wait_until
-from wsclient import OP_BINARY, OP_TEXT, WSClient
+from wsclient import OP_BINARY, OP_TEXT, HandshakeError, WSClient
 
 MB = 1024 * 1024
 BIG = 20 * MB
@@ -540,6 +540,55 @@ Map ws:/chat/ proxy:ws://127.0.0.1:%d/echo
                     self.assertEqual(ws.recv_message(), (OP_TEXT, b"m%d" % i))
                 ws.close(1000)
                 ws.wait_eof()
+
+
+class WssUpstreamTest(unittest.TestCase):
+    def test_wss_upstream(self):
+        d = tempfile.mkdtemp()
+        try:
+            crt, key = make_cert(d)
+            echo_conf = ("Secure on\nSslCertFile %s\nSslKeyFile %s\n"
+                         "LoadModule ws mod_ws.so\nMap ws:/echo ws:echo\n" % (crt, key))
+            with Server(conf=echo_conf) as echo:
+                conf = """LoadModule proxy mod_proxy.so
+Map ws:/s/ proxy:wss://127.0.0.1:%d/echo insecure
+Map ws:/strict/ proxy:wss://127.0.0.1:%d/echo
+""" % (echo.port, echo.port)
+                with Server(conf=conf, threads=1) as srv:
+                    ws = WSClient.connect("127.0.0.1", srv.port, "/s/")
+                    ws.send_text("over tls")
+                    self.assertEqual(ws.recv_message(), (OP_TEXT, b"over tls"))
+                    ws.close(1000)
+                    ws.wait_eof()
+                    with self.assertRaises(HandshakeError) as cm:
+                        WSClient.connect("127.0.0.1", srv.port, "/strict/")
+                    self.assertEqual(cm.exception.status, 502)
+        finally:
+            shutil.rmtree(d)
+
+
+class StopTest(unittest.TestCase):
+    def test_stop_with_exchange_in_flight(self):
+        up = Upstream("S")
+        try:
+            conf = """LoadModule proxy mod_proxy.so
+GracefulTimeout 0.3
+Map /p/ proxy:http://127.0.0.1:%d/
+""" % up.port
+            srv = Server(conf=conf, threads=1)
+            try:
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                s.sendall(b"GET /p/hang HTTP/1.1\r\nHost: x\r\n\r\n")
+                wait_until(lambda: up.requests, what="the request upstream")
+                srv.stop()
+                s.close()
+                # the upstream connection went with the server
+                self.assertTrue(up.hang_closed.wait(10))
+                srv.check_sanitizers()
+            finally:
+                srv.cleanup()
+        finally:
+            up.stop()
 
 
 class NginxUpstreamTest(unittest.TestCase):
