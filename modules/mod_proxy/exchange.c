@@ -151,7 +151,7 @@ static const char *target_path(px_exch *ex)
         const char *q = strchr(uri, '?');
         return q ? rp_pstrndup(ex->pool, uri, (size_t)(q - uri)) : uri;
     }
-    return rp_pstrcat(ex->pool, base, ex->rest, NULL);
+    return rp_pstrcat(ex->pool, base, ex->rest, (char *)NULL);
 }
 
 /* Join every header of that name into one list value, or NULL. */
@@ -160,7 +160,7 @@ static const char *joined(rp_req *r, const char *name)
     const char *out = NULL, *n, *v;
     for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++)
         if (strcasecmp(n, name) == 0)
-            out = out ? rp_pstrcat(rp_req_pool(r), out, ", ", v, NULL) : v;
+            out = out ? rp_pstrcat(rp_req_pool(r), out, ", ", v, (char *)NULL) : v;
     return out;
 }
 
@@ -616,13 +616,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     const char *why = conn_error(ex, what);
     if (ex->state == EX_CONNECTING) {
-        connect_failed(ex, what & BEV_EVENT_TIMEOUT ? 504 : 502, why);
+        connect_failed(ex, (what & BEV_EVENT_TIMEOUT) ? 504 : 502, why);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
         fail(ex, 504,
              rp_psprintf(ex->pool, "no answer within %gs",
-                         what & BEV_EVENT_WRITING ? ex->c->send_timeout : read_timeout(ex)));
+                         (what & BEV_EVENT_WRITING) ? ex->c->send_timeout : read_timeout(ex)));
         return;
     }
     /* closed or reset: first what it sent before closing */

@@ -57,12 +57,10 @@ static void unlink_idle(px_conn *pc)
 
 void px_worker_close_idle(px_worker *pw)
 {
+    px_conn *pc;
     for (int i = 0; i < pw->conf->nups; i++)
-        while (pw->up[i].idle) {
-            px_conn *pc = pw->up[i].idle;
-            unlink_idle(pc);
+        while ((pc = px_pool_take(pw, pw->conf->ups[i])) != NULL)
             px_conn_close(pc);
-        }
 }
 
 void px_worker_free(px_worker *pw)
