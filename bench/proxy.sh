@@ -13,6 +13,10 @@
 # CPU time per request (user + system of the proxy's processes over its
 # runs, the upstream excluded).  Each proxy's answer is checked first.
 #
+# Then one big download (BENCH_PROXY_BIG_MB, default 1024 MiB, a sparse
+# file) through each proxy with curl: time, and the growth of our peak RSS
+# (VmHWM) over it - the response is streamed, so it must stay small.
+#
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
 # BENCH_WORKERS (1; first value used).  It starts only its own three
@@ -27,6 +31,9 @@ nginx=$(bench_nginx)
 
 mkdir -p "$tmp/www"
 head -c 1024 /dev/zero | tr '\0' 'a' >"$tmp/www/1k.txt"
+BIG_MB=${BENCH_PROXY_BIG_MB:-1024}
+[[ "$BIG_MB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PROXY_BIG_MB must be a positive integer"
+truncate -s "${BIG_MB}M" "$tmp/www/big.bin"
 chmod -R a+rX "$tmp/www"
 
 up_port=$(free_port)
@@ -126,3 +133,28 @@ printf '%-14s %7s %12s %12s %11s %10s %10s %12s %12s\n' case workers "ours req/s
 printf '%-14s %7s %12.0f %12.0f %11s %7.2f ms %7.2f ms %12s %12s\n' "1 KiB proxied" "$WORKERS" \
     "$om" "$nm" "$(ratio "$om" "$nm")" "$(median "${op[@]}")" "$(median "${np[@]}")" "$ou" "$nu"
 [ "$oe" = 0 ] && [ "$ne" = 0 ] || echo "errors: ours $oe, nginx $ne (numbers suspect)"
+
+# ---- one big download ------------------------------------------------------------
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+big() { # url: prints seconds
+    local t0 t1 size
+    t0=$(date +%s.%N)
+    size=$(curl -fs -o /dev/null -w '%{size_download}' "$1") || die "download failed: $1"
+    t1=$(date +%s.%N)
+    [ "$size" = $((BIG_MB * 1024 * 1024)) ] || die "short download from $1: $size bytes"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+h0=$(hwm "$ours_pid")
+c0=$(cpu_ticks $ours_pids)
+os=$(big "http://127.0.0.1:$ours_port/big.bin")
+c1=$(cpu_ticks $ours_pids)
+h1=$(hwm "$ours_pid")
+d0=$(cpu_ticks $nginx_pids)
+ns=$(big "http://127.0.0.1:$nginx_port/big.bin")
+d1=$(cpu_ticks $nginx_pids)
+oc=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+nc=$(awk -v t=$((d1 - d0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+echo
+printf '%s MiB download: ours %s s (CPU %s s), nginx %s s (CPU %s s); time ratio %s, CPU ratio %s\n' \
+    "$BIG_MB" "$os" "$oc" "$ns" "$nc" "$(ratio "$os" "$ns")" "$(ratio "$oc" "$nc")"
+echo "ours: peak RSS grew $((h1 - h0)) KiB over the download"

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -50,6 +52,12 @@ typedef struct px_exch {
     int fresh_only;  /* after such a retry: no pooled connection */
     int eof;         /* the upstream closed the connection */
     const char *eof_why;
+    char *acc; /* body bytes of the current pass over the input */
+    size_t acc_len, acc_cap;
+    int raw;           /* the body is read past llhttp (pump_raw) */
+    uint64_t raw_left; /* its bytes still to come */
+    int keep_alive;    /* the upstream's answer allows another request */
+    int acc_cached;    /* acc is a PX_BUF_SIZE block of the thread's cache */
     int websocket;
     int got_bytes; /* any response byte arrived on this connection */
     int head_done; /* the final (non-1xx) head was handed to the client */
@@ -424,15 +432,70 @@ static int on_headers_complete(llhttp_t *p)
     if (status == 101 && !ex->websocket)
         return -1; /* an upgrade nobody asked for */
     copy_head(ex, status);
+    ex->keep_alive = llhttp_should_keep_alive(p);
     ex->head_done = 1;
     ex->state = EX_BODY;
     return rp_req_is_head(ex->r) ? 1 : 0;
 }
 
+/* Body bytes of one pass over the input are gathered into one buffer that
+ * goes to the client by reference (flush_body): llhttp hands them over in
+ * pieces as small as the input buffer's chunks, and one write per piece
+ * would cost a brigade, a filter pass and a writev each. */
+/* Big body buffers are kept for reuse on their thread: a fresh 256 KiB
+ * block per pass would be fresh pages (faults, zeroing) and a trim each. */
+#define PX_BUF_SIZE ((size_t)256 * 1024)
+#define PX_BUF_CACHE 8
+static __thread char *tl_bufs[PX_BUF_CACHE];
+static __thread int tl_nbufs;
+
+static void buf_put(void *b)
+{
+    if (tl_nbufs < PX_BUF_CACHE)
+        tl_bufs[tl_nbufs++] = b;
+    else
+        free(b);
+}
+
+void px_exchange_thread_exit(void)
+{
+    while (tl_nbufs > 0)
+        free(tl_bufs[--tl_nbufs]);
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     px_exch *ex = ex_of(p);
-    return rp_resp_write(ex->r, at, len) == 0 ? 0 : -1;
+    if (ex->acc_cap && !ex->acc) {
+        if (ex->acc_cap <= PX_BUF_SIZE && ex->acc_cap >= PX_BUF_SIZE / 16) {
+            ex->acc = tl_nbufs ? tl_bufs[--tl_nbufs] : malloc(PX_BUF_SIZE);
+            ex->acc_cached = 1;
+        } else {
+            ex->acc = malloc(ex->acc_cap);
+            ex->acc_cached = 0;
+        }
+    }
+    if (!ex->acc || ex->acc_len + len > ex->acc_cap)
+        return rp_resp_write(ex->r, at, len) == 0 ? 0 : -1;
+    memcpy(ex->acc + ex->acc_len, at, len);
+    ex->acc_len += len;
+    return 0;
+}
+
+static int flush_body(px_exch *ex)
+{
+    char *b = ex->acc;
+    size_t n = ex->acc_len;
+    void (*release)(void *) = ex->acc_cached ? buf_put : free;
+    ex->acc = NULL;
+    ex->acc_len = 0;
+    if (!b)
+        return 0;
+    if (n == 0) {
+        release(b);
+        return 0;
+    }
+    return rp_resp_write_ref(ex->r, b, n, release, b);
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -462,56 +525,59 @@ static void tunnel(px_exch *ex, struct evbuffer *in)
 
 static void complete(px_exch *ex, struct evbuffer *in)
 {
-    int keep = !ex->websocket && llhttp_should_keep_alive(&ex->parser) &&
-               evbuffer_get_length(in) == 0 &&
+    /* a body passed through raw (pump_raw) left llhttp mid-message: the
+     * answer was taken when the head arrived */
+    int alive = ex->raw ? ex->keep_alive : llhttp_should_keep_alive(&ex->parser);
+    int keep = !ex->websocket && alive && evbuffer_get_length(in) == 0 &&
                evbuffer_get_length(bufferevent_get_output(ex->pc->bev)) == 0;
     release_conn(ex, keep);
     end(ex);
 }
 
 static void on_drain(rp_req *r, void *arg);
+static void pump(px_exch *ex);
 static void attempt(px_exch *ex);
 static void upstream_closed(px_exch *ex);
 
 /* Feed what the upstream sent to llhttp, one contiguous piece at a time,
- * until it is used up, the message ends, or the client is too far behind. */
+ * until it is used up or the message ends; then the gathered body goes to
+ * the client, and reading stops while the client is too far behind. */
 static void parse_input(px_exch *ex)
 {
     struct evbuffer *in = bufferevent_get_input(ex->pc->bev);
-    while (evbuffer_get_length(in) > 0) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-            break;
+    struct evbuffer_iovec v = {0};
+    llhttp_errno_t e = HPE_OK;
+    ex->acc_cap = evbuffer_get_length(in);
+    if (ex->acc_cap)
         ex->got_bytes = 1;
-        llhttp_errno_t e = llhttp_execute(&ex->parser, v.iov_base, v.iov_len);
-        if (e == HPE_OK) {
+    while (e == HPE_OK && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len > 0) {
+        e = llhttp_execute(&ex->parser, v.iov_base, v.iov_len);
+        if (e == HPE_OK)
             evbuffer_drain(in, v.iov_len);
-        } else if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
-            evbuffer_drain(in, (size_t)(llhttp_get_error_pos(&ex->parser) - (char *)v.iov_base));
-            if (ex->websocket && llhttp_get_status_code(&ex->parser) == 101)
-                tunnel(ex, in);
-            else
-                complete(ex, in);
-            return;
-        } else if (e == HPE_USER && ex->head_done) {
-            /* a write to the client failed: it is gone, on_abort follows */
-            release_conn(ex, 0);
-            end(ex);
-            return;
-        } else {
-            fail(ex, 502,
-                 rp_psprintf(ex->pool, "bad response: %s (%s)", llhttp_errno_name(e),
-                             ex->head_bytes > PX_MAX_HEAD ? "head over 64 KiB"
-                                                          : llhttp_get_error_reason(&ex->parser)));
-            return;
-        }
-        if (rp_resp_pending(ex->r) > PX_HIGH_WATER) {
-            /* back-pressure: what the socket holds stays there */
-            ex->paused = 1;
-            bufferevent_disable(ex->pc->bev, EV_READ);
-            rp_resp_on_drain(ex->r, PX_LOW_WATER, on_drain, ex);
-            return;
-        }
+    }
+    ex->acc_cap = 0;
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
+        evbuffer_drain(in, (size_t)(llhttp_get_error_pos(&ex->parser) - (char *)v.iov_base));
+    int gone = flush_body(ex) != 0 || (e == HPE_USER && ex->head_done);
+    if (gone) {
+        /* a write to the client failed: it is gone, on_abort follows */
+        release_conn(ex, 0);
+        end(ex);
+    } else if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        if (ex->websocket && llhttp_get_status_code(&ex->parser) == 101)
+            tunnel(ex, in);
+        else
+            complete(ex, in);
+    } else if (e != HPE_OK) {
+        fail(ex, 502,
+             rp_psprintf(ex->pool, "bad response: %s (%s)", llhttp_errno_name(e),
+                         ex->head_bytes > PX_MAX_HEAD ? "head over 64 KiB"
+                                                      : llhttp_get_error_reason(&ex->parser)));
+    } else if (rp_resp_pending(ex->r) > PX_HIGH_WATER) {
+        /* back-pressure: the upstream's socket holds the rest meanwhile */
+        ex->paused = 1;
+        bufferevent_disable(ex->pc->bev, EV_READ);
+        rp_resp_on_drain(ex->r, PX_LOW_WATER, on_drain, ex);
     }
 }
 
@@ -523,9 +589,7 @@ static void on_drain(rp_req *r, void *arg)
         return;
     ex->paused = 0;
     bufferevent_enable(ex->pc->bev, EV_READ);
-    parse_input(ex);
-    if (ex->eof && ex->state != EX_DONE && !ex->paused)
-        upstream_closed(ex);
+    pump(ex);
 }
 
 /* The upstream closed (or reset) the connection and what it sent before
@@ -542,7 +606,7 @@ static void upstream_closed(px_exch *ex)
         attempt(ex);
         return;
     }
-    if (ex->head_done && !ex->complete)
+    if (ex->head_done && !ex->complete && !ex->raw)
         llhttp_finish(&ex->parser); /* a close-delimited body ends here */
     if (ex->complete) {
         release_conn(ex, 0); /* a body that ends with the connection */
@@ -555,12 +619,143 @@ static void upstream_closed(px_exch *ex)
                        : rp_psprintf(ex->pool, "%s before a complete answer", why));
 }
 
+/* libevent 2.1 reads at most 4 KiB per readiness when more is waiting
+ * (EVBUFFER_MAX_READ): a big body would cost a loop turn, a read and a
+ * client write per 4 KiB.  When a read came back full, a plain connection
+ * reads on here, straight into the input buffer, up to PX_READ_MAX. */
+#define PX_READ_MAX PX_BUF_SIZE
+
+static void top_up(px_exch *ex)
+{
+    struct bufferevent *bev = ex->pc->bev;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    size_t have;
+    /* the bufferevent keeps its input's end frozen outside its own reads */
+    evbuffer_unfreeze(in, 0);
+    while ((have = evbuffer_get_length(in)) < PX_READ_MAX) {
+        struct evbuffer_iovec v[2];
+        struct iovec io[2];
+        size_t want = PX_READ_MAX - have;
+        int n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            io[i].iov_base = v[i].iov_base;
+            io[i].iov_len = v[i].iov_len;
+        }
+        ssize_t got = readv(fd, io, n);
+        if (got <= 0) {
+            evbuffer_commit_space(in, v, 0);
+            if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                ex->eof = 1;
+                ex->eof_why = got == 0 ? "connection closed" : evutil_socket_error_to_string(errno);
+            }
+            break;
+        }
+        size_t left = (size_t)got, room = 0;
+        for (int i = 0; i < n; i++) {
+            room += v[i].iov_len;
+            v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
+            left -= v[i].iov_len;
+        }
+        evbuffer_commit_space(in, v, n);
+        if ((size_t)got < room)
+            break; /* the socket is empty */
+    }
+    evbuffer_freeze(in, 0);
+}
+
+static void pause_reading(px_exch *ex)
+{
+    ex->paused = 1;
+    bufferevent_disable(ex->pc->bev, EV_READ);
+    rp_resp_on_drain(ex->r, PX_LOW_WATER, on_drain, ex);
+}
+
+/* A Content-Length body on a plain connection skips llhttp and the copy:
+ * it is read straight into a buffer of the thread's cache, which goes to
+ * the client by reference. */
+static void pump_raw(px_exch *ex)
+{
+    struct bufferevent *bev = ex->pc->bev;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (ex->raw_left > 0) {
+        size_t want = ex->raw_left < PX_BUF_SIZE ? (size_t)ex->raw_left : PX_BUF_SIZE;
+        char *b = tl_nbufs ? tl_bufs[--tl_nbufs] : malloc(PX_BUF_SIZE);
+        if (!b) {
+            fail(ex, 502, "out of memory");
+            return;
+        }
+        size_t n = (size_t)evbuffer_remove(in, b, want); /* what libevent read */
+        int drained = 0;
+        if (n < want && !ex->eof) {
+            size_t ask = want - n;
+            ssize_t got = read(bufferevent_getfd(bev), b + n, ask);
+            if (got > 0) {
+                n += (size_t)got;
+                drained = (size_t)got < ask;
+            } else {
+                drained = 1;
+                if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                    ex->eof = 1;
+                    ex->eof_why =
+                        got == 0 ? "connection closed" : evutil_socket_error_to_string(errno);
+                }
+            }
+        }
+        if (n == 0) {
+            buf_put(b);
+            break;
+        }
+        ex->raw_left -= n;
+        if (rp_resp_write_ref(ex->r, b, n, buf_put, b) != 0) {
+            release_conn(ex, 0); /* the client is gone, on_abort follows */
+            end(ex);
+            return;
+        }
+        if (rp_resp_pending(ex->r) > PX_HIGH_WATER && ex->raw_left > 0) {
+            pause_reading(ex);
+            return;
+        }
+        if (drained || ex->eof)
+            break;
+    }
+    if (ex->raw_left == 0) {
+        ex->complete = 1;
+        complete(ex, in);
+    }
+}
+
+/* Everything the upstream has sent is taken in: parsed, or passed raw. */
+static void pump(px_exch *ex)
+{
+    struct bufferevent *bev = ex->pc->bev;
+    if (!ex->raw) {
+        if (!ex->up->tls && evbuffer_get_length(bufferevent_get_input(bev)) >= 4096)
+            top_up(ex);
+        parse_input(ex);
+        if (ex->state == EX_DONE || ex->paused)
+            return;
+        if (ex->head_done && !ex->complete && !ex->up->tls &&
+            (ex->parser.flags & F_CONTENT_LENGTH) && ex->parser.content_length > 0 &&
+            evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+            ex->raw = 1;
+            ex->raw_left = ex->parser.content_length;
+        }
+    }
+    if (ex->raw)
+        pump_raw(ex);
+    if (ex->eof && ex->state != EX_DONE && !ex->paused)
+        upstream_closed(ex);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     px_exch *ex = arg;
     if (!ex->paused)
-        parse_input(ex);
+        pump(ex);
 }
 
 /* ---- attempts ----------------------------------------------------------------- */
@@ -628,9 +823,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     /* closed or reset: first what it sent before closing */
     ex->eof = 1;
     ex->eof_why = why;
-    parse_input(ex);
-    if (ex->state != EX_DONE && !ex->paused)
-        upstream_closed(ex);
+    pump(ex);
 }
 
 static int route_index(const px_route *rt, const px_upstream *up)
@@ -652,6 +845,7 @@ static void attempt(px_exch *ex)
     ex->upi = route_index(ex->rt, up);
     ex->tried[ex->upi] = 1;
     ex->got_bytes = 0;
+    ex->raw = 0;
     ex->head_done = 0;
     ex->complete = 0;
     ex->head_bytes = 0;

@@ -49,6 +49,7 @@ static void px_worker_exit(rp_worker *w, void *conf)
             break;
         }
     px_worker_free(pw);
+    px_exchange_thread_exit();
 }
 
 static int px_post_config(rp_server *s, void *conf)

@@ -135,6 +135,8 @@ void px_conn_close(px_conn *pc);
 /* exchange.c */
 int px_handler(rp_req *r);
 void px_exchange_init(void);
+/* Free this thread's cached body buffers. */
+void px_exchange_thread_exit(void);
 
 /* tunnel.c: after the 101 both connections belong to the tunnel; the upstream's
  * input may already hold bytes past the 101 head. */
