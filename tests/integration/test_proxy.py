@@ -122,6 +122,16 @@ class Upstream:
                         pass
                     up.hang_closed.set()
                     self.close_connection = True
+                elif p.endswith("/stall"):
+                    # a head and part of the body, then silence
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nsome")
+                    self.wfile.flush()
+                    self.connection.settimeout(60)
+                    try:
+                        self.connection.recv(1)
+                    except OSError:
+                        pass
+                    self.close_connection = True
                 elif p.endswith("/garbage"):
                     self.close_connection = True
                     self.wfile.write(b"this is not HTTP\r\n\r\n")
@@ -361,6 +371,22 @@ Map /slow/ proxy:http://127.0.0.1:%(a)d/ timeout=0.5
                           % self.a.port)
         # the proxy closed the upstream connection it gave up on
         self.assertTrue(self.a.hang_closed.wait(10))
+
+    def test_timeout_in_body(self):
+        # the answer started: the client sees it cut (connection closed
+        # before Content-Length bytes), never a complete-looking one
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        s.sendall(b"GET /slow/stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        s.close()
+        self.assertIn(b"Content-Length: 1000", data)
+        self.assertTrue(data.endswith(b"\r\n\r\nsome"), data)
+        self.srv.wait_log(r"GET /slow/stall: upstream .*no answer within 0.5s \(response cut short\)")
 
     def test_502_garbage_and_reset(self):
         self.assertEqual(self.get("/api/garbage")[0], 502)
@@ -607,7 +633,8 @@ class NginxUpstreamTest(unittest.TestCase):
             f.write("""daemon off; worker_processes 1; pid %(d)s/nginx.pid;
 error_log %(d)s/nginx-error.log;
 events { worker_connections 256; }
-http { access_log %(d)s/nginx-access.log; client_body_temp_path %(d)s;
+http { log_format conn "$connection $request";
+  access_log %(d)s/nginx-access.log conn; client_body_temp_path %(d)s;
   proxy_temp_path %(d)s; fastcgi_temp_path %(d)s; uwsgi_temp_path %(d)s; scgi_temp_path %(d)s;
   keepalive_requests 10000;
   server { listen 127.0.0.1:%(p)d; root %(d)s/www; } }
@@ -634,7 +661,10 @@ http { access_log %(d)s/nginx-access.log; client_body_temp_path %(d)s;
                 self.assertEqual(srv.do(conn, "GET", "/n/missing")[0], 404)
                 conn.close()
             with open(os.path.join(d, "nginx-access.log")) as f:
-                self.assertEqual(len(f.readlines()), 7)
+                lines = f.readlines()
+            self.assertEqual(len(lines), 7)
+            # the upstream connection is kept between answers, big ones too
+            self.assertEqual(len({l.split()[0] for l in lines}), 1, lines)
         finally:
             ng.terminate()
             ng.wait(10)
