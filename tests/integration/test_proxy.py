@@ -419,16 +419,17 @@ Map /slow/ proxy:http://127.0.0.1:%(a)d/ timeout=0.5
             self.assertNotEqual(seen[i], seen[i + 1], seen)
 
     def test_least_conn(self):
-        # A holds one exchange (a hanging request); new ones go to B
+        # one upstream holds an exchange (a hanging request); new ones go
+        # to the other
         self.a.hang_closed.clear()
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
         try:
-            # which upstream gets the hang depends on the rotation; send
-            # until A holds one
-            s.sendall(b"GET /lc/hang HTTP/1.1\r\nHost: x\r\n\r\n")
-            wait_until(lambda: any(r["path"] == "/hang" for r in self.a.requests + self.b.requests),
+            # which upstream gets the hanging one depends on the rotation
+            s.sendall(b"GET /lc/lc/hang HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_until(lambda: any(r["path"] == "/lc/hang"
+                                   for r in self.a.requests + self.b.requests),
                        what="the hanging request upstream")
-            busy = "A" if any(r["path"] == "/hang" for r in self.a.requests) else "B"
+            busy = "A" if any(r["path"] == "/lc/hang" for r in self.a.requests) else "B"
             for i in range(4):
                 st, hd, body = self.get("/lc/l%d" % i)
                 self.assertNotEqual(hd["x-upstream"], busy)
