@@ -23,12 +23,20 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build run test test-asan bench fuzz install clean
+.PHONY: all deps deps-test deps-bench deb build run test test-asan bench fuzz install clean
 
 all: build
 
+# Building and running need only the libraries; the test suite and the
+# benchmarks install their own tools and peers (nginx, chromium, wrk...).
 deps:
 	./scripts/install-deps.sh
+
+deps-test:
+	./scripts/install-deps.sh --test
+
+deps-bench:
+	./scripts/install-deps.sh --bench
 
 # Configure only when needed (a fresh tree, or a changed PREFIX/BUILD_TYPE
 # given on the command line), then build.
@@ -44,7 +52,7 @@ build: deps
 run: build
 	exec $(BUILD_DIR)/bin/rampart
 
-test: build
+test: build deps-test
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 	$(MAKE) --no-print-directory test-asan
 
@@ -59,7 +67,7 @@ test-asan:
 # yet is skipped.
 BENCH_CASES = run.sh gzip.sh ws.sh js.sh scale.sh slow.sh proxy.sh
 
-bench: build
+bench: build deps-bench
 	@for b in $(BENCH_CASES); do \
 	    if [ -x bench/$$b ]; then \
 	        echo "== bench/$$b"; BUILD_DIR=$(BUILD_DIR) ./bench/$$b || exit 1; \
@@ -80,5 +88,11 @@ fuzz:
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR)
 
+# The Debian package, built in build-deb/ (its own tree: prefix /usr,
+# configuration in /etc/rampart): build-deb/rampart_<version>_<arch>.deb.
+deb:
+	./scripts/install-deps.sh --deb
+	JOBS=$(JOBS) ./scripts/make-deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz build-deb

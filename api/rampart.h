@@ -13,6 +13,7 @@
 #include "rp_file.h"
 #include "rp_service.h"
 #include "rp_util.h"
+#include "rp_metrics.h"
 #include "rp_embed.h"
 
 #endif

@@ -70,6 +70,9 @@ RP_API struct event_base *rp_server_base(rp_server *s);
  * that ship with the server are found relative to it, in the build tree and
  * the install tree alike. */
 RP_API const char *rp_exe_dir(void);
+/* First thing in main(): lets AppendProcTitle rewrite what `ps` shows.
+ * The argv strings are moved to copies (argv[i] then points to them). */
+RP_API void rp_proc_title_init(int argc, char **argv);
 
 /* Print the hook pipeline in run order. */
 RP_API void rp_hooks_dump(const rp_server *s, FILE *out);

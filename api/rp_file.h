@@ -79,4 +79,10 @@ RP_API int rp_req_not_modified(const rp_req *r, const char *etag, time_t mtime);
  * or several ranges: send it whole), 206 with *off and *len, or 416. */
 RP_API int rp_range_parse(const char *value, int64_t size, int64_t *off, int64_t *len);
 
+/* How rp_resp_send_file answers Range for this response: as configured
+ * (an open-ended "bytes=N-" capped at DefaultRangeMBytes), uncapped, or not
+ * at all (no Accept-Ranges; Range ignored, 200 with the whole file). */
+typedef enum { RP_RANGES_CAPPED = 0, RP_RANGES_UNCAPPED, RP_RANGES_OFF } rp_ranges;
+RP_API void rp_resp_ranges(rp_req *r, rp_ranges mode);
+
 #endif

@@ -14,5 +14,9 @@ typedef enum { RP_LOG_ERR = 0, RP_LOG_WARN, RP_LOG_NOTICE, RP_LOG_INFO, RP_LOG_D
 /* m may be NULL for messages from the core. */
 RP_API void rp_log(const rp_module *m, rp_log_level level, const char *fmt, ...) RP_PRINTF(3, 4);
 RP_API void rp_vlog(const rp_module *m, rp_log_level level, const char *fmt, va_list ap);
+/* A message about request r names its client and id (the access log's
+ * %L): "... [warn] [proxy] [client 127.0.0.1:50312] [id 6f09...] message". */
+RP_API void rp_log_req(rp_req *r, const rp_module *m, rp_log_level level, const char *fmt, ...)
+    RP_PRINTF(4, 5);
 
 #endif

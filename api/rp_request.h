@@ -31,6 +31,14 @@ RP_API const char *rp_req_local_ip(const rp_req *r);
 RP_API int rp_req_local_port(const rp_req *r);
 /* Requests served so far on this connection before this one (0 = first). */
 RP_API unsigned rp_req_keepalive_count(const rp_req *r);
+/* The request's id: its X-Request-Id when that is 1-128 characters of
+ * [A-Za-z0-9._:-], else one made for it (24 hex digits, unique per process
+ * run).  The access log's %L; with RequestId on, echoed as X-Request-Id. */
+RP_API const char *rp_req_id(rp_req *r);
+/* Seconds since the request's first byte arrived. */
+RP_API double rp_req_age(const rp_req *r);
+/* Response body bytes handed to the connection so far. */
+RP_API uint64_t rp_resp_bytes_sent(const rp_req *r);
 
 /* First header of that name (case-insensitive), or NULL. */
 RP_API const char *rp_req_header(const rp_req *r, const char *name);

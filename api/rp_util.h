@@ -37,6 +37,21 @@ RP_API int rp_path_within(const char *root, const char *path);
 RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, size_t *nlen,
                           const char **val, size_t *vlen);
 
+/* 1 for a loopback address in text form: 127.0.0.0/8, ::1, and
+ * ::ffff:127.x.y.z (IPv4 clients of an IPv6 socket). */
+RP_API int rp_addr_is_loopback(const char *ip);
+
 RP_API const char *rp_version(void); /* "rampart/0.1.0" */
+
+/* Edit distance between a and b with ASCII case ignored: an insertion,
+ * deletion, substitution or swap of two neighbours costs 1.  Words longer
+ * than 63 bytes are never close: the result is then a large number. */
+RP_API unsigned rp_edit_distance(const char *a, const char *b);
+
+/* "Did you mean": offer each candidate in turn, *best starting at NULL; *best
+ * keeps the closest candidate near enough to word to be a typo of it (at most
+ * 1 + strlen(word) / 4 edits, capped at 3, and fewer than strlen(word)), the
+ * first of equals.  Case alone counts as a typo ("maxbodysize"). */
+RP_API void rp_suggest(const char *word, const char *candidate, const char **best);
 
 #endif

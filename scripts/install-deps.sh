@@ -1,6 +1,16 @@
 #!/usr/bin/env bash
-# Install what building, testing and benchmarking rampart needs, and only what
-# is missing. Safe to run again and again.
+# Install what rampart needs, and only what is missing. Safe to run again.
+#
+#   scripts/install-deps.sh            building and running (make build/run)
+#   scripts/install-deps.sh --test     + what the test suite uses (make test)
+#   scripts/install-deps.sh --bench    + the benchmark tools and peers (make bench)
+#   scripts/install-deps.sh --fuzz     + clang/libFuzzer (make fuzz)
+#   scripts/install-deps.sh --deb      + dpkg-dev, fakeroot (make deb)
+#
+# Options combine. Installing nginx (a peer in the benchmarks, an upstream in
+# the proxy tests) or prometheus (its promtool checks /metrics) starts no
+# service and leaves none enabled: tests and benchmarks run their own
+# processes on free loopback ports.
 #
 # llhttp is not packaged for Debian 12, so its two packages are fetched from
 # Debian's next release ("trixie") through the archive address the machine
@@ -8,17 +18,31 @@
 # directory: the system's own sources and pins are never changed.
 set -euo pipefail
 
-PKGS=(build-essential cmake pkg-config curl
-      libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
-      libnghttp2-dev libcrypt-dev
-      openssl python3 python3-h2 nghttp2-client wrk nginx-light apache2-utils
-      man-db groff-base testssl.sh chromium slowhttptest)
-LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
-# Only for `make fuzz` (libFuzzer): ./scripts/install-deps.sh --fuzz
+BUILD_PKGS=(build-essential cmake pkg-config
+            libevent-dev libssl-dev zlib1g-dev libpcre2-dev duktape-dev libltdl-dev
+            libnghttp2-dev libcrypt-dev libhiredis-dev)
+DEB_PKGS=(dpkg-dev fakeroot)
+TEST_PKGS=(curl openssl python3 python3-h2 nghttp2-client nginx-light apache2-utils
+           man-db groff-base chromium prometheus redis-server "${DEB_PKGS[@]}")
+# Packages that would start a service of their own as they are installed.
+SERVICE_PKGS=(nginx-light:nginx.service prometheus:prometheus.service
+              redis-server:redis-server.service)
+BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
-if [ "${1:-}" = "--fuzz" ]; then
-    PKGS+=("${FUZZ_PKGS[@]}")
-fi
+LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
+
+PKGS=("${BUILD_PKGS[@]}")
+want_test=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) PKGS+=("${TEST_PKGS[@]}"); want_test=1 ;;
+        --bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+        --fuzz) PKGS+=("${FUZZ_PKGS[@]}") ;;
+        --deb) PKGS+=("${DEB_PKGS[@]}") ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "install-deps: unknown option '$arg' (--test, --bench, --fuzz, --deb)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -27,21 +51,45 @@ installed() { # package: true when dpkg has it installed
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == *"ok installed"* ]]
 }
 
+# Debian starts a service as its package is installed unless policy-rc.d
+# says no; nginx's would take port 80, prometheus's 9090. Refuse starts for
+# this install only (when no policy of the machine's own is in place), then
+# leave those units disabled.
+no_service_start() {
+    [ -e /usr/sbin/policy-rc.d ] && return 0
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    policy_made=1
+}
+policy_made=0
+
 missing=()
 for p in "${PKGS[@]}"; do
+    [[ " ${missing[*]} " == *" $p "* ]] && continue
     installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    units=()
+    for pu in "${SERVICE_PKGS[@]}"; do
+        [[ " ${missing[*]} " == *" ${pu%%:*} "* ]] && units+=("${pu#*:}")
+    done
+    [ ${#units[@]} -gt 0 ] && no_service_start
+    status=0
+    { $SUDO apt-get update -qq &&
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || status=$?
+    [ "$policy_made" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || exit "$status"
+    if [ ${#units[@]} -gt 0 ] && command -v systemctl >/dev/null; then
+        $SUDO systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
+    fi
 fi
 
 # playwright-core (pinned in tests/browser/package.json) for the browser test,
 # into tests/browser/node_modules (not part of the repository), only if missing.
 browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
-if [ ! -e "$browser_dir/node_modules/playwright-core/package.json" ]; then
+if [ "$want_test" = 1 ] && [ ! -e "$browser_dir/node_modules/playwright-core/package.json" ]; then
     if command -v npm >/dev/null; then
         echo "install-deps: npm install in tests/browser (playwright-core)"
         (cd "$browser_dir" && npm install --no-audit --no-fund --no-package-lock --silent)

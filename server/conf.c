@@ -178,12 +178,45 @@ static const char *arity_text(rp_pool *p, const rp_directive *d)
     return rp_psprintf(p, "%d to %d arguments", d->min_args, d->max_args);
 }
 
+/* The loaded directive nearest to name, if name looks like a typo of it. */
+static const char *nearest_directive(const rp_server *s, const char *name)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < s->mods.n; i++) {
+        const rp_modrec *m = s->mods.v[i];
+        for (const rp_directive *d = m->desc->directives; d && d->name; d++)
+            rp_suggest(name, d->name, &best);
+    }
+    return best;
+}
+
 static const char *unknown_directive(rp_server *s, const char *name)
 {
     const char *hint = rp_module_hint(s, name);
     if (hint)
         return rp_psprintf(s->pool, "unknown directive '%s'; %s", name, hint);
+    const char *near = nearest_directive(s, name);
+    if (near)
+        return rp_psprintf(s->pool, "unknown directive '%s'; did you mean '%s'?", name, near);
     return rp_psprintf(s->pool, "unknown directive '%s'", name);
+}
+
+/* Keep the line for -T (an Include shows as the lines it brought in).  A
+ * copy: start() and other embedders pass argv arrays of their own. */
+static void record_line(rp_server *s, const char *file, int line, const char *name, int argc,
+                        char **argv)
+{
+    if (strcmp(name, "Include") == 0)
+        return;
+    rp_conf_line *l = rp_palloc(s->pool, sizeof *l);
+    l->file = file ? rp_pstrdup(s->pool, file) : "(configuration)";
+    l->line = line;
+    l->argc = argc;
+    l->argv = rp_palloc(s->pool, (size_t)argc * sizeof *l->argv);
+    l->argv[0] = (char *)name; /* as the table spells it */
+    for (int i = 1; i < argc; i++)
+        l->argv[i] = rp_pstrdup(s->pool, argv[i]);
+    rp_vec_push(s->pool, &s->applied, l);
 }
 
 static int apply_line(rp_server *s, const char *file, int line, const char *dir,
@@ -203,8 +236,10 @@ static int apply_line(rp_server *s, const char *file, int line, const char *dir,
                         d->help ? " (usage: " : "", d->help ? d->help : "", d->help ? ")" : "");
     else
         e = d->set(&cmd, mod->conf, nargs, argv + 1);
-    if (!e)
+    if (!e) {
+        record_line(s, file, line, d->name, argc, argv);
         return 0;
+    }
     /* An error from an included file already names its own file and line. */
     *err = (cmd.nested_err && e == cmd.nested_err)
                ? e

@@ -143,6 +143,11 @@ typedef struct rp_core_conf {
     int log;                 /* Log on|off: access logging; -1 unset = on if AccessLog */
     char *access_log;        /* AccessLog path; NULL = stdout */
     char *error_log;         /* ErrorLog path; NULL = stderr */
+    const struct rp_logfmt *log_fmt; /* LogFormat (accesslog.c); default combined */
+    rp_vec log_formats;      /* named: const char *name, const struct rp_logfmt * pairs */
+    int request_id;          /* RequestId on: X-Request-Id in every response */
+    size_t default_range;    /* DefaultRangeMBytes in bytes: cap of "Range: bytes=N-" */
+    int append_proc_title;   /* AppendProcTitle on: ps shows the listening addresses */
     long log_level;          /* LogLevel err|warn|notice|info|debug */
     int daemon;              /* Daemon on|off */
     char *user;              /* User name */
@@ -180,7 +185,22 @@ struct rp_server {
     int https_port;                /* port of the first TLS Bind, 0 if none */
     const char *base_dir;          /* relative paths in directives resolve here by default */
     int hook_seq;
+    rp_vec applied;                /* rp_conf_line *: every directive that took effect (-T) */
+    struct rp_metrics *metrics;    /* metrics.c: series plugins publish */
 };
+
+/* metrics.c: slots and per-thread rows for every series made so far; after
+ * this, no new series.  0, or -1 when memory is short. */
+typedef struct rp_metrics rp_metrics;
+int rp_metrics_freeze(rp_server *s, int threads);
+
+/* One directive line as applied, with where it came from. */
+typedef struct rp_conf_line {
+    const char *file;
+    int line;
+    int argc;
+    char **argv;
+} rp_conf_line;
 
 /* ---- configuration side ------------------------------------------------ */
 
@@ -213,12 +233,21 @@ int rp_log_reopen(void);                                   /* SIGUSR1 */
 void rp_log_set_level(int level);
 void rp_access_log_write(const char *line, size_t len);
 bool rp_access_log_enabled(void);
+/* accesslog.c */
+typedef struct rp_logfmt rp_logfmt;
+extern const char *const rp_logfmt_builtin[][2]; /* {name, format}, NULL-terminated */
+const char *rp_logfmt_compile(rp_pool *p, const char *src, const rp_logfmt **out);
 int rp_access_log_hook(rp_req *r);
+int rp_request_id_hook(rp_req *r);
 /* tls.c: HttpsRedirect, a MAP hook of the core */
 int rp_https_redirect_hook(rp_req *r);
 
 /* The built-in configuration text (demo site on loopback) used without -f. */
 RP_EXPORT const char *rp_builtin_conf(rp_pool *p);
+/* proctitle.c: "<command line> <text>" where ps reads it (after init). */
+void rp_proc_title_append(const char *text);
+/* -V: library versions (built with / running) and the module directory. */
+RP_EXPORT void rp_print_build_info(FILE *out, const rp_server *s);
 
 /* ---- added by the configuration half (conf.c module.c directives.c) ---- */
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ static void *core_create_conf(rp_pool *p)
     c->graceful_timeout = 10;
     c->file_cache_valid = 1;
     c->file_cache_entries = 1000;
+    c->default_range = 8u << 20;
     /* Safe by default (nginx: 60 s header and body, 75 s keep-alive); -1 =
      * not set, resolved in core_post_config. */
     c->connect_timeout = -1;
@@ -360,6 +362,58 @@ static const char *set_map(rp_cmd *cmd, void *conf, int argc, char *const argv[]
 
 /* ---- the table and the descriptor --------------------------------------- */
 
+/* A name given by LogFormat "..." name, or a builtin one; NULL if neither. */
+static const rp_logfmt *named_format(rp_cmd *cmd, rp_core_conf *c, const char *name)
+{
+    for (size_t i = 0; i + 1 < c->log_formats.n; i += 2)
+        if (strcmp(c->log_formats.v[i], name) == 0)
+            return c->log_formats.v[i + 1];
+    for (size_t i = 0; rp_logfmt_builtin[i][0]; i++) {
+        const rp_logfmt *f;
+        if (strcmp(rp_logfmt_builtin[i][0], name) == 0 &&
+            !rp_logfmt_compile(rp_cmd_pool(cmd), rp_logfmt_builtin[i][1], &f))
+            return f;
+    }
+    return NULL;
+}
+
+static const char *set_log_format(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_core_conf *c = conf;
+    const rp_logfmt *f = NULL;
+    if (argc == 1 && !strchr(argv[0], '%')) {
+        if (!(f = named_format(cmd, c, argv[0])))
+            return rp_cmd_error(cmd,
+                                "LogFormat: no format named '%s' (common, combined, json, or one "
+                                "defined earlier with LogFormat \"...\" %s)",
+                                argv[0], argv[0]);
+        c->log_fmt = f;
+        return NULL;
+    }
+    const char *e = rp_logfmt_compile(rp_cmd_pool(cmd), argv[0], &f);
+    if (e)
+        return rp_cmd_error(cmd, "LogFormat: %s", e);
+    if (argc == 1) {
+        c->log_fmt = f;
+        return NULL;
+    }
+    rp_vec_push(rp_cmd_pool(cmd), &c->log_formats, rp_pstrdup(rp_cmd_pool(cmd), argv[1]));
+    rp_vec_push(rp_cmd_pool(cmd), &c->log_formats, (void *)f);
+    return NULL;
+}
+
+static const char *set_default_range(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    char *end;
+    double mb = strtod(argv[0], &end);
+    if (end == argv[0] || *end || !(mb >= 0.01 && mb <= 1000))
+        return rp_cmd_error(cmd, "DefaultRangeMBytes: '%s' must be megabytes from 0.01 to 1000",
+                            argv[0]);
+    ((rp_core_conf *)conf)->default_range = (size_t)(mb * 1048576.0 + 0.5);
+    return NULL;
+}
+
 static const rp_directive core_directives[] = {
     {"Bind", 1, -1, set_bind, 0, "Bind addr:port...: listen on 127.0.0.1:8088, [::1]:8088, ..."},
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
@@ -386,6 +440,9 @@ static const rp_directive core_directives[] = {
     {"FileCacheValid", 1, 1, rp_set_seconds, OFF(file_cache_valid),
      "FileCacheValid seconds: how long an open file, its stat and ETag are reused before the "
      "file is checked again, 0 = no cache (default 1)"},
+    {"DefaultRangeMBytes", 1, 1, set_default_range, 0,
+     "DefaultRangeMBytes n: an open-ended Range (bytes=N-) of a file gets at most n MB, 0.01 to "
+     "1000 (default 8)"},
     {"FileCacheEntries", 1, 1, set_file_cache_entries, 0,
      "FileCacheEntries N: open files remembered per worker thread (default 1000)"},
     {"MaxRead", 1, 1, set_size_nonzero, OFF(max_read), "MaxRead size: bytes read per cycle"},
@@ -400,8 +457,17 @@ static const rp_directive core_directives[] = {
     {"AccessLog", 1, 1, rp_set_path, OFF(access_log), "AccessLog file: instead of stdout"},
     {"ErrorLog", 1, 1, rp_set_path, OFF(error_log), "ErrorLog file: instead of stderr"},
     {"LogLevel", 1, 1, set_log_level, 0, "LogLevel err|warn|notice|info|debug"},
+    {"LogFormat", 1, 2, set_log_format, 0,
+     "LogFormat format|name [name]: the access log's line (Apache % directives; common, combined "
+     "or json by name), or with a second argument define a name (default combined)"},
+    {"RequestId", 1, 1, rp_set_flag, OFF(request_id),
+     "RequestId on|off: echo each request's id (its valid X-Request-Id, else a new one) as "
+     "X-Request-Id in the response (default off)"},
     {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
     {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
+    {"AppendProcTitle", 1, 1, rp_set_flag, OFF(append_proc_title),
+     "AppendProcTitle on|off: add the listening addresses to the command line ps shows "
+     "(default off)"},
     {"User", 1, 1, set_user, OFF(user), "User name: run as this user after binding"},
     {"MapSort", 1, 1, rp_set_flag, OFF(map_sort), "MapSort on|off: longest Map key first"},
     {"ModuleDir", 1, 1, set_module_dir, OFF(module_dir),
@@ -423,8 +489,9 @@ static const rp_directive core_directives[] = {
 
 static void core_register_hooks(rp_hooks *h, void *conf)
 {
-    (void)conf;
     rp_hook_add(h, RP_PHASE_LOG, rp_access_log_hook, RP_HOOK_LAST, NULL, NULL);
+    if (((rp_core_conf *)conf)->request_id)
+        rp_hook_add(h, RP_PHASE_MAP, rp_request_id_hook, RP_HOOK_FIRST, NULL, NULL);
     if (((rp_core_conf *)conf)->https_redirect)
         rp_hook_add(h, RP_PHASE_MAP, rp_https_redirect_hook, RP_HOOK_FIRST, NULL, NULL);
 }
@@ -432,7 +499,6 @@ static void core_register_hooks(rp_hooks *h, void *conf)
 /* Timeouts whose default depends on another setting. */
 static int core_post_config(rp_server *s, void *conf)
 {
-    (void)s;
     rp_core_conf *c = conf;
     bool connect_set = c->connect_timeout >= 0;
     if (!connect_set)
@@ -443,6 +509,8 @@ static int core_post_config(rp_server *s, void *conf)
         c->keepalive_timeout = c->connect_timeout;
     if (c->handshake_timeout < 0)
         c->handshake_timeout = c->header_timeout;
+    if (!c->log_fmt && rp_logfmt_compile(s->pool, rp_logfmt_builtin[1][1], &c->log_fmt) != NULL)
+        return RP_ERROR; /* the builtin combined format always compiles */
     return RP_OK;
 }
 

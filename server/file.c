@@ -203,8 +203,10 @@ static int suffix_range(const char *p, int64_t size, int64_t *off, int64_t *len)
     return 206;
 }
 
-RP_API int rp_range_parse(const char *value, int64_t size, int64_t *off, int64_t *len)
+/* As rp_range_parse; *open says the range was "N-" (to the end). */
+static int range_parse(const char *value, int64_t size, int64_t *off, int64_t *len, bool *open)
 {
+    *open = false;
     const char *p = skip_ows(value);
     if (strncasecmp(p, "bytes", 5) != 0)
         return 200; /* another unit: ignore */
@@ -221,7 +223,8 @@ RP_API int rp_range_parse(const char *value, int64_t size, int64_t *off, int64_t
     int64_t first, last = INT64_MAX;
     if (parse_pos(&p, &first) != 0 || *p++ != '-')
         return 200;
-    if (*p >= '0' && *p <= '9') {
+    *open = !(*p >= '0' && *p <= '9');
+    if (!*open) {
         parse_pos(&p, &last);
         if (last < first)
             return 200; /* invalid range-spec: ignore the header */
@@ -237,6 +240,12 @@ RP_API int rp_range_parse(const char *value, int64_t size, int64_t *off, int64_t
     return 206;
 }
 
+RP_API int rp_range_parse(const char *value, int64_t size, int64_t *off, int64_t *len)
+{
+    bool open;
+    return range_parse(value, size, off, len, &open);
+}
+
 /* 200 (whole), 206 with the range, or 416. */
 static int choose_range(const rp_req *r, const rp_file *f, int64_t *off, int64_t *len)
 {
@@ -246,7 +255,14 @@ static int choose_range(const rp_req *r, const rp_file *f, int64_t *off, int64_t
     const char *ifr = rp_req_header(r, "If-Range");
     if (ifr && !if_range_holds(ifr, f->etag, f->st.st_mtime))
         return 200;
-    return rp_range_parse(range, (int64_t)f->st.st_size, off, len);
+    bool open;
+    int rc = range_parse(range, (int64_t)f->st.st_size, off, len, &open);
+    /* DefaultRangeMBytes: a player seeking with "bytes=N-" gets a part,
+     * not the rest of a film it may never play (it asks again). */
+    int64_t cap = (int64_t)r->server->core->default_range;
+    if (rc == 206 && open && cap > 0 && !r->range_uncapped && *len > cap)
+        *len = cap;
+    return rc;
 }
 
 /* ---- the response ------------------------------------------------------------ */
@@ -299,14 +315,15 @@ RP_API int rp_resp_send_file(rp_req *r, rp_file *f)
         return RP_OK;
     }
     char cr[96];
-    int rc = choose_range(r, f, &off, &len);
+    int rc = r->no_ranges ? 200 : choose_range(r, f, &off, &len);
     if (rc == 416) {
         snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
         rp_resp_header_set(r, "Content-Range", cr);
         return 416;
     }
     set_type(r, f);
-    rp_resp_header_set_const(r, "Accept-Ranges", "bytes");
+    if (!r->no_ranges)
+        rp_resp_header_set_const(r, "Accept-Ranges", "bytes");
     if (rc == 206) {
         snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)off, (long long)(off + len - 1),
                  (long long)size);
@@ -314,4 +331,10 @@ RP_API int rp_resp_send_file(rp_req *r, rp_file *f)
     }
     r->status = rc;
     return send_body(r, f, off, len);
+}
+
+RP_API void rp_resp_ranges(rp_req *r, rp_ranges mode)
+{
+    r->no_ranges = mode == RP_RANGES_OFF;
+    r->range_uncapped = mode == RP_RANGES_UNCAPPED;
 }

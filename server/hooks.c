@@ -312,5 +312,9 @@ int rp_server_finalize(rp_server *s, const char **err)
             return -1;
         }
     }
+    if (rp_metrics_freeze(s, rp_server_threads(s)) != 0) {
+        *err = "not enough memory for the metrics";
+        return -1;
+    }
     return 0;
 }

@@ -146,3 +146,16 @@ RP_API void rp_log(const rp_module *m, rp_log_level level, const char *fmt, ...)
     rp_vlog(m, level, fmt, ap);
     va_end(ap);
 }
+
+RP_API void rp_log_req(rp_req *r, const rp_module *m, rp_log_level level, const char *fmt, ...)
+{
+    if ((int)level > g_level)
+        return;
+    char msg[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rp_log(m, level, "[client %s:%d] [id %s] %s", rp_req_remote_ip(r), rp_req_remote_port(r),
+           rp_req_id(r), msg);
+}

@@ -13,22 +13,27 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: rampart-httpd [-f conf] [-c 'Directive args'].. [-t [--dump-hooks]] [-V] [-h]\n"
+            "usage: rampart-httpd [-f conf] [-c 'Directive args'].. [-t [--dump-hooks] | -T]\n"
+            "                     [-L] [-s signal] [-v] [-V] [-h]\n"
             "  -f FILE        read the configuration from FILE (default: built-in demo site)\n"
             "  -c LINE        apply one more directive line after the configuration\n"
             "  -t             check the configuration and exit\n"
             "  --dump-hooks   with -t: print the hook pipeline in run order\n"
-            "  -V             print version, plugin ABI and the modules the configuration loads\n"
+            "  -T             check the configuration, print every directive that took effect\n"
+            "                 (after Include and -c, each with its file:line), and exit\n"
             "  -L             list the directives of the modules the configuration loads\n"
             "  -s SIGNAL      send stop, quit, reload or reopen to the server named by PidFile\n"
-            "  -h             this help\n");
+            "  -v, --version  print the version and exit\n"
+            "  -V             print version, plugin ABI, library versions, the module directory\n"
+            "                 and the modules the configuration loads\n"
+            "  -h, --help     this help\n");
 }
 
 typedef struct opts {
     const char *conf;
     const char *extra[64];
     int nextra;
-    int test, dump, version, list;
+    int test, dump, dump_conf, version, list;
     const char *signal;
 } opts;
 
@@ -36,9 +41,10 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     static const struct option lopts[] = {{"dump-hooks", no_argument, NULL, 'D'},
                                           {"help", no_argument, NULL, 'h'},
+                                          {"version", no_argument, NULL, 'v'},
                                           {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "f:c:s:tVLh", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:c:s:tTvVLh", lopts, NULL)) != -1) {
         switch (ch) {
         case 'f': o->conf = optarg; break;
         case 'c':
@@ -49,6 +55,8 @@ static int parse_args(int argc, char **argv, opts *o)
             o->extra[o->nextra++] = optarg;
             break;
         case 't': o->test = 1; break;
+        case 'T': o->test = o->dump_conf = 1; break;
+        case 'v': printf("%s\n", rp_version()); exit(0);
         case 'D': o->dump = 1; break;
         case 'V': o->version = 1; break;
         case 'L': o->list = 1; break;
@@ -171,9 +179,44 @@ static rp_server *reload_config(void *arg, const char **err)
     return s;
 }
 
+/* -T: an argument as the conf syntax would read it back. */
+static void print_word(const char *w)
+{
+    if (*w && !strpbrk(w, " \t\"'\\#")) {
+        fputs(w, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *w; w++) {
+        if (*w == '"' || *w == '\\')
+            putchar('\\');
+        putchar(*w);
+    }
+    putchar('"');
+}
+
+static void print_effective_conf(const rp_server *s)
+{
+    printf("# %zu directives took effect, in order\n", s->applied.n);
+    const char *file = NULL;
+    for (size_t i = 0; i < s->applied.n; i++) {
+        const rp_conf_line *l = s->applied.v[i];
+        if (!file || strcmp(file, l->file) != 0)
+            printf("# %s\n", file = l->file);
+        for (int a = 0; a < l->argc; a++) {
+            if (a)
+                putchar(' ');
+            print_word(l->argv[a]);
+        }
+        printf("    # line %d\n", l->line);
+    }
+}
+
 static void print_version(const rp_server *s)
 {
-    printf("%s (plugin ABI %d.%d)\nmodules:", rp_version(), RP_ABI_MAJOR, RP_ABI_MINOR);
+    printf("%s (plugin ABI %d.%d)\n", rp_version(), RP_ABI_MAJOR, RP_ABI_MINOR);
+    rp_print_build_info(stdout, s);
+    printf("modules:");
     for (size_t i = 0; i < s->mods.n; i++) {
         const rp_modrec *m = s->mods.v[i];
         printf(" %s%s%s", m->desc->name, m->desc->version ? "/" : "",
@@ -184,6 +227,7 @@ static void print_version(const rp_server *s)
 
 int main(int argc, char **argv)
 {
+    rp_proc_title_init(argc, argv);
     opts o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc)
@@ -205,6 +249,8 @@ int main(int argc, char **argv)
             print_directives(s);
         if (o.test && o.dump)
             rp_hooks_dump(s, stdout);
+        if (o.dump_conf)
+            print_effective_conf(s);
         if (o.test)
             printf("rampart-httpd: configuration %s is OK\n", o.conf ? o.conf : "(built-in)");
         rp_server_free(s);

@@ -382,51 +382,6 @@ RP_API void *rp_req_conf(const rp_req *r, const rp_module *m)
     return rec ? rec->conf : NULL;
 }
 
-/* ---- access log (the core's LOG hook) ----------------------------------- */
-
-/* Quote-safe copy for the log: no way to forge a second line or field. */
-static size_t log_escape(char *out, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (; s && *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-int rp_access_log_hook(rp_req *r)
-{
-    if (!rp_access_log_enabled())
-        return RP_OK;
-    char when[64], line[8192], req[2048], ref[1024], ua[1024];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
-    char rl[2048];
-    snprintf(rl, sizeof rl, "%s %s HTTP/%d.%d", r->method, r->uri, r->http_major, r->http_minor);
-    log_escape(req, sizeof req, rl);
-    const char *rf = rp_req_header(r, "Referer"), *u = rp_req_header(r, "User-Agent");
-    log_escape(ref, sizeof ref, rf ? rf : "-");
-    log_escape(ua, sizeof ua, u ? u : "-");
-    int n = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\"\n",
-                     r->conn->remote_ip, when, req, r->status, (unsigned long long)r->body_bytes,
-                     ref, ua);
-    if (n > 0)
-        rp_access_log_write(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    return RP_OK;
-}
-
 void rp_req_log_phase(rp_req *r)
 {
     if (r->logged)

@@ -111,6 +111,7 @@ struct rp_req {
     size_t body_len, body_cap;
     bool websocket;
     bool keepalive; /* as the client asked; the response may still close */
+    const char *id; /* rp_req_id: X-Request-Id or made on first use */
 
     /* routing */
     const char *route_key;
@@ -136,6 +137,7 @@ struct rp_req {
     bool logged;
     uint64_t body_bytes;
     struct rp_file *file; /* rp_resp_send_file: the file behind the body */
+    bool no_ranges, range_uncapped; /* rp_resp_ranges */
     rp_filter *filters; /* chain head, NULL if none joined */
     rp_brigade *bb;     /* scratch brigade for the writers */
     struct timespec t0;

@@ -316,8 +316,14 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
     }
     tell_parent(NULL);
     block_signals(SIG_UNBLOCK); /* signals that came early are delivered now */
-    for (int i = 0; i < g_run.ls.n; i++)
+    char title[512] = "";
+    for (int i = 0; i < g_run.ls.n; i++) {
         rp_log(NULL, RP_LOG_NOTICE, "listening on %s", g_run.ls.spec[i]);
+        size_t n = strlen(title);
+        snprintf(title + n, sizeof title - n, "%s%s", n ? " " : "", g_run.ls.spec[i]);
+    }
+    if (s->core->append_proc_title)
+        rp_proc_title_append(title);
     rp_log(NULL, RP_LOG_NOTICE, "%s serving with %d worker thread%s (pid %ld)", rp_version(),
            g_run.threads, g_run.threads == 1 ? "" : "s", (long)getpid());
     g_run.started = true;

@@ -1,4 +1,5 @@
 /* util.c - HTTP dates, status reasons, escaping. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <stdio.h>
@@ -231,4 +232,65 @@ RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, 
     }
     *cur = end;
     return 0;
+}
+
+/* Damerau-Levenshtein (optimal string alignment) over three rows: short
+ * words only, so the table lives on the stack. */
+#define EDIT_MAX 64
+RP_API unsigned rp_edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n >= EDIT_MAX || m >= EDIT_MAX)
+        return 1000;
+    unsigned rows[3][EDIT_MAX];
+    unsigned *two = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = (unsigned)i;
+        int ca = tolower((unsigned char)a[i - 1]);
+        for (size_t j = 1; j <= m; j++) {
+            int cb = tolower((unsigned char)b[j - 1]);
+            unsigned d = prev[j - 1] + (ca != cb);
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && two[j - 2] + 1 < d)
+                d = two[j - 2] + 1;
+            cur[j] = d;
+        }
+        unsigned *t = two;
+        two = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[m];
+}
+
+RP_API void rp_suggest(const char *word, const char *candidate, const char **best)
+{
+    size_t len = strlen(word);
+    unsigned limit = 1 + (unsigned)(len / 4);
+    if (limit > 3)
+        limit = 3;
+    unsigned d = rp_edit_distance(word, candidate);
+    if (d > limit || d >= len)
+        return;
+    if (!*best || d < rp_edit_distance(word, *best))
+        *best = candidate;
+}
+
+RP_API int rp_addr_is_loopback(const char *ip)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, ip, &a6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
 }

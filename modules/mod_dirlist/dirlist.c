@@ -215,7 +215,7 @@ static int dl_builtin(rp_req *r, const char *fs_path)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        rp_log(SELF, RP_LOG_INFO, "cannot list %s: %s", fs_path, strerror(e));
+        rp_log_req(r, SELF, RP_LOG_INFO, "cannot list %s: %s", fs_path, strerror(e));
         return e == ENOENT || e == ENOTDIR ? 404 : 403;
     }
     size_t n;

@@ -223,10 +223,11 @@ static int round_once(gz_ctx *c)
             const char *d;
             size_t n;
             if (rp_bucket_read(b, &d, &n) != 0) {
-                rp_log(GZ_SELF, RP_LOG_ERR, "reading the body of %s failed", rp_req_uri(c->r));
+                rp_log_req(c->r, GZ_SELF, RP_LOG_ERR, "reading the body of %s failed",
+                           rp_req_uri(c->r));
                 c->failed = 1;
             } else if (deflate_input(c, d, n) != 0) {
-                rp_log(GZ_SELF, RP_LOG_ERR, "zlib failed on %s", rp_req_uri(c->r));
+                rp_log_req(c->r, GZ_SELF, RP_LOG_ERR, "zlib failed on %s", rp_req_uri(c->r));
                 c->failed = 1;
             }
             if (kind == RP_BUCKET_FILE)

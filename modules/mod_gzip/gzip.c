@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "gzip_int.h"
 
@@ -194,6 +195,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *r
     gz_orig o = {.path = rp_file_path(rf), .st = *rp_file_stat(rf), .level = level};
     const char *identity_etag = rp_resp_header_get(r, "ETag");
     rp_file *copy = gz_cache_get(r, &o);
+    rp_metric_add(copy ? c->cache_hits : c->cache_misses, rp_req_worker(r), 1);
     if (copy) {
         int64_t clen = (int64_t)rp_file_stat(copy)->st_size;
         gz_set_headers(r, clen);
@@ -272,11 +274,22 @@ static void gz_register_hooks(rp_hooks *h, void *conf)
     rp_filter_register(h, "gzip", RP_FILTER_CONTENT, 0, gz_setup, gz_filter);
 }
 
+static int gz_post_config(rp_server *s, void *conf)
+{
+    gz_conf *c = conf;
+    c->cache_hits = rp_metric_counter(s, "rampart_gzip_cache_hits_total",
+                                      "Compressed file responses sent from a .gzipcache copy");
+    c->cache_misses = rp_metric_counter(s, "rampart_gzip_cache_misses_total",
+                                        "Compressed file responses with no .gzipcache copy yet");
+    return RP_OK;
+}
+
 RP_MODULE_DECLARE(gzip) = {
     RP_MODULE_HEADER,
     .name = "gzip",
-    .version = "0.1.0",
+    .version = "0.1.0 (zlib " ZLIB_VERSION ")", /* -V shows the library too */
     .directives = gz_directives,
     .create_conf = gz_create_conf,
     .register_hooks = gz_register_hooks,
+    .post_config = gz_post_config,
 };

@@ -39,6 +39,7 @@ typedef struct gz_conf {
     long level;       /* CompressLevel 1..10 */
     size_t min_size;  /* CompressMinSize */
     gz_warned *warned;
+    rp_metric *cache_hits, *cache_misses; /* .gzipcache copies found / not (yet) there */
 } gz_conf;
 
 /* ---- accept.c ---- */

@@ -249,6 +249,11 @@ const char *js_error_where(duk_context *ctx, duk_idx_t idx, char *buf, size_t le
  * heap) or the error log (worker heaps), prefixed with `what`
  * ("uncaught error", "setTimeout callback").  Never throws. */
 void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what);
+/* (errstack.c) The stack of the Error at idx as users see it: no frames in
+ * C sources, no Duktape flags, "file:line" places.  Pushes it and returns 1;
+ * 0 (nothing pushed) if idx holds no Error with a stack.  May throw (it
+ * reads properties): call it inside a safe call. */
+int js_push_error_stack(duk_context *ctx, duk_idx_t idx);
 
 /* ---- printf engine (utils.c) -----------------------------------------------
  * The formats of rampart.utils.printf, for req.printf and friends:
@@ -265,17 +270,9 @@ size_t js_format(duk_context *ctx, duk_idx_t fmt_idx, js_out_fn out, void *arg);
 void js_sprintf_push(duk_context *ctx, duk_idx_t fmt_idx);
 
 /* ---- the script runner (script.c) ------------------------------------------
- * Published as service "js" version 1 (registered by script.c when mod_js.so
- * is loaded; mod_js.c need not do it) for the `rampart` executable. */
-typedef struct js_service_v1 {
-    /* Run argv[0] (the script) with argv[1..] as its arguments: create the
-     * main heap on a main-thread loop, run the file, then the loop: if
-     * start() started a server (js_set_started_server), rp_server_loop
-     * (accept + the main heap's timers) until SIGTERM/SIGINT; otherwise
-     * until no timers remain.  Uncaught errors print "file:line" and a stack
-     * to stderr and return 1.  Returns the process exit status. */
-    int (*run_script)(int argc, char **argv);
-} js_service_v1;
+ * Published as service "js" version 1 (rp_js_service_v1 in the public
+ * rp_js.h; registered by script.c when mod_js.so is loaded, mod_js.c need not
+ * do it) for the `rampart` executable (front/main_rampart.c). */
 
 /* start() calls this in the process that serves (not in the parent of a
  * daemon) right after rp_server_start returned RP_SERVER_STARTED.  The

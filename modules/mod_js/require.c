@@ -269,8 +269,22 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+/* Duktape's compile errors end in "(line N)": N, or 0. */
+static long compile_error_line(const char *msg)
+{
+    const char *l = strstr(msg, "(line ");
+    long n = 0;
+    while (l) {
+        n = strtol(l + 6, NULL, 10);
+        l = strstr(l + 6, "(line ");
+    }
+    return n;
+}
+
 /* Compile the module source as a function(module, exports, require,
- * __filename, __dirname); throws a SyntaxError naming the file. */
+ * __filename, __dirname); throws a SyntaxError naming the file.  Its
+ * fileName/lineNumber are the module's (the wrapper adds no line), not the C
+ * line that raised it, so the trace users see starts at the module. */
 static void compile_module(duk_context *ctx, const char *path, char *src, size_t len)
 {
     static const char head[] = "function (module, exports, require, __filename, __dirname) {";
@@ -285,7 +299,14 @@ static void compile_module(duk_context *ctx, const char *path, char *src, size_t
         /* [ err ]: name the file in the message */
         duk_get_prop_string(ctx, -1, "message");
         const char *msg = duk_safe_to_string(ctx, -1);
+        long line = compile_error_line(msg);
         duk_push_error_object(ctx, DUK_ERR_SYNTAX_ERROR, "%s (in module %s)", msg, path);
+        if (line > 0) {
+            duk_push_string(ctx, path);
+            duk_put_prop_string(ctx, -2, "fileName");
+            duk_push_number(ctx, (double)line);
+            duk_put_prop_string(ctx, -2, "lineNumber");
+        }
         (void)duk_throw(ctx);
     }
 }

@@ -667,12 +667,8 @@ static duk_ret_t error_text_safe(duk_context *ctx, void *udata)
     (void)udata;
     duk_idx_t v = duk_get_top_index(ctx); /* safe calls share the caller's frame */
     /* [ value ] */
-    if (duk_is_error(ctx, v)) {
-        duk_get_prop_string(ctx, v, "stack");
-        if (duk_is_string(ctx, -1))
-            return 1;
-        duk_pop(ctx);
-    }
+    if (js_push_error_stack(ctx, v))
+        return 1;
     duk_dup(ctx, v);
     duk_to_string(ctx, -1);
     return 1;

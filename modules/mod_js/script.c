@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include "js_int.h"
+#include "rp_js.h"
 
 static char *g_script_path;
 static char *g_script_dir;
@@ -130,13 +131,13 @@ static int run_script(int argc, char **argv)
     return rc;
 }
 
-static const js_service_v1 js_service = {run_script};
+static const rp_js_service_v1 js_service = {run_script};
 
 /* Published when mod_js.so is loaded, so the `rampart` executable finds it
  * right after LoadModule whatever mod_js.c's hooks do. */
 __attribute__((constructor)) static void js_service_publish(void)
 {
-    rp_service_register("js", 1, &js_service);
+    rp_service_register(RP_JS_SERVICE, RP_JS_SERVICE_VERSION, &js_service);
 }
 
 /* ==== test hooks ==============================================================

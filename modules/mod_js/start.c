@@ -4,53 +4,12 @@
  * loads all plugins, takes the snapshot of the main script's globals and
  * functions for the worker heaps, starts the server and returns its pid.
  *
- *   option            directive(s)
- *   bind              Bind a b ...        (default [::1]:8088 127.0.0.1:8088)
- *   scriptTimeout     ScriptTimeout s
- *   scriptMemoryLimit ScriptMemoryLimit n (bytes a worker heap may hold: a number
- *                                          or "512m"; false or "off" = no cap)
- *   connectTimeout    ConnectTimeout s    (not given: the core default; 0 = never)
- *   keepAliveTimeout  KeepAliveTimeout s  \
- *   headerTimeout     HeaderTimeout s      |
- *   bodyTimeout       BodyTimeout s        | seconds, the core's deadlines
- *   sendTimeout       SendTimeout s        |
- *   handshakeTimeout  HandshakeTimeout s   |
- *   gracefulTimeout   GracefulTimeout s   /
- *   maxBodySize       MaxBodySize n       \  bytes (a number) or "64k", "10m";
- *   maxHeaderSize     MaxHeaderSize n      | maxHeaders is a count
- *   maxUriLength      MaxUriLength n       |
- *   maxHeaders        MaxHeaders n        /
- *   maxFormParams     MaxFormParams n     (mod_js: form fields/parts per body)
- *   fileCacheValid    FileCacheValid s    (the open-file cache; 0 = off)
- *   fileCacheEntries  FileCacheEntries n
- *   log               Log on|off
- *   accessLog         AccessLog file
- *   errorLog          ErrorLog file
- *   daemon            Daemon on|off       (on: start() returns the daemon's pid
- *                                          and the script goes on in the launching
- *                                          process only; the daemon just serves)
- *   threads           Threads n           (default: one per CPU)
- *   useThreads        UseThreads on|off   (off = 1 thread, whatever threads says)
- *   maxRead           MaxRead n
- *   maxWrite          MaxWrite n
- *   secure            Secure on|off       \  the core's TLS directives; the ssl*
- *   sslKeyFile        SslKeyFile f         | options apply only with secure:true
- *   sslCertFile       SslCertFile f        | ("no effect unless secure is true");
- *   sslMinVersion     SslMinVersion v     /  without TLS support: kept + warning
- *   notFoundFunc      NotFound js:function:...
- *   developerMode     DeveloperMode on|off
- *   directoryFunc     function: DirectoryScript js:function:...;
- *                     true/false: DirectoryFunc on|off (mod_dirlist)
- *   user              User name           (only as root, as the spec says)
- *   cacheControl      CacheControl "value"|on|off
- *   compressFiles     CompressFiles on|off|ext...
- *   compressScripts   CompressScripts on|off
- *   compressLevel     CompressLevel n
- *   compressMinSize   CompressMinSize n
- *   mimeMap           MimeMap ext type ...
- *   mapSort           MapSort on|off
- *   map               Map key dir [Header N V]... | Map key js:function:... |
- *                     MapModule key name | MapModulePath key dir
+ * The options are one table, opt_defs[] below: {option, directive, check,
+ * min, flags}.  It alone drives the type/range checks, the directive lines,
+ * the order they are applied in, the unknown-option error ("did you mean")
+ * and which options are TLS ones; the option -> directive table of
+ * rampart(1) is checked against it (tests/integration/test_docs.py).
+ * Options not given emit nothing: the directive's own default holds.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -72,69 +31,6 @@ rp_server *js_http_server(int *serving)
     return g_server;
 }
 
-/* How an option's value becomes its directive's arguments. */
-typedef enum {
-    K_BOOL,    /* true/false -> on/off */
-    K_STRING,  /* a non-empty string, as is */
-    K_SECONDS, /* a number >= min, fractions allowed */
-    K_INT,     /* an integer >= min */
-    K_SIZE,    /* an integer >= min, or a string with a k/m/g suffix */
-    K_SPECIAL, /* its own function in one_option() */
-} opt_kind;
-
-typedef struct opt_def {
-    const char *name, *directive;
-    opt_kind kind;
-    double min;
-} opt_def;
-
-/* Every option, in the order its directive is applied (Threads before
- * UseThreads: useThreads:false wins). */
-static const opt_def opt_defs[] = {
-    {"bind", "Bind", K_SPECIAL, 0},
-    {"user", "User", K_SPECIAL, 0},
-    {"daemon", "Daemon", K_BOOL, 0},
-    {"log", "Log", K_BOOL, 0},
-    {"accessLog", "AccessLog", K_STRING, 0},
-    {"errorLog", "ErrorLog", K_STRING, 0},
-    {"threads", "Threads", K_INT, 1},
-    {"useThreads", "UseThreads", K_BOOL, 0},
-    {"connectTimeout", "ConnectTimeout", K_SECONDS, 0},
-    {"keepAliveTimeout", "KeepAliveTimeout", K_SECONDS, 0},
-    {"headerTimeout", "HeaderTimeout", K_SECONDS, 0},
-    {"bodyTimeout", "BodyTimeout", K_SECONDS, 0},
-    {"sendTimeout", "SendTimeout", K_SECONDS, 0},
-    {"handshakeTimeout", "HandshakeTimeout", K_SECONDS, 0},
-    {"gracefulTimeout", "GracefulTimeout", K_SECONDS, 0},
-    {"maxRead", "MaxRead", K_INT, 1},
-    {"maxWrite", "MaxWrite", K_INT, 1},
-    {"maxBodySize", "MaxBodySize", K_SIZE, 0},
-    {"maxHeaderSize", "MaxHeaderSize", K_SIZE, 1},
-    {"maxHeaders", "MaxHeaders", K_INT, 1},
-    {"maxUriLength", "MaxUriLength", K_SIZE, 1},
-    {"maxFormParams", "MaxFormParams", K_INT, 1},
-    {"fileCacheValid", "FileCacheValid", K_SECONDS, 0},
-    {"fileCacheEntries", "FileCacheEntries", K_INT, 0},
-    {"scriptTimeout", "ScriptTimeout", K_SECONDS, 0},
-    {"scriptMemoryLimit", "ScriptMemoryLimit", K_SPECIAL, 0},
-    {"developerMode", "DeveloperMode", K_BOOL, 0},
-    {"secure", "Secure", K_BOOL, 0},
-    {"sslKeyFile", "SslKeyFile", K_STRING, 0},
-    {"sslCertFile", "SslCertFile", K_STRING, 0},
-    {"sslMinVersion", "SslMinVersion", K_SPECIAL, 0},
-    {"cacheControl", "CacheControl", K_SPECIAL, 0},
-    {"compressFiles", "CompressFiles", K_SPECIAL, 0},
-    {"compressScripts", "CompressScripts", K_BOOL, 0},
-    {"compressLevel", "CompressLevel", K_INT, 1},
-    {"compressMinSize", "CompressMinSize", K_INT, 0},
-    {"mimeMap", "MimeMap", K_SPECIAL, 0},
-    {"mapSort", "MapSort", K_BOOL, 0},
-    {"notFoundFunc", "NotFound", K_SPECIAL, 0},
-    {"directoryFunc", "DirectoryScript", K_SPECIAL, 0},
-    {"map", "Map", K_SPECIAL, 0},
-    {NULL, NULL, K_SPECIAL, 0},
-};
-
 /* ---- building the directive lines (may throw) ------------------------------
  * Lines live in a JS array at `lines`: each is [option, directive, args...],
  * so a throw leaks nothing. Functions for the snapshot go to `fns` as
@@ -144,7 +40,26 @@ typedef struct build {
     duk_context *ctx;
     duk_idx_t opts, lines, fns;
     duk_uarridx_t nlines, nfns;
+    int secure; /* secure: true was given (the ssl* options apply) */
 } build;
+
+typedef struct opt_def opt_def;
+
+/* An option's check: validate the value at the top of the stack and add its
+ * directive line(s), or throw an error naming the option. */
+typedef void (*opt_check)(build *b, const opt_def *d);
+
+enum {
+    OPT_TLS = 1,       /* a TLS directive: without TLS support kept, with a warning */
+    OPT_IF_SECURE = 2, /* "no effect unless secure is true" (still type-checked) */
+};
+
+struct opt_def {
+    const char *option, *directive;
+    opt_check check;
+    double min; /* numbers and sizes: the least value */
+    unsigned flags;
+};
 
 /* Push a new line [opt, directive] and return its index (left on the stack). */
 static duk_idx_t line_begin(build *b, const char *opt, const char *directive)
@@ -198,20 +113,23 @@ static void want(build *b, const char *opt, int ok, const char *what)
                              type_of(b->ctx, -1));
 }
 
-static void opt_bool(build *b, const char *opt, const char *directive)
+/* true/false -> on/off */
+static void opt_bool(build *b, const opt_def *d)
 {
-    want(b, opt, duk_is_boolean(b->ctx, -1), "true or false");
-    line1(b, opt, directive, duk_get_boolean(b->ctx, -1) ? "on" : "off");
+    want(b, d->option, duk_is_boolean(b->ctx, -1), "true or false");
+    line1(b, d->option, d->directive, duk_get_boolean(b->ctx, -1) ? "on" : "off");
 }
 
-static void opt_string(build *b, const char *opt, const char *directive)
+/* a non-empty string, as is */
+static void opt_string(build *b, const opt_def *d)
 {
-    want(b, opt, duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1), "a non-empty string");
-    line1(b, opt, directive, duk_get_string(b->ctx, -1));
+    want(b, d->option, duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1),
+         "a non-empty string");
+    line1(b, d->option, d->directive, duk_get_string(b->ctx, -1));
 }
 
 /* Numbers: seconds (fractions, >= 0) or integers (>= min). */
-static void opt_number(build *b, const char *opt, const char *directive, int integer, double min)
+static void number(build *b, const char *opt, const char *directive, int integer, double min)
 {
     duk_context *ctx = b->ctx;
     want(b, opt, duk_is_number(ctx, -1), integer ? "an integer" : "a number of seconds");
@@ -226,6 +144,16 @@ static void opt_number(build *b, const char *opt, const char *directive, int int
     else
         snprintf(buf, sizeof buf, "%.6f", v);
     line1(b, opt, directive, buf);
+}
+
+static void opt_seconds(build *b, const opt_def *d)
+{
+    number(b, d->option, d->directive, 0, d->min);
+}
+
+static void opt_int(build *b, const opt_def *d)
+{
+    number(b, d->option, d->directive, 1, d->min);
 }
 
 /* A function for the snapshot: returns its snapshot name. */
@@ -243,16 +171,16 @@ static const char *add_fn(build *b, duk_idx_t idx, const char *what)
     return duk_get_string(ctx, -1); /* stays on the stack until the caller pops */
 }
 
-static void opt_bind(build *b)
+static void opt_bind(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     duk_idx_t v = duk_get_top_index(ctx);
-    duk_idx_t l = line_begin(b, "bind", "Bind");
+    duk_idx_t l = line_begin(b, d->option, d->directive);
     if (duk_is_string(ctx, v)) {
         line_arg(b, l, duk_get_string(ctx, v));
     } else {
         duk_dup(ctx, v);
-        want(b, "bind", duk_is_array(ctx, -1) && duk_get_length(ctx, -1) > 0,
+        want(b, d->option, duk_is_array(ctx, -1) && duk_get_length(ctx, -1) > 0,
              "an address string such as \"127.0.0.1:8088\" or a non-empty array of them");
         duk_pop(ctx);
         duk_size_t n = duk_get_length(ctx, v);
@@ -268,23 +196,24 @@ static void opt_bind(build *b)
     line_end(b);
 }
 
-static void opt_user(build *b)
+static void opt_user(build *b, const opt_def *d)
 {
-    want(b, "user", duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1), "a user name string");
+    want(b, d->option, duk_is_string(b->ctx, -1) && *duk_get_string(b->ctx, -1),
+         "a user name string");
     /* The spec: "If not root, option user is ignored." */
     if (geteuid() == 0)
-        line1(b, "user", "User", duk_get_string(b->ctx, -1));
+        line1(b, d->option, d->directive, duk_get_string(b->ctx, -1));
 }
 
-static void opt_ssl_min(build *b)
+static void opt_ssl_min(build *b, const opt_def *d)
 {
     static const char *const ok[] = {"ssl3", "tls1", "tls1.1", "tls1.2", "tls1.3", NULL};
     duk_context *ctx = b->ctx;
-    want(b, "sslMinVersion", duk_is_string(ctx, -1), "a string");
+    want(b, d->option, duk_is_string(ctx, -1), "a string");
     const char *v = duk_get_string(ctx, -1);
     for (int i = 0; ok[i]; i++)
         if (strcmp(v, ok[i]) == 0) {
-            line1(b, "sslMinVersion", "SslMinVersion", v);
+            line1(b, d->option, d->directive, v);
             return;
         }
     (void)duk_range_error(ctx,
@@ -293,28 +222,33 @@ static void opt_ssl_min(build *b)
                           v);
 }
 
-static void opt_cache_control(build *b)
+/* a header value, or true/false for the default / none */
+static void opt_cache_control(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
-    want(b, "cacheControl", duk_is_boolean(ctx, -1), "a string or a boolean");
-    line1(b, "cacheControl", "CacheControl", duk_get_boolean(ctx, -1) ? "on" : "off");
+    if (duk_is_string(ctx, -1)) {
+        opt_string(b, d);
+        return;
+    }
+    want(b, d->option, duk_is_boolean(ctx, -1), "a string or a boolean");
+    line1(b, d->option, d->directive, duk_get_boolean(ctx, -1) ? "on" : "off");
 }
 
-static void opt_compress_files(build *b)
+static void opt_compress_files(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     duk_idx_t v = duk_get_top_index(ctx);
     if (duk_is_boolean(ctx, v)) {
-        line1(b, "compressFiles", "CompressFiles", duk_get_boolean(ctx, v) ? "on" : "off");
+        line1(b, d->option, d->directive, duk_get_boolean(ctx, v) ? "on" : "off");
         return;
     }
-    want(b, "compressFiles", duk_is_array(ctx, v), "a boolean or an array of extensions");
+    want(b, d->option, duk_is_array(ctx, v), "a boolean or an array of extensions");
     duk_size_t n = duk_get_length(ctx, v);
     if (n == 0) {
-        line1(b, "compressFiles", "CompressFiles", "off");
+        line1(b, d->option, d->directive, "off");
         return;
     }
-    duk_idx_t l = line_begin(b, "compressFiles", "CompressFiles");
+    duk_idx_t l = line_begin(b, d->option, d->directive);
     for (duk_size_t i = 0; i < n; i++) {
         duk_get_prop_index(ctx, v, (duk_uarridx_t)i);
         if (!duk_is_string(ctx, -1))
@@ -328,13 +262,13 @@ static void opt_compress_files(build *b)
     line_end(b);
 }
 
-static void opt_mime_map(build *b)
+static void opt_mime_map(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     duk_idx_t v = duk_get_top_index(ctx);
-    want(b, "mimeMap", duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
+    want(b, d->option, duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
          "an object of extension: mime-type");
-    duk_idx_t l = line_begin(b, "mimeMap", "MimeMap");
+    duk_idx_t l = line_begin(b, d->option, d->directive);
     int n = 0;
     duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
     while (duk_next(ctx, -1, 1)) {
@@ -355,24 +289,76 @@ static void opt_mime_map(build *b)
         duk_pop(ctx);
 }
 
-static void opt_notfound(build *b)
+/* rateLimit: {"/path/": {rate, window, key}} -> RateLimit lines. */
+static void opt_rate_limit(build *b, const opt_def *d)
 {
-    want(b, "notFoundFunc", duk_is_function(b->ctx, -1), "a function");
-    const char *t = add_fn(b, -1, "notFoundFunc");
-    line1(b, "notFoundFunc", "NotFound", t);
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    want(b, d->option, duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
+         "an object of path: {rate, window, key}");
+    duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        const char *path = duk_get_string(ctx, -2);
+        duk_idx_t rule = duk_get_top_index(ctx);
+        if (!duk_is_object(ctx, rule) || duk_is_array(ctx, rule))
+            (void)duk_type_error(ctx, "start(): rateLimit['%s'] must be {rate, window, key}, got %s",
+                                 path, type_of(ctx, rule));
+        duk_idx_t l = line_begin(b, d->option, d->directive);
+        line_arg(b, l, path);
+        static const char *const fields[] = {"rate", "window"};
+        for (int i = 0; i < 2; i++) {
+            duk_get_prop_string(ctx, rule, fields[i]);
+            if (!duk_is_number(ctx, -1))
+                (void)duk_type_error(ctx, "start(): rateLimit['%s'].%s must be a number, got %s",
+                                     path, fields[i], type_of(ctx, -1));
+            char num[64];
+            snprintf(num, sizeof num, "%.15g", duk_get_number(ctx, -1));
+            duk_pop(ctx);
+            line_arg(b, l, num);
+        }
+        if (duk_get_prop_string(ctx, rule, "key")) {
+            if (!duk_is_string(ctx, -1))
+                (void)duk_type_error(ctx, "start(): rateLimit['%s'].key must be a string, got %s",
+                                     path, type_of(ctx, -1));
+            line_arg(b, l, duk_get_string(ctx, -1));
+        }
+        duk_pop(ctx);
+        line_end(b);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
+/* metrics: "/metrics", statusPage: "/status" -> Map path metrics:[status] */
+static void opt_metrics_map(build *b, const opt_def *d)
+{
+    want(b, d->option, duk_is_string(b->ctx, -1) && duk_get_string(b->ctx, -1)[0] == '/',
+         "a path starting with '/'");
+    const char *path = duk_get_string(b->ctx, -1); /* the value stays below the line */
+    duk_idx_t l = line_begin(b, d->option, d->directive);
+    line_arg(b, l, path);
+    line_arg(b, l, strcmp(d->option, "statusPage") == 0 ? "metrics:status" : "metrics:");
+    line_end(b);
+}
+
+static void opt_notfound(build *b, const opt_def *d)
+{
+    want(b, d->option, duk_is_function(b->ctx, -1), "a function");
+    const char *t = add_fn(b, -1, d->option);
+    line1(b, d->option, d->directive, t);
     duk_pop(b->ctx);
 }
 
-static void opt_dirfunc(build *b)
+static void opt_dirfunc(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     if (duk_is_boolean(ctx, -1)) {
-        line1(b, "directoryFunc", "DirectoryFunc", duk_get_boolean(ctx, -1) ? "on" : "off");
+        line1(b, d->option, "DirectoryFunc", duk_get_boolean(ctx, -1) ? "on" : "off");
         return;
     }
-    want(b, "directoryFunc", duk_is_function(ctx, -1), "a function or a boolean");
-    const char *t = add_fn(b, -1, "directoryFunc");
-    line1(b, "directoryFunc", "DirectoryScript", t);
+    want(b, d->option, duk_is_function(ctx, -1), "a function or a boolean");
+    const char *t = add_fn(b, -1, d->option);
+    line1(b, d->option, d->directive, t);
     duk_pop(ctx);
 }
 
@@ -469,11 +455,12 @@ static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
     duk_set_top(ctx, opt_idx + 1);
 }
 
-static void opt_map(build *b)
+static void opt_map(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     duk_idx_t map = duk_get_top_index(ctx);
-    want(b, "map", duk_is_object(ctx, map) && !duk_is_array(ctx, map) && !duk_is_function(ctx, map),
+    want(b, d->option,
+         duk_is_object(ctx, map) && !duk_is_array(ctx, map) && !duk_is_function(ctx, map),
          "an object of path: function, directory or module");
     unsigned i = 0;
     duk_enum(ctx, map, DUK_ENUM_OWN_PROPERTIES_ONLY);
@@ -491,82 +478,116 @@ static void opt_size(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
     if (!duk_is_string(ctx, -1)) {
-        opt_number(b, d->name, d->directive, 1, d->min);
+        opt_int(b, d);
         return;
     }
-    want(b, d->name, *duk_get_string(ctx, -1) != '\0',
+    want(b, d->option, *duk_get_string(ctx, -1) != '\0',
          "a number of bytes or a size string such as \"64k\"");
-    line1(b, d->name, d->directive, duk_get_string(ctx, -1));
+    line1(b, d->option, d->directive, duk_get_string(ctx, -1));
 }
 
-/* false: no cap ("off"); a number or size string: as for K_SIZE (the
+/* false: no cap ("off"); a number or size string: as for opt_size (the
  * directive checks the string: "512m", "off"). */
-static void opt_mem_limit(build *b, const char *o)
+static void opt_mem_limit(build *b, const opt_def *d)
 {
     duk_context *ctx = b->ctx;
-    const opt_def size = {o, "ScriptMemoryLimit", K_SIZE, 0};
-    const opt_def *d = &size;
     if (duk_is_boolean(ctx, -1)) {
-        want(b, d->name, !duk_get_boolean(ctx, -1),
+        want(b, d->option, !duk_get_boolean(ctx, -1),
              "a number of bytes, a size string such as \"512m\", or false (no limit)");
-        line1(b, d->name, d->directive, "off");
+        line1(b, d->option, d->directive, "off");
         return;
     }
     opt_size(b, d);
 }
 
-/* The options whose value is more than one word or needs its own check. */
-static void special_option(build *b, const char *o)
+/* secure: true needs its files (the spec: "must also be set"). */
+static void opt_secure(build *b, const opt_def *d)
 {
-    if (strcmp(o, "bind") == 0)
-        opt_bind(b);
-    else if (strcmp(o, "user") == 0)
-        opt_user(b);
-    else if (strcmp(o, "sslMinVersion") == 0)
-        opt_ssl_min(b);
-    else if (strcmp(o, "cacheControl") == 0)
-        duk_is_string(b->ctx, -1) ? opt_string(b, o, "CacheControl") : opt_cache_control(b);
-    else if (strcmp(o, "compressFiles") == 0)
-        opt_compress_files(b);
-    else if (strcmp(o, "mimeMap") == 0)
-        opt_mime_map(b);
-    else if (strcmp(o, "notFoundFunc") == 0)
-        opt_notfound(b);
-    else if (strcmp(o, "directoryFunc") == 0)
-        opt_dirfunc(b);
-    else if (strcmp(o, "map") == 0)
-        opt_map(b);
-    else if (strcmp(o, "scriptMemoryLimit") == 0)
-        opt_mem_limit(b, o);
+    duk_context *ctx = b->ctx;
+    opt_bool(b, d);
+    if (!duk_get_boolean(ctx, -1))
+        return;
+    int key = duk_get_prop_string(ctx, b->opts, "sslKeyFile");
+    int cert = duk_get_prop_string(ctx, b->opts, "sslCertFile");
+    duk_pop_2(ctx);
+    if (!key || !cert)
+        (void)duk_type_error(ctx, "start(): option 'secure' is true: 'sslKeyFile' and "
+                                  "'sslCertFile' must be set too");
 }
 
-/* The value at the top becomes d's directive line. */
-static void one_option(build *b, const opt_def *d)
-{
-    switch (d->kind) {
-    case K_BOOL: opt_bool(b, d->name, d->directive); break;
-    case K_STRING: opt_string(b, d->name, d->directive); break;
-    case K_SECONDS: opt_number(b, d->name, d->directive, 0, d->min); break;
-    case K_INT: opt_number(b, d->name, d->directive, 1, d->min); break;
-    case K_SIZE: opt_size(b, d); break;
-    case K_SPECIAL: special_option(b, d->name); break;
-    }
-}
+/* Every option, in the order its directive is applied (Threads before
+ * UseThreads: useThreads:false wins). */
+static const opt_def opt_defs[] = {
+    {"bind", "Bind", opt_bind, 0, 0}, /* a string or an array of them */
+    {"user", "User", opt_user, 0, 0}, /* only as root, as the spec says */
+    /* on: start() returns the daemon's pid and the script goes on in the
+     * launching process only; the daemon just serves */
+    {"daemon", "Daemon", opt_bool, 0, 0},
+    {"appendProcTitle", "AppendProcTitle", opt_bool, 0, 0}, /* ps shows ip:port */
+    {"log", "Log", opt_bool, 0, 0},
+    {"accessLog", "AccessLog", opt_string, 0, 0},
+    {"logFormat", "LogFormat", opt_string, 0, 0}, /* combined, common, json or a format */
+    {"requestId", "RequestId", opt_bool, 0, 0},
+    {"errorLog", "ErrorLog", opt_string, 0, 0},
+    {"threads", "Threads", opt_int, 1, 0},        /* default: one per CPU */
+    {"useThreads", "UseThreads", opt_bool, 0, 0}, /* off = 1 thread, whatever threads says */
+    {"connectTimeout", "ConnectTimeout", opt_seconds, 0, 0}, /* 0 = never */
+    {"keepAliveTimeout", "KeepAliveTimeout", opt_seconds, 0, 0},
+    {"headerTimeout", "HeaderTimeout", opt_seconds, 0, 0},
+    {"bodyTimeout", "BodyTimeout", opt_seconds, 0, 0},
+    {"sendTimeout", "SendTimeout", opt_seconds, 0, 0},
+    {"handshakeTimeout", "HandshakeTimeout", opt_seconds, 0, 0},
+    {"gracefulTimeout", "GracefulTimeout", opt_seconds, 0, 0},
+    {"maxRead", "MaxRead", opt_int, 1, 0},
+    {"maxWrite", "MaxWrite", opt_int, 1, 0},
+    {"maxBodySize", "MaxBodySize", opt_size, 0, 0}, /* bytes, or "64k", "10m" */
+    {"maxHeaderSize", "MaxHeaderSize", opt_size, 1, 0},
+    {"maxHeaders", "MaxHeaders", opt_int, 1, 0}, /* a count */
+    {"maxUriLength", "MaxUriLength", opt_size, 1, 0},
+    {"maxFormParams", "MaxFormParams", opt_int, 1, 0},       /* form fields/parts per body */
+    {"fileCacheValid", "FileCacheValid", opt_seconds, 0, 0}, /* 0 = no open-file cache */
+    {"fileCacheEntries", "FileCacheEntries", opt_int, 0, 0},
+    {"defaultRangeMBytes", "DefaultRangeMBytes", opt_seconds, 0.01, 0}, /* 0.01 to 1000 */
+    {"rateLimit", "RateLimit", opt_rate_limit, 0, 0}, /* {"/path/": {rate, window, key}} */
+    {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
+    {"scriptTimeout", "ScriptTimeout", opt_seconds, 0, 0},
+    {"scriptMemoryLimit", "ScriptMemoryLimit", opt_mem_limit, 0, 0}, /* false = no cap */
+    {"developerMode", "DeveloperMode", opt_bool, 0, 0},
+    {"secure", "Secure", opt_secure, 0, OPT_TLS},
+    {"sslKeyFile", "SslKeyFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
+    {"sslCertFile", "SslCertFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
+    {"sslMinVersion", "SslMinVersion", opt_ssl_min, 0, OPT_TLS | OPT_IF_SECURE},
+    {"cacheControl", "CacheControl", opt_cache_control, 0, 0},
+    {"compressFiles", "CompressFiles", opt_compress_files, 0, 0}, /* bool or extensions */
+    {"compressScripts", "CompressScripts", opt_bool, 0, 0},
+    {"compressLevel", "CompressLevel", opt_int, 1, 0},
+    {"compressMinSize", "CompressMinSize", opt_int, 0, 0},
+    {"mimeMap", "MimeMap", opt_mime_map, 0, 0},
+    {"mapSort", "MapSort", opt_bool, 0, 0},
+    {"notFoundFunc", "NotFound", opt_notfound, 0, 0},
+    /* a function: DirectoryScript; true/false: DirectoryFunc on|off (mod_dirlist) */
+    {"directoryFunc", "DirectoryScript", opt_dirfunc, 0, 0},
+    /* Map key dir [Header N V]... | Map key js:function:... | MapModule key
+     * name | MapModulePath key dir */
+    {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */
+    {"statusPage", "Map", opt_metrics_map, 0, 0}, /* "/status" -> Map /status metrics:status */
+    {"map", "Map", opt_map, 0, 0},
+    {NULL, NULL, NULL, 0, 0},
+};
 
-static int known_option(const char *k)
+static const opt_def *find_option(const char *option)
 {
-    for (const opt_def *d = opt_defs; d->name; d++)
-        if (strcmp(k, d->name) == 0)
-            return 1;
-    return 0;
+    for (const opt_def *d = opt_defs; d->option; d++)
+        if (strcmp(option, d->option) == 0)
+            return d;
+    return NULL;
 }
-
 /* "bind, user, ..." from the table, so the message never goes stale. */
 static void push_known_list(duk_context *ctx)
 {
     duk_idx_t n = 0;
-    for (const opt_def *d = opt_defs; d->name; d++, n++)
-        duk_push_string(ctx, d->name);
+    for (const opt_def *d = opt_defs; d->option; d++, n++)
+        duk_push_string(ctx, d->option);
     duk_push_string(ctx, ", ");
     duk_insert(ctx, -n - 1);
     duk_join(ctx, n);
@@ -577,7 +598,13 @@ static void check_unknown(duk_context *ctx, duk_idx_t opts)
     duk_enum(ctx, opts, DUK_ENUM_OWN_PROPERTIES_ONLY);
     while (duk_next(ctx, -1, 0)) {
         const char *k = duk_get_string(ctx, -1);
-        if (!known_option(k)) {
+        if (!find_option(k)) {
+            const char *near = NULL;
+            for (const opt_def *d = opt_defs; d->option; d++)
+                rp_suggest(k, d->option, &near);
+            if (near)
+                (void)duk_type_error(ctx, "start(): unknown option '%s'; did you mean '%s'?", k,
+                                     near);
             push_known_list(ctx);
             (void)duk_type_error(ctx, "start(): unknown option '%s' (known: %s)", k,
                                  duk_get_string(ctx, -1));
@@ -592,34 +619,18 @@ static void build_lines(build *b)
     duk_context *ctx = b->ctx;
     check_unknown(ctx, b->opts);
     duk_get_prop_string(ctx, b->opts, "secure");
-    int secure = duk_is_boolean(ctx, -1) && duk_get_boolean(ctx, -1);
+    b->secure = duk_is_boolean(ctx, -1) && duk_get_boolean(ctx, -1);
     duk_pop(ctx);
-    for (const opt_def *d = opt_defs; d->name; d++) {
+    for (const opt_def *d = opt_defs; d->option; d++) {
         duk_idx_t top = duk_get_top(ctx);
-        duk_get_prop_string(ctx, b->opts, d->name);
-        /* The spec: ssl* "has no effect unless secure is true" (still type-checked). */
-        if (!secure && strncmp(d->name, "ssl", 3) == 0 && !duk_is_undefined(ctx, -1)) {
-            want(b, d->name, duk_is_string(ctx, -1), "a string");
-            duk_set_top(ctx, top);
-            continue;
+        duk_get_prop_string(ctx, b->opts, d->option);
+        if (!duk_is_undefined(ctx, -1)) {
+            if ((d->flags & OPT_IF_SECURE) && !b->secure)
+                want(b, d->option, duk_is_string(ctx, -1), "a string");
+            else
+                d->check(b, d);
         }
-        /* Options not given emit nothing: the directive's own default holds
-         * (connectTimeout: 0 only when written). */
-        if (!duk_is_undefined(ctx, -1))
-            one_option(b, d);
         duk_set_top(ctx, top);
-    }
-    /* secure needs its files (the spec: "must also be set"). */
-    if (duk_get_prop_string(ctx, b->opts, "secure") && duk_to_boolean(ctx, -1)) {
-        duk_pop(ctx);
-        int key = duk_get_prop_string(ctx, b->opts, "sslKeyFile");
-        int cert = duk_get_prop_string(ctx, b->opts, "sslCertFile");
-        duk_pop_2(ctx);
-        if (!key || !cert)
-            (void)duk_type_error(ctx, "start(): option 'secure' is true: 'sslKeyFile' and "
-                                      "'sslCertFile' must be set too");
-    } else {
-        duk_pop(ctx);
     }
 }
 
@@ -693,11 +704,6 @@ static int load_modules(rp_server *s, const char **err)
     return rc;
 }
 
-static int is_tls_opt(const char *opt)
-{
-    return strcmp(opt, "secure") == 0 || strncmp(opt, "ssl", 3) == 0;
-}
-
 /* No module provides TLS (a core built without it): remember that secure
  * was asked for, so post_config warns that TLS is not available. */
 static void keep_tls(js_conf *jc, const char *opt, const char *val)
@@ -728,7 +734,8 @@ static const char *apply_lines(duk_context *ctx, duk_idx_t lines, rp_server *s, 
         const char *opt = duk_get_string(ctx, -1);
         const char *err = NULL;
         int rc = apply(s, dir, (int)argc - 1, argv, &err);
-        if (rc != 0 && is_tls_opt(opt) && err && strstr(err, "unknown directive")) {
+        const opt_def *d = find_option(opt);
+        if (rc != 0 && d && (d->flags & OPT_TLS) && err && strstr(err, "unknown directive")) {
             keep_tls(jc, opt, argv[1]);
             rc = 0;
         }
@@ -782,7 +789,7 @@ static duk_ret_t js_start(duk_context *ctx)
                               type_of(ctx, 0));
     duk_set_top(ctx, 1);
 
-    build b = {ctx, 0, 0, 0, 0, 0};
+    build b = {ctx, 0, 0, 0, 0, 0, 0};
     duk_push_array(ctx);
     b.lines = duk_get_top_index(ctx);
     duk_push_array(ctx);

@@ -511,10 +511,8 @@ static duk_ret_t inspect_safe(duk_context *ctx, void *udata)
         return 1;
     }
     if (duk_is_error(ctx, v)) {
-        duk_get_prop_string(ctx, v, "stack");
-        if (duk_is_string(ctx, -1))
+        if (js_push_error_stack(ctx, v))
             return 1;
-        duk_pop(ctx);
         duk_dup(ctx, v);
         duk_to_string(ctx, -1);
         return 1;

@@ -233,10 +233,23 @@ static void free_table(void *t)
     rl_table_free(t);
 }
 
+static double stat_refused(void *t)
+{
+    uint64_t ev, re;
+    rl_table_stats(t, &ev, &re);
+    return (double)re;
+}
+
+static double stat_evicted(void *t)
+{
+    uint64_t ev, re;
+    rl_table_stats(t, &ev, &re);
+    return (double)ev;
+}
+
 static int rl_post_config(rp_server *s, void *conf)
 {
     rl_conf *c = conf;
-    (void)s;
     if (!c->nrules)
         return RP_OK;
     c->table = rl_table_new((size_t)c->entries);
@@ -246,6 +259,12 @@ static int rl_post_config(rp_server *s, void *conf)
         return RP_ERROR;
     }
     rp_pool_cleanup_add(c->pool, free_table, c->table);
+    /* counters kept by the table itself: read when scraped */
+    rp_metric_gauge_fn(s, "rampart_ratelimit_refused", "Requests refused with 429 (since start)",
+                       stat_refused, c->table);
+    rp_metric_gauge_fn(s, "rampart_ratelimit_evicted",
+                       "Clients forgotten to make room (raise RateLimitEntries if this grows)",
+                       stat_evicted, c->table);
     return RP_OK;
 }
 

@@ -49,6 +49,7 @@ RP_API const rp_module rp_module_ws;
 typedef struct {
     size_t max_message;
     double close_timeout;
+    rp_metric *open, *received, *sent; /* made in post_config */
 } ws_conf;
 
 static void *ws_create_conf(rp_pool *p)
@@ -128,6 +129,7 @@ typedef enum { WS_OPEN, WS_CLOSING, WS_DONE, WS_DEAD } ws_state;
 struct rp_ws {
     rp_ws *prev, *next; /* in its worker's list for its state */
     ws_worker *ww;
+    const ws_conf *conf; /* its configuration's metrics */
     struct bufferevent *bev;
     const rp_ws_handler *h;
     void *user;
@@ -191,6 +193,7 @@ static void set_state(rp_ws *ws, ws_state state)
 static void ws_free(rp_ws *ws, rp_worker *w)
 {
     struct bufferevent *bev = ws->bev;
+    rp_metric_add(ws->conf ? ws->conf->open : NULL, w, -1);
     if (ws->timer)
         event_free(ws->timer);
     evbuffer_free(ws->stage);
@@ -316,8 +319,10 @@ static void parse_input(rp_ws *ws)
             break;
         switch (ev) {
         case WS_EV_MESSAGE:
-            if (ws->state == WS_OPEN)
+            if (ws->state == WS_OPEN) {
+                rp_metric_add(ws->conf ? ws->conf->received : NULL, ws->ww->w, 1);
                 ws->h->on_message(ws, p->msg_binary, p->msg ? p->msg : "", p->msg_len);
+            }
             ws_parser_message_done(p);
             break;
         case WS_EV_PING:
@@ -544,6 +549,8 @@ static int svc_accept(rp_req *r, const rp_ws_handler *h, void *user)
         return RP_OK;
     }
     ws->ww = ww;
+    ws->conf = c;
+    rp_metric_add(c ? c->open : NULL, ww->w, 1);
     ws->bev = bev;
     ws->h = h;
     ws->user = user;
@@ -574,6 +581,7 @@ static int svc_sendv(rp_ws *ws, int binary, const void *const *parts, const size
 {
     if (!ws || ws->state != WS_OPEN || n < 0)
         return -1;
+    rp_metric_add(ws->conf ? ws->conf->sent : NULL, ws->ww->w, 1);
     return ws_frame_write(wbuf(ws), binary ? WS_OP_BINARY : WS_OP_TEXT,
                           parts, lens, n);
 }
@@ -755,6 +763,17 @@ static void ws_register_hooks(rp_hooks *h, void *conf)
         rp_service_register(RP_WS_SERVICE, RP_WS_SERVICE_VERSION, &ws_service);
 }
 
+static int ws_post_config(rp_server *s, void *conf)
+{
+    ws_conf *c = conf;
+    c->open = rp_metric_gauge(s, "rampart_websockets_open", "Websocket connections open");
+    c->received = rp_metric_counter(s, "rampart_websocket_messages_received_total",
+                                    "Websocket messages received (after reassembly)");
+    c->sent = rp_metric_counter(s, "rampart_websocket_messages_sent_total",
+                                "Websocket messages sent");
+    return RP_OK;
+}
+
 RP_MODULE_DECLARE(ws) = {
     RP_MODULE_HEADER,
     .name = "ws",
@@ -763,6 +782,7 @@ RP_MODULE_DECLARE(ws) = {
     .create_conf = ws_create_conf,
     .map_target = ws_map_target,
     .register_hooks = ws_register_hooks,
+    .post_config = ws_post_config,
     .worker_init = ws_worker_init,
     .worker_exit = ws_worker_exit,
     .handler = ws_handler,

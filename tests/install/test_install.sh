@@ -40,6 +40,11 @@ step "check the installed tree"
 need() { [ -e "$root/$1" ] || fail "not installed: $1"; echo "   ok $1"; }
 need bin/rampart-httpd
 [ -x "$root/bin/rampart-httpd" ] || fail "bin/rampart-httpd is not executable"
+if [ -e "$build/bin/rampart" ]; then   # mod_js's front-end, built with it
+    need bin/rampart
+    need include/rampart/rp_js.h
+    "$root/bin/rampart" -V >/dev/null 2>&1 || fail "installed rampart -V failed (librampart not found?)"
+fi
 compgen -G "$root/lib/librampart.so*" >/dev/null || fail "not installed: lib/librampart.so*"
 need lib/librampart.so      # the development link plugins link with
 need lib/librampart.so.0    # the SONAME the executables need

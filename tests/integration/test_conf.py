@@ -211,6 +211,45 @@ class TestCheck(unittest.TestCase):
         self.assertIn("testhooks", r.stdout + r.stderr)
         self.assertIn("static", r.stdout + r.stderr)
 
+    def test_version_build_details(self):
+        r = run_httpd(["-V"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for lib in ("OpenSSL:", "libevent:", "llhttp:", "PCRE2:", "module dir:"):
+            self.assertRegex(r.stdout, r"(?m)^%s\s+\S" % lib)
+        self.assertRegex(r.stdout, r"(?m)^module dir:\s+/")
+
+    def test_short_version(self):
+        for flag in ("-v", "--version"):
+            r = run_httpd([flag])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^rampart/\d+\.\d+\.\d+\n$")
+
+    def test_help_lists_every_option(self):
+        r = run_httpd(["-h"])
+        self.assertEqual(r.returncode, 0)
+        for opt in ("-f ", "-c ", "-t ", "--dump-hooks", "-T ", "-L ", "-s ", "-v, --version",
+                    "-V ", "-h, --help"):
+            self.assertIn(opt, r.stdout)
+
+    def test_effective_configuration(self):
+        self.cd.write("inc.conf", "# included\nThreads 3\n")
+        self.cd.write("my www/index.html", "x")
+        path = self.cd.write("t.conf", "LoadModule static mod_static.so\n\n"
+                                        "include inc.conf\nMap / 'my www'\n")
+        r = run_httpd(["-T", "-f", path, "-c", "AccessLog \"/tmp/a b.log\""])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertIn("# 4 directives took effect", out)
+        lines = [l for l in out.splitlines() if not l.startswith("#")]
+        self.assertEqual(lines[0], "LoadModule static mod_static.so    # line 1")
+        self.assertEqual(lines[1], "Threads 3    # line 2")  # inc.conf, canonical spelling
+        self.assertEqual(lines[2], 'Map / "my www"    # line 4')  # as written
+        self.assertEqual(lines[3], 'AccessLog "/tmp/a b.log"    # line 1')
+        self.assertRegex(out, r"(?m)^# .*/inc\.conf$")
+        self.assertIn("# <command line -c>", out)
+        self.assertNotIn("nclude", "\n".join(lines))
+        self.assertIn("is OK", out)
+
     def test_embedded_default_is_valid(self):
         r = run_httpd(["-t"])
         self.assertEqual(r.returncode, 0, r.stderr)

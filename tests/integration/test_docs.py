@@ -96,3 +96,35 @@ class TestManPageFlags(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+START_C = os.path.join(REPO, "modules", "mod_js", "start.c")
+MAN1 = os.path.join(REPO, "man", "man1", "rampart.1")
+
+
+class TestStartOptionTable(unittest.TestCase):
+    """start()'s options are one table in start.c (opt_defs[]); the option ->
+    directive table of rampart(1) must list each of them with its directive
+    and nothing else."""
+
+    def test_man_table_matches_opt_defs(self):
+        src = read(START_C)
+        table = src[src.index("static const opt_def opt_defs[]"):]
+        table = table[:table.index("};")]
+        defs = re.findall(r'\{"(\w+)", "(\w+)", opt_\w+,', table)
+        self.assertGreater(len(defs), 30)
+        man = read(MAN1)
+        sect = man[man.index(".SH START() OPTIONS"):]
+        rows = sect[sect.index(".TS"):sect.index(".TE")].splitlines()[2:]
+        documented = {}
+        for row in rows:
+            if "\t" not in row or row.startswith("\\fB"):
+                continue
+            opts, dirs = row.split("\t", 1)
+            for o in opts.split(","):
+                documented[o.strip()] = dirs
+        self.assertEqual(sorted(documented), sorted(o for o, _ in defs),
+                         "rampart(1)'s START() OPTIONS table and start.c's opt_defs[] differ")
+        for option, directive in defs:
+            self.assertRegex(documented[option], r"\b%s\b" % directive,
+                             "rampart(1) should say option %s becomes %s" % (option, directive))

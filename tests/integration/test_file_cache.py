@@ -202,6 +202,49 @@ JS_FILES = {
 
 
 @unittest.skipUnless(HAVE_JS, "mod_js.so not built")
+class RangeCap(unittest.TestCase):
+    """DefaultRangeMBytes: an open-ended "bytes=N-" gets a part of a big
+    file; closed and suffix ranges are as asked."""
+
+    DATA = bytes(range(256)) * (3 * 4096)  # 3 MiB
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(conf="LoadModule static mod_static.so\nMap / {www}\n"
+                              "DefaultRangeMBytes 1\n", files={"www/big.bin": cls.DATA})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+
+    def test_open_ended_is_capped(self):
+        st, hd, body = self.srv.get("/big.bin", {"Range": "bytes=100-"})
+        self.assertEqual(st, 206)
+        self.assertEqual(hd["content-range"], "bytes 100-1048675/3145728")
+        self.assertEqual(body, self.DATA[100:100 + 1048576])
+        # near the end the rest is shorter than the cap
+        st, hd, body = self.srv.get("/big.bin", {"Range": "bytes=3145000-"})
+        self.assertEqual((st, hd["content-range"]), (206, "bytes 3145000-3145727/3145728"))
+
+    def test_closed_and_suffix_ranges_are_not(self):
+        st, hd, body = self.srv.get("/big.bin", {"Range": "bytes=0-2097151"})
+        self.assertEqual((st, len(body)), (206, 2097152))
+        st, hd, body = self.srv.get("/big.bin", {"Range": "bytes=-2000000"})
+        self.assertEqual((st, len(body)), (206, 2000000))
+        self.assertEqual(body, self.DATA[-2000000:])
+
+    def test_bad_values(self):
+        for v in ("0", "2000", "x"):
+            srv = Server(conf="DefaultRangeMBytes %s\n" % v, start=False)
+            try:
+                r = run_httpd(["-t", "-f", srv.conf_path])
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("DefaultRangeMBytes: '%s' must be megabytes" % v, r.stderr)
+            finally:
+                srv.cleanup()
+
+
 class JsFileReplies(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

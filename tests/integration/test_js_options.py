@@ -127,6 +127,33 @@ class TestBadOptions(unittest.TestCase):
             self.assertNotEqual(s.connect_ex(("127.0.0.1", srv.port)), 0)
             s.close()
 
+    def test_unknown_option_did_you_mean(self):
+        script = r'''
+var s = require("rampart-server");
+[{mpa: {}}, {Threads: 2}, {maxbodysize: 5}, {scriptTimout: 1}, {zzzqqq: 1}].forEach(function (o) {
+    try { s.start(o); console.log("started"); }
+    catch (e) { console.log(JSON.stringify([e.name, e.message])); }
+});
+console.log("DONE");
+'''
+        srv = JsServer(script, start=False)
+        with srv:
+            srv.start(wait=False)
+            self.assertEqual(srv.wait(), 0, srv.output())
+            out = srv.stdout()
+            self.assertIn("DONE", out)
+            got = [json.loads(l) for l in out.splitlines() if l.startswith("[")]
+            self.assertEqual(got[:4], [
+                ["TypeError", "start(): unknown option 'mpa'; did you mean 'map'?"],
+                ["TypeError", "start(): unknown option 'Threads'; did you mean 'threads'?"],
+                ["TypeError", "start(): unknown option 'maxbodysize'; did you mean 'maxBodySize'?"],
+                ["TypeError", "start(): unknown option 'scriptTimout'; did you mean "
+                              "'scriptTimeout'?"]])
+            # nothing near: the list of known options, from the same table
+            self.assertEqual(got[4][0], "TypeError")
+            self.assertRegex(got[4][1], r"^start\(\): unknown option 'zzzqqq' \(known: bind, user, "
+                             r".*\bmap\)$")
+
     def test_uncaught_bad_option_exits_nonzero(self):
         srv = JsServer('require("rampart-server").start({threads: "many"});\n', start=False)
         with srv:

@@ -133,6 +133,30 @@ class TestErrors(JsCase):
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, r"main\.js:3: uncaught error: Error: readFile\('/nonexistent/x'\)")
 
+    def test_traces_name_scripts_not_c_sources(self):
+        files = {"lib/bad_syntax.js": "var x = 1;\n\nvar y = ;\n",
+                 "lib/bad_run.js": "module.exports = function () {\n  return null.boom;\n};\n"}
+        bad_run = os.path.join(self.dir, "lib", "bad_run.js")
+        bad_syntax = os.path.join(self.dir, "lib", "bad_syntax.js")
+        # raised inside Duktape (a C source) in a module's function
+        r = self.run_js("var f = require('./lib/bad_run.js');\nf();\n", files=files, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("uncaught error: TypeError: cannot read property 'boom' of null", r.stderr)
+        self.assertIn("    at [anon] (%s:2)\n" % bad_run, r.stderr)
+        self.assertRegex(r.stderr, r"    at global \(.*main\.js:2\)")
+        self.assertNotIn(".c:", r.stderr)
+        self.assertNotIn("preventsyield", r.stderr)
+        # a syntax error in a required module: the module's file:line comes first
+        r = self.run_js("\nrequire('./lib/bad_syntax.js');\n", files=files, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("%s:3: uncaught error: SyntaxError: " % bad_syntax),
+                        r.stderr)
+        self.assertIn("\n    at %s:3\n" % bad_syntax, r.stderr)
+        self.assertNotIn(".c:", r.stderr)
+        # console.log of an Error prints the same trace
+        r = self.run_js("try { null.x; } catch (e) { console.log(e); }\n")
+        self.assertRegex(r.stdout, r"^TypeError: .*\n    at global \(.*main\.js:1\)\n$")
+
     def test_thrown_non_error(self):
         r = self.run_js("throw 'plain string';", check=False)
         self.assertEqual(r.returncode, 1)

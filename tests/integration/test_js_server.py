@@ -522,6 +522,61 @@ class TestNotFoundAndDirs(unittest.TestCase):
             self.assertEqual(srv.get("/noindex/")[0], 403)
 
 
+TRACES = r'''
+var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:{port}",
+    user: "nobody",
+    developerMode: true,
+    threads: 1,
+    map: {
+        "/route": function (req) {
+            throw new Error("route failure");                      // ROUTE-LINE
+        },
+        "/module": function (req) { return require("./lib/thrower.js").boom(); },
+        "/internal": function (req) { return req.nothing.here; }   // INTERNAL-LINE
+    }
+});
+'''
+THROWER = "exports.x = 1;\nexports.boom = function () {\n  throw new TypeError('module failure');\n};\n"
+
+
+@unittest.skipUnless(HAVE_RAMPART, "build/bin/rampart not built")
+class TestErrorTraces(unittest.TestCase):
+    """The trace of a route's error (developerMode page and error log) names
+    the script's file:line, never a C source of Duktape or mod_js."""
+
+    def line_of(self, mark):
+        return [i + 1 for i, l in enumerate(TRACES.split("\n")) if mark in l][0]
+
+    def test_route_and_module_errors_show_script_lines(self):
+        with JsServer(TRACES, files={"lib/thrower.js": THROWER}) as srv:
+            script = os.path.join(srv.dir, "test.js")
+            thrower = os.path.join(srv.dir, "lib", "thrower.js")
+            cases = {
+                "/route": ("Error: route failure",
+                           ["(%s:%d)" % (script, self.line_of("ROUTE-LINE"))]),
+                "/module": ("TypeError: module failure", ["(%s:3)" % thrower]),
+                # raised inside Duktape (a C source): the script's line still shows
+                "/internal": ("TypeError: cannot read property",
+                              ["(%s:%d)" % (script, self.line_of("INTERNAL-LINE"))]),
+            }
+            for path, (first, places) in cases.items():
+                st, hd, body = srv.get(path)
+                text = body.decode()
+                self.assertEqual(st, 500, text)
+                self.assertIn(first, text)
+                for place in places:
+                    self.assertIn(place, text, path)
+                self.assertNotIn(".c:", text, path)
+                self.assertNotIn("preventsyield", text, path)
+            # the error log holds the same traces
+            wait_until(lambda: "GET /internal" in srv.stderr(), 10, what="the error log line")
+            log = srv.stderr()
+            self.assertIn("(%s:3)" % thrower, log)
+            self.assertNotIn(".c:", log)
+
+
 TIMEOUT = r'''
 var server = require("rampart-server");
 var kept = "still here";

@@ -310,3 +310,43 @@ class TestManPages(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestProcTitle(unittest.TestCase):
+    """AppendProcTitle: the command line ps shows names the listening
+    addresses; without it, it is left alone."""
+
+    def cmdline(self, pid):
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+
+    def test_httpd(self):
+        srv = Server(conf="AppendProcTitle on\n", files={"www/x": b"x"})
+        try:
+            # the port answers a moment before the title is written
+            want = " 127.0.0.1:%d" % srv.port
+            wait_until(lambda: self.cmdline(srv.pid).endswith(want), 10, what="the title")
+            self.assertIn(" -f %s" % srv.conf_path, self.cmdline(srv.pid))
+            # options kept from argv still work: a reload re-reads the same file
+            srv.send_signal(signal.SIGHUP)
+            srv.wait_log("configuration reloaded")
+            self.assertEqual(srv.get("/")[0], 404)
+        finally:
+            srv.stop()
+            srv.cleanup()
+        srv = Server(conf="", files={"www/x": b"x"})
+        try:
+            self.assertNotIn("127.0.0.1:%d" % srv.port, self.cmdline(srv.pid))
+        finally:
+            srv.stop()
+            srv.cleanup()
+
+    def test_js(self):
+        from jsrun import JsServer
+        script = ('require("rampart-server").start({bind: "127.0.0.1:{port}", user: "nobody", '
+                  'appendProcTitle: true, map: {"/": function () { return {txt: "t"}; }}});\n')
+        with JsServer(script) as srv:
+            self.assertEqual(srv.get("/")[2], b"t")
+            want = " 127.0.0.1:%d" % srv.port
+            wait_until(lambda: self.cmdline(srv.proc.pid).endswith(want), 10, what="the title")
+            self.assertIn("test.js", self.cmdline(srv.proc.pid))

@@ -151,6 +151,39 @@ static void includes(void)
     rp_server_free(s);
 }
 
+/* rp_suggest: the "did you mean" of unknown directives (and of start()). */
+static void did_you_mean(void)
+{
+    CHECK(rp_edit_distance("Threads", "threads") == 0);
+    CHECK(rp_edit_distance("mpa", "map") == 1); /* a swap is one edit */
+    CHECK(rp_edit_distance("", "abc") == 3);
+    CHECK(rp_edit_distance("Thraeds", "Threads") == 1);
+    CHECK(rp_edit_distance("ScriptTimout", "ScriptTimeout") == 1);
+
+    const char *cands[] = {"Bind", "Threads", "UseThreads", "Log", "Map", NULL};
+    const char *best = NULL;
+    for (int i = 0; cands[i]; i++)
+        rp_suggest("Thredas", cands[i], &best);
+    CHECK_STR(best, "Threads");
+    best = NULL;
+    for (int i = 0; cands[i]; i++)
+        rp_suggest("Frobnicate", cands[i], &best);
+    CHECK_STR(best, NULL);
+    best = NULL;
+    for (int i = 0; cands[i]; i++)
+        rp_suggest("X", cands[i], &best); /* one letter is too short to guess from */
+    CHECK_STR(best, NULL);
+
+    rp_server *s = rp_server_new();
+    CHECK_STR(conf_err(s, "Thraeds 2"), "test.conf:1: unknown directive 'Thraeds'; did you mean "
+                                        "'Threads'?");
+    CHECK_STR(conf_err(s, "KeepAliveTimout 5"), "test.conf:1: unknown directive "
+                                                "'KeepAliveTimout'; did you mean "
+                                                "'KeepAliveTimeout'?");
+    CHECK_STR(conf_err(s, "Frobnicate 1"), "test.conf:1: unknown directive 'Frobnicate'");
+    rp_server_free(s);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -160,6 +193,7 @@ int main(void)
     messages();
     bind_forms();
     includes();
+    did_you_mean();
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -2,9 +2,11 @@
  *
  *     rampart script.js [args...]
  *
- * mod_js is loaded through the ordinary module loader (a bootstrap
- * configuration holding only "LoadModule js mod_js.so"); the script runner is
- * the "js" service it publishes.  The core never sees Duktape. */
+ * mod_js's front-end, beside it so the core names no feature: mod_js is
+ * loaded through the ordinary module loader (a bootstrap configuration
+ * holding only "LoadModule js mod_js.so"); the script runner is the "js"
+ * service it publishes (rp_js.h).  Neither this file nor the core sees
+ * Duktape. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "rampart.h"
-
-/* The layout of mod_js's service "js" version 1 (js_service_v1 in
- * modules/mod_js/js_int.h): newer versions keep it as their prefix. */
-typedef struct rp_js_service_v1 {
-    int (*run_script)(int argc, char **argv);
-} rp_js_service_v1;
+#include "rp_js.h"
 
 /* Kept for the life of the process: mod_js's code must stay loaded while
  * the script (and any server it starts) runs. */
@@ -48,6 +45,7 @@ static char *builtin_demo(void)
 
 int main(int argc, char **argv)
 {
+    rp_proc_title_init(argc, argv);
     char *demo_argv[] = {argv[0], NULL, NULL};
     if (argc < 2) {
         demo_argv[1] = builtin_demo();
@@ -102,7 +100,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rampart: cannot load mod_js: %s\n", err ? err : "unknown error");
         return 1;
     }
-    const rp_js_service_v1 *js = rp_service_get("js", 1);
+    const rp_js_service_v1 *js = rp_service_get(RP_JS_SERVICE, RP_JS_SERVICE_VERSION);
     if (!js || !js->run_script) {
         fprintf(stderr, "rampart: mod_js did not publish the script runner (service js/1)\n");
         return 1;

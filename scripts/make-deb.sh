@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# make-deb.sh - build the Debian package rampart_<version>_<arch>.deb.
+#
+#   scripts/make-deb.sh [OUT_DIR]          (default: build-deb/)
+#
+# A build of its own (build-deb/tree: prefix /usr, configuration in
+# /etc/rampart, no tests), installed into a staging directory, adjusted for
+# the package (logs in /var/log/rampart, User www-data), then packed with
+# dpkg-deb.  Dependencies come from dpkg-shlibdeps.  packaging/deb/ holds the
+# control template, the maintainer scripts and the logrotate file.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:-$ROOT/build-deb}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+TREE=$OUT/tree
+STAGE=$OUT/stage
+JOBS=${JOBS:-$(nproc)}
+die() { echo "make-deb: $*" >&2; exit 1; }
+for t in dpkg-deb dpkg-shlibdeps fakeroot; do
+    command -v "$t" >/dev/null || die "$t not found (Debian packages dpkg-dev and fakeroot)"
+done
+
+cmake -S "$ROOT" -B "$TREE" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+    -DCMAKE_INSTALL_SYSCONFDIR=/etc -DRP_TESTS=OFF >/dev/null
+cmake --build "$TREE" -j"$JOBS" >/dev/null
+rm -rf "$STAGE"
+DESTDIR="$STAGE" cmake --install "$TREE" >/dev/null
+
+# The packaged configuration: files for the logs, www-data after binding.
+conf=$STAGE/etc/rampart/rampart-httpd.conf
+[ -f "$conf" ] || die "no $conf after install"
+sed -i -e 's|^#AccessLog /var/log/rampart/access.log$|AccessLog /var/log/rampart/access.log|' \
+    -e 's|^#ErrorLog /var/log/rampart/error.log$|ErrorLog /var/log/rampart/error.log|' \
+    -e 's|^#User nobody$|User www-data|' "$conf"
+for want in "AccessLog /var/log/rampart/access.log" "ErrorLog /var/log/rampart/error.log" \
+    "User www-data"; do
+    grep -qx "$want" "$conf" || die "conf/rampart-httpd.conf changed: cannot set '$want'"
+done
+install -D -m 0644 "$ROOT/packaging/deb/logrotate" "$STAGE/etc/logrotate.d/rampart-httpd"
+install -d -m 0755 "$STAGE/usr/share/doc/rampart"
+cp "$ROOT/README.md" "$STAGE/usr/share/doc/rampart/README.md"
+
+# Control files.
+version=$(sed -n 's/^project(rampart VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
+[ -n "$version" ] || die "no project version in CMakeLists.txt"
+arch=$(dpkg --print-architecture)
+mkdir -p "$STAGE/DEBIAN" "$OUT/shlibs/debian"
+: >"$OUT/shlibs/debian/control" # dpkg-shlibdeps wants to be in a source tree
+mapfile -t elfs < <(find "$STAGE/usr" -type f \( -perm -u+x -o -name '*.so*' \) \
+    -exec sh -c 'head -c4 "$1" | grep -q ELF' _ {} \; -print)
+depends=$(cd "$OUT/shlibs" && dpkg-shlibdeps -O -l"$STAGE/usr/lib/$(gcc -print-multiarch)" \
+    "${elfs[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+[ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
+size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+sed -e "s/@VERSION@/$version-1/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
+    -e "s/@DEPENDS@/$depends/" "$ROOT/packaging/deb/control.in" >"$STAGE/DEBIAN/control"
+(cd "$STAGE" && find etc -type f | sed 's|^|/|' | sort) >"$STAGE/DEBIAN/conffiles"
+for s in postinst prerm postrm; do
+    install -m 0755 "$ROOT/packaging/deb/$s" "$STAGE/DEBIAN/$s"
+done
+
+deb=$OUT/rampart_${version}-1_${arch}.deb
+fakeroot dpkg-deb --build -Zxz "$STAGE" "$deb" >/dev/null
+echo "$deb"

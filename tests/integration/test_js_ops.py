@@ -1,0 +1,113 @@
+"""start() options for operations: rateLimit, logFormat, requestId,
+defaultRangeMBytes, metrics, statusPage - each becomes its directive and
+behaves as the conf form does (the conf forms have their own tests).
+
+Run: cd tests/integration && python3 -m unittest test_js_ops -v
+"""
+
+import json
+import os
+import unittest
+
+from jsrun import JsServer, wait_until
+
+SCRIPT = r'''
+var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:{port}",
+    user: "nobody",
+    threads: 2,
+    log: true,
+    accessLog: "{dir}/access.log",
+    errorLog: "{dir}/error.log",
+    logFormat: "json",
+    requestId: true,
+    defaultRangeMBytes: 0.5,
+    rateLimit: {"/limited/": {rate: 2, window: 600, key: "header:X-User"}},
+    metrics: "/metrics",
+    statusPage: "/status",
+    map: {
+        "/": "{dir}/www",
+        "/limited/x": function (req) { return {txt: "ok"}; }
+    }
+});
+'''
+
+FILES = {"www/index.html": "home\n", "www/big.bin": "b" * (1 << 20)}
+
+
+class JsOps(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(SCRIPT, files=FILES)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def test_rate_limit(self):
+        a = {"X-User": "a"}
+        got = [self.srv.get("/limited/x", headers=a)[0] for _ in range(3)]
+        self.assertEqual(got, [200, 200, 429])
+        self.assertEqual(self.srv.get("/limited/x", headers={"X-User": "b"})[0], 200)
+
+    def test_json_log_and_request_id(self):
+        st, hd, _ = self.srv.get("/index.html?jslog=1", headers={"X-Request-Id": "js-77"})
+        self.assertEqual((st, hd["x-request-id"]), (200, "js-77"))
+        log = os.path.join(self.srv.dir, "access.log")
+
+        def line():
+            if not os.path.exists(log):
+                return None
+            with open(log) as f:
+                for l in f:
+                    if "jslog=1" in l:
+                        return json.loads(l)
+            return None
+        obj = wait_until(line, 10, what="the JSON access log line")
+        self.assertEqual((obj["uri"], obj["status"], obj["request_id"]),
+                         ("/index.html?jslog=1", 200, "js-77"))
+
+    def test_range_cap(self):
+        st, hd, body = self.srv.get("/big.bin", headers={"Range": "bytes=10-"})
+        self.assertEqual((st, len(body)), (206, 524288))
+
+    def test_metrics_and_status(self):
+        self.srv.get("/index.html")
+        st, hd, body = self.srv.get("/metrics")
+        self.assertEqual(st, 200)
+        self.assertIn(b'rampart_http_requests_total{method="GET",code="2xx"}', body)
+        st, hd, body = self.srv.get("/status")
+        self.assertEqual(st, 200)
+        self.assertIn(b"worker thread(s)", body)
+
+    def test_bad_values(self):
+        script = r'''
+var s = require("rampart-server");
+[{rateLimit: 5}, {rateLimit: {"/a/": 5}}, {rateLimit: {"/a/": {rate: "two", window: 1}}},
+ {rateLimit: {"/a/": {rate: 1, window: 1, key: 7}}}, {metrics: "metrics"}, {statusPage: 1},
+ {logFormat: 1}, {requestId: "yes"}, {defaultRangeMBytes: 0}].forEach(function (o) {
+    try { s.start(o); console.log("started"); }
+    catch (e) { console.log(JSON.stringify([e.name, e.message])); }
+});
+console.log("DONE");
+'''
+        srv = JsServer(script, start=False)
+        with srv:
+            srv.start(wait=False)
+            self.assertEqual(srv.wait(), 0, srv.output())
+            out = srv.stdout()
+            self.assertIn("DONE", out)
+            msgs = [json.loads(l)[1] for l in out.splitlines() if l.startswith("[")]
+            self.assertEqual(len(msgs), 9, out)
+            self.assertNotIn("started", out)
+            for want in ("'rateLimit' must be an object", "rateLimit['/a/'] must be",
+                         "rateLimit['/a/'].rate must be a number",
+                         "rateLimit['/a/'].key must be a string", "'metrics' must be a path",
+                         "'statusPage' must be a path", "'logFormat' must be",
+                         "'requestId' must be true or false", "'defaultRangeMBytes'"):
+                self.assertTrue(any(want in m for m in msgs), "%r not in %r" % (want, msgs))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,183 @@
+"""mod_metrics against the real rampart-httpd: /metrics and the status page.
+
+Covers: request counts by method and status class, body bytes in and out,
+the duration histogram (cumulative buckets, count), per-worker gauges,
+gzip cache hits and misses, rate-limit counters, promtool's check of the
+whole exposition, the HTML status page (escaped), 405 for other methods,
+and Map target errors.
+
+Run: cd tests/integration && python3 -m unittest test_metrics -v
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from rptest import Server, run_httpd, wait_until
+from wsclient import WSClient
+
+BODY = b"<p>" + b"compressible text " * 200 + b"</p>\n"
+FILES = {"www/index.html": b"home\n", "www/big.html": BODY}
+
+CONF = """LoadModule static mod_static.so
+LoadModule gzip mod_gzip.so
+LoadModule ratelimit mod_ratelimit.so
+LoadModule metrics mod_metrics.so
+LoadModule ws mod_ws.so
+Map ws:/echo ws:echo
+Map /metrics metrics:
+Map /server-status metrics:status
+Map / {www}
+CompressFiles on
+RateLimit /limited/ 1 600
+"""
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+
+
+def parse(text):
+    """{"name{labels}": value} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+class MetricsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(conf=CONF, files=FILES, threads=2)
+        os.chmod(cls.srv.www, 0o777)  # the server (nobody when root) makes .gzipcache/
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.cleanup()
+
+    def scrape(self):
+        st, hd, body = self.srv.get("/metrics")
+        self.assertEqual(st, 200)
+        self.assertTrue(hd["content-type"].startswith("text/plain; version=0.0.4"))
+        return body.decode(), parse(body.decode())
+
+    def settled(self, n):
+        """Wait until n requests are in the access log: the metrics LOG
+        hook runs before the access log's, so they are counted too."""
+        wait_until(lambda: len(self.srv.access_log().splitlines()) >= n, 10,
+                   what="%d access log lines" % n)
+
+    def test_counts_and_histogram(self):
+        srv = self.srv
+        before = len(srv.access_log().splitlines())
+        _, m0 = self.scrape()
+        for _ in range(3):
+            self.assertEqual(srv.get("/index.html")[0], 200)
+        self.assertEqual(srv.get("/missing")[0], 404)
+        st, _, _ = srv.request("DELETE", "/index.html")
+        self.assertEqual(st, 405)
+        st, _, _ = srv.request("POST", "/metrics", body=b"12345")
+        self.assertEqual(st, 405)
+        self.settled(before + 7)
+        _, m1 = self.scrape()
+
+        def delta(k):
+            return m1.get(k, 0) - m0.get(k, 0)
+        get2 = 'rampart_http_requests_total{method="GET",code="2xx"}'
+        self.assertEqual(delta(get2), 4)  # three pages and the first scrape
+        self.assertEqual(delta('rampart_http_requests_total{method="GET",code="4xx"}'), 1)
+        self.assertEqual(delta('rampart_http_requests_total{method="DELETE",code="4xx"}'), 1)
+        self.assertEqual(delta('rampart_http_requests_total{method="POST",code="4xx"}'), 1)
+        self.assertGreaterEqual(delta("rampart_http_request_body_bytes_total"), 5)
+        self.assertGreaterEqual(delta("rampart_http_response_body_bytes_total"), 3 * 5)
+        buckets = sorted((float(re.search(r'le="([^"]+)"', k).group(1)), v)
+                         for k, v in m1.items()
+                         if k.startswith("rampart_http_request_duration_seconds_bucket"))
+        counts = [v for _, v in buckets]
+        self.assertEqual(counts, sorted(counts))  # cumulative
+        self.assertEqual(buckets[-1][0], float("inf"))
+        self.assertEqual(buckets[-1][1], m1["rampart_http_request_duration_seconds_count"])
+        self.assertEqual(delta("rampart_http_request_duration_seconds_count"), 7)
+        for w in (0, 1):
+            self.assertIn('rampart_worker_connections{worker="%d"}' % w, m1)
+            self.assertIn('rampart_worker_busy_seconds{worker="%d"}' % w, m1)
+
+    def test_promtool_accepts_the_exposition(self):
+        promtool = shutil.which("promtool")
+        if not promtool:
+            self.skipTest("promtool not installed (scripts/install-deps.sh --test)")
+        text, _ = self.scrape()
+        r = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_gzip_cache_and_ratelimit_series(self):
+        srv = self.srv
+        _, m0 = self.scrape()
+        gz = {"Accept-Encoding": "gzip"}
+        self.assertEqual(srv.get("/big.html", gz)[1].get("content-encoding"), "gzip")
+        copy = os.path.join(srv.www, ".gzipcache", "big.html.gz")
+        wait_until(lambda: os.path.exists(copy), 10, what="the .gzipcache copy")
+        self.assertEqual(srv.get("/big.html", gz)[1].get("content-encoding"), "gzip")
+        self.assertEqual([srv.get("/limited/x")[0] for _ in range(2)], [404, 429])
+        before = len(srv.access_log().splitlines())
+        self.settled(before)
+        _, m1 = self.scrape()
+        self.assertGreaterEqual(m1["rampart_gzip_cache_misses_total"] -
+                                m0.get("rampart_gzip_cache_misses_total", 0), 1)
+        self.assertGreaterEqual(m1["rampart_gzip_cache_hits_total"] -
+                                m0.get("rampart_gzip_cache_hits_total", 0), 1)
+        self.assertGreaterEqual(m1["rampart_ratelimit_refused"], 1)
+        self.assertIn("rampart_ratelimit_evicted", m1)
+
+    def test_websocket_series(self):
+        _, m0 = self.scrape()
+        c = WSClient.connect("127.0.0.1", self.srv.port, "/echo")
+        try:
+            for i in range(3):
+                c.send_text("m%d" % i)
+                self.assertEqual(c.recv_message()[1], ("m%d" % i).encode())
+            _, m1 = self.scrape()
+            self.assertEqual(m1["rampart_websockets_open"] - m0["rampart_websockets_open"], 1)
+            for k in ("rampart_websocket_messages_received_total",
+                      "rampart_websocket_messages_sent_total"):
+                self.assertEqual(m1[k] - m0[k], 3, k)
+        finally:
+            c.close()
+            c.shutdown()
+        wait_until(lambda: self.scrape()[1]["rampart_websockets_open"] ==
+                   m0["rampart_websockets_open"], 10, what="the websocket counted closed")
+
+    def test_status_page(self):
+        st, hd, body = self.srv.get("/server-status")
+        self.assertEqual(st, 200)
+        self.assertTrue(hd["content-type"].startswith("text/html"))
+        page = body.decode()
+        self.assertIn("worker thread(s)", page)
+        self.assertIn("rampart_http_requests_total{method=&quot;GET&quot;,code=&quot;2xx&quot;}",
+                      page)
+        self.assertNotIn('{method="', page)  # escaped
+        st, hd, body = self.srv.request("HEAD", "/server-status")
+        self.assertEqual((st, body), (200, b""))
+
+
+class MetricsConf(unittest.TestCase):
+    def test_bad_target(self):
+        srv = Server(conf="LoadModule metrics mod_metrics.so\nMap /m metrics:bogus\n",
+                     start=False)
+        try:
+            r = run_httpd(["-t", "-f", srv.conf_path])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertRegex(r.stderr, r"rampart\.conf:\d+: Map /m metrics:bogus")
+            self.assertIn("metrics:status", r.stderr)
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
