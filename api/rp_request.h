@@ -167,4 +167,10 @@ RP_API int rp_worker_index(const rp_worker *w);
 RP_API void *rp_worker_ctx(const rp_worker *w, const rp_module *m);
 RP_API void rp_worker_set_ctx(rp_worker *w, const rp_module *m, void *ctx);
 
+/* The body cannot be completed as its head promised (a proxied upstream
+ * cut it short): the client's connection closes after what was sent, with
+ * no final chunk, so the client sees a truncated response, never a complete
+ * one.  Finish with rp_resp_finish as usual. */
+RP_API void rp_resp_abort(rp_req *r);
+
 #endif

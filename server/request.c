@@ -398,3 +398,10 @@ RP_API void rp_req_set_user(rp_req *r, const char *user)
 }
 
 RP_API const char *rp_req_user(const rp_req *r) { return r->user; }
+
+RP_API void rp_resp_abort(rp_req *r)
+{
+    r->close_after = true;
+    r->keepalive = false;
+    r->chunked = false; /* no last chunk: the client must not take the body as whole */
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# bench/proxy.sh - reverse proxying: a 1 KiB file from an nginx upstream,
+# through rampart-httpd (mod_proxy) and through nginx (proxy_pass), same
+# upstream, same run.
+#
+#   upstream: nginx, 1 worker, serving 1k.txt (shared by both proxies)
+#   ours:     "Map / proxy:http://127.0.0.1:UP/", Threads W (keep-alive pool)
+#   nginx:    proxy_pass to an upstream block with keepalive 32,
+#             proxy_http_version 1.1, worker_processes W
+#
+# wrk runs alternate ours, nginx, ours, nginx (BENCH_ROUNDS each); the
+# table shows the medians of req/s and p99, their ratio, and each proxy's
+# CPU time per request (user + system of the proxy's processes over its
+# runs, the upstream excluded).  Each proxy's answer is checked first.
+#
+# Then one big download (BENCH_PROXY_BIG_MB, default 1024 MiB, a sparse
+# file) through each proxy with curl: time, and the growth of our peak RSS
+# (VmHWM) over it - the response is streamed, so it must stay small.
+#
+# Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
+# BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
+# BENCH_WORKERS (1; first value used).  It starts only its own three
+# servers, stops them by pid on exit, and uses 127.0.0.1 only.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bench_init proxy 2 1
+WORKERS=${WORKERS%% *}
+bench_need bin/rampart-httpd modules/mod_proxy.so
+httpd="$build_dir/bin/rampart-httpd"
+nginx=$(bench_nginx)
+
+mkdir -p "$tmp/www"
+head -c 1024 /dev/zero | tr '\0' 'a' >"$tmp/www/1k.txt"
+BIG_MB=${BENCH_PROXY_BIG_MB:-1024}
+[[ "$BIG_MB" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PROXY_BIG_MB must be a positive integer"
+truncate -s "${BIG_MB}M" "$tmp/www/big.bin"
+chmod -R a+rX "$tmp/www"
+
+up_port=$(free_port)
+ours_port=$(free_port)
+nginx_port=$(free_port)
+
+nginx_conf "$tmp/up" 1 "$up_port" "$tmp/www" "    types { text/plain txt; }"
+bench_start up_pid "$tmp/up/logs/stdout" "http://127.0.0.1:$up_port/1k.txt" \
+    "$nginx" -p "$tmp/up" -c "$tmp/up/nginx.conf" -e "$tmp/up/logs/error.log"
+
+{
+    echo "LoadModule proxy mod_proxy.so"
+    echo "Bind 127.0.0.1:$ours_port"
+    echo "Threads $WORKERS"
+    echo "Log off"
+    echo "ErrorLog $tmp/rampart-error.log"
+    [ "$as_root" = 1 ] && echo "User nobody"
+    echo "Map / proxy:http://127.0.0.1:$up_port/"
+} >"$tmp/rampart.conf"
+bench_start ours_pid "$tmp/rampart.out" "http://127.0.0.1:$ours_port/1k.txt" \
+    "$httpd" -f "$tmp/rampart.conf"
+
+# nginx as the proxy: its own conf (nginx_conf serves files; this proxies)
+p="$tmp/nginx"
+mkdir -p "$p/logs" "$p/tmp"
+user_line="# not root"
+[ "$as_root" = 1 ] && user_line="user nobody nogroup;"
+cat >"$p/nginx.conf" <<NGINX
+$user_line
+daemon off;
+master_process on;
+worker_processes $WORKERS;
+pid $p/nginx.pid;
+error_log $p/logs/error.log warn;
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-1024}; }
+http {
+    access_log off;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path $p/tmp/body;
+    proxy_temp_path $p/tmp/proxy;
+    fastcgi_temp_path $p/tmp/fastcgi;
+    uwsgi_temp_path $p/tmp/uwsgi;
+    scgi_temp_path $p/tmp/scgi;
+    upstream up { server 127.0.0.1:$up_port; keepalive 32; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }
+}
+NGINX
+bench_start nginx_pid "$p/logs/stdout" "http://127.0.0.1:$nginx_port/1k.txt" \
+    "$nginx" -p "$p" -c "$p/nginx.conf" -e "$p/logs/error.log"
+
+check() { # name url
+    curl -fs -o "$tmp/check" "$2" || die "$1: request failed"
+    cmp -s "$tmp/check" "$tmp/www/1k.txt" || die "$1: body differs from the file"
+}
+check ours "http://127.0.0.1:$ours_port/1k.txt"
+check nginx "http://127.0.0.1:$nginx_port/1k.txt"
+
+ours_url="http://127.0.0.1:$ours_port/1k.txt"
+nginx_url="http://127.0.0.1:$nginx_port/1k.txt"
+echo "proxy case: 1 KiB from an nginx upstream, $WORKERS worker(s), wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, keep-alive"
+warm_up "$ours_url"
+warm_up "$nginx_url"
+ours_pids=$ours_pid
+nginx_pids=$(proc_family "$nginx_pid")
+o=(); n=(); op=(); np=(); oe=0; ne=0; ot=0; nt=0; oreq=0; nreq=0
+for r in $(seq 1 "$ROUNDS"); do
+    t0=$(cpu_ticks $ours_pids)
+    read -r a b e q <<<"$(run_wrk_n "$ours_url")"
+    t1=$(cpu_ticks $ours_pids)
+    o+=("$a"); op+=("$b"); oe=$((oe + e)); ot=$((ot + t1 - t0)); oreq=$((oreq + q))
+    printf '  round %s: ours  %10.0f req/s  p99 %8.2f ms\n' "$r" "$a" "$b"
+    t0=$(cpu_ticks $nginx_pids)
+    read -r a b e q <<<"$(run_wrk_n "$nginx_url")"
+    t1=$(cpu_ticks $nginx_pids)
+    n+=("$a"); np+=("$b"); ne=$((ne + e)); nt=$((nt + t1 - t0)); nreq=$((nreq + q))
+    printf '  round %s: nginx %10.0f req/s  p99 %8.2f ms\n' "$r" "$a" "$b"
+done
+hz=$(getconf CLK_TCK)
+om=$(median "${o[@]}"); nm=$(median "${n[@]}")
+ou=$(awk -v t="$ot" -v q="$oreq" -v hz="$hz" 'BEGIN { printf "%.1f", q ? t / hz * 1e6 / q : 0 }')
+nu=$(awk -v t="$nt" -v q="$nreq" -v hz="$hz" 'BEGIN { printf "%.1f", q ? t / hz * 1e6 / q : 0 }')
+echo
+printf '%-14s %7s %12s %12s %11s %10s %10s %12s %12s\n' case workers "ours req/s" "nginx req/s" \
+    ours/nginx "ours p99" "nginx p99" "ours us/req" "nginx us/req"
+printf '%-14s %7s %12.0f %12.0f %11s %7.2f ms %7.2f ms %12s %12s\n' "1 KiB proxied" "$WORKERS" \
+    "$om" "$nm" "$(ratio "$om" "$nm")" "$(median "${op[@]}")" "$(median "${np[@]}")" "$ou" "$nu"
+[ "$oe" = 0 ] && [ "$ne" = 0 ] || echo "errors: ours $oe, nginx $ne (numbers suspect)"
+
+# ---- one big download ------------------------------------------------------------
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+big() { # url: prints seconds
+    local t0 t1 size
+    t0=$(date +%s.%N)
+    size=$(curl -fs -o /dev/null -w '%{size_download}' "$1") || die "download failed: $1"
+    t1=$(date +%s.%N)
+    [ "$size" = $((BIG_MB * 1024 * 1024)) ] || die "short download from $1: $size bytes"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+h0=$(hwm "$ours_pid")
+c0=$(cpu_ticks $ours_pids)
+os=$(big "http://127.0.0.1:$ours_port/big.bin")
+c1=$(cpu_ticks $ours_pids)
+h1=$(hwm "$ours_pid")
+d0=$(cpu_ticks $nginx_pids)
+ns=$(big "http://127.0.0.1:$nginx_port/big.bin")
+d1=$(cpu_ticks $nginx_pids)
+oc=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+nc=$(awk -v t=$((d1 - d0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+echo
+printf '%s MiB download: ours %s s (CPU %s s), nginx %s s (CPU %s s); time ratio %s, CPU ratio %s\n' \
+    "$BIG_MB" "$os" "$oc" "$ns" "$nc" "$(ratio "$os" "$ns")" "$(ratio "$oc" "$nc")"
+echo "ours: peak RSS grew $((h1 - h0)) KiB over the download"

@@ -1,0 +1,149 @@
+/* proxy_int.h - mod_proxy's internal types, shared by its source files.
+ *
+ *   conf.c      directives, upstream URLs, "Map /key proxy:URL..." routes
+ *   upstream.c  per-worker state: keep-alive pool, balancing, passive health,
+ *               connecting (plain or TLS)
+ *   exchange.c  one proxied request: the upstream request, the streamed
+ *               response, errors, retries
+ *   tunnel.c    websockets after the 101: bytes relayed both ways
+ *   mod_proxy.c the descriptor, workers
+ */
+#ifndef PROXY_INT_H
+#define PROXY_INT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+#include <rampart.h>
+
+struct bufferevent;
+struct event;
+
+extern RP_API const rp_module rp_module_proxy;
+
+enum { PX_RR = 0, PX_LEASTCONN = 1 };
+
+/* One upstream as configured: immutable once the server runs, shared by the
+ * worker threads.  index numbers it within its configuration, for the
+ * per-worker arrays. */
+typedef struct px_upstream {
+    const char *url;      /* as written, for logs */
+    const char *host;     /* for SNI, the certificate check and Host */
+    const char *hostport; /* the Host header value: host[:port] */
+    int port;
+    int tls;
+    int insecure; /* -1: ProxyInsecure decides */
+    int index;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} px_upstream;
+
+/* One "Map" line.  Options left at -1 take the module-wide directive. */
+typedef struct px_route {
+    px_upstream **ups;
+    const char **paths; /* each upstream's base path: '/'... or "" (none given) */
+    int nups;
+    int index;            /* for the per-worker round-robin counters */
+    int balance;          /* PX_RR, PX_LEASTCONN or -1 */
+    int insecure;         /* -1, 0, 1 */
+    int preserve_host;    /* -1, 0, 1 */
+    double timeout;       /* read timeout override; < 0: ProxyReadTimeout */
+    const char **headers; /* "Name: value", NULL-terminated, or NULL */
+    int prefix;           /* the key ends in '/': the rest of the path is appended */
+    const char *key;      /* without "ws:" */
+} px_route;
+
+typedef struct px_conf {
+    double connect_timeout, read_timeout, send_timeout;
+    int preserve_host;
+    int insecure;
+    int balance;
+    long max_fails;      /* consecutive connect failures that mark an upstream down */
+    double fail_timeout; /* how long it stays down */
+    long keepalive;      /* idle connections kept per upstream and worker thread */
+    double keepalive_timeout;
+    const char **headers; /* ProxyHeader lines, "Name: value" */
+    size_t nheaders;
+    rp_pool *pool;
+    px_upstream **ups; /* every upstream of every route */
+    int nups, cap_ups;
+    int nroutes;
+    SSL_CTX *ssl_verify, *ssl_insecure; /* made in post_config if an https upstream exists */
+} px_conf;
+
+/* ---- per worker thread ------------------------------------------------- */
+
+typedef struct px_conn px_conn;
+
+typedef struct px_upstate {
+    px_conn *idle; /* keep-alive pool, most recently used first */
+    int nidle;
+    int active;        /* exchanges using it now (least connections) */
+    int fails;         /* consecutive connect failures */
+    double down_until; /* monotonic seconds; 0 = up */
+} px_upstate;
+
+typedef struct px_tunnel px_tunnel;
+
+typedef struct px_worker {
+    rp_worker *w;
+    px_conf *conf;
+    px_upstate *up; /* [conf->nups] */
+    unsigned *rr;   /* [conf->nroutes] */
+    px_tunnel *tunnels;
+    struct evbuffer *scratch; /* a request being written straight to a socket */
+    struct px_worker *tnext;  /* this thread's workers (a reload adds one) */
+} px_worker;
+
+/* An upstream connection.  While idle it sits in its upstream's pool with
+ * callbacks that notice the upstream closing it. */
+struct px_conn {
+    struct bufferevent *bev;
+    px_upstream *up;
+    px_worker *pw;
+    px_conn *next, *prev;
+    unsigned uses; /* requests sent on it before the current one */
+};
+
+double px_now(void);
+
+/* conf.c */
+extern const rp_directive px_directives[];
+void *px_create_conf(rp_pool *p);
+int px_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
+                  const char **err);
+int px_conf_ssl(px_conf *c);
+
+/* upstream.c */
+px_worker *px_worker_new(rp_worker *w, px_conf *c);
+void px_worker_free(px_worker *pw);
+void px_worker_close_idle(px_worker *pw);
+/* Pick an upstream of the route not in tried[] (marked 1), preferring ones
+ * not marked down.  NULL when every upstream was tried. */
+px_upstream *px_pick(px_worker *pw, const px_route *rt, const unsigned char *tried);
+void px_health_fail(px_worker *pw, px_upstream *up, const char *reason);
+void px_health_ok(px_worker *pw, px_upstream *up);
+/* An idle pooled connection to up, taken out of the pool, or NULL. */
+px_conn *px_pool_take(px_worker *pw, px_upstream *up);
+/* Give a connection whose exchange ended cleanly back to the pool (or
+ * close it when the pool is full). */
+void px_pool_put(px_conn *pc);
+/* A new connection, connect started; NULL if it could not even begin. */
+px_conn *px_connect(px_worker *pw, px_upstream *up);
+void px_conn_close(px_conn *pc);
+
+/* exchange.c */
+int px_handler(rp_req *r);
+void px_exchange_init(void);
+/* Free this thread's cached body buffers. */
+void px_exchange_thread_exit(void);
+
+/* tunnel.c: after the 101 both connections belong to the tunnel; the upstream's
+ * input may already hold bytes past the 101 head. */
+void px_tunnel_start(px_worker *pw, rp_worker *w, struct bufferevent *client, px_conn *pc,
+                     double idle_timeout);
+/* Graceful stop: close them from the loop, soon. */
+void px_tunnel_stop_all(px_worker *pw);
+void px_tunnel_close_all(px_worker *pw);
+
+#endif
