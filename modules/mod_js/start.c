@@ -329,6 +329,79 @@ static void opt_rate_limit(build *b, const opt_def *d)
     duk_pop(ctx);
 }
 
+/* access: {"/admin/": {allow: [...], deny: [...], basic: {realm, file}}}
+ * -> Allow, Deny, AuthBasic lines (mod_access), in that order per path, so
+ * deny: "all" is what is left after the allowed addresses. */
+static void access_list(build *b, const char *opt, const char *path, duk_idx_t rule,
+                        const char *field, const char *directive)
+{
+    duk_context *ctx = b->ctx;
+    if (!duk_get_prop_string(ctx, rule, field)) {
+        duk_pop(ctx);
+        return;
+    }
+    duk_idx_t v = duk_get_top_index(ctx);
+    if (duk_is_string(ctx, v)) { /* one address: as a one-element list */
+        duk_push_array(ctx);
+        duk_dup(ctx, v);
+        duk_put_prop_index(ctx, -2, 0);
+        duk_replace(ctx, v);
+    }
+    if (!duk_is_array(ctx, v) || duk_get_length(ctx, v) == 0)
+        (void)duk_type_error(ctx, "start(): %s['%s'].%s must be an address or a non-empty array of "
+                                  "addresses (\"10.0.0.0/8\", \"::1\", \"all\")",
+                             opt, path, field);
+    duk_idx_t l = line_begin(b, opt, directive);
+    line_arg(b, l, path);
+    for (duk_uarridx_t i = 0; i < (duk_uarridx_t)duk_get_length(ctx, v); i++) {
+        duk_get_prop_index(ctx, v, i);
+        if (!duk_is_string(ctx, -1))
+            (void)duk_type_error(ctx, "start(): %s['%s'].%s[%u] must be a string, got %s", opt,
+                                 path, field, (unsigned)i, type_of(ctx, -1));
+        const char *a = duk_get_string(ctx, -1);
+        duk_pop(ctx);
+        line_arg(b, l, a); /* the array keeps the string alive */
+    }
+    line_end(b);
+    duk_pop(ctx);
+}
+
+static void opt_access(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    want(b, d->option, duk_is_object(ctx, v) && !duk_is_array(ctx, v) && !duk_is_function(ctx, v),
+         "an object of path: {allow, deny, basic}");
+    duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        const char *path = duk_get_string(ctx, -2);
+        duk_idx_t rule = duk_get_top_index(ctx);
+        if (!duk_is_object(ctx, rule) || duk_is_array(ctx, rule) || duk_is_function(ctx, rule))
+            (void)duk_type_error(ctx, "start(): %s['%s'] must be {allow, deny, basic}, got %s",
+                                 d->option, path, type_of(ctx, rule));
+        access_list(b, d->option, path, rule, "allow", "Allow");
+        access_list(b, d->option, path, rule, "deny", "Deny");
+        if (duk_get_prop_string(ctx, rule, "basic")) {
+            duk_idx_t bs = duk_get_top_index(ctx);
+            duk_get_prop_string(ctx, bs, "realm");
+            duk_get_prop_string(ctx, bs, "file");
+            if (!duk_is_string(ctx, -2) || !duk_is_string(ctx, -1))
+                (void)duk_type_error(ctx, "start(): %s['%s'].basic must be {realm: string, file: "
+                                          "string}",
+                                     d->option, path);
+            duk_idx_t l = line_begin(b, d->option, "AuthBasic");
+            line_arg(b, l, path);
+            line_arg(b, l, duk_get_string(ctx, -3));
+            line_arg(b, l, duk_get_string(ctx, -2));
+            line_end(b);
+            duk_pop_2(ctx);
+        }
+        duk_pop(ctx);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
 /* metrics: "/metrics", statusPage: "/status" -> Map path metrics:[status] */
 static void opt_metrics_map(build *b, const opt_def *d)
 {
@@ -363,6 +436,65 @@ static void opt_dirfunc(build *b, const opt_def *d)
 }
 
 /* One entry of map: the value is at the top, key given. */
+/* One Map line for a proxy value: key proxy:URL [timeout=S] [insecure]
+ * ["Name: value"]... (mod_proxy's syntax). */
+static void proxy_line(build *b, const char *opt, const char *key, duk_idx_t v, const char *url)
+{
+    duk_context *ctx = b->ctx;
+    duk_push_sprintf(ctx, "proxy:%s", url);
+    const char *target = duk_get_string(ctx, -1);
+    duk_idx_t l = line_begin(b, opt, "Map");
+    line_arg(b, l, key);
+    line_arg(b, l, target);
+    if (duk_get_prop_string(ctx, v, "timeout")) {
+        if (!duk_is_number(ctx, -1) || !(duk_get_number(ctx, -1) > 0))
+            (void)duk_type_error(ctx, "start(): %s.timeout must be a number of seconds > 0, got %s",
+                                 opt, duk_safe_to_string(ctx, -1));
+        duk_push_sprintf(ctx, "timeout=%g", duk_get_number(ctx, -1));
+        line_arg(b, l, duk_get_string(ctx, -1));
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    if (duk_get_prop_string(ctx, v, "insecure") && duk_to_boolean(ctx, -1))
+        line_arg(b, l, "insecure");
+    duk_pop(ctx);
+    if (duk_get_prop_string(ctx, v, "headers")) {
+        duk_idx_t h = duk_get_top_index(ctx);
+        if (!duk_is_object(ctx, h) || duk_is_array(ctx, h) || duk_is_function(ctx, h))
+            (void)duk_type_error(ctx, "start(): %s.headers must be an object of name: value, got %s",
+                                 opt, type_of(ctx, h));
+        duk_enum(ctx, h, DUK_ENUM_OWN_PROPERTIES_ONLY);
+        while (duk_next(ctx, -1, 1)) {
+            duk_push_sprintf(ctx, "%s: %s", duk_get_string(ctx, -2), duk_to_string(ctx, -1));
+            line_arg(b, l, duk_get_string(ctx, -1));
+            duk_pop_3(ctx);
+        }
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    line_end(b);
+    duk_pop(ctx); /* target */
+}
+
+/* map: {"/api/": {proxy: "http://host:port/path", headers, timeout, insecure}}:
+ * HTTP requests and websockets on the path both go to the upstream (a ws://
+ * or wss:// upstream takes websockets only). */
+static void map_proxy(build *b, const char *opt, const char *key, duk_idx_t v, duk_idx_t url)
+{
+    duk_context *ctx = b->ctx;
+    if (!duk_is_string(ctx, url))
+        (void)duk_type_error(ctx, "start(): %s.proxy must be a URL string, got %s", opt,
+                             type_of(ctx, url));
+    const char *u = duk_get_string(ctx, url);
+    int ws_only = strncmp(u, "ws://", 5) == 0 || strncmp(u, "wss://", 6) == 0;
+    int ws_key = strncmp(key, "ws:", 3) == 0;
+    if (!ws_only && !ws_key)
+        proxy_line(b, opt, key, v, u);
+    duk_push_sprintf(ctx, "%s%s", ws_key ? "" : "ws:", key);
+    proxy_line(b, opt, duk_get_string(ctx, -1), v, u);
+    duk_pop(ctx);
+}
+
 static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
 {
     duk_context *ctx = b->ctx;
@@ -390,7 +522,11 @@ static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
         duk_idx_t mp = duk_get_top_index(ctx);
         duk_get_prop_string(ctx, v, "path");
         duk_idx_t p = duk_get_top_index(ctx);
-        if (!duk_is_undefined(ctx, m)) {
+        duk_get_prop_string(ctx, v, "proxy");
+        duk_idx_t px = duk_get_top_index(ctx);
+        if (!duk_is_undefined(ctx, px)) {
+            map_proxy(b, opt, key, v, px);
+        } else if (!duk_is_undefined(ctx, m)) {
             if (!duk_is_string(ctx, m))
                 (void)duk_type_error(ctx, "start(): %s.module must be a module name string, got %s",
                                      opt, type_of(ctx, m));
@@ -443,13 +579,13 @@ static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
         } else {
             (void)duk_type_error(ctx,
                                  "start(): %s must be a function, a directory string, or an "
-                                 "object with module, modulePath or path",
+                                 "object with module, modulePath, path or proxy",
                                  opt);
         }
     } else {
         (void)duk_type_error(ctx,
                              "start(): %s must be a function, a directory string, or an "
-                             "object with module, modulePath or path, got %s",
+                             "object with module, modulePath, path or proxy, got %s",
                              opt, type_of(ctx, v));
     }
     duk_set_top(ctx, opt_idx + 1);
@@ -550,6 +686,8 @@ static const opt_def opt_defs[] = {
     {"defaultRangeMBytes", "DefaultRangeMBytes", opt_seconds, 0.01, 0}, /* 0.01 to 1000 */
     {"rateLimit", "RateLimit", opt_rate_limit, 0, 0}, /* {"/path/": {rate, window, key}} */
     {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
+    {"access", "Allow", opt_access, 0, 0}, /* and Deny, AuthBasic (mod_access) */
+    {"denyHidden", "DenyHidden", opt_bool, 0, 0},
     {"scriptTimeout", "ScriptTimeout", opt_seconds, 0, 0},
     {"scriptMemoryLimit", "ScriptMemoryLimit", opt_mem_limit, 0, 0}, /* false = no cap */
     {"developerMode", "DeveloperMode", opt_bool, 0, 0},

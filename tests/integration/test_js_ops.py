@@ -109,5 +109,54 @@ console.log("DONE");
                 self.assertTrue(any(want in m for m in msgs), "%r not in %r" % (want, msgs))
 
 
+ACCESS = r'''
+var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:{port}",
+    user: "nobody",
+    threads: 2,
+    denyHidden: false,
+    access: {
+        "/admin/": {allow: "::1", deny: ["all"]},
+        "/team/": {basic: {realm: "Team", file: "{dir}/htpasswd"}}
+    },
+    map: {
+        "/": "{dir}/www",
+        "/echo": function (req) { return {txt: (req.headers["X-Extra"] || "none") + " " + req.path.path}; },
+        "/up/": {proxy: "http://127.0.0.1:{port}/", headers: {"X-Extra": "added"}, timeout: 5}
+    }
+});
+'''
+
+
+class JsAccessAndProxy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import subprocess
+        h = subprocess.run(["openssl", "passwd", "-6", "s3cret"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+        files = {"www/.env": "visible\n", "www/admin/a.txt": "admin\n",
+                 "www/team/t.txt": "team\n", "htpasswd": "ann:%s\n" % h}
+        cls.srv = JsServer(ACCESS, files=files)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def test_access(self):
+        import base64
+        self.assertEqual(self.srv.get("/admin/a.txt")[0], 403)  # 127.0.0.1 is not ::1
+        self.assertEqual(self.srv.get("/team/t.txt")[0], 401)
+        tok = base64.b64encode(b"ann:s3cret").decode()
+        st, _, body = self.srv.get("/team/t.txt", headers={"Authorization": "Basic " + tok})
+        self.assertEqual((st, body), (200, b"team\n"))
+        self.assertEqual(self.srv.get("/.env")[2], b"visible\n")  # denyHidden: false
+
+    def test_proxy_map_value(self):
+        st, _, body = self.srv.get("/up/echo")
+        self.assertEqual((st, body), (200, b"added /echo"))
+        self.assertEqual(self.srv.get("/up/admin/a.txt")[0], 403)  # rules apply upstream too
+
+
 if __name__ == "__main__":
     unittest.main()
