@@ -306,9 +306,10 @@ static void end(px_exch *ex)
 static void fail(px_exch *ex, int status, const char *why)
 {
     rp_req *r = ex->r;
-    rp_log(&rp_module_proxy, RP_LOG_ERR, "%s %s: upstream %s: %s%s", rp_req_method(r),
-           rp_req_uri(r), ex->up ? ex->up->url : "(none)", why,
-           rp_resp_started(r) ? " (response cut short)" : "");
+    rp_log_req(r, &rp_module_proxy, RP_LOG_ERR, "%s %s: upstream %s: %s%s", rp_req_method(r),
+               rp_req_uri(r), ex->up ? ex->up->url : "(none)", why,
+               rp_resp_started(r) ? " (response cut short)" : "");
+    rp_metric_add(status == 504 ? ex->c->m_504 : ex->c->m_502, rp_req_worker(r), 1);
     release_conn(ex, 0);
     ex->state = EX_DONE;
     rp_req_on_abort(r, NULL, NULL);
@@ -790,8 +791,8 @@ static void connect_failed(px_exch *ex, int status, const char *why)
         px_upstream *was = ex->up;
         release_conn(ex, 0);
         if (px_pick(ex->pw, ex->rt, ex->tried)) {
-            rp_log(&rp_module_proxy, RP_LOG_WARN, "%s %s: upstream %s: %s; trying another",
-                   rp_req_method(ex->r), rp_req_uri(ex->r), was->url, why);
+            rp_log_req(ex->r, &rp_module_proxy, RP_LOG_WARN, "%s %s: upstream %s: %s; trying another",
+                       rp_req_method(ex->r), rp_req_uri(ex->r), was->url, why);
             attempt(ex);
             return;
         }
@@ -853,6 +854,7 @@ static void attempt(px_exch *ex)
     ex->parser.data = ex;
     ex->pw->up[up->index].active++;
     ex->pc = ex->fresh_only ? NULL : px_pool_take(ex->pw, up);
+    rp_metric_add(ex->pc ? ex->c->m_reused : ex->c->m_opened, ex->pw->w, 1);
     if (ex->pc) {
         ex->state = EX_SENT;
         set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);

@@ -54,7 +54,15 @@ static void px_worker_exit(rp_worker *w, void *conf)
 
 static int px_post_config(rp_server *s, void *conf)
 {
-    (void)s;
+    px_conf *c = conf;
+    c->m_reused = rp_metric_counter(s, "rampart_proxy_upstream_connections_total{how=\"reused\"}",
+                                    "Upstream connections an exchange used: kept alive or new");
+    c->m_opened = rp_metric_counter(s, "rampart_proxy_upstream_connections_total{how=\"new\"}",
+                                    NULL);
+    c->m_502 = rp_metric_counter(s, "rampart_proxy_errors_total{code=\"502\"}",
+                                 "Proxied requests answered 502 (upstream refused, reset, garbage) "
+                                 "or 504 (timeout)");
+    c->m_504 = rp_metric_counter(s, "rampart_proxy_errors_total{code=\"504\"}", NULL);
     px_exchange_init();
     return px_conf_ssl(conf) == 0 ? RP_OK : RP_ERROR;
 }

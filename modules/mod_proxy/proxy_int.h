@@ -69,6 +69,8 @@ typedef struct px_conf {
     int nups, cap_ups;
     int nroutes;
     SSL_CTX *ssl_verify, *ssl_insecure; /* made in post_config if an https upstream exists */
+    /* series (post_config): connections reused / opened, answers 502 / 504 */
+    rp_metric *m_reused, *m_opened, *m_502, *m_504;
 } px_conf;
 
 /* ---- per worker thread ------------------------------------------------- */

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import unittest
 
-from rptest import Server, run_httpd, wait_until
+from rptest import Server, free_port, run_httpd, wait_until
 from wsclient import WSClient
 
 BODY = b"<p>" + b"compressible text " * 200 + b"</p>\n"
@@ -26,7 +26,10 @@ LoadModule gzip mod_gzip.so
 LoadModule ratelimit mod_ratelimit.so
 LoadModule metrics mod_metrics.so
 LoadModule ws mod_ws.so
+LoadModule proxy mod_proxy.so
 Map ws:/echo ws:echo
+Map /self/ proxy:http://127.0.0.1:{port}/
+Map /dead/ proxy:http://127.0.0.1:DEADPORT/
 Map /metrics metrics:
 Map /server-status metrics:status
 Map / {www}
@@ -52,7 +55,8 @@ def parse(text):
 class MetricsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(conf=CONF, files=FILES, threads=2)
+        cls.srv = Server(conf=CONF.replace("DEADPORT", str(free_port())), files=FILES,
+                         threads=2)
         os.chmod(cls.srv.www, 0o777)  # the server (nobody when root) makes .gzipcache/
 
     @classmethod
@@ -152,6 +156,28 @@ class MetricsTest(unittest.TestCase):
             c.shutdown()
         wait_until(lambda: self.scrape()[1]["rampart_websockets_open"] ==
                    m0["rampart_websockets_open"], 10, what="the websocket counted closed")
+
+    def test_proxy_series(self):
+        _, m0 = self.scrape()
+        conn = self.srv.connection()
+        try:
+            for _ in range(3):  # one client connection: the upstream one is kept and reused
+                self.assertEqual(Server.do(conn, "GET", "/self/index.html")[2], b"home\n")
+        finally:
+            conn.close()
+        self.assertEqual(self.srv.get("/dead/x")[0], 502)
+        # the error-log line names the client and the request id
+        self.srv.wait_log(r"\[proxy\] \[client 127\.0\.0\.1:\d+\] \[id [0-9a-f]{24}\] "
+                          r"GET /dead/x: upstream http://127\.0\.0\.1:\d+")
+        before = len(self.srv.access_log().splitlines())
+        self.settled(before)
+        _, m1 = self.scrape()
+
+        def delta(k):
+            return m1.get(k, 0) - m0.get(k, 0)
+        self.assertEqual(delta('rampart_proxy_errors_total{code="502"}'), 1)
+        self.assertGreaterEqual(delta('rampart_proxy_upstream_connections_total{how="reused"}'), 1)
+        self.assertGreaterEqual(delta('rampart_proxy_upstream_connections_total{how="new"}'), 1)
 
     def test_status_page(self):
         st, hd, body = self.srv.get("/server-status")
