@@ -791,8 +791,9 @@ static void connect_failed(px_exch *ex, int status, const char *why)
         px_upstream *was = ex->up;
         release_conn(ex, 0);
         if (px_pick(ex->pw, ex->rt, ex->tried)) {
-            rp_log_req(ex->r, &rp_module_proxy, RP_LOG_WARN, "%s %s: upstream %s: %s; trying another",
-                       rp_req_method(ex->r), rp_req_uri(ex->r), was->url, why);
+            rp_log_req(ex->r, &rp_module_proxy, RP_LOG_WARN,
+                       "%s %s: upstream %s: %s; trying another", rp_req_method(ex->r),
+                       rp_req_uri(ex->r), was->url, why);
             attempt(ex);
             return;
         }

@@ -57,8 +57,8 @@ static int px_post_config(rp_server *s, void *conf)
     px_conf *c = conf;
     c->m_reused = rp_metric_counter(s, "rampart_proxy_upstream_connections_total{how=\"reused\"}",
                                     "Upstream connections an exchange used: kept alive or new");
-    c->m_opened = rp_metric_counter(s, "rampart_proxy_upstream_connections_total{how=\"new\"}",
-                                    NULL);
+    c->m_opened =
+        rp_metric_counter(s, "rampart_proxy_upstream_connections_total{how=\"new\"}", NULL);
     c->m_502 = rp_metric_counter(s, "rampart_proxy_errors_total{code=\"502\"}",
                                  "Proxied requests answered 502 (upstream refused, reset, garbage) "
                                  "or 504 (timeout)");
