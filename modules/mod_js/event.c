@@ -760,9 +760,11 @@ void js_event_install(duk_context *ctx)
     duk_get_global_string(ctx, "rampart");
     duk_push_object(ctx);
     js_register_native(ctx, -1, "rampart.event");
-    js_put_native(ctx, -1, "on", ev_on, 4, "rampart.event.on");
-    js_put_native(ctx, -1, "off", ev_off, 2, "rampart.event.off");
-    js_put_native(ctx, -1, "trigger", ev_trigger, 2, "rampart.event.trigger");
+    static const js_fn fns[] = {{"on", ev_on, 4, "rampart.event.on"},
+                                {"off", ev_off, 2, "rampart.event.off"},
+                                {"trigger", ev_trigger, 2, "rampart.event.trigger"},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
     duk_put_prop_string(ctx, -2, "event");
     duk_pop(ctx);
 }

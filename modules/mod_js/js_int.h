@@ -329,11 +329,26 @@ js_heap *js_heap_of(duk_context *ctx);
 double js_now_mono(void);
 void js_heap_set_main(duk_context *ctx, int is_main);
 
-/* Put a native function or object under a dotted runtime name so snapshots
- * can re-resolve it ("rampart.utils.printf").  js_put_native: obj_idx gets
- * property `prop` = a new C function named `path`. */
-void js_put_native(duk_context *ctx, duk_idx_t obj_idx, const char *prop, duk_c_function fn,
-                   duk_idx_t nargs, const char *path);
+/* One table of native methods, put on an object by js_put_functions (the
+ * only way mod_js installs C functions as properties).  The table ends
+ * with an entry whose name is NULL. */
+typedef struct js_fn {
+    const char *name;  /* the property */
+    duk_c_function fn;
+    duk_idx_t nargs;   /* or DUK_VARARGS */
+    const char *path;  /* runtime name so snapshots can re-resolve it
+                        * ("rampart.utils.printf", js_register_native), or NULL */
+} js_fn;
+enum {
+    JS_FN_HIDDEN = 1, /* not enumerable (writable, configurable); else a plain put */
+    JS_FN_NAMED = 2,  /* each function's .name is its property name */
+    JS_FN_SELF = 4    /* each function keeps the object in JS_SELF_KEY (for
+                       * natives bound to one object, e.g. req.wsSend) */
+};
+#define JS_SELF_KEY DUK_HIDDEN_SYMBOL("rpSelf")
+/* Puts every function of fns on the object at obj_idx.  Throws only on
+ * out-of-memory. */
+void js_put_functions(duk_context *ctx, duk_idx_t obj_idx, const js_fn *fns, unsigned flags);
 /* Record the value at idx as the runtime value named `path`. */
 void js_register_native(duk_context *ctx, duk_idx_t idx, const char *path);
 /* Pops the value on top into a non-enumerable, writable global `name`. */

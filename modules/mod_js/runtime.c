@@ -455,8 +455,8 @@ static duk_ret_t test_fatal(duk_context *ctx)
 static void install_fatal_hook(duk_context *ctx)
 {
     if (duk_get_global_string(ctx, "__rptest") && duk_is_object(ctx, -1)) {
-        duk_push_c_function(ctx, test_fatal, 1);
-        duk_put_prop_string(ctx, -2, "fatal");
+        static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, 0);
     }
     duk_pop(ctx);
 }
@@ -493,16 +493,30 @@ void js_push_native(duk_context *ctx, const char *path)
     duk_remove(ctx, -2);
 }
 
-void js_put_native(duk_context *ctx, duk_idx_t obj_idx, const char *prop, duk_c_function fn,
-                   duk_idx_t nargs, const char *path)
+void js_put_functions(duk_context *ctx, duk_idx_t obj_idx, const js_fn *fns, unsigned flags)
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_push_string(ctx, "name");
-    duk_push_string(ctx, prop);
-    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
-    js_register_native(ctx, -1, path);
-    duk_put_prop_string(ctx, obj_idx, prop);
+    for (const js_fn *f = fns; f->name; f++) {
+        duk_push_string(ctx, f->name);
+        duk_push_c_function(ctx, f->fn, f->nargs);
+        if (flags & JS_FN_NAMED) {
+            duk_push_string(ctx, "name");
+            duk_push_string(ctx, f->name);
+            duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
+        }
+        if (flags & JS_FN_SELF) {
+            duk_dup(ctx, obj_idx);
+            duk_put_prop_string(ctx, -2, JS_SELF_KEY);
+        }
+        if (f->path)
+            js_register_native(ctx, -1, f->path);
+        if (flags & JS_FN_HIDDEN)
+            duk_def_prop(ctx, obj_idx,
+                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                             DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
+        else
+            duk_put_prop(ctx, obj_idx);
+    }
 }
 
 void js_def_global(duk_context *ctx, const char *name)
@@ -562,7 +576,8 @@ static void install_process(duk_context *ctx)
     const char *slash = sp ? strrchr(sp, '/') : NULL;
     duk_push_string(ctx, sp ? (slash ? slash + 1 : sp) : "");
     duk_put_prop_string(ctx, -2, "scriptName");
-    js_put_native(ctx, -1, "exit", process_exit, 1, "process.exit");
+    static const js_fn fns[] = {{"exit", process_exit, 1, "process.exit"}, {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
 
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |

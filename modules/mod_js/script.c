@@ -243,9 +243,9 @@ static duk_ret_t t_deadline(duk_context *ctx)
 void js_test_hooks_install(duk_context *ctx)
 {
     duk_push_object(ctx);
-    duk_push_c_function(ctx, t_snapshot, DUK_VARARGS);
-    duk_put_prop_string(ctx, -2, "snapshot");
-    duk_push_c_function(ctx, t_deadline, 2);
-    duk_put_prop_string(ctx, -2, "deadline");
+    static const js_fn fns[] = {{"snapshot", t_snapshot, DUK_VARARGS, NULL},
+                                {"deadline", t_deadline, 2, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, 0);
     js_def_global(ctx, "__rptest");
 }

@@ -348,29 +348,19 @@ static duk_ret_t req_getbuffer(duk_context *ctx)
     return 1;
 }
 
-static void def_method(duk_context *ctx, const char *name, duk_c_function fn, duk_idx_t nargs)
-{
-    duk_push_string(ctx, name);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_push_string(ctx, "name");
-    duk_push_string(ctx, name);
-    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
-    duk_def_prop(ctx, -3,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
-                     DUK_DEFPROP_CLEAR_ENUMERABLE);
-}
-
 void js_push_srvbuf_proto(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
     if (!duk_get_prop_string(ctx, -1, HS_BUFPROTO)) {
         duk_pop(ctx);
         duk_push_object(ctx);
-        def_method(ctx, "printf", req_printf, DUK_VARARGS);
-        def_method(ctx, "put", req_put, 1);
-        def_method(ctx, "getpos", req_getpos, 0);
-        def_method(ctx, "rewind", req_rewind, 1);
-        def_method(ctx, "getBuffer", req_getbuffer, 0);
+        static const js_fn fns[] = {{"printf", req_printf, DUK_VARARGS, NULL},
+                                    {"put", req_put, 1, NULL},
+                                    {"getpos", req_getpos, 0, NULL},
+                                    {"rewind", req_rewind, 1, NULL},
+                                    {"getBuffer", req_getbuffer, 0, NULL},
+                                    {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
         duk_dup_top(ctx);
         duk_put_prop_string(ctx, -3, HS_BUFPROTO);
     }
@@ -961,9 +951,11 @@ static void push_req_proto(duk_context *ctx)
         duk_push_object(ctx);
         js_push_srvbuf_proto(ctx);
         duk_set_prototype(ctx, -2);
-        def_method(ctx, "reply", req_reply, 1);
-        def_method(ctx, "chunkSend", req_chunk_send, 1);
-        def_method(ctx, "chunkEnd", req_chunk_end, 1);
+        static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
+                                    {"chunkSend", req_chunk_send, 1, NULL},
+                                    {"chunkEnd", req_chunk_end, 1, NULL},
+                                    {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
         duk_dup_top(ctx);
         duk_put_prop_string(ctx, -3, HS_REQPROTO);
     }

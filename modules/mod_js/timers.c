@@ -298,21 +298,16 @@ static duk_ret_t js_clear_timer(duk_context *ctx)
 
 void js_timers_install(duk_context *ctx)
 {
-    static const struct {
-        const char *name;
-        duk_c_function fn;
-    } fns[] = {{"setTimeout", js_set_timeout},       {"setInterval", js_set_interval},
-               {"setMetronome", js_set_metronome},   {"clearTimeout", js_clear_timer},
-               {"clearInterval", js_clear_timer},    {"clearMetronome", js_clear_timer}};
+    /* registered under their global names: snapshots re-resolve them */
+    static const js_fn fns[] = {{"setTimeout", js_set_timeout, DUK_VARARGS, "setTimeout"},
+                                {"setInterval", js_set_interval, DUK_VARARGS, "setInterval"},
+                                {"setMetronome", js_set_metronome, DUK_VARARGS, "setMetronome"},
+                                {"clearTimeout", js_clear_timer, DUK_VARARGS, "clearTimeout"},
+                                {"clearInterval", js_clear_timer, DUK_VARARGS, "clearInterval"},
+                                {"clearMetronome", js_clear_timer, DUK_VARARGS, "clearMetronome"},
+                                {NULL, NULL, 0, NULL}};
     duk_push_global_object(ctx);
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        duk_push_string(ctx, fns[i].name);
-        duk_push_c_function(ctx, fns[i].fn, DUK_VARARGS);
-        js_register_native(ctx, -1, fns[i].name);
-        duk_def_prop(ctx, -3,
-                     DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                         DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
-    }
+    js_put_functions(ctx, -1, fns, JS_FN_HIDDEN);
     duk_pop(ctx);
 }
 

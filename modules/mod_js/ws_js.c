@@ -44,7 +44,6 @@
 #include "../mod_ws/rp_ws.h"
 
 #define CONN_KEY DUK_HIDDEN_SYMBOL("rpWsConn") /* on req: the js_wsconn or NULL */
-#define REQ_KEY DUK_HIDDEN_SYMBOL("rpWsReq")   /* on req.wsSend & co: their req */
 #define CONNS_KEY "rpWs"                       /* stash: id -> {req, fn, disc} */
 #define PENDING_KEY "rpWsPending"              /* stash: the function being accepted */
 
@@ -274,7 +273,7 @@ static int send_value(duk_context *ctx, js_wsconn *c, duk_idx_t idx)
 static js_wsconn *push_req_of_current(duk_context *ctx)
 {
     duk_push_current_function(ctx);
-    duk_get_prop_string(ctx, -1, REQ_KEY);
+    duk_get_prop_string(ctx, -1, JS_SELF_KEY);
     duk_remove(ctx, -2);
     js_wsconn *c = NULL;
     if (duk_is_object(ctx, -1)) {
@@ -339,19 +338,6 @@ typedef struct call_st {
     size_t len;
 } call_st;
 
-/* req.name = a native bound to req (at req_idx), not enumerable. */
-static void put_method(duk_context *ctx, duk_idx_t req_idx, const char *name, duk_c_function fn,
-                       duk_idx_t nargs)
-{
-    duk_push_string(ctx, name);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_dup(ctx, req_idx);
-    duk_put_prop_string(ctx, -2, REQ_KEY);
-    duk_def_prop(ctx, req_idx,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
-                     DUK_DEFPROP_CLEAR_ENUMERABLE);
-}
-
 /* Call entry.fn(req) (entry at the top) and send its return value. */
 static void call_and_send(duk_context *ctx, js_wsconn *c, duk_idx_t entry)
 {
@@ -385,9 +371,11 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_put_prop_string(ctx, req, "wsIsBin");
     duk_push_pointer(ctx, c);
     duk_put_prop_string(ctx, req, CONN_KEY);
-    put_method(ctx, req, "wsSend", ws_send, 1);
-    put_method(ctx, req, "wsEnd", ws_end, 1);
-    put_method(ctx, req, "wsOnDisconnect", ws_on_disconnect, 1);
+    static const js_fn fns[] = {{"wsSend", ws_send, 1, NULL},
+                                {"wsEnd", ws_end, 1, NULL},
+                                {"wsOnDisconnect", ws_on_disconnect, 1, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, req, fns, JS_FN_HIDDEN | JS_FN_SELF); /* bound to this req */
 
     duk_push_bare_object(ctx);
     duk_idx_t entry = duk_get_top_index(ctx);
