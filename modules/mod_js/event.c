@@ -8,9 +8,10 @@
  * A registration belongs to the heap (and so the thread and loop) that made
  * it: the function and callbackVar stay in that heap's stash, by reference
  * (a websocket's req stays the live req).  trigger() serializes triggerVar
- * once in the triggering thread (a structured copy: primitives, strings,
- * Buffers, Dates, arrays and plain objects, shared references and cycles
- * kept; functions dropped) and queues it, under one process-wide lock, for
+ * once in the triggering thread (copy.c's structured copy in its data-only
+ * mode, js_event_encode: primitives, strings, Buffers, Dates, arrays and
+ * plain objects, shared references and cycles kept; functions dropped) and
+ * queues it, under one process-wide lock, for
  * every heap that has a callback for the event; each heap's loop gets an
  * event_active and, on its own thread, calls each callback as
  * func(callbackVar, triggerVar) with a fresh copy of triggerVar.  Delivery
@@ -26,15 +27,12 @@
  * registrations and queued deliveries, and its owner decides what happens
  * to the heap (see js_int.h). */
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
 #include "js_int.h"
 
 #define EVENTS_KEY DUK_HIDDEN_SYMBOL("rp_events")
-#define MAX_DEPTH 1000
-#define MAX_ARRAY (1 << 24) /* elements of one array in trigger()'s copy */
 
 /* ---- the process-wide registry ------------------------------------------- */
 
@@ -72,7 +70,6 @@ static ev_reg *g_regs;
 static unsigned long g_stamp;
 
 static void deliver_cb(evutil_socket_t fd, short what, void *arg);
-static duk_ret_t encode_safe(duk_context *ctx, void *udata);
 
 static ev_ep *ep_find(const duk_context *ctx)
 {
@@ -150,366 +147,6 @@ static void reg_remove(const ev_ep *ep, const char *event, const char *name)
     }
 }
 
-/* ---- structured copy ---------------------------------------------------------- */
-
-enum { S_UNDEF = 1, S_NULL, S_TRUE, S_FALSE, S_NUM, S_STR, S_BUF, S_BUFOBJ, S_REF, S_OBJ,
-       S_ARR, S_DATE };
-
-typedef struct enc {
-    duk_context *ctx;
-    unsigned char *p;
-    size_t len, cap;
-    const void **keys; /* heap pointer -> id, open addressing */
-    uint32_t *vals;
-    size_t hcap, hn;
-    uint32_t next_id;
-    int depth;
-} enc;
-
-static void enc_free(enc *e)
-{
-    free(e->p);
-    free(e->keys);
-    free(e->vals);
-    memset(e, 0, sizeof *e);
-}
-
-static void oom(duk_context *ctx)
-{
-    (void)duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
-}
-
-static void put(enc *e, const void *d, size_t n)
-{
-    if (e->len + n > e->cap) {
-        size_t nc = e->cap ? e->cap : 256;
-        while (nc < e->len + n)
-            nc *= 2;
-        unsigned char *np = realloc(e->p, nc);
-        if (!np)
-            oom(e->ctx);
-        e->p = np;
-        e->cap = nc;
-    }
-    if (n)
-        memcpy(e->p + e->len, d, n);
-    e->len += n;
-}
-
-static void put_u8(enc *e, unsigned v)
-{
-    unsigned char c = (unsigned char)v;
-    put(e, &c, 1);
-}
-
-static void put_u32(enc *e, uint32_t v)
-{
-    put(e, &v, sizeof v);
-}
-
-static void put_f64(enc *e, double v)
-{
-    put(e, &v, sizeof v);
-}
-
-static void put_bytes(enc *e, const void *d, size_t n)
-{
-    if (n > UINT32_MAX)
-        (void)duk_error(e->ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: value too large");
-    put_u32(e, (uint32_t)n);
-    put(e, d, n);
-}
-
-static size_t hslot(const void *p, size_t cap)
-{
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 33;
-    x *= (uintptr_t)0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x & (cap - 1);
-}
-
-/* The id of object hp; 0 (and registers it as next_id) if first seen. */
-static int seen(enc *e, const void *hp, uint32_t *id)
-{
-    if (e->hcap) {
-        for (size_t i = hslot(hp, e->hcap); e->keys[i]; i = (i + 1) & (e->hcap - 1))
-            if (e->keys[i] == hp) {
-                *id = e->vals[i];
-                return 1;
-            }
-    }
-    if ((e->hn + 1) * 2 > e->hcap) {
-        size_t nc = e->hcap ? e->hcap * 2 : 64;
-        const void **nk = calloc(nc, sizeof *nk);
-        uint32_t *nv = calloc(nc, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            oom(e->ctx);
-        }
-        for (size_t i = 0; i < e->hcap; i++) {
-            if (!e->keys[i])
-                continue;
-            size_t j = hslot(e->keys[i], nc);
-            while (nk[j])
-                j = (j + 1) & (nc - 1);
-            nk[j] = e->keys[i];
-            nv[j] = e->vals[i];
-        }
-        free(e->keys);
-        free(e->vals);
-        e->keys = nk;
-        e->vals = nv;
-        e->hcap = nc;
-    }
-    size_t i = hslot(hp, e->hcap);
-    while (e->keys[i])
-        i = (i + 1) & (e->hcap - 1);
-    e->keys[i] = hp;
-    e->vals[i] = e->next_id;
-    e->hn++;
-    *id = e->next_id++;
-    return 0;
-}
-
-static int is_date(duk_context *ctx, duk_idx_t idx)
-{
-    duk_get_global_string(ctx, "Date");
-    int r = duk_is_function(ctx, -1) && duk_instanceof(ctx, idx, -1);
-    duk_pop(ctx);
-    return r;
-}
-
-static void encode(enc *e, duk_idx_t idx)
-{
-    duk_context *ctx = e->ctx;
-    idx = duk_normalize_index(ctx, idx);
-    if (e->depth > MAX_DEPTH)
-        (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                        "rampart.event.trigger: value nested more than %d levels", MAX_DEPTH);
-    switch (duk_get_type(ctx, idx)) {
-    case DUK_TYPE_NULL: put_u8(e, S_NULL); return;
-    case DUK_TYPE_BOOLEAN: put_u8(e, duk_get_boolean(ctx, idx) ? S_TRUE : S_FALSE); return;
-    case DUK_TYPE_NUMBER:
-        put_u8(e, S_NUM);
-        put_f64(e, duk_get_number(ctx, idx));
-        return;
-    case DUK_TYPE_STRING: {
-        duk_size_t n;
-        const char *s = duk_get_lstring(ctx, idx, &n);
-        put_u8(e, S_STR);
-        put_bytes(e, s, n);
-        return;
-    }
-    case DUK_TYPE_BUFFER: {
-        duk_size_t n;
-        const void *b = duk_get_buffer(ctx, idx, &n);
-        put_u8(e, S_BUF);
-        put_bytes(e, b, n);
-        return;
-    }
-    case DUK_TYPE_OBJECT: break;
-    default: put_u8(e, S_UNDEF); return; /* undefined, pointers, lightfuncs */
-    }
-    if (duk_is_function(ctx, idx)) {
-        put_u8(e, S_UNDEF);
-        return;
-    }
-    uint32_t id;
-    if (seen(e, duk_get_heapptr(ctx, idx), &id)) {
-        put_u8(e, S_REF);
-        put_u32(e, id);
-        return;
-    }
-    e->depth++;
-    if (duk_is_buffer_data(ctx, idx)) {
-        duk_size_t n;
-        const void *b = duk_get_buffer_data(ctx, idx, &n);
-        put_u8(e, S_BUFOBJ);
-        put_bytes(e, b, n);
-    } else if (is_date(ctx, idx)) {
-        duk_get_prop_string(ctx, idx, "getTime");
-        duk_dup(ctx, idx);
-        duk_call_method(ctx, 0);
-        put_u8(e, S_DATE);
-        put_f64(e, duk_to_number(ctx, -1));
-        duk_pop(ctx);
-    } else if (duk_is_array(ctx, idx)) {
-        duk_size_t n = duk_get_length(ctx, idx);
-        /* Every element is written, holes too: a sparse array's length
-         * (a = []; a.length = 4e9) would mean billions of steps and bytes. */
-        if (n > MAX_ARRAY)
-            (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                            "rampart.event.trigger: array longer than %d elements", MAX_ARRAY);
-        put_u8(e, S_ARR);
-        put_u32(e, (uint32_t)n);
-        for (duk_size_t i = 0; i < n; i++) {
-            duk_get_prop_index(ctx, idx, (duk_uarridx_t)i);
-            encode(e, -1);
-            duk_pop(ctx);
-        }
-    } else {
-        put_u8(e, S_OBJ);
-        size_t at = e->len;
-        put_u32(e, 0);
-        uint32_t count = 0;
-        duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-        while (duk_next(ctx, -1, 1)) {
-            if (!duk_is_function(ctx, -1)) {
-                duk_size_t kl;
-                const char *k = duk_to_lstring(ctx, -2, &kl);
-                put_bytes(e, k, kl);
-                encode(e, -1);
-                count++;
-            }
-            duk_pop_2(ctx);
-        }
-        duk_pop(ctx);
-        memcpy(e->p + at, &count, sizeof count);
-    }
-    e->depth--;
-}
-
-typedef struct rd {
-    const unsigned char *p;
-    size_t len, pos;
-    uint32_t next_id;
-    duk_idx_t refs;
-} rd;
-
-static const void *take(duk_context *ctx, rd *r, size_t n)
-{
-    if (n > r->len - r->pos)
-        (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    const void *p = r->p + r->pos;
-    r->pos += n;
-    return p;
-}
-
-static uint32_t get_u32(duk_context *ctx, rd *r)
-{
-    uint32_t v;
-    memcpy(&v, take(ctx, r, sizeof v), sizeof v);
-    return v;
-}
-
-static double get_f64(duk_context *ctx, rd *r)
-{
-    double v;
-    memcpy(&v, take(ctx, r, sizeof v), sizeof v);
-    return v;
-}
-
-static void reg_ref(duk_context *ctx, rd *r)
-{
-    duk_dup_top(ctx);
-    duk_put_prop_index(ctx, r->refs, r->next_id++);
-}
-
-static void push_bytes_buf(duk_context *ctx, rd *r)
-{
-    uint32_t n = get_u32(ctx, r);
-    const void *src = take(ctx, r, n);
-    void *b = duk_push_fixed_buffer(ctx, n);
-    if (n)
-        memcpy(b, src, n);
-}
-
-static void decode(duk_context *ctx, rd *r, int depth)
-{
-    if (depth > MAX_DEPTH + 1)
-        (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    duk_require_stack(ctx, 4);
-    unsigned tag = *(const unsigned char *)take(ctx, r, 1);
-    switch (tag) {
-    case S_UNDEF: duk_push_undefined(ctx); return;
-    case S_NULL: duk_push_null(ctx); return;
-    case S_TRUE: duk_push_true(ctx); return;
-    case S_FALSE: duk_push_false(ctx); return;
-    case S_NUM: duk_push_number(ctx, get_f64(ctx, r)); return;
-    case S_STR: {
-        uint32_t n = get_u32(ctx, r);
-        duk_push_lstring(ctx, take(ctx, r, n), n);
-        return;
-    }
-    case S_BUF: push_bytes_buf(ctx, r); return;
-    case S_BUFOBJ:
-        push_bytes_buf(ctx, r);
-        reg_ref(ctx, r);
-        return;
-    case S_REF: duk_get_prop_index(ctx, r->refs, get_u32(ctx, r)); return;
-    case S_DATE: {
-        double t = get_f64(ctx, r);
-        duk_get_global_string(ctx, "Date");
-        duk_push_number(ctx, t);
-        duk_new(ctx, 1);
-        reg_ref(ctx, r);
-        return;
-    }
-    case S_ARR: {
-        duk_push_array(ctx);
-        reg_ref(ctx, r);
-        uint32_t n = get_u32(ctx, r);
-        for (uint32_t i = 0; i < n; i++) {
-            decode(ctx, r, depth + 1);
-            duk_put_prop_index(ctx, -2, i);
-        }
-        return;
-    }
-    case S_OBJ: {
-        duk_push_object(ctx);
-        reg_ref(ctx, r);
-        uint32_t n = get_u32(ctx, r);
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t kl = get_u32(ctx, r);
-            duk_push_lstring(ctx, take(ctx, r, kl), kl);
-            decode(ctx, r, depth + 1);
-            /* define, not put: a "__proto__" key stays a plain property */
-            duk_def_prop(ctx, -3,
-                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
-        }
-        return;
-    }
-    default: (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    }
-}
-
-/* Push a copy of the value in blob (throws on a corrupt blob). */
-static void push_copy(duk_context *ctx, const ev_blob *b)
-{
-    duk_push_bare_array(ctx);
-    rd r = {b->data, b->len, 0, 0, duk_get_top_index(ctx)};
-    decode(ctx, &r, 0);
-    duk_remove(ctx, -2);
-}
-
-void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len)
-{
-    enc e;
-    memset(&e, 0, sizeof e);
-    e.ctx = ctx;
-    duk_dup(ctx, idx);
-    if (duk_safe_call(ctx, encode_safe, &e, 1, 1) != DUK_EXEC_SUCCESS) {
-        enc_free(&e);
-        (void)duk_throw(ctx);
-    }
-    duk_pop(ctx);
-    *out = e.p;
-    *len = e.len;
-    e.p = NULL; /* the caller's now */
-    enc_free(&e);
-}
-
-void js_event_decode_push(duk_context *ctx, const void *data, size_t len)
-{
-    duk_push_bare_array(ctx);
-    rd r = {data, len, 0, 0, duk_get_top_index(ctx)};
-    decode(ctx, &r, 0);
-    duk_remove(ctx, -2);
-}
-
 /* ---- delivery (on the registering heap's thread) ------------------------------- */
 
 typedef struct deliver_state {
@@ -523,7 +160,7 @@ static duk_ret_t call_one(duk_context *ctx, void *udata)
     duk_idx_t entry = duk_get_top_index(ctx);
     duk_get_prop_index(ctx, entry, 0);
     duk_get_prop_index(ctx, entry, 1);
-    push_copy(ctx, b);
+    js_event_decode_push(ctx, b->data, b->len); /* a fresh copy per callback */
     duk_call(ctx, 2);
     return 0;
 }
@@ -694,37 +331,23 @@ static duk_ret_t ev_off(duk_context *ctx)
     return 0;
 }
 
-/* [ value ] -> encoded into udata (an enc), whose memory the caller frees */
-static duk_ret_t encode_safe(duk_context *ctx, void *udata)
-{
-    encode(udata, duk_get_top_index(ctx));
-    return 0;
-}
-
 /* trigger(event, triggerVar) */
 static duk_ret_t ev_trigger(duk_context *ctx)
 {
     const char *event = arg_string(ctx, 0, "trigger", "the event name (first argument)");
     duk_set_top(ctx, 2);
-    enc e;
-    memset(&e, 0, sizeof e);
-    e.ctx = ctx;
-    duk_dup(ctx, 1);
-    if (duk_safe_call(ctx, encode_safe, &e, 1, 1) != DUK_EXEC_SUCCESS) {
-        enc_free(&e);
-        return duk_throw(ctx); /* the encoder's error */
-    }
-    duk_pop(ctx);
-    ev_blob *b = malloc(sizeof *b + e.len);
+    unsigned char *data;
+    size_t len;
+    js_event_encode(ctx, 1, &data, &len); /* throws: too deep, too large, no memory */
+    ev_blob *b = malloc(sizeof *b + len);
     if (!b) {
-        enc_free(&e);
+        free(data);
         return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
     }
     b->refs = 0;
-    b->len = e.len;
-    if (e.len)
-        memcpy(b->data, e.p, e.len);
-    enc_free(&e);
+    b->len = len;
+    memcpy(b->data, data, len);
+    free(data);
 
     pthread_mutex_lock(&g_lock);
     unsigned long stamp = ++g_stamp;

@@ -194,7 +194,7 @@ void js_require_push(duk_context *ctx, const char *name, const char *from);
  * Never throws. */
 char *js_require_resolve(duk_context *ctx, const char *name, const char *from);
 
-/* ---- copying globals into worker heaps (copy.c) ----------------------------
+/* ---- structured copy: globals into worker heaps, event values (copy.c) ------
  * Taken on the main thread inside start(): every own enumerable global of
  * the main heap (the script's var and function declarations and plain
  * assignments), plus any extra values start() adds.
@@ -235,6 +235,22 @@ void js_snapshot_free(js_snapshot *snap);
  * bytecode and requires their modules (T_FUNC, T_MODULE). */
 js_snapshot *js_snapshot_from_bytes(const void *data, size_t len);
 const void *js_snapshot_bytes(const js_snapshot *snap, size_t *len);
+
+/* The same codec in its data-only mode: what rampart.event.trigger() carries
+ * (event.c; also for tests/fuzz).  Values as above, except that no code is
+ * carried: functions become undefined (left out of objects), runtime natives
+ * and module exports are copied as plain data, RegExps and class instances
+ * as plain objects of their own enumerable properties, arrays as their
+ * elements 0..length-1 (holes as undefined, other properties dropped),
+ * buffer objects as plain buffers; object keys are defined, so a
+ * "__proto__" key stays a plain property.
+ * js_event_encode encodes the value at idx into malloc'ed memory (*out,
+ * *len; the caller frees it); throws RangeError when the value nests more
+ * than 1000 levels, an array is longer than 2^24, or on out-of-memory.
+ * js_event_decode_push pushes a fresh copy decoded from data[0..len); throws
+ * on corrupt data (it never loads code, so any bytes are safe to decode). */
+void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len);
+void js_event_decode_push(duk_context *ctx, const void *data, size_t len);
 
 /* ---- errors (runtime.c) ----------------------------------------------------
  * Pushes the text for the value at idx (an Error or anything thrown):
@@ -333,11 +349,11 @@ void js_heap_set_main(duk_context *ctx, int is_main);
  * only way mod_js installs C functions as properties).  The table ends
  * with an entry whose name is NULL. */
 typedef struct js_fn {
-    const char *name;  /* the property */
+    const char *name; /* the property */
     duk_c_function fn;
-    duk_idx_t nargs;   /* or DUK_VARARGS */
-    const char *path;  /* runtime name so snapshots can re-resolve it
-                        * ("rampart.utils.printf", js_register_native), or NULL */
+    duk_idx_t nargs;  /* or DUK_VARARGS */
+    const char *path; /* runtime name so snapshots can re-resolve it
+                       * ("rampart.utils.printf", js_register_native), or NULL */
 } js_fn;
 enum {
     JS_FN_HIDDEN = 1, /* not enumerable (writable, configurable); else a plain put */
@@ -390,13 +406,6 @@ void js_test_hooks_install(duk_context *ctx);
 void js_event_install(duk_context *ctx);
 void js_event_heap_gone(duk_context *ctx);
 void js_event_rebind(duk_context *ctx);
-/* For tests/fuzz only: trigger()'s structured copy.  js_event_encode
- * encodes the value at idx into malloc'ed memory (*out, *len; the caller
- * frees it); throws like trigger() (too deep, too large, out of memory).
- * js_event_decode_push pushes the value decoded from data[0..len); throws
- * on corrupt data. */
-void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len);
-void js_event_decode_push(duk_context *ctx, const void *data, size_t len);
 
 #endif
 
