@@ -40,8 +40,6 @@ enum { R_GLOBAL = 1, R_EXTRA };
 
 #define MAX_DEPTH 1000
 #define MAX_LIST (1 << 24) /* elements of one array in a data-only copy */
-#define KEEP_KEY DUK_HIDDEN_SYMBOL("rp_snapkeep")
-#define EXTRAS_KEY DUK_HIDDEN_SYMBOL("rp_snapextras")
 
 /* ---- pointer map (open addressing) ------------------------------------------ */
 
@@ -487,12 +485,12 @@ static void enc_setup(duk_context *ctx, enc *e, int keep)
         duk_push_array(ctx);
     } else {
         duk_push_heap_stash(ctx);
-        if (keep == KEEP_FRESH || !duk_get_prop_string(ctx, -1, KEEP_KEY)) {
+        if (keep == KEEP_FRESH || !duk_get_prop_literal(ctx, -1, JS_STASH_SNAPKEEP)) {
             if (keep != KEEP_FRESH)
                 duk_pop(ctx);
             duk_push_array(ctx);
             duk_dup_top(ctx);
-            duk_put_prop_string(ctx, -3, KEEP_KEY);
+            duk_put_prop_literal(ctx, -3, JS_STASH_SNAPKEEP);
         }
         duk_remove(ctx, -2);
     }
@@ -843,7 +841,7 @@ static duk_ret_t apply_safe(duk_context *ctx, void *udata)
     }
     duk_push_heap_stash(ctx);
     duk_dup(ctx, extras);
-    duk_put_prop_string(ctx, -2, EXTRAS_KEY);
+    duk_put_prop_literal(ctx, -2, JS_STASH_SNAPEXTRAS);
     return 0;
 }
 
@@ -865,7 +863,7 @@ void js_snapshot_push(const js_snapshot *snap, duk_context *ctx, const char *nam
 {
     (void)snap;
     duk_push_heap_stash(ctx);
-    if (duk_get_prop_string(ctx, -1, EXTRAS_KEY) && duk_is_object(ctx, -1))
+    if (duk_get_prop_literal(ctx, -1, JS_STASH_SNAPEXTRAS) && duk_is_object(ctx, -1))
         duk_get_prop_string(ctx, -1, name);
     else
         duk_push_undefined(ctx);

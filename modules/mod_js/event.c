@@ -32,7 +32,6 @@
 #include <event2/event.h>
 #include "js_int.h"
 
-#define EVENTS_KEY DUK_HIDDEN_SYMBOL("rp_events")
 
 /* ---- the process-wide registry ------------------------------------------- */
 
@@ -48,9 +47,10 @@ typedef struct ev_msg {
     ev_blob *blob;
 } ev_msg;
 
-/* One per heap that registered something. */
+/* One per heap that registered something: the heap's typed slot
+ * (js_heap.events), touched only on the heap's thread; its queue and mark
+ * under g_lock. */
 typedef struct ev_ep {
-    struct ev_ep *next;
     duk_context *ctx;        /* used only on its own thread */
     struct event_base *base; /* the loop ev is assigned to */
     struct event *ev;        /* our memory (event_assign), never event_add'ed */
@@ -65,24 +65,15 @@ typedef struct ev_reg {
 } ev_reg;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static ev_ep *g_eps;   /* guarded by g_lock, like everything below */
-static ev_reg *g_regs;
+static ev_reg *g_regs; /* guarded by g_lock, like everything below */
 static unsigned long g_stamp;
 
 static void deliver_cb(evutil_socket_t fd, short what, void *arg);
 
-static ev_ep *ep_find(const duk_context *ctx)
-{
-    for (ev_ep *ep = g_eps; ep; ep = ep->next)
-        if (ep->ctx == ctx)
-            return ep;
-    return NULL;
-}
-
 /* Under g_lock. */
 static ev_ep *ep_get(duk_context *ctx)
 {
-    ev_ep *ep = ep_find(ctx);
+    ev_ep *ep = js_heap_of(ctx)->events;
     if (ep)
         return ep;
     struct event_base *base = js_heap_loop(ctx);
@@ -99,8 +90,7 @@ static ev_ep *ep_get(duk_context *ctx)
     }
     ep->ctx = ctx;
     ep->base = base;
-    ep->next = g_eps;
-    g_eps = ep;
+    js_heap_of(ctx)->events = ep;
     return ep;
 }
 
@@ -170,7 +160,7 @@ static duk_ret_t deliver_safe(duk_context *ctx, void *udata)
     const deliver_state *st = udata;
     const char *what = "rampart.event callback";
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, EVENTS_KEY) ||
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS) ||
         !duk_get_prop_string(ctx, -1, st->msg->event) || !duk_is_object(ctx, -1))
         return 0;
     duk_idx_t cbs = duk_get_top_index(ctx);
@@ -254,11 +244,11 @@ static duk_ret_t ev_on(duk_context *ctx)
     duk_set_top(ctx, 4);
     /* stash[EVENTS][event][name] = [func, callbackVar] */
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, EVENTS_KEY)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS)) {
         duk_pop(ctx);
         duk_push_bare_object(ctx);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, EVENTS_KEY);
+        duk_put_prop_literal(ctx, -3, JS_STASH_EVENTS);
     }
     if (!duk_get_prop_string(ctx, -1, event)) {
         duk_pop(ctx);
@@ -314,7 +304,7 @@ static duk_ret_t ev_off(duk_context *ctx)
     if (!duk_is_undefined(ctx, 1) && !duk_is_null(ctx, 1))
         name = arg_string(ctx, 1, "off", "the callback name (second argument)");
     duk_push_heap_stash(ctx);
-    if (duk_get_prop_string(ctx, -1, EVENTS_KEY)) {
+    if (duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS)) {
         if (name) {
             if (duk_get_prop_string(ctx, -1, event))
                 duk_del_prop_string(ctx, -1, name);
@@ -324,7 +314,7 @@ static duk_ret_t ev_off(duk_context *ctx)
         }
     }
     pthread_mutex_lock(&g_lock);
-    const ev_ep *ep = ep_find(ctx);
+    const ev_ep *ep = js_heap_of(ctx)->events;
     if (ep)
         reg_remove(ep, event, name);
     pthread_mutex_unlock(&g_lock);
@@ -394,14 +384,10 @@ void js_event_install(duk_context *ctx)
 
 void js_event_heap_gone(duk_context *ctx)
 {
+    js_heap *h = js_heap_of(ctx);
     pthread_mutex_lock(&g_lock);
-    ev_ep *ep = NULL;
-    for (ev_ep **pp = &g_eps; *pp; pp = &(*pp)->next)
-        if ((*pp)->ctx == ctx) {
-            ep = *pp;
-            *pp = ep->next;
-            break;
-        }
+    ev_ep *ep = h->events;
+    h->events = NULL;
     if (ep) {
         reg_remove(ep, NULL, NULL);
         msgs_free(ep->head);
@@ -421,7 +407,7 @@ void js_event_heap_gone(duk_context *ctx)
 void js_event_rebind(duk_context *ctx)
 {
     pthread_mutex_lock(&g_lock);
-    ev_ep *ep = ep_find(ctx);
+    ev_ep *ep = js_heap_of(ctx)->events;
     struct event_base *base = js_heap_loop(ctx);
     if (ep && base && ep->base != base) {
         event_del(ep->ev);

@@ -94,7 +94,8 @@ static int run_script(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     struct event_base *loop = event_base_new();
-    duk_context *ctx = loop ? js_heap_new(loop, g_script_dir) : NULL;
+    js_heap_opts o = {.loop = loop, .script_dir = g_script_dir, .is_main = 1};
+    duk_context *ctx = loop ? js_heap_new(&o) : NULL;
     if (!ctx) {
         fprintf(stderr, "rampart: cannot create the JavaScript heap\n");
         free(src);
@@ -102,7 +103,6 @@ static int run_script(int argc, char **argv)
             event_base_free(loop);
         return 1;
     }
-    js_heap_set_main(ctx, 1);
     g_main = ctx;
 
     js_strip_shebang(src, len);
@@ -169,7 +169,8 @@ static void *snap_thread(void *arg)
 {
     snap_job *job = arg;
     struct event_base *loop = event_base_new();
-    duk_context *ctx = js_heap_new(loop, NULL);
+    js_heap_opts o = {.loop = loop};
+    duk_context *ctx = js_heap_new(&o);
     if (!ctx) {
         job->result = strdup("cannot create a heap");
         if (loop)

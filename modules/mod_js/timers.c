@@ -38,19 +38,17 @@ typedef struct js_timer_state {
     unsigned long seq;
 } timer_state;
 
-#define TIMERS_KEY DUK_HIDDEN_SYMBOL("rp_timers")
-
 static timer_state *state_of(js_heap *h, int create);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void push_timer_table(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, TIMERS_KEY)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_TIMERS)) {
         duk_pop(ctx);
         duk_push_bare_object(ctx);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, TIMERS_KEY);
+        duk_put_prop_literal(ctx, -3, JS_STASH_TIMERS);
     }
     duk_remove(ctx, -2);
 }
