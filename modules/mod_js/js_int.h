@@ -65,9 +65,9 @@ typedef struct js_heap_opts {
      * NULL: the main script's directory (js_script_dir()), or the current
      * directory when no script runs (rampart-httpd with MapModule) */
     const char *script_dir;
-    int is_main;               /* the script's heap (js_heap_is_main) */
-    struct js_worker *worker;  /* the HTTP half's worker owning it (js_heap_worker) */
-    js_broken_fn on_broken;    /* see js_guard_loop; NULL: none */
+    int is_main;              /* the script's heap (js_heap_is_main) */
+    struct js_worker *worker; /* the HTTP half's worker owning it (js_heap_worker) */
+    js_broken_fn on_broken;   /* see js_guard_loop; NULL: none */
     /* deadline for callbacks the runtime itself runs in this heap (timer
      * callbacks, e.g. a deferred reply, event deliveries); 0: none.  A timed
      * out callback is reported like any callback error; the heap stays
@@ -85,7 +85,7 @@ typedef struct js_heap_opts {
     const char *name; /* the heap in log lines ("worker 3"); NULL: "a heap" */
 } js_heap_opts;
 
-/* A new heap with the globals below.  Returns NULL if Duktape cannot
+/* A new heap with the globals above.  Returns NULL if Duktape cannot
  * allocate a heap, or after logging a Duktape fatal error in the snapshot
  * or the setup.  Never throws. */
 duk_context *js_heap_new(const js_heap_opts *o);
@@ -103,7 +103,7 @@ int js_timers_pending(duk_context *ctx);
 /* The worker owning the heap (js_heap_opts.worker), or NULL. */
 struct js_worker *js_heap_worker(duk_context *ctx);
 
-/* The main heap (the script's), or NULL in worker heaps / rampart-httpd. */
+/* 1 for the main heap (the script's, js_heap_opts.is_main), else 0. */
 int js_heap_is_main(duk_context *ctx);
 
 /* ---- cooperative script timeout (runtime.c) -----------------------------
@@ -468,5 +468,3 @@ void js_event_heap_gone(duk_context *ctx);
 void js_event_rebind(duk_context *ctx);
 
 #endif
-
-
