@@ -1,10 +1,16 @@
-/* copy.c - snapshots of the main heap's globals for worker heaps.
+/* copy.c - the structured copy of mod_js: snapshots of the main heap's
+ * globals for worker heaps, and (data-only mode) the values rampart.event
+ * carries between heaps.
  *
  * js_snapshot_take serializes the globals into a self-contained byte string
  * (no Duktape pointers), which js_snapshot_apply decodes in any heap, in any
  * thread.  The encoding is a tree of tagged values; every object gets an id
  * in visiting order so shared references and cycles come back as T_REF.
- * What is copied how is documented in js_int.h. */
+ * The data-only mode (js_event_encode) writes one value with the same
+ * encoder but carries no code: functions become undefined (and are left out
+ * of objects), RegExps are plain objects, arrays are dense lists (T_LIST),
+ * buffer objects arrive as plain buffers; too deep or too long values throw
+ * instead of being cut.  What is copied how is documented in js_int.h. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +34,12 @@ enum {
     T_FUNC,   /* id, str bytecode, u32 n, n x (str key, value) */
     T_NATIVE, /* str path: a runtime native, resolved in the target heap */
     T_MODULE, /* str id: module exports, re-required in the target heap */
+    T_LIST,   /* id, u32 n, n x value: a dense array (data-only mode) */
 };
 enum { R_GLOBAL = 1, R_EXTRA };
 
 #define MAX_DEPTH 1000
-#define KEEP_KEY DUK_HIDDEN_SYMBOL("rp_snapkeep")
-#define EXTRAS_KEY DUK_HIDDEN_SYMBOL("rp_snapextras")
+#define MAX_LIST (1 << 24) /* elements of one array in a data-only copy */
 
 /* ---- pointer map (open addressing) ------------------------------------------ */
 
@@ -122,6 +128,8 @@ struct js_snapshot {
     char **names;     /* "N<path>" runtime native, "M<id>" module exports */
     size_t nnames;
     int depth;
+    int data;      /* data-only mode (rampart.event) */
+    int too_large; /* a string over 4 GiB: the data-only mode refuses it */
 };
 
 static void put(js_snapshot *s, const void *p, size_t n)
@@ -162,6 +170,10 @@ static void put_f64(js_snapshot *s, double v)
 
 static void put_str(js_snapshot *s, const void *p, size_t n)
 {
+    if (n > UINT32_MAX) {
+        s->too_large = 1;
+        n = 0;
+    }
     put_u32(s, (uint32_t)n);
     put(s, p, n);
 }
@@ -204,6 +216,10 @@ static void encode_props(duk_context *ctx, enc *e, duk_idx_t idx)
     put_u32(s, 0);
     duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
     while (duk_next(ctx, -1, 1)) {
+        if (s->data && duk_is_function(ctx, -1)) { /* data carries no code */
+            duk_pop_2(ctx);
+            continue;
+        }
         duk_size_t kl;
         const char *k = duk_get_lstring(ctx, -2, &kl);
         put_str(s, k, kl);
@@ -234,11 +250,35 @@ static duk_ret_t dump_safe(duk_context *ctx, void *udata)
     return 1;
 }
 
+/* Data-only mode: every element 0..length-1, holes too (as undefined),
+ * nothing else of the array; a length over MAX_LIST throws (a sparse
+ * a.length = 4e9 would mean billions of steps and bytes). */
+static void encode_list(duk_context *ctx, enc *e, duk_idx_t idx)
+{
+    js_snapshot *s = e->s;
+    duk_size_t n = duk_get_length(ctx, idx);
+    if (n > MAX_LIST)
+        (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
+                        "rampart.event.trigger: array longer than %d elements", MAX_LIST);
+    put_u8(s, T_LIST);
+    put_u32(s, new_id(ctx, e, idx));
+    put_u32(s, (uint32_t)n);
+    for (duk_size_t i = 0; i < n; i++) {
+        duk_get_prop_index(ctx, idx, (duk_uarridx_t)i);
+        encode_value(ctx, e, -1);
+        duk_pop(ctx);
+    }
+}
+
 static void encode_object(duk_context *ctx, enc *e, duk_idx_t idx)
 {
     js_snapshot *s = e->s;
     uint32_t v;
     void *hp = duk_get_heapptr(ctx, idx);
+    if (s->data && duk_is_function(ctx, idx)) {
+        put_u8(s, T_UNDEF);
+        return;
+    }
     if (ptrmap_get(&s->special, hp, &v)) {
         const char *nm = s->names[v];
         put_u8(s, nm[0] == 'N' ? T_NATIVE : T_MODULE);
@@ -269,6 +309,10 @@ static void encode_object(duk_context *ctx, enc *e, duk_idx_t idx)
         put_str(s, bc, bl);
         duk_pop(ctx);
         encode_props(ctx, e, idx);
+        return;
+    }
+    if (duk_is_array(ctx, idx) && s->data) {
+        encode_list(ctx, e, idx);
         return;
     }
     if (duk_is_array(ctx, idx)) {
@@ -312,7 +356,7 @@ static void encode_object(duk_context *ctx, enc *e, duk_idx_t idx)
         duk_pop(ctx);
         return;
     }
-    if (cls && strcmp(cls, "[object RegExp]") == 0) {
+    if (cls && strcmp(cls, "[object RegExp]") == 0 && !s->data) {
         duk_pop(ctx);
         put_u8(s, T_REGEXP);
         put_u32(s, new_id(ctx, e, idx));
@@ -337,6 +381,9 @@ static void encode_value(duk_context *ctx, enc *e, duk_idx_t idx)
 {
     js_snapshot *s = e->s;
     idx = duk_normalize_index(ctx, idx);
+    if (s->data && s->depth > MAX_DEPTH) /* any value inside the 1001st object */
+        (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
+                        "rampart.event.trigger: value nested more than %d levels", MAX_DEPTH);
     switch (duk_get_type(ctx, idx)) {
     case DUK_TYPE_NULL: put_u8(s, T_NULL); return;
     case DUK_TYPE_BOOLEAN: put_u8(s, duk_get_boolean(ctx, idx) ? T_TRUE : T_FALSE); return;
@@ -365,7 +412,7 @@ static void encode_value(duk_context *ctx, enc *e, duk_idx_t idx)
     case DUK_TYPE_OBJECT: break;
     default: put_u8(s, T_UNDEF); return;
     }
-    if (s->depth >= MAX_DEPTH) {
+    if (s->depth >= MAX_DEPTH && !s->data) { /* the data-only mode threw above */
         put_u8(s, T_UNDEF);
         return;
     }
@@ -425,18 +472,28 @@ static void collect_specials(duk_context *ctx, js_snapshot *s)
     duk_pop_2(ctx);
 }
 
+/* Where the encoder keeps the objects it visited alive (a getter could
+ * otherwise free one and a new object reuse its address): a new array in
+ * the stash (js_snapshot_take), the one there (js_snapshot_add, the same
+ * snapshot), or an array on the stack only (a data-only copy). */
+enum { KEEP_FRESH, KEEP_REUSE, KEEP_LOCAL };
+
 /* Sets up the encoder's helper values on the stack: [keep tostring nodebuf]. */
-static void enc_setup(duk_context *ctx, enc *e, int fresh)
+static void enc_setup(duk_context *ctx, enc *e, int keep)
 {
-    duk_push_heap_stash(ctx);
-    if (fresh || !duk_get_prop_string(ctx, -1, KEEP_KEY)) {
-        if (!fresh)
-            duk_pop(ctx);
+    if (keep == KEEP_LOCAL) {
         duk_push_array(ctx);
-        duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, KEEP_KEY);
+    } else {
+        duk_push_heap_stash(ctx);
+        if (keep == KEEP_FRESH || !duk_get_prop_literal(ctx, -1, JS_STASH_SNAPKEEP)) {
+            if (keep != KEEP_FRESH)
+                duk_pop(ctx);
+            duk_push_array(ctx);
+            duk_dup_top(ctx);
+            duk_put_prop_literal(ctx, -3, JS_STASH_SNAPKEEP);
+        }
+        duk_remove(ctx, -2);
     }
-    duk_remove(ctx, -2);
     e->keep = duk_get_top_index(ctx);
     duk_get_global_string(ctx, "Object");
     duk_get_prop_string(ctx, -1, "prototype");
@@ -453,7 +510,7 @@ static duk_ret_t take_safe(duk_context *ctx, void *udata)
     js_snapshot *s = udata;
     enc e = {s, 0, 0, 0};
     collect_specials(ctx, s);
-    enc_setup(ctx, &e, 1);
+    enc_setup(ctx, &e, KEEP_FRESH);
     duk_push_global_object(ctx);
     duk_idx_t g = duk_get_top_index(ctx);
     duk_enum(ctx, g, DUK_ENUM_OWN_PROPERTIES_ONLY);
@@ -496,7 +553,7 @@ static duk_ret_t add_safe(duk_context *ctx, void *udata)
     js_snapshot *s = a->s;
     enc e = {s, 0, 0, 0};
     duk_idx_t v = duk_get_top_index(ctx); /* [ ... value ]: safe calls share the frame */
-    enc_setup(ctx, &e, 0);
+    enc_setup(ctx, &e, KEEP_REUSE);
     put_u8(s, R_EXTRA);
     put_str(s, a->name, strlen(a->name));
     encode_value(ctx, &e, v);
@@ -553,17 +610,19 @@ typedef struct rd {
     duk_idx_t refs;
     duk_uarridx_t nrefs;
     int depth;
+    int data; /* a data-only copy: only the tags its encoder writes */
 } rd;
 
-static duk_ret_t bad(duk_context *ctx)
+static duk_ret_t bad(duk_context *ctx, const rd *r)
 {
-    return duk_error(ctx, DUK_ERR_ERROR, "corrupt snapshot");
+    return duk_error(ctx, DUK_ERR_ERROR,
+                     r->data ? "rampart.event: corrupt trigger value" : "corrupt snapshot");
 }
 
 static const void *get(duk_context *ctx, rd *r, size_t n)
 {
     if ((size_t)(r->end - r->p) < n)
-        bad(ctx);
+        bad(ctx, r);
     const void *p = r->p;
     r->p += n;
     return p;
@@ -599,7 +658,7 @@ static void decode_value(duk_context *ctx, rd *r);
 static void register_ref(duk_context *ctx, rd *r, uint32_t id)
 {
     if (id != r->nrefs)
-        bad(ctx);
+        bad(ctx, r);
     duk_dup_top(ctx);
     duk_put_prop_index(ctx, r->refs, r->nrefs++);
 }
@@ -613,7 +672,12 @@ static void decode_props(duk_context *ctx, rd *r)
         const char *k = get_str(ctx, r, &kl);
         duk_push_lstring(ctx, k, kl);
         decode_value(ctx, r);
-        duk_put_prop(ctx, obj);
+        if (r->data) /* define, not put: a "__proto__" key stays a plain property */
+            duk_def_prop(ctx, obj,
+                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+        else
+            duk_put_prop(ctx, obj);
     }
 }
 
@@ -627,8 +691,12 @@ static void decode_value(duk_context *ctx, rd *r)
 {
     duk_require_stack(ctx, 16);
     if (++r->depth > MAX_DEPTH + 8)
-        bad(ctx);
+        bad(ctx, r);
     unsigned t = get_u8(ctx, r);
+    /* what the data-only encoder never writes (code above all) */
+    if (r->data ? (t == T_ARR || t == T_REGEXP || t == T_FUNC || t == T_NATIVE || t == T_MODULE)
+                : t == T_LIST)
+        bad(ctx, r);
     size_t n;
     const char *p;
     switch (t) {
@@ -644,7 +712,7 @@ static void decode_value(duk_context *ctx, rd *r)
     case T_REF: {
         uint32_t id = get_u32(ctx, r);
         if (id >= r->nrefs)
-            bad(ctx);
+            bad(ctx, r);
         duk_get_prop_index(ctx, r->refs, id);
         break;
     }
@@ -660,6 +728,16 @@ static void decode_value(duk_context *ctx, rd *r)
         decode_props(ctx, r);
         duk_push_uint(ctx, len);
         duk_put_prop_string(ctx, -2, "length");
+        break;
+    }
+    case T_LIST: {
+        duk_push_array(ctx);
+        register_ref(ctx, r, get_u32(ctx, r));
+        uint32_t len = get_u32(ctx, r);
+        for (uint32_t i = 0; i < len; i++) {
+            decode_value(ctx, r);
+            duk_put_prop_index(ctx, -2, i);
+        }
         break;
     }
     case T_DATE: {
@@ -695,8 +773,10 @@ static void decode_value(duk_context *ctx, rd *r)
         void *b = duk_push_fixed_buffer(ctx, n);
         if (n)
             memcpy(b, p, n);
-        duk_push_buffer_object(ctx, -1, 0, n, flags);
-        duk_remove(ctx, -2);
+        if (!r->data) { /* a data-only copy delivers a plain buffer */
+            duk_push_buffer_object(ctx, -1, 0, n, flags);
+            duk_remove(ctx, -2);
+        }
         register_ref(ctx, r, id);
         break;
     }
@@ -731,7 +811,7 @@ static void decode_value(duk_context *ctx, rd *r)
         duk_remove(ctx, -2);
         break;
     }
-    default: bad(ctx);
+    default: bad(ctx, r);
     }
     r->depth--;
 }
@@ -741,7 +821,7 @@ static duk_ret_t apply_safe(duk_context *ctx, void *udata)
     const js_snapshot *s = udata;
     /* an empty snapshot (no globals, nothing added) has no buffer */
     const unsigned char *b = s->buf ? s->buf : (const unsigned char *)"";
-    rd r = {b, b + s->len, 0, 0, 0};
+    rd r = {b, b + s->len, 0, 0, 0, 0};
     duk_push_array(ctx);
     r.refs = duk_get_top_index(ctx);
     duk_push_bare_object(ctx);
@@ -761,7 +841,7 @@ static duk_ret_t apply_safe(duk_context *ctx, void *udata)
     }
     duk_push_heap_stash(ctx);
     duk_dup(ctx, extras);
-    duk_put_prop_string(ctx, -2, EXTRAS_KEY);
+    duk_put_prop_literal(ctx, -2, JS_STASH_SNAPEXTRAS);
     return 0;
 }
 
@@ -783,10 +863,53 @@ void js_snapshot_push(const js_snapshot *snap, duk_context *ctx, const char *nam
 {
     (void)snap;
     duk_push_heap_stash(ctx);
-    if (duk_get_prop_string(ctx, -1, EXTRAS_KEY) && duk_is_object(ctx, -1))
+    if (duk_get_prop_literal(ctx, -1, JS_STASH_SNAPEXTRAS) && duk_is_object(ctx, -1))
         duk_get_prop_string(ctx, -1, name);
     else
         duk_push_undefined(ctx);
     duk_remove(ctx, -2);
+    duk_remove(ctx, -2);
+}
+
+/* ---- data-only copies (rampart.event) ------------------------------------------ */
+
+static duk_ret_t data_encode_safe(duk_context *ctx, void *udata)
+{
+    js_snapshot *s = udata;
+    enc e = {s, 0, 0, 0};
+    duk_idx_t v = duk_get_top_index(ctx); /* [ ... value ]: safe calls share the frame */
+    enc_setup(ctx, &e, KEEP_LOCAL);
+    encode_value(ctx, &e, v);
+    if (s->oom)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
+    if (s->too_large)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: value too large");
+    return 0;
+}
+
+void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len)
+{
+    js_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.data = 1;
+    duk_dup(ctx, idx);
+    int rc = duk_safe_call(ctx, data_encode_safe, &s, 1, 1);
+    ptrmap_free(&s.seen);
+    if (rc != DUK_EXEC_SUCCESS) {
+        free(s.buf);
+        (void)duk_throw(ctx);
+    }
+    duk_pop(ctx);
+    *out = s.buf; /* the caller's now */
+    *len = s.len;
+}
+
+void js_event_decode_push(duk_context *ctx, const void *data, size_t len)
+{
+    const unsigned char *b = len ? data : (const unsigned char *)"";
+    rd r = {b, b + len, 0, 0, 0, 1};
+    duk_push_bare_array(ctx);
+    r.refs = duk_get_top_index(ctx);
+    decode_value(ctx, &r);
     duk_remove(ctx, -2);
 }

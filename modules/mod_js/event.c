@@ -8,9 +8,10 @@
  * A registration belongs to the heap (and so the thread and loop) that made
  * it: the function and callbackVar stay in that heap's stash, by reference
  * (a websocket's req stays the live req).  trigger() serializes triggerVar
- * once in the triggering thread (a structured copy: primitives, strings,
- * Buffers, Dates, arrays and plain objects, shared references and cycles
- * kept; functions dropped) and queues it, under one process-wide lock, for
+ * once in the triggering thread (copy.c's structured copy in its data-only
+ * mode, js_event_encode: primitives, strings, Buffers, Dates, arrays and
+ * plain objects, shared references and cycles kept; functions dropped) and
+ * queues it, under one process-wide lock, for
  * every heap that has a callback for the event; each heap's loop gets an
  * event_active and, on its own thread, calls each callback as
  * func(callbackVar, triggerVar) with a fresh copy of triggerVar.  Delivery
@@ -26,15 +27,11 @@
  * registrations and queued deliveries, and its owner decides what happens
  * to the heap (see js_int.h). */
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
 #include "js_int.h"
 
-#define EVENTS_KEY DUK_HIDDEN_SYMBOL("rp_events")
-#define MAX_DEPTH 1000
-#define MAX_ARRAY (1 << 24) /* elements of one array in trigger()'s copy */
 
 /* ---- the process-wide registry ------------------------------------------- */
 
@@ -50,9 +47,10 @@ typedef struct ev_msg {
     ev_blob *blob;
 } ev_msg;
 
-/* One per heap that registered something. */
+/* One per heap that registered something: the heap's typed slot
+ * (js_heap.events), touched only on the heap's thread; its queue and mark
+ * under g_lock. */
 typedef struct ev_ep {
-    struct ev_ep *next;
     duk_context *ctx;        /* used only on its own thread */
     struct event_base *base; /* the loop ev is assigned to */
     struct event *ev;        /* our memory (event_assign), never event_add'ed */
@@ -67,25 +65,15 @@ typedef struct ev_reg {
 } ev_reg;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static ev_ep *g_eps;   /* guarded by g_lock, like everything below */
-static ev_reg *g_regs;
+static ev_reg *g_regs; /* guarded by g_lock, like everything below */
 static unsigned long g_stamp;
 
 static void deliver_cb(evutil_socket_t fd, short what, void *arg);
-static duk_ret_t encode_safe(duk_context *ctx, void *udata);
-
-static ev_ep *ep_find(const duk_context *ctx)
-{
-    for (ev_ep *ep = g_eps; ep; ep = ep->next)
-        if (ep->ctx == ctx)
-            return ep;
-    return NULL;
-}
 
 /* Under g_lock. */
 static ev_ep *ep_get(duk_context *ctx)
 {
-    ev_ep *ep = ep_find(ctx);
+    ev_ep *ep = js_heap_of(ctx)->events;
     if (ep)
         return ep;
     struct event_base *base = js_heap_loop(ctx);
@@ -102,8 +90,7 @@ static ev_ep *ep_get(duk_context *ctx)
     }
     ep->ctx = ctx;
     ep->base = base;
-    ep->next = g_eps;
-    g_eps = ep;
+    js_heap_of(ctx)->events = ep;
     return ep;
 }
 
@@ -150,366 +137,6 @@ static void reg_remove(const ev_ep *ep, const char *event, const char *name)
     }
 }
 
-/* ---- structured copy ---------------------------------------------------------- */
-
-enum { S_UNDEF = 1, S_NULL, S_TRUE, S_FALSE, S_NUM, S_STR, S_BUF, S_BUFOBJ, S_REF, S_OBJ,
-       S_ARR, S_DATE };
-
-typedef struct enc {
-    duk_context *ctx;
-    unsigned char *p;
-    size_t len, cap;
-    const void **keys; /* heap pointer -> id, open addressing */
-    uint32_t *vals;
-    size_t hcap, hn;
-    uint32_t next_id;
-    int depth;
-} enc;
-
-static void enc_free(enc *e)
-{
-    free(e->p);
-    free(e->keys);
-    free(e->vals);
-    memset(e, 0, sizeof *e);
-}
-
-static void oom(duk_context *ctx)
-{
-    (void)duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
-}
-
-static void put(enc *e, const void *d, size_t n)
-{
-    if (e->len + n > e->cap) {
-        size_t nc = e->cap ? e->cap : 256;
-        while (nc < e->len + n)
-            nc *= 2;
-        unsigned char *np = realloc(e->p, nc);
-        if (!np)
-            oom(e->ctx);
-        e->p = np;
-        e->cap = nc;
-    }
-    if (n)
-        memcpy(e->p + e->len, d, n);
-    e->len += n;
-}
-
-static void put_u8(enc *e, unsigned v)
-{
-    unsigned char c = (unsigned char)v;
-    put(e, &c, 1);
-}
-
-static void put_u32(enc *e, uint32_t v)
-{
-    put(e, &v, sizeof v);
-}
-
-static void put_f64(enc *e, double v)
-{
-    put(e, &v, sizeof v);
-}
-
-static void put_bytes(enc *e, const void *d, size_t n)
-{
-    if (n > UINT32_MAX)
-        (void)duk_error(e->ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: value too large");
-    put_u32(e, (uint32_t)n);
-    put(e, d, n);
-}
-
-static size_t hslot(const void *p, size_t cap)
-{
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 33;
-    x *= (uintptr_t)0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x & (cap - 1);
-}
-
-/* The id of object hp; 0 (and registers it as next_id) if first seen. */
-static int seen(enc *e, const void *hp, uint32_t *id)
-{
-    if (e->hcap) {
-        for (size_t i = hslot(hp, e->hcap); e->keys[i]; i = (i + 1) & (e->hcap - 1))
-            if (e->keys[i] == hp) {
-                *id = e->vals[i];
-                return 1;
-            }
-    }
-    if ((e->hn + 1) * 2 > e->hcap) {
-        size_t nc = e->hcap ? e->hcap * 2 : 64;
-        const void **nk = calloc(nc, sizeof *nk);
-        uint32_t *nv = calloc(nc, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            oom(e->ctx);
-        }
-        for (size_t i = 0; i < e->hcap; i++) {
-            if (!e->keys[i])
-                continue;
-            size_t j = hslot(e->keys[i], nc);
-            while (nk[j])
-                j = (j + 1) & (nc - 1);
-            nk[j] = e->keys[i];
-            nv[j] = e->vals[i];
-        }
-        free(e->keys);
-        free(e->vals);
-        e->keys = nk;
-        e->vals = nv;
-        e->hcap = nc;
-    }
-    size_t i = hslot(hp, e->hcap);
-    while (e->keys[i])
-        i = (i + 1) & (e->hcap - 1);
-    e->keys[i] = hp;
-    e->vals[i] = e->next_id;
-    e->hn++;
-    *id = e->next_id++;
-    return 0;
-}
-
-static int is_date(duk_context *ctx, duk_idx_t idx)
-{
-    duk_get_global_string(ctx, "Date");
-    int r = duk_is_function(ctx, -1) && duk_instanceof(ctx, idx, -1);
-    duk_pop(ctx);
-    return r;
-}
-
-static void encode(enc *e, duk_idx_t idx)
-{
-    duk_context *ctx = e->ctx;
-    idx = duk_normalize_index(ctx, idx);
-    if (e->depth > MAX_DEPTH)
-        (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                        "rampart.event.trigger: value nested more than %d levels", MAX_DEPTH);
-    switch (duk_get_type(ctx, idx)) {
-    case DUK_TYPE_NULL: put_u8(e, S_NULL); return;
-    case DUK_TYPE_BOOLEAN: put_u8(e, duk_get_boolean(ctx, idx) ? S_TRUE : S_FALSE); return;
-    case DUK_TYPE_NUMBER:
-        put_u8(e, S_NUM);
-        put_f64(e, duk_get_number(ctx, idx));
-        return;
-    case DUK_TYPE_STRING: {
-        duk_size_t n;
-        const char *s = duk_get_lstring(ctx, idx, &n);
-        put_u8(e, S_STR);
-        put_bytes(e, s, n);
-        return;
-    }
-    case DUK_TYPE_BUFFER: {
-        duk_size_t n;
-        const void *b = duk_get_buffer(ctx, idx, &n);
-        put_u8(e, S_BUF);
-        put_bytes(e, b, n);
-        return;
-    }
-    case DUK_TYPE_OBJECT: break;
-    default: put_u8(e, S_UNDEF); return; /* undefined, pointers, lightfuncs */
-    }
-    if (duk_is_function(ctx, idx)) {
-        put_u8(e, S_UNDEF);
-        return;
-    }
-    uint32_t id;
-    if (seen(e, duk_get_heapptr(ctx, idx), &id)) {
-        put_u8(e, S_REF);
-        put_u32(e, id);
-        return;
-    }
-    e->depth++;
-    if (duk_is_buffer_data(ctx, idx)) {
-        duk_size_t n;
-        const void *b = duk_get_buffer_data(ctx, idx, &n);
-        put_u8(e, S_BUFOBJ);
-        put_bytes(e, b, n);
-    } else if (is_date(ctx, idx)) {
-        duk_get_prop_string(ctx, idx, "getTime");
-        duk_dup(ctx, idx);
-        duk_call_method(ctx, 0);
-        put_u8(e, S_DATE);
-        put_f64(e, duk_to_number(ctx, -1));
-        duk_pop(ctx);
-    } else if (duk_is_array(ctx, idx)) {
-        duk_size_t n = duk_get_length(ctx, idx);
-        /* Every element is written, holes too: a sparse array's length
-         * (a = []; a.length = 4e9) would mean billions of steps and bytes. */
-        if (n > MAX_ARRAY)
-            (void)duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                            "rampart.event.trigger: array longer than %d elements", MAX_ARRAY);
-        put_u8(e, S_ARR);
-        put_u32(e, (uint32_t)n);
-        for (duk_size_t i = 0; i < n; i++) {
-            duk_get_prop_index(ctx, idx, (duk_uarridx_t)i);
-            encode(e, -1);
-            duk_pop(ctx);
-        }
-    } else {
-        put_u8(e, S_OBJ);
-        size_t at = e->len;
-        put_u32(e, 0);
-        uint32_t count = 0;
-        duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-        while (duk_next(ctx, -1, 1)) {
-            if (!duk_is_function(ctx, -1)) {
-                duk_size_t kl;
-                const char *k = duk_to_lstring(ctx, -2, &kl);
-                put_bytes(e, k, kl);
-                encode(e, -1);
-                count++;
-            }
-            duk_pop_2(ctx);
-        }
-        duk_pop(ctx);
-        memcpy(e->p + at, &count, sizeof count);
-    }
-    e->depth--;
-}
-
-typedef struct rd {
-    const unsigned char *p;
-    size_t len, pos;
-    uint32_t next_id;
-    duk_idx_t refs;
-} rd;
-
-static const void *take(duk_context *ctx, rd *r, size_t n)
-{
-    if (n > r->len - r->pos)
-        (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    const void *p = r->p + r->pos;
-    r->pos += n;
-    return p;
-}
-
-static uint32_t get_u32(duk_context *ctx, rd *r)
-{
-    uint32_t v;
-    memcpy(&v, take(ctx, r, sizeof v), sizeof v);
-    return v;
-}
-
-static double get_f64(duk_context *ctx, rd *r)
-{
-    double v;
-    memcpy(&v, take(ctx, r, sizeof v), sizeof v);
-    return v;
-}
-
-static void reg_ref(duk_context *ctx, rd *r)
-{
-    duk_dup_top(ctx);
-    duk_put_prop_index(ctx, r->refs, r->next_id++);
-}
-
-static void push_bytes_buf(duk_context *ctx, rd *r)
-{
-    uint32_t n = get_u32(ctx, r);
-    const void *src = take(ctx, r, n);
-    void *b = duk_push_fixed_buffer(ctx, n);
-    if (n)
-        memcpy(b, src, n);
-}
-
-static void decode(duk_context *ctx, rd *r, int depth)
-{
-    if (depth > MAX_DEPTH + 1)
-        (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    duk_require_stack(ctx, 4);
-    unsigned tag = *(const unsigned char *)take(ctx, r, 1);
-    switch (tag) {
-    case S_UNDEF: duk_push_undefined(ctx); return;
-    case S_NULL: duk_push_null(ctx); return;
-    case S_TRUE: duk_push_true(ctx); return;
-    case S_FALSE: duk_push_false(ctx); return;
-    case S_NUM: duk_push_number(ctx, get_f64(ctx, r)); return;
-    case S_STR: {
-        uint32_t n = get_u32(ctx, r);
-        duk_push_lstring(ctx, take(ctx, r, n), n);
-        return;
-    }
-    case S_BUF: push_bytes_buf(ctx, r); return;
-    case S_BUFOBJ:
-        push_bytes_buf(ctx, r);
-        reg_ref(ctx, r);
-        return;
-    case S_REF: duk_get_prop_index(ctx, r->refs, get_u32(ctx, r)); return;
-    case S_DATE: {
-        double t = get_f64(ctx, r);
-        duk_get_global_string(ctx, "Date");
-        duk_push_number(ctx, t);
-        duk_new(ctx, 1);
-        reg_ref(ctx, r);
-        return;
-    }
-    case S_ARR: {
-        duk_push_array(ctx);
-        reg_ref(ctx, r);
-        uint32_t n = get_u32(ctx, r);
-        for (uint32_t i = 0; i < n; i++) {
-            decode(ctx, r, depth + 1);
-            duk_put_prop_index(ctx, -2, i);
-        }
-        return;
-    }
-    case S_OBJ: {
-        duk_push_object(ctx);
-        reg_ref(ctx, r);
-        uint32_t n = get_u32(ctx, r);
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t kl = get_u32(ctx, r);
-            duk_push_lstring(ctx, take(ctx, r, kl), kl);
-            decode(ctx, r, depth + 1);
-            /* define, not put: a "__proto__" key stays a plain property */
-            duk_def_prop(ctx, -3,
-                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
-        }
-        return;
-    }
-    default: (void)duk_error(ctx, DUK_ERR_ERROR, "rampart.event: corrupt trigger value");
-    }
-}
-
-/* Push a copy of the value in blob (throws on a corrupt blob). */
-static void push_copy(duk_context *ctx, const ev_blob *b)
-{
-    duk_push_bare_array(ctx);
-    rd r = {b->data, b->len, 0, 0, duk_get_top_index(ctx)};
-    decode(ctx, &r, 0);
-    duk_remove(ctx, -2);
-}
-
-void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len)
-{
-    enc e;
-    memset(&e, 0, sizeof e);
-    e.ctx = ctx;
-    duk_dup(ctx, idx);
-    if (duk_safe_call(ctx, encode_safe, &e, 1, 1) != DUK_EXEC_SUCCESS) {
-        enc_free(&e);
-        (void)duk_throw(ctx);
-    }
-    duk_pop(ctx);
-    *out = e.p;
-    *len = e.len;
-    e.p = NULL; /* the caller's now */
-    enc_free(&e);
-}
-
-void js_event_decode_push(duk_context *ctx, const void *data, size_t len)
-{
-    duk_push_bare_array(ctx);
-    rd r = {data, len, 0, 0, duk_get_top_index(ctx)};
-    decode(ctx, &r, 0);
-    duk_remove(ctx, -2);
-}
-
 /* ---- delivery (on the registering heap's thread) ------------------------------- */
 
 typedef struct deliver_state {
@@ -523,7 +150,7 @@ static duk_ret_t call_one(duk_context *ctx, void *udata)
     duk_idx_t entry = duk_get_top_index(ctx);
     duk_get_prop_index(ctx, entry, 0);
     duk_get_prop_index(ctx, entry, 1);
-    push_copy(ctx, b);
+    js_event_decode_push(ctx, b->data, b->len); /* a fresh copy per callback */
     duk_call(ctx, 2);
     return 0;
 }
@@ -533,7 +160,7 @@ static duk_ret_t deliver_safe(duk_context *ctx, void *udata)
     const deliver_state *st = udata;
     const char *what = "rampart.event callback";
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, EVENTS_KEY) ||
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS) ||
         !duk_get_prop_string(ctx, -1, st->msg->event) || !duk_is_object(ctx, -1))
         return 0;
     duk_idx_t cbs = duk_get_top_index(ctx);
@@ -617,11 +244,11 @@ static duk_ret_t ev_on(duk_context *ctx)
     duk_set_top(ctx, 4);
     /* stash[EVENTS][event][name] = [func, callbackVar] */
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, EVENTS_KEY)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS)) {
         duk_pop(ctx);
         duk_push_bare_object(ctx);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, EVENTS_KEY);
+        duk_put_prop_literal(ctx, -3, JS_STASH_EVENTS);
     }
     if (!duk_get_prop_string(ctx, -1, event)) {
         duk_pop(ctx);
@@ -677,7 +304,7 @@ static duk_ret_t ev_off(duk_context *ctx)
     if (!duk_is_undefined(ctx, 1) && !duk_is_null(ctx, 1))
         name = arg_string(ctx, 1, "off", "the callback name (second argument)");
     duk_push_heap_stash(ctx);
-    if (duk_get_prop_string(ctx, -1, EVENTS_KEY)) {
+    if (duk_get_prop_literal(ctx, -1, JS_STASH_EVENTS)) {
         if (name) {
             if (duk_get_prop_string(ctx, -1, event))
                 duk_del_prop_string(ctx, -1, name);
@@ -687,17 +314,10 @@ static duk_ret_t ev_off(duk_context *ctx)
         }
     }
     pthread_mutex_lock(&g_lock);
-    const ev_ep *ep = ep_find(ctx);
+    const ev_ep *ep = js_heap_of(ctx)->events;
     if (ep)
         reg_remove(ep, event, name);
     pthread_mutex_unlock(&g_lock);
-    return 0;
-}
-
-/* [ value ] -> encoded into udata (an enc), whose memory the caller frees */
-static duk_ret_t encode_safe(duk_context *ctx, void *udata)
-{
-    encode(udata, duk_get_top_index(ctx));
     return 0;
 }
 
@@ -706,25 +326,18 @@ static duk_ret_t ev_trigger(duk_context *ctx)
 {
     const char *event = arg_string(ctx, 0, "trigger", "the event name (first argument)");
     duk_set_top(ctx, 2);
-    enc e;
-    memset(&e, 0, sizeof e);
-    e.ctx = ctx;
-    duk_dup(ctx, 1);
-    if (duk_safe_call(ctx, encode_safe, &e, 1, 1) != DUK_EXEC_SUCCESS) {
-        enc_free(&e);
-        return duk_throw(ctx); /* the encoder's error */
-    }
-    duk_pop(ctx);
-    ev_blob *b = malloc(sizeof *b + e.len);
+    unsigned char *data;
+    size_t len;
+    js_event_encode(ctx, 1, &data, &len); /* throws: too deep, too large, no memory */
+    ev_blob *b = malloc(sizeof *b + len);
     if (!b) {
-        enc_free(&e);
+        free(data);
         return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
     }
     b->refs = 0;
-    b->len = e.len;
-    if (e.len)
-        memcpy(b->data, e.p, e.len);
-    enc_free(&e);
+    b->len = len;
+    memcpy(b->data, data, len);
+    free(data);
 
     pthread_mutex_lock(&g_lock);
     unsigned long stamp = ++g_stamp;
@@ -760,23 +373,21 @@ void js_event_install(duk_context *ctx)
     duk_get_global_string(ctx, "rampart");
     duk_push_object(ctx);
     js_register_native(ctx, -1, "rampart.event");
-    js_put_native(ctx, -1, "on", ev_on, 4, "rampart.event.on");
-    js_put_native(ctx, -1, "off", ev_off, 2, "rampart.event.off");
-    js_put_native(ctx, -1, "trigger", ev_trigger, 2, "rampart.event.trigger");
+    static const js_fn fns[] = {{"on", ev_on, 4, "rampart.event.on"},
+                                {"off", ev_off, 2, "rampart.event.off"},
+                                {"trigger", ev_trigger, 2, "rampart.event.trigger"},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
     duk_put_prop_string(ctx, -2, "event");
     duk_pop(ctx);
 }
 
 void js_event_heap_gone(duk_context *ctx)
 {
+    js_heap *h = js_heap_of(ctx);
     pthread_mutex_lock(&g_lock);
-    ev_ep *ep = NULL;
-    for (ev_ep **pp = &g_eps; *pp; pp = &(*pp)->next)
-        if ((*pp)->ctx == ctx) {
-            ep = *pp;
-            *pp = ep->next;
-            break;
-        }
+    ev_ep *ep = h->events;
+    h->events = NULL;
     if (ep) {
         reg_remove(ep, NULL, NULL);
         msgs_free(ep->head);
@@ -796,7 +407,7 @@ void js_event_heap_gone(duk_context *ctx)
 void js_event_rebind(duk_context *ctx)
 {
     pthread_mutex_lock(&g_lock);
-    ev_ep *ep = ep_find(ctx);
+    ev_ep *ep = js_heap_of(ctx)->events;
     struct event_base *base = js_heap_loop(ctx);
     if (ep && base && ep->base != base) {
         event_del(ep->ev);

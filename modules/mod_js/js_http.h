@@ -145,13 +145,14 @@ rp_server *js_http_server(int *serving);
 
 /* ---- ws_js.c: "ws:" routes on mod_ws's ws/1 service ----------------------
  * Each worker has a second heap for websockets (never reset by a script
- * timeout).  js_ws_worker_init: create it (same snapshot as the HTTP heap;
- * heap_user is its js_heap_user); NULL if it cannot be created.
+ * timeout).  js_ws_worker_init: create it (js_worker_heap_new, like the
+ * HTTP heap); NULL if it cannot be created.
  * js_ws_worker_exit: close the websockets still open (1001), free the heap.
  * js_ws_post_config: look the ws service up (RP_ERROR if ws: routes exist
  * without mod_ws).  js_ws_handle: the route handler for a target with t->ws. */
 typedef struct js_wsw js_wsw;
-js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user);
+typedef struct js_worker js_worker; /* mod_js.c */
+js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, js_worker *jw);
 void js_ws_worker_exit(js_wsw *wsw);
 int js_ws_post_config(const js_conf *c);
 int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t);
@@ -179,11 +180,12 @@ void js_srvbuf_reset(duk_context *ctx);
 void *js_srvbuf_take(duk_context *ctx, size_t *len);
 void js_push_srvbuf_proto(duk_context *ctx);
 
-/* mod_js.c: the snapshot's mapped functions into the heap stash on the
- * stack top, as "rpFuncs"; used by the HTTP and the websocket heap. */
-void js_stash_funcs(duk_context *ctx, const js_conf *c);
-/* mod_js.c: the conf's per-heap limits (ScriptMemoryLimit) on a worker
- * heap, HTTP or websocket. */
-void js_heap_apply_conf_limits(duk_context *ctx, const js_conf *c);
+/* mod_js.c: a heap of worker jw, HTTP or websocket (kind: NULL, or a
+ * suffix for its log lines such as " (websocket heap)"), from js_heap_new:
+ * the main script's globals (the conf's snapshot), the stash every worker
+ * heap has (JS_STASH_FUNCS: the mapped functions in route order,
+ * JS_STASH_REFS, JS_STASH_WS_CONNS), callbacks under ScriptTimeout, memory
+ * capped at ScriptMemoryLimit.  NULL after logging. */
+duk_context *js_worker_heap_new(js_worker *jw, js_broken_fn on_broken, const char *kind);
 
 #endif

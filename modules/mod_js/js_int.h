@@ -50,13 +50,45 @@ extern const rp_module rp_module_js;
  * if Duktape cannot continue) logs through rp_log and stderr, then leaves
  * through the js_guard landing, or aborts when there is none. */
 
-/* A new heap on `loop` (the thread's libevent base; may be NULL when the
- * heap never runs timers - setTimeout then throws).  script_dir is where
- * require() looks second (after the requiring file's directory); NULL means
- * the main script's directory (js_script_dir()), or the current directory
- * when no script runs (rampart-httpd with MapModule).  Returns NULL if
- * Duktape cannot allocate a heap.  Never throws. */
-duk_context *js_heap_new(struct event_base *loop, const char *script_dir);
+/* What a heap is for.  js_heap_new is the one place heaps are built: the
+ * script's main heap (script.c), every worker's HTTP and websocket heap
+ * (js_worker_heap_new, mod_js.c), test and fuzz heaps.  Zero fields are
+ * defaults. */
+typedef struct js_snapshot js_snapshot;
+struct js_worker;
+typedef void (*js_broken_fn)(duk_context *ctx, const char *what);
+typedef struct js_heap_opts {
+    /* the thread's libevent base; NULL when the heap never runs timers
+     * (setTimeout then throws) */
+    struct event_base *loop;
+    /* where require() looks second (after the requiring file's directory);
+     * NULL: the main script's directory (js_script_dir()), or the current
+     * directory when no script runs (rampart-httpd with MapModule) */
+    const char *script_dir;
+    int is_main;              /* the script's heap (js_heap_is_main) */
+    struct js_worker *worker; /* the HTTP half's worker owning it (js_heap_worker) */
+    js_broken_fn on_broken;   /* see js_guard_loop; NULL: none */
+    /* deadline for callbacks the runtime itself runs in this heap (timer
+     * callbacks, e.g. a deferred reply, event deliveries); 0: none.  A timed
+     * out callback is reported like any callback error; the heap stays
+     * usable. */
+    double callback_timeout;
+    /* globals copied in (js_snapshot_apply; a failure is logged), then
+     * setup(ctx, setup_arg) in a protected call (nargs 0, nrets 1; an error
+     * is logged), both under js_guard.  NULL: nothing. */
+    const js_snapshot *snap;
+    duk_safe_call_function setup;
+    void *setup_arg;
+    /* memory cap (js_heap_memory_hit), set after the snapshot and the setup
+     * (they are the script's own size); 0: none */
+    size_t memory_limit;
+    const char *name; /* the heap in log lines ("worker 3"); NULL: "a heap" */
+} js_heap_opts;
+
+/* A new heap with the globals above.  Returns NULL if Duktape cannot
+ * allocate a heap, or after logging a Duktape fatal error in the snapshot
+ * or the setup.  Never throws. */
+duk_context *js_heap_new(const js_heap_opts *o);
 /* Frees the heap, its timers and module cache.  ctx may be NULL. */
 void js_heap_free(duk_context *ctx);
 
@@ -68,11 +100,10 @@ void js_heap_set_loop(duk_context *ctx, struct event_base *loop);
  * and metronomes not cleared). */
 int js_timers_pending(duk_context *ctx);
 
-/* One pointer of the HTTP half's own per-heap state (e.g. the worker). */
-void js_heap_set_user(duk_context *ctx, void *user);
-void *js_heap_user(duk_context *ctx);
+/* The worker owning the heap (js_heap_opts.worker), or NULL. */
+struct js_worker *js_heap_worker(duk_context *ctx);
 
-/* The main heap (the script's), or NULL in worker heaps / rampart-httpd. */
+/* 1 for the main heap (the script's, js_heap_opts.is_main), else 0. */
 int js_heap_is_main(duk_context *ctx);
 
 /* ---- cooperative script timeout (runtime.c) -----------------------------
@@ -91,10 +122,6 @@ int js_heap_is_main(duk_context *ctx);
  * passes GracefulTimeout every heap throws the same way, armed or not. */
 void js_deadline_arm(duk_context *ctx, double seconds);
 int js_deadline_expired(duk_context *ctx);
-/* Deadline for callbacks the runtime itself runs in this heap (timer
- * callbacks, e.g. a deferred reply); 0 (the default) means none.  A timed
- * out callback is reported like any callback error; the heap stays usable. */
-void js_heap_set_callback_timeout(duk_context *ctx, double seconds);
 
 /* ---- faults: fatal errors, memory, stop (runtime.c) ------------------------
  * Duktape's fatal handler is reached when an error has no catcher (C code
@@ -124,7 +151,7 @@ int js_heap_broken(duk_context *ctx);
  * when it already was: fn is not called, nobody is told again).  After -1
  * the caller must not touch the heap nor anything it owns (its timers,
  * rampart.event registrations, stream state): the handler may have freed it.
- *  - a heap with a broken handler (js_heap_set_broken_handler, e.g. a
+ *  - a heap with a broken handler (js_heap_opts.on_broken, e.g. a
  *    worker's HTTP heap): the handler runs, outside the guard, so it may
  *    answer what waited on the heap and free it;
  *  - the main heap while start()'s server serves: logged; its timers and
@@ -134,23 +161,22 @@ int js_heap_broken(duk_context *ctx);
  *    process exits with status 1 (exit(), like process.exit: no abort);
  *  - any other heap (the websocket heap): logged; the next js_guard on it
  *    returns -1 at once, which makes its owner replace it. */
-typedef void (*js_broken_fn)(duk_context *ctx, const char *what);
-void js_heap_set_broken_handler(duk_context *ctx, js_broken_fn fn);
 int js_guard_loop(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *arg,
                   const char *what);
-/* One pointer of C state for stream.c (its per-heap js_hstream), readable
- * without calling into the heap (so also once it is broken). */
-void js_heap_set_stream(duk_context *ctx, void *state);
-void *js_heap_stream(duk_context *ctx);
+/* stream.c's per-heap C state (its typed slot in the heap), readable
+ * without calling into the heap (so also once it is broken); NULL until
+ * stream.c sets it. */
+struct js_hstream;
+void js_heap_set_stream(duk_context *ctx, struct js_hstream *state);
+struct js_hstream *js_heap_stream(duk_context *ctx);
 /* The fatal error's message ("" if none). */
 const char *js_heap_fatal_msg(duk_context *ctx);
 
-/* Memory cap: bytes the heap's allocations may hold (0 = no cap, the
- * default; worker heaps get ScriptMemoryLimit).  An allocation over the cap
- * fails: Duktape collects garbage, retries, then throws RangeError ("alloc
- * failed").  js_heap_memory_hit returns whether the cap refused anything
- * since the last call, and clears it. */
-void js_heap_set_memory_limit(duk_context *ctx, size_t bytes);
+/* Memory cap (js_heap_opts.memory_limit; worker heaps get
+ * ScriptMemoryLimit): an allocation over the cap fails: Duktape collects
+ * garbage, retries, then throws RangeError ("alloc failed").
+ * js_heap_memory_hit returns whether the cap refused anything since the
+ * last call, and clears it. */
 int js_heap_memory_hit(duk_context *ctx);
 size_t js_heap_memory_used(duk_context *ctx);
 
@@ -194,7 +220,7 @@ void js_require_push(duk_context *ctx, const char *name, const char *from);
  * Never throws. */
 char *js_require_resolve(duk_context *ctx, const char *name, const char *from);
 
-/* ---- copying globals into worker heaps (copy.c) ----------------------------
+/* ---- structured copy: globals into worker heaps, event values (copy.c) ------
  * Taken on the main thread inside start(): every own enumerable global of
  * the main heap (the script's var and function declarations and plain
  * assignments), plus any extra values start() adds.
@@ -235,6 +261,22 @@ void js_snapshot_free(js_snapshot *snap);
  * bytecode and requires their modules (T_FUNC, T_MODULE). */
 js_snapshot *js_snapshot_from_bytes(const void *data, size_t len);
 const void *js_snapshot_bytes(const js_snapshot *snap, size_t *len);
+
+/* The same codec in its data-only mode: what rampart.event.trigger() carries
+ * (event.c; also for tests/fuzz).  Values as above, except that no code is
+ * carried: functions become undefined (left out of objects), runtime natives
+ * and module exports are copied as plain data, RegExps and class instances
+ * as plain objects of their own enumerable properties, arrays as their
+ * elements 0..length-1 (holes as undefined, other properties dropped),
+ * buffer objects as plain buffers; object keys are defined, so a
+ * "__proto__" key stays a plain property.
+ * js_event_encode encodes the value at idx into malloc'ed memory (*out,
+ * *len; the caller frees it); throws RangeError when the value nests more
+ * than 1000 levels, an array is longer than 2^24, or on out-of-memory.
+ * js_event_decode_push pushes a fresh copy decoded from data[0..len); throws
+ * on corrupt data (it never loads code, so any bytes are safe to decode). */
+void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len);
+void js_event_decode_push(duk_context *ctx, const void *data, size_t len);
 
 /* ---- errors (runtime.c) ----------------------------------------------------
  * Pushes the text for the value at idx (an Error or anything thrown):
@@ -292,19 +334,21 @@ char **js_script_argv(void);
 
 /* ==== runtime half internals (not for the HTTP half) ======================= */
 
-/* Per-heap state, the Duktape heap udata. */
+/* Per-heap state, the Duktape heap udata: the one C struct every part of
+ * mod_js reaches from a heap, with a typed slot for each part's own state
+ * (JS values live in the heap stash, under the keys of the table below). */
 typedef struct js_timer js_timer;
 typedef struct js_heap {
     duk_context *ctx;
     struct event_base *loop;
     char *script_dir;
-    void *user;
+    struct js_worker *worker; /* js_heap_opts.worker */
     int is_main;
     /* deadline (monotonic seconds) */
     int armed, expired;
     double deadline;
     double callback_timeout;
-    /* timers */
+    /* timers (timers.c) */
     js_timer *timers; /* sorted by due time */
     struct js_timer_state *tstate;
     unsigned next_timer_id;
@@ -315,8 +359,10 @@ typedef struct js_heap {
     int mem_hit;
     /* a fatal error left the heap unusable (js_guard) */
     int broken;
-    js_broken_fn on_broken; /* js_heap_set_broken_handler */
-    void *stream;           /* js_heap_set_stream */
+    js_broken_fn on_broken; /* js_heap_opts.on_broken */
+    /* the other parts' slots */
+    struct js_hstream *stream; /* stream.c: js_heap_set_stream */
+    struct ev_ep *events;      /* event.c: the heap's delivery endpoint, once on() ran */
     /* js_heap_free is destroying it: no interrupts (finalizers must run) */
     int freeing;
     char fatal_msg[160];
@@ -324,13 +370,58 @@ typedef struct js_heap {
 
 js_heap *js_heap_of(duk_context *ctx);
 double js_now_mono(void);
-void js_heap_set_main(duk_context *ctx, int is_main);
 
-/* Put a native function or object under a dotted runtime name so snapshots
- * can re-resolve it ("rampart.utils.printf").  js_put_native: obj_idx gets
- * property `prop` = a new C function named `path`. */
-void js_put_native(duk_context *ctx, duk_idx_t obj_idx, const char *prop, duk_c_function fn,
-                   duk_idx_t nargs, const char *path);
+/* ---- the heap stash ---------------------------------------------------------
+ * Every key mod_js keeps in a heap's stash, in this one table (hidden
+ * symbols; literals, so duk_get_prop_literal can cache them). */
+/* runtime.c: path -> runtime value (js_register_native) */
+#define JS_STASH_NATIVES DUK_HIDDEN_SYMBOL("rpNatives")
+/* require.c: realpath -> module entry */
+#define JS_STASH_MODULES DUK_HIDDEN_SYMBOL("rpModules")
+/* timers.c: id -> [fn, args...] */
+#define JS_STASH_TIMERS DUK_HIDDEN_SYMBOL("rpTimers")
+/* event.c: event -> name -> [fn, callbackVar] */
+#define JS_STASH_EVENTS DUK_HIDDEN_SYMBOL("rpEvents")
+/* copy.c: the objects a snapshot visited (kept alive), js_snapshot_add values */
+#define JS_STASH_SNAPKEEP DUK_HIDDEN_SYMBOL("rpSnapKeep")
+#define JS_STASH_SNAPEXTRAS DUK_HIDDEN_SYMBOL("rpSnapExtras")
+/* mod_js.c: the snapshot's mapped functions in route order; bodies that
+ * responses hold by reference */
+#define JS_STASH_FUNCS DUK_HIDDEN_SYMBOL("rpFuncs")
+#define JS_STASH_REFS DUK_HIDDEN_SYMBOL("rpRefs")
+/* req.c: [getter, setter] of the req members */
+#define JS_STASH_REQ_ACCESSORS DUK_HIDDEN_SYMBOL("rpReqAccessors")
+/* stream.c: the object whose finalizer frees its state; id -> deferred req;
+ * the req whose function runs; the prototypes of req objects */
+#define JS_STASH_STREAM_HOLDER DUK_HIDDEN_SYMBOL("rpStreamHolder")
+#define JS_STASH_STREAMS DUK_HIDDEN_SYMBOL("rpStreams")
+#define JS_STASH_CURREQ DUK_HIDDEN_SYMBOL("rpCurReq")
+#define JS_STASH_BUFPROTO DUK_HIDDEN_SYMBOL("rpBufProto")
+#define JS_STASH_REQPROTO DUK_HIDDEN_SYMBOL("rpReqProto")
+/* ws_js.c: websocket id -> {req, fn, disc}; the function being accepted */
+#define JS_STASH_WS_CONNS DUK_HIDDEN_SYMBOL("rpWs")
+#define JS_STASH_WS_PENDING DUK_HIDDEN_SYMBOL("rpWsPending")
+
+/* One table of native methods, put on an object by js_put_functions (the
+ * only way mod_js installs C functions as properties).  The table ends
+ * with an entry whose name is NULL. */
+typedef struct js_fn {
+    const char *name; /* the property */
+    duk_c_function fn;
+    duk_idx_t nargs;  /* or DUK_VARARGS */
+    const char *path; /* runtime name so snapshots can re-resolve it
+                       * ("rampart.utils.printf", js_register_native), or NULL */
+} js_fn;
+enum {
+    JS_FN_HIDDEN = 1, /* not enumerable (writable, configurable); else a plain put */
+    JS_FN_NAMED = 2,  /* each function's .name is its property name */
+    JS_FN_SELF = 4    /* each function keeps the object in JS_SELF_KEY (for
+                       * natives bound to one object, e.g. req.wsSend) */
+};
+#define JS_SELF_KEY DUK_HIDDEN_SYMBOL("rpSelf")
+/* Puts every function of fns on the object at obj_idx.  Throws only on
+ * out-of-memory. */
+void js_put_functions(duk_context *ctx, duk_idx_t obj_idx, const js_fn *fns, unsigned flags);
 /* Record the value at idx as the runtime value named `path`. */
 void js_register_native(duk_context *ctx, duk_idx_t idx, const char *path);
 /* Pops the value on top into a non-enumerable, writable global `name`. */
@@ -372,14 +463,5 @@ void js_test_hooks_install(duk_context *ctx);
 void js_event_install(duk_context *ctx);
 void js_event_heap_gone(duk_context *ctx);
 void js_event_rebind(duk_context *ctx);
-/* For tests/fuzz only: trigger()'s structured copy.  js_event_encode
- * encodes the value at idx into malloc'ed memory (*out, *len; the caller
- * frees it); throws like trigger() (too deep, too large, out of memory).
- * js_event_decode_push pushes the value decoded from data[0..len); throws
- * on corrupt data. */
-void js_event_encode(duk_context *ctx, duk_idx_t idx, unsigned char **out, size_t *len);
-void js_event_decode_push(duk_context *ctx, const void *data, size_t len);
 
 #endif
-
-

@@ -70,11 +70,6 @@ static size_t mem_limit_of(const js_conf *c)
     return c->mem_limit ? c->mem_limit : JS_SCRIPT_MEMORY_LIMIT;
 }
 
-void js_heap_apply_conf_limits(duk_context *ctx, const js_conf *c)
-{
-    js_heap_set_memory_limit(ctx, mem_limit_of(c));
-}
-
 static const rp_directive js_directives[] = {
     {"ScriptTimeout", 1, 1, set_timeout, offsetof(js_conf, timeout),
      "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit)"},
@@ -108,13 +103,13 @@ typedef struct js_wheap {
     int dead;
 } js_wheap;
 
-typedef struct js_worker {
+struct js_worker {
     rp_worker *w;
     const js_conf *conf;
     js_wheap *heap;
     unsigned next_ref;
     js_wsw *ws; /* the websocket heap (ws_js.c) */
-} js_worker;
+};
 
 typedef struct js_ref {
     js_wheap *heap;
@@ -129,10 +124,12 @@ static void wheap_drop(js_wheap *h)
     }
 }
 
-/* The mapped functions of the snapshot, in route order, into the heap
- * stash at the top of the stack as "rpFuncs" (both heaps of a worker). */
-void js_stash_funcs(duk_context *ctx, const js_conf *c)
+/* The stash of every worker heap, HTTP or websocket: the snapshot's mapped
+ * functions in route order, the bodies responses hold, the websockets. */
+static duk_ret_t setup_stash(duk_context *ctx, void *udata)
 {
+    const js_conf *c = udata;
+    duk_push_heap_stash(ctx);
     duk_push_array(ctx);
     for (int i = 0; i < c->nfuncs; i++) {
         if (c->snap)
@@ -141,55 +138,46 @@ void js_stash_funcs(duk_context *ctx, const js_conf *c)
             duk_push_undefined(ctx);
         duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
     }
-    duk_put_prop_string(ctx, -2, "rpFuncs");
-}
-
-static duk_ret_t setup_stash(duk_context *ctx, void *udata)
-{
-    const js_conf *c = ((const js_worker *)udata)->conf;
-    duk_push_heap_stash(ctx);
-    js_stash_funcs(ctx, c);
+    duk_put_prop_literal(ctx, -2, JS_STASH_FUNCS);
     duk_push_object(ctx);
-    duk_put_prop_string(ctx, -2, "rpRefs");
+    duk_put_prop_literal(ctx, -2, JS_STASH_REFS);
+    duk_push_bare_object(ctx);
+    duk_put_prop_literal(ctx, -2, JS_STASH_WS_CONNS);
     duk_pop(ctx);
     return 0;
 }
 
-static void wheap_broken(duk_context *ctx, const char *what);
-
-/* The snapshot (it may run modules' code) and the stash, under js_guard. */
-static void setup_guarded(duk_context *ctx, void *arg)
+duk_context *js_worker_heap_new(js_worker *jw, js_broken_fn on_broken, const char *kind)
 {
-    js_worker *jw = arg;
     const js_conf *c = jw->conf;
-    if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: the main script's globals could not be copied",
-               rp_worker_index(jw->w));
-    if (duk_safe_call(ctx, setup_stash, jw, 0, 1) != DUK_EXEC_SUCCESS)
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the heap: %s", rp_worker_index(jw->w),
-               duk_safe_to_string(ctx, -1));
-    duk_pop(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "worker %d%s", rp_worker_index(jw->w), kind ? kind : "");
+    js_heap_opts o = {
+        .loop = rp_worker_base(jw->w),
+        .script_dir = c->script_dir,
+        .worker = jw,
+        .on_broken = on_broken,
+        .callback_timeout = c->timeout, /* e.g. req.reply from a setTimeout */
+        .snap = c->snap,
+        .setup = setup_stash,
+        .setup_arg = (void *)c,
+        .memory_limit = mem_limit_of(c),
+        .name = name,
+    };
+    duk_context *ctx = js_heap_new(&o);
+    if (!ctx)
+        rp_log(JS_SELF, RP_LOG_ERR, "%s: cannot create a JavaScript heap", name);
+    return ctx;
 }
+
+static void wheap_broken(duk_context *ctx, const char *what);
 
 static js_wheap *wheap_new(js_worker *jw)
 {
-    const js_conf *c = jw->conf;
-    duk_context *ctx = js_heap_new(rp_worker_base(jw->w), c->script_dir);
-    if (!ctx) {
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot create a JavaScript heap",
-               rp_worker_index(jw->w));
+    /* the broken handler: a timer, event or chunk callback broke the heap */
+    duk_context *ctx = js_worker_heap_new(jw, wheap_broken, NULL);
+    if (!ctx)
         return NULL;
-    }
-    js_heap_set_user(ctx, jw);
-    js_heap_set_broken_handler(ctx, wheap_broken); /* a timer, event or chunk callback */
-    js_heap_set_callback_timeout(ctx, c->timeout); /* e.g. req.reply from a setTimeout */
-    /* a fatal error in a module's code: heap_fatal logged it */
-    if (js_guard(ctx, setup_guarded, jw) != 0) {
-        js_heap_free(ctx);
-        return NULL;
-    }
-    /* capped after the setup: the snapshot is the script's own size */
-    js_heap_apply_conf_limits(ctx, c);
     js_wheap *h = calloc(1, sizeof *h);
     if (!h) {
         js_heap_free(ctx);
@@ -220,7 +208,7 @@ void js_stream_heap_broken(duk_context *ctx, const char *why); /* stream.c */
  * fatal error in a handler. */
 static void wheap_broken(duk_context *ctx, const char *what)
 {
-    js_worker *jw = js_heap_user(ctx);
+    js_worker *jw = js_heap_worker(ctx);
     char why[200];
     snprintf(why, sizeof why, "Duktape fatal error: %s", js_heap_fatal_msg(ctx));
     rp_log(JS_SELF, RP_LOG_ERR, "worker %d: %s: %s; the JavaScript heap is reset",
@@ -239,7 +227,7 @@ static void ref_release(void *arg)
     if (!h->dead) {
         duk_context *ctx = h->ctx;
         duk_push_heap_stash(ctx);
-        duk_get_prop_string(ctx, -1, "rpRefs");
+        duk_get_prop_literal(ctx, -1, JS_STASH_REFS);
         duk_del_prop_index(ctx, -1, ref->id);
         duk_pop_2(ctx);
     }
@@ -259,7 +247,7 @@ static js_ref *ref_take(js_worker *jw)
     ref->heap = jw->heap;
     ref->id = jw->next_ref++;
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, "rpRefs");
+    duk_get_prop_literal(ctx, -1, JS_STASH_REFS);
     duk_dup(ctx, -3);
     duk_put_prop_index(ctx, -2, ref->id);
     duk_pop_2(ctx);

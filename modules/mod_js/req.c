@@ -55,8 +55,6 @@
 #define K_HEADERS DUK_HIDDEN_SYMBOL("rpHeaders") /* /  may replace the members)  */
 #define K_POST DUK_HIDDEN_SYMBOL("rpPost")       /* postData, once built */
 #define K_POSTP DUK_HIDDEN_SYMBOL("rpPostP")     /* what the body adds to params */
-/* Per member: its key, getter and setter, made once per heap (heap stash). */
-#define K_ACCESSORS DUK_HIDDEN_SYMBOL("rpReqAccessors")
 
 const char *js_set_max_form_params(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
@@ -797,7 +795,7 @@ static duk_ret_t member_set(duk_context *ctx)
 static void push_accessors(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, K_ACCESSORS)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQ_ACCESSORS)) {
         duk_pop(ctx);
         duk_push_array(ctx);
         duk_push_c_function(ctx, member_get, 1);
@@ -805,7 +803,7 @@ static void push_accessors(duk_context *ctx)
         duk_push_c_function(ctx, member_set, 2);
         duk_put_prop_index(ctx, -2, 1);
         duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, K_ACCESSORS);
+        duk_put_prop_literal(ctx, -3, JS_STASH_REQ_ACCESSORS);
     }
     duk_get_prop_index(ctx, -1, 0);
     duk_get_prop_index(ctx, -2, 1);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "js_int.h"
 
-#define CACHE_KEY DUK_HIDDEN_SYMBOL("rp_modcache")
+#define CACHE_KEY JS_STASH_MODULES
 #define DIR_KEY DUK_HIDDEN_SYMBOL("rp_dir")
 #define BUILTIN_PREFIX "builtin:"
 

@@ -375,7 +375,7 @@ int js_push_target(duk_context *ctx, rp_req *r, const js_target *t)
     switch (t->kind) {
     case JS_T_FUNC:
         duk_push_heap_stash(ctx);
-        duk_get_prop_string(ctx, -1, "rpFuncs");
+        duk_get_prop_literal(ctx, -1, JS_STASH_FUNCS);
         duk_get_prop_index(ctx, -1, (duk_uarridx_t)t->fidx);
         duk_remove(ctx, -2);
         duk_remove(ctx, -2);

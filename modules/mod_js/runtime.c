@@ -250,11 +250,6 @@ static void *heap_realloc(void *udata, void *ptr, duk_size_t size)
     return np;
 }
 
-void js_heap_set_memory_limit(duk_context *ctx, size_t bytes)
-{
-    js_heap_of(ctx)->mem_limit = bytes;
-}
-
 int js_heap_memory_hit(duk_context *ctx)
 {
     js_heap *h = js_heap_of(ctx);
@@ -284,11 +279,6 @@ int js_deadline_expired(duk_context *ctx)
 {
     const js_heap *h = js_heap_of(ctx);
     return h->armed && (h->expired || js_now_mono() >= h->deadline);
-}
-
-void js_heap_set_callback_timeout(duk_context *ctx, double seconds)
-{
-    js_heap_of(ctx)->callback_timeout = seconds > 0 ? seconds : 0;
 }
 
 /* Fatal errors without a heap: only Duktape's internal assertions. */
@@ -396,17 +386,12 @@ int js_guard_loop(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), voi
     return -1;
 }
 
-void js_heap_set_broken_handler(duk_context *ctx, js_broken_fn fn)
-{
-    js_heap_of(ctx)->on_broken = fn;
-}
-
-void js_heap_set_stream(duk_context *ctx, void *state)
+void js_heap_set_stream(duk_context *ctx, struct js_hstream *state)
 {
     js_heap_of(ctx)->stream = state;
 }
 
-void *js_heap_stream(duk_context *ctx)
+struct js_hstream *js_heap_stream(duk_context *ctx)
 {
     return js_heap_of(ctx)->stream;
 }
@@ -455,24 +440,22 @@ static duk_ret_t test_fatal(duk_context *ctx)
 static void install_fatal_hook(duk_context *ctx)
 {
     if (duk_get_global_string(ctx, "__rptest") && duk_is_object(ctx, -1)) {
-        duk_push_c_function(ctx, test_fatal, 1);
-        duk_put_prop_string(ctx, -2, "fatal");
+        static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, 0);
     }
     duk_pop(ctx);
 }
 
 /* ---- runtime natives ------------------------------------------------------- */
 
-#define NATIVES_KEY DUK_HIDDEN_SYMBOL("rp_natives")
-
 void js_push_native_registry(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, NATIVES_KEY)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_NATIVES)) {
         duk_pop(ctx);
         duk_push_bare_object(ctx);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, NATIVES_KEY);
+        duk_put_prop_literal(ctx, -3, JS_STASH_NATIVES);
     }
     duk_remove(ctx, -2);
 }
@@ -493,16 +476,30 @@ void js_push_native(duk_context *ctx, const char *path)
     duk_remove(ctx, -2);
 }
 
-void js_put_native(duk_context *ctx, duk_idx_t obj_idx, const char *prop, duk_c_function fn,
-                   duk_idx_t nargs, const char *path)
+void js_put_functions(duk_context *ctx, duk_idx_t obj_idx, const js_fn *fns, unsigned flags)
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_push_string(ctx, "name");
-    duk_push_string(ctx, prop);
-    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
-    js_register_native(ctx, -1, path);
-    duk_put_prop_string(ctx, obj_idx, prop);
+    for (const js_fn *f = fns; f->name; f++) {
+        duk_push_string(ctx, f->name);
+        duk_push_c_function(ctx, f->fn, f->nargs);
+        if (flags & JS_FN_NAMED) {
+            duk_push_string(ctx, "name");
+            duk_push_string(ctx, f->name);
+            duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
+        }
+        if (flags & JS_FN_SELF) {
+            duk_dup(ctx, obj_idx);
+            duk_put_prop_string(ctx, -2, JS_SELF_KEY);
+        }
+        if (f->path)
+            js_register_native(ctx, -1, f->path);
+        if (flags & JS_FN_HIDDEN)
+            duk_def_prop(ctx, obj_idx,
+                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                             DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
+        else
+            duk_put_prop(ctx, obj_idx);
+    }
 }
 
 void js_def_global(duk_context *ctx, const char *name)
@@ -562,7 +559,8 @@ static void install_process(duk_context *ctx)
     const char *slash = sp ? strrchr(sp, '/') : NULL;
     duk_push_string(ctx, sp ? (slash ? slash + 1 : sp) : "");
     duk_put_prop_string(ctx, -2, "scriptName");
-    js_put_native(ctx, -1, "exit", process_exit, 1, "process.exit");
+    static const js_fn fns[] = {{"exit", process_exit, 1, "process.exit"}, {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
 
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
@@ -587,14 +585,35 @@ static duk_ret_t heap_init(duk_context *ctx, void *udata)
     return 0;
 }
 
-duk_context *js_heap_new(struct event_base *loop, const char *script_dir)
+/* The snapshot and the owner's setup (js_heap_new), under js_guard: a
+ * module's code runs there. */
+static void setup_guarded(duk_context *ctx, void *arg)
+{
+    const js_heap_opts *o = arg;
+    const char *name = o->name ? o->name : "a heap";
+    if (o->snap && js_snapshot_apply(o->snap, ctx) != 0)
+        rp_log(&rp_module_js, RP_LOG_ERR, "%s: the main script's globals could not be copied",
+               name);
+    if (!o->setup)
+        return;
+    if (duk_safe_call(ctx, o->setup, o->setup_arg, 0, 1) != DUK_EXEC_SUCCESS)
+        rp_log(&rp_module_js, RP_LOG_ERR, "%s: cannot set up the heap: %s", name,
+               duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+}
+
+duk_context *js_heap_new(const js_heap_opts *o)
 {
     js_heap *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    h->loop = loop;
+    h->loop = o->loop;
     h->next_timer_id = 1;
-    const char *dir = script_dir ? script_dir : js_script_dir();
+    h->is_main = o->is_main;
+    h->worker = o->worker;
+    h->on_broken = o->on_broken;
+    h->callback_timeout = o->callback_timeout > 0 ? o->callback_timeout : 0;
+    const char *dir = o->script_dir ? o->script_dir : js_script_dir();
     if (dir) {
         h->script_dir = strdup(dir);
     } else {
@@ -617,6 +636,12 @@ duk_context *js_heap_new(struct event_base *loop, const char *script_dir)
         return NULL;
     }
     duk_pop(h->ctx);
+    /* a fatal error in a module's code: heap_fatal logged it */
+    if ((o->snap || o->setup) && js_guard(h->ctx, setup_guarded, (void *)o) != 0) {
+        js_heap_free(h->ctx);
+        return NULL;
+    }
+    h->mem_limit = o->memory_limit;
     return h->ctx;
 }
 
@@ -640,24 +665,14 @@ struct event_base *js_heap_loop(duk_context *ctx)
     return js_heap_of(ctx)->loop;
 }
 
-void js_heap_set_user(duk_context *ctx, void *user)
+struct js_worker *js_heap_worker(duk_context *ctx)
 {
-    js_heap_of(ctx)->user = user;
-}
-
-void *js_heap_user(duk_context *ctx)
-{
-    return js_heap_of(ctx)->user;
+    return js_heap_of(ctx)->worker;
 }
 
 int js_heap_is_main(duk_context *ctx)
 {
     return js_heap_of(ctx)->is_main;
-}
-
-void js_heap_set_main(duk_context *ctx, int is_main)
-{
-    js_heap_of(ctx)->is_main = is_main;
 }
 
 /* ---- errors ------------------------------------------------------------------ */

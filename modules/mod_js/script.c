@@ -95,7 +95,8 @@ static int run_script(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     struct event_base *loop = event_base_new();
-    duk_context *ctx = loop ? js_heap_new(loop, g_script_dir) : NULL;
+    js_heap_opts o = {.loop = loop, .script_dir = g_script_dir, .is_main = 1};
+    duk_context *ctx = loop ? js_heap_new(&o) : NULL;
     if (!ctx) {
         fprintf(stderr, "rampart: cannot create the JavaScript heap\n");
         free(src);
@@ -103,7 +104,6 @@ static int run_script(int argc, char **argv)
             event_base_free(loop);
         return 1;
     }
-    js_heap_set_main(ctx, 1);
     g_main = ctx;
 
     js_strip_shebang(src, len);
@@ -170,7 +170,8 @@ static void *snap_thread(void *arg)
 {
     snap_job *job = arg;
     struct event_base *loop = event_base_new();
-    duk_context *ctx = js_heap_new(loop, NULL);
+    js_heap_opts o = {.loop = loop};
+    duk_context *ctx = js_heap_new(&o);
     if (!ctx) {
         job->result = strdup("cannot create a heap");
         if (loop)
@@ -244,9 +245,9 @@ static duk_ret_t t_deadline(duk_context *ctx)
 void js_test_hooks_install(duk_context *ctx)
 {
     duk_push_object(ctx);
-    duk_push_c_function(ctx, t_snapshot, DUK_VARARGS);
-    duk_put_prop_string(ctx, -2, "snapshot");
-    duk_push_c_function(ctx, t_deadline, 2);
-    duk_put_prop_string(ctx, -2, "deadline");
+    static const js_fn fns[] = {{"snapshot", t_snapshot, DUK_VARARGS, NULL},
+                                {"deadline", t_deadline, 2, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, 0);
     js_def_global(ctx, "__rptest");
 }

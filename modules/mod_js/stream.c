@@ -27,10 +27,11 @@
  *                      Compression stays off unless the return object asks
  *                      for it ("compress").
  *
- * State: per heap a js_hstream (C memory; the heap stash holds its pointer
- * and a holder object whose finalizer - run when the heap is destroyed -
- * finishes what is still pending and frees it).  Per deferred or chunked
- * request a js_sreq, in a list and in the stash table HS_STREAMS under the
+ * State: per heap a js_hstream (C memory in the heap's typed slot,
+ * js_heap_stream; the heap stash holds a holder object with its pointer,
+ * whose finalizer - run when the heap is destroyed - finishes what is still
+ * pending and frees it).  Per deferred or chunked request a js_sreq, in a
+ * list and in the stash table JS_STASH_STREAMS under the
  * request's id ([pointer, callback, req]).  Request objects carry their id
  * (hidden REQ_ID) and find their js_sreq by it, so a req object kept past
  * its request can never reach a freed rp_req.
@@ -48,12 +49,7 @@
 
 #include "js_stream.h"
 
-#define HS_PTR DUK_HIDDEN_SYMBOL("rpStreamPtr")
-#define HS_HOLDER DUK_HIDDEN_SYMBOL("rpStreamHolder")
-#define HS_STREAMS DUK_HIDDEN_SYMBOL("rpStreams")
-#define HS_CURREQ DUK_HIDDEN_SYMBOL("rpCurReq")
-#define HS_BUFPROTO DUK_HIDDEN_SYMBOL("rpBufProto")
-#define HS_REQPROTO DUK_HIDDEN_SYMBOL("rpReqProto")
+#define HS_PTR DUK_HIDDEN_SYMBOL("rpStreamPtr") /* on the holder: the js_hstream */
 #define REQ_ID DUK_HIDDEN_SYMBOL("rpReqId")
 
 #define SRVBUF_COPY_MAX ((size_t)8192)    /* smaller: copied, memory kept */
@@ -72,7 +68,7 @@ struct js_sreq {
     rp_req *r; /* NULL once the response is finished */
     unsigned id;
     int mode;
-    int linked; /* in hs's list and HS_STREAMS */
+    int linked; /* in hs's list and JS_STASH_STREAMS */
     int gone;   /* the client went away */
     int ended;  /* chunkEnd, an error, or a timeout */
     int sent;   /* the running callback sent something */
@@ -132,9 +128,6 @@ static duk_ret_t hs_finalize(duk_context *ctx)
     js_heap_set_stream(ctx, NULL);
     duk_push_pointer(ctx, NULL);
     duk_put_prop_string(ctx, 0, HS_PTR);
-    duk_push_heap_stash(ctx);
-    duk_del_prop_string(ctx, -1, HS_PTR);
-    duk_pop(ctx);
     hs->dying = 1;
     js_sreq *s = hs->head;
     hs->head = NULL;
@@ -162,14 +155,12 @@ static js_hstream *hs_get(duk_context *ctx)
     duk_push_heap_stash(ctx);
     duk_push_bare_object(ctx);
     duk_push_bare_object(ctx);
-    duk_put_prop_string(ctx, -3, HS_STREAMS);
+    duk_put_prop_literal(ctx, -3, JS_STASH_STREAMS);
     duk_push_pointer(ctx, hs);
     duk_put_prop_string(ctx, -2, HS_PTR);
     duk_push_c_function(ctx, hs_finalize, 2);
     duk_set_finalizer(ctx, -2);
-    duk_put_prop_string(ctx, -2, HS_HOLDER);
-    duk_push_pointer(ctx, hs);
-    duk_put_prop_string(ctx, -2, HS_PTR);
+    duk_put_prop_literal(ctx, -2, JS_STASH_STREAM_HOLDER);
     duk_pop(ctx);
     js_heap_set_stream(ctx, hs);
     return hs;
@@ -348,31 +339,21 @@ static duk_ret_t req_getbuffer(duk_context *ctx)
     return 1;
 }
 
-static void def_method(duk_context *ctx, const char *name, duk_c_function fn, duk_idx_t nargs)
-{
-    duk_push_string(ctx, name);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_push_string(ctx, "name");
-    duk_push_string(ctx, name);
-    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_FORCE);
-    duk_def_prop(ctx, -3,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
-                     DUK_DEFPROP_CLEAR_ENUMERABLE);
-}
-
 void js_push_srvbuf_proto(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, HS_BUFPROTO)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_BUFPROTO)) {
         duk_pop(ctx);
         duk_push_object(ctx);
-        def_method(ctx, "printf", req_printf, DUK_VARARGS);
-        def_method(ctx, "put", req_put, 1);
-        def_method(ctx, "getpos", req_getpos, 0);
-        def_method(ctx, "rewind", req_rewind, 1);
-        def_method(ctx, "getBuffer", req_getbuffer, 0);
+        static const js_fn fns[] = {{"printf", req_printf, DUK_VARARGS, NULL},
+                                    {"put", req_put, 1, NULL},
+                                    {"getpos", req_getpos, 0, NULL},
+                                    {"rewind", req_rewind, 1, NULL},
+                                    {"getBuffer", req_getbuffer, 0, NULL},
+                                    {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, HS_BUFPROTO);
+        duk_put_prop_literal(ctx, -3, JS_STASH_BUFPROTO);
     }
     duk_remove(ctx, -2);
 }
@@ -398,7 +379,7 @@ static js_sreq *s_lookup(duk_context *ctx, unsigned id)
 {
     js_sreq *s = NULL;
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    duk_get_prop_literal(ctx, -1, JS_STASH_STREAMS);
     if (duk_is_object(ctx, -1) && duk_get_prop_index(ctx, -1, id)) {
         duk_get_prop_index(ctx, -1, 0);
         s = duk_get_pointer(ctx, -1);
@@ -427,7 +408,7 @@ static void s_unlink(js_sreq *s)
     if (!hs->dying) {
         duk_context *ctx = hs->ctx;
         duk_push_heap_stash(ctx);
-        duk_get_prop_string(ctx, -1, HS_STREAMS);
+        duk_get_prop_literal(ctx, -1, JS_STASH_STREAMS);
         if (duk_is_object(ctx, -1))
             duk_del_prop_index(ctx, -1, s->id);
         duk_pop_2(ctx);
@@ -576,7 +557,7 @@ static duk_ret_t chunk_call(duk_context *ctx, void *udata)
 {
     const js_sreq *s = udata;
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    duk_get_prop_literal(ctx, -1, JS_STASH_STREAMS);
     duk_get_prop_index(ctx, -1, s->id);
     duk_get_prop_index(ctx, -1, 1);
     duk_get_prop_index(ctx, -2, 2);
@@ -911,9 +892,9 @@ static duk_ret_t req_reply(duk_context *ctx)
     hs->cur_async = 1;
     hs->in_reply = 1;
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, HS_CURREQ); /* [obj this stash oldcur] */
+    duk_get_prop_literal(ctx, -1, JS_STASH_CURREQ); /* [obj this stash oldcur] */
     duk_dup(ctx, this_idx);
-    duk_put_prop_string(ctx, -3, HS_CURREQ);
+    duk_put_prop_literal(ctx, -3, JS_STASH_CURREQ);
     duk_dup(ctx, 0);
     int rc = duk_safe_call(ctx, reply_prepare_cb, &st, 1, 1);
     hs->cur_id = save_id;
@@ -921,7 +902,7 @@ static duk_ret_t req_reply(duk_context *ctx)
     hs->cur_async = save_async;
     hs->in_reply = save_in;
     duk_dup(ctx, -2);
-    duk_put_prop_string(ctx, -4, HS_CURREQ); /* [obj this stash oldcur result] */
+    duk_put_prop_literal(ctx, -4, JS_STASH_CURREQ); /* [obj this stash oldcur result] */
     const js_conf *c = rp_req_conf(r, JS_SELF);
     if (rc != DUK_EXEC_SUCCESS || st.plan.why) {
         hs->replying = save_rep;
@@ -956,16 +937,18 @@ static duk_ret_t req_reply(duk_context *ctx)
 static void push_req_proto(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, HS_REQPROTO)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQPROTO)) {
         duk_pop(ctx);
         duk_push_object(ctx);
         js_push_srvbuf_proto(ctx);
         duk_set_prototype(ctx, -2);
-        def_method(ctx, "reply", req_reply, 1);
-        def_method(ctx, "chunkSend", req_chunk_send, 1);
-        def_method(ctx, "chunkEnd", req_chunk_end, 1);
+        static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
+                                    {"chunkSend", req_chunk_send, 1, NULL},
+                                    {"chunkEnd", req_chunk_end, 1, NULL},
+                                    {NULL, NULL, 0, NULL}};
+        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, HS_REQPROTO);
+        duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
     }
     duk_remove(ctx, -2);
 }
@@ -988,7 +971,7 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     duk_set_prototype(ctx, req_idx);
     duk_push_heap_stash(ctx);
     duk_dup(ctx, req_idx);
-    duk_put_prop_literal(ctx, -2, HS_CURREQ);
+    duk_put_prop_literal(ctx, -2, JS_STASH_CURREQ);
     duk_pop(ctx);
 }
 
@@ -1043,14 +1026,14 @@ const char *js_stream_prepare(duk_context *ctx, rp_req *r, js_plan *plan)
     /* stash: streams[id] = [pointer, callback, req] */
     duk_idx_t body = duk_get_top_index(ctx);
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, HS_STREAMS);
+    duk_get_prop_literal(ctx, -1, JS_STASH_STREAMS);
     duk_push_array(ctx);
     duk_push_pointer(ctx, s);
     duk_put_prop_index(ctx, -2, 0);
     if (fn) {
         duk_dup(ctx, body);
         duk_put_prop_index(ctx, -2, 1);
-        duk_get_prop_string(ctx, -3, HS_CURREQ);
+        duk_get_prop_literal(ctx, -3, JS_STASH_CURREQ);
         duk_put_prop_index(ctx, -2, 2);
     }
     duk_put_prop_index(ctx, -2, s->id);

@@ -38,19 +38,17 @@ typedef struct js_timer_state {
     unsigned long seq;
 } timer_state;
 
-#define TIMERS_KEY DUK_HIDDEN_SYMBOL("rp_timers")
-
 static timer_state *state_of(js_heap *h, int create);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void push_timer_table(duk_context *ctx)
 {
     duk_push_heap_stash(ctx);
-    if (!duk_get_prop_string(ctx, -1, TIMERS_KEY)) {
+    if (!duk_get_prop_literal(ctx, -1, JS_STASH_TIMERS)) {
         duk_pop(ctx);
         duk_push_bare_object(ctx);
         duk_dup_top(ctx);
-        duk_put_prop_string(ctx, -3, TIMERS_KEY);
+        duk_put_prop_literal(ctx, -3, JS_STASH_TIMERS);
     }
     duk_remove(ctx, -2);
 }
@@ -298,21 +296,16 @@ static duk_ret_t js_clear_timer(duk_context *ctx)
 
 void js_timers_install(duk_context *ctx)
 {
-    static const struct {
-        const char *name;
-        duk_c_function fn;
-    } fns[] = {{"setTimeout", js_set_timeout},       {"setInterval", js_set_interval},
-               {"setMetronome", js_set_metronome},   {"clearTimeout", js_clear_timer},
-               {"clearInterval", js_clear_timer},    {"clearMetronome", js_clear_timer}};
+    /* registered under their global names: snapshots re-resolve them */
+    static const js_fn fns[] = {{"setTimeout", js_set_timeout, DUK_VARARGS, "setTimeout"},
+                                {"setInterval", js_set_interval, DUK_VARARGS, "setInterval"},
+                                {"setMetronome", js_set_metronome, DUK_VARARGS, "setMetronome"},
+                                {"clearTimeout", js_clear_timer, DUK_VARARGS, "clearTimeout"},
+                                {"clearInterval", js_clear_timer, DUK_VARARGS, "clearInterval"},
+                                {"clearMetronome", js_clear_timer, DUK_VARARGS, "clearMetronome"},
+                                {NULL, NULL, 0, NULL}};
     duk_push_global_object(ctx);
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        duk_push_string(ctx, fns[i].name);
-        duk_push_c_function(ctx, fns[i].fn, DUK_VARARGS);
-        js_register_native(ctx, -1, fns[i].name);
-        duk_def_prop(ctx, -3,
-                     DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                         DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
-    }
+    js_put_functions(ctx, -1, fns, JS_FN_HIDDEN);
     duk_pop(ctx);
 }
 

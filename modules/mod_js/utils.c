@@ -760,6 +760,32 @@ static void push_date(duk_context *ctx, const struct timespec *ts)
     duk_new(ctx, 1);
 }
 
+/* isDirectory() & co on the stat object at the top: made once per heap and
+ * registered (snapshots re-resolve them), then shared by every stat. */
+static void put_stat_methods(duk_context *ctx)
+{
+    static const js_fn fns[] = {
+        {"isDirectory", st_isdir, 0, "rampart.utils.stat.isDirectory"},
+        {"isFile", st_isfile, 0, "rampart.utils.stat.isFile"},
+        {"isSymbolicLink", st_islink, 0, "rampart.utils.stat.isSymbolicLink"},
+        {"isBlockDevice", st_isblock, 0, "rampart.utils.stat.isBlockDevice"},
+        {"isCharacterDevice", st_ischar, 0, "rampart.utils.stat.isCharacterDevice"},
+        {"isFIFO", st_isfifo, 0, "rampart.utils.stat.isFIFO"},
+        {"isSocket", st_issock, 0, "rampart.utils.stat.isSocket"},
+        {NULL, NULL, 0, NULL}};
+    js_push_native(ctx, fns[0].path);
+    int made = duk_is_function(ctx, -1);
+    duk_pop(ctx);
+    if (!made) {
+        js_put_functions(ctx, -1, fns, 0);
+        return;
+    }
+    for (const js_fn *f = fns; f->name; f++) {
+        js_push_native(ctx, f->path);
+        duk_put_prop_string(ctx, -2, f->name);
+    }
+}
+
 static duk_ret_t do_stat(duk_context *ctx, int link)
 {
     const char *path = duk_require_string(ctx, 0);
@@ -792,24 +818,7 @@ static duk_ret_t do_stat(duk_context *ctx, int link)
     duk_put_prop_string(ctx, -2, "mtime");
     push_date(ctx, &st.st_ctim);
     duk_put_prop_string(ctx, -2, "ctime");
-    static const struct {
-        const char *k;
-        duk_c_function fn;
-    } fns[] = {{"isDirectory", st_isdir},       {"isFile", st_isfile},
-               {"isSymbolicLink", st_islink},   {"isBlockDevice", st_isblock},
-               {"isCharacterDevice", st_ischar}, {"isFIFO", st_isfifo},
-               {"isSocket", st_issock}};
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        char path_name[64];
-        snprintf(path_name, sizeof path_name, "rampart.utils.stat.%s", fns[i].k);
-        js_push_native(ctx, path_name);
-        if (!duk_is_function(ctx, -1)) {
-            duk_pop(ctx);
-            duk_push_c_function(ctx, fns[i].fn, 0);
-            js_register_native(ctx, -1, path_name);
-        }
-        duk_put_prop_string(ctx, -2, fns[i].k);
-    }
+    put_stat_methods(ctx);
     return 1;
 }
 static duk_ret_t u_stat(duk_context *ctx) { return do_stat(ctx, 0); }
@@ -1415,35 +1424,37 @@ static duk_ret_t r_globalize(duk_context *ctx)
 
 void js_utils_install(duk_context *ctx)
 {
-    static const struct {
-        const char *name;
-        duk_c_function fn;
-        duk_idx_t nargs;
-    } fns[] = {{"sprintf", u_sprintf, DUK_VARARGS},
-               {"printf", u_printf, DUK_VARARGS},
-               {"fprintf", u_fprintf, DUK_VARARGS},
-               {"readFile", u_readfile, DUK_VARARGS},
-               {"stat", u_stat, 1},
-               {"lstat", u_lstat, 1},
-               {"readdir", u_readdir, 2},
-               {"bufferToString", u_buffer_to_string, 1},
-               {"stringToBuffer", u_string_to_buffer, 1},
-               {"trim", u_trim, 1},
-               {"exec", u_exec, DUK_VARARGS},
-               {"shell", u_shell, DUK_VARARGS},
-               {"kill", u_kill, 2},
-               {"getpid", u_getpid, 0},
-               {"getppid", u_getppid, 0},
-               {"sleep", u_sleep, 1}};
+    static const js_fn fns[] = {
+        {"sprintf", u_sprintf, DUK_VARARGS, "rampart.utils.sprintf"},
+        {"printf", u_printf, DUK_VARARGS, "rampart.utils.printf"},
+        {"fprintf", u_fprintf, DUK_VARARGS, "rampart.utils.fprintf"},
+        {"readFile", u_readfile, DUK_VARARGS, "rampart.utils.readFile"},
+        {"stat", u_stat, 1, "rampart.utils.stat"},
+        {"lstat", u_lstat, 1, "rampart.utils.lstat"},
+        {"readdir", u_readdir, 2, "rampart.utils.readdir"},
+        {"bufferToString", u_buffer_to_string, 1, "rampart.utils.bufferToString"},
+        {"stringToBuffer", u_string_to_buffer, 1, "rampart.utils.stringToBuffer"},
+        {"trim", u_trim, 1, "rampart.utils.trim"},
+        {"exec", u_exec, DUK_VARARGS, "rampart.utils.exec"},
+        {"shell", u_shell, DUK_VARARGS, "rampart.utils.shell"},
+        {"kill", u_kill, 2, "rampart.utils.kill"},
+        {"getpid", u_getpid, 0, "rampart.utils.getpid"},
+        {"getppid", u_getppid, 0, "rampart.utils.getppid"},
+        {"sleep", u_sleep, 1, "rampart.utils.sleep"},
+        {NULL, NULL, 0, NULL}};
+    static const js_fn rampart_fns[] = {{"globalize", r_globalize, 2, "rampart.globalize"},
+                                        {NULL, NULL, 0, NULL}};
+    static const js_fn console_fns[] = {{"log", c_log, DUK_VARARGS, "console.log"},
+                                        {"info", c_log, DUK_VARARGS, "console.info"},
+                                        {"error", c_error, DUK_VARARGS, "console.error"},
+                                        {"warn", c_error, DUK_VARARGS, "console.warn"},
+                                        {NULL, NULL, 0, NULL}};
     duk_push_object(ctx); /* rampart */
     js_register_native(ctx, -1, "rampart");
     duk_push_object(ctx); /* rampart.utils */
     js_register_native(ctx, -1, "rampart.utils");
+    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
     char path[64];
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        snprintf(path, sizeof path, "rampart.utils.%s", fns[i].name);
-        js_put_native(ctx, -1, fns[i].name, fns[i].fn, fns[i].nargs, path);
-    }
     static const char *const stdnames[] = {"stdout", "stderr"};
     for (int k = 0; k < 2; k++) {
         duk_push_object(ctx);
@@ -1454,16 +1465,13 @@ void js_utils_install(duk_context *ctx)
         duk_put_prop_string(ctx, -2, stdnames[k]);
     }
     duk_put_prop_string(ctx, -2, "utils");
-    js_put_native(ctx, -1, "globalize", r_globalize, 2, "rampart.globalize");
+    js_put_functions(ctx, -1, rampart_fns, JS_FN_NAMED);
     duk_push_string(ctx, rp_version());
     duk_put_prop_string(ctx, -2, "version");
     js_def_global(ctx, "rampart");
 
     duk_push_object(ctx); /* console */
     js_register_native(ctx, -1, "console");
-    js_put_native(ctx, -1, "log", c_log, DUK_VARARGS, "console.log");
-    js_put_native(ctx, -1, "info", c_log, DUK_VARARGS, "console.info");
-    js_put_native(ctx, -1, "error", c_error, DUK_VARARGS, "console.error");
-    js_put_native(ctx, -1, "warn", c_error, DUK_VARARGS, "console.warn");
+    js_put_functions(ctx, -1, console_fns, JS_FN_NAMED);
     js_def_global(ctx, "console");
 }

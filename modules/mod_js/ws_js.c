@@ -44,9 +44,6 @@
 #include "../mod_ws/rp_ws.h"
 
 #define CONN_KEY DUK_HIDDEN_SYMBOL("rpWsConn") /* on req: the js_wsconn or NULL */
-#define REQ_KEY DUK_HIDDEN_SYMBOL("rpWsReq")   /* on req.wsSend & co: their req */
-#define CONNS_KEY "rpWs"                       /* stash: id -> {req, fn, disc} */
-#define PENDING_KEY "rpWsPending"              /* stash: the function being accepted */
 
 static const rp_ws_service_v1 *g_ws;
 
@@ -56,7 +53,7 @@ struct js_wsw {
     rp_worker *w;
     const js_conf *conf;
     duk_context *ctx; /* NULL if a new one could not be made after a fatal error */
-    void *heap_user;  /* js_heap_set_user of its heaps */
+    js_worker *jw;    /* the worker (js_worker_heap_new) */
     js_wsconn *conns; /* open websockets */
 };
 
@@ -103,11 +100,11 @@ static void conn_unlink(js_wsw *wsw, js_wsconn *c)
     c->prev = c->next = NULL;
 }
 
-/* stash[CONNS_KEY][id] pushed (undefined if gone). */
+/* stash[JS_STASH_WS_CONNS][id] pushed (undefined if gone). */
 static void push_entry(duk_context *ctx, uint64_t id)
 {
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, CONNS_KEY);
+    duk_get_prop_literal(ctx, -1, JS_STASH_WS_CONNS);
     duk_push_number(ctx, (double)id);
     duk_get_prop(ctx, -2);
     duk_remove(ctx, -2);
@@ -274,7 +271,7 @@ static int send_value(duk_context *ctx, js_wsconn *c, duk_idx_t idx)
 static js_wsconn *push_req_of_current(duk_context *ctx)
 {
     duk_push_current_function(ctx);
-    duk_get_prop_string(ctx, -1, REQ_KEY);
+    duk_get_prop_string(ctx, -1, JS_SELF_KEY);
     duk_remove(ctx, -2);
     js_wsconn *c = NULL;
     if (duk_is_object(ctx, -1)) {
@@ -339,19 +336,6 @@ typedef struct call_st {
     size_t len;
 } call_st;
 
-/* req.name = a native bound to req (at req_idx), not enumerable. */
-static void put_method(duk_context *ctx, duk_idx_t req_idx, const char *name, duk_c_function fn,
-                       duk_idx_t nargs)
-{
-    duk_push_string(ctx, name);
-    duk_push_c_function(ctx, fn, nargs);
-    duk_dup(ctx, req_idx);
-    duk_put_prop_string(ctx, -2, REQ_KEY);
-    duk_def_prop(ctx, req_idx,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
-                     DUK_DEFPROP_CLEAR_ENUMERABLE);
-}
-
 /* Call entry.fn(req) (entry at the top) and send its return value. */
 static void call_and_send(duk_context *ctx, js_wsconn *c, duk_idx_t entry)
 {
@@ -367,9 +351,9 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     js_wsconn *c = st->c;
     duk_push_heap_stash(ctx);
     duk_idx_t stash = duk_get_top_index(ctx);
-    duk_get_prop_string(ctx, stash, PENDING_KEY);
+    duk_get_prop_literal(ctx, stash, JS_STASH_WS_PENDING);
     duk_idx_t fn = duk_get_top_index(ctx);
-    duk_del_prop_string(ctx, stash, PENDING_KEY);
+    duk_del_prop_literal(ctx, stash, JS_STASH_WS_PENDING);
 
     const char *why = NULL;
     js_extra ex = {NULL, NULL, 200};
@@ -385,9 +369,11 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_put_prop_string(ctx, req, "wsIsBin");
     duk_push_pointer(ctx, c);
     duk_put_prop_string(ctx, req, CONN_KEY);
-    put_method(ctx, req, "wsSend", ws_send, 1);
-    put_method(ctx, req, "wsEnd", ws_end, 1);
-    put_method(ctx, req, "wsOnDisconnect", ws_on_disconnect, 1);
+    static const js_fn fns[] = {{"wsSend", ws_send, 1, NULL},
+                                {"wsEnd", ws_end, 1, NULL},
+                                {"wsOnDisconnect", ws_on_disconnect, 1, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, req, fns, JS_FN_HIDDEN | JS_FN_SELF); /* bound to this req */
 
     duk_push_bare_object(ctx);
     duk_idx_t entry = duk_get_top_index(ctx);
@@ -397,7 +383,7 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_put_prop_string(ctx, entry, "fn");
     duk_push_array(ctx);
     duk_put_prop_string(ctx, entry, "disc");
-    duk_get_prop_string(ctx, stash, CONNS_KEY);
+    duk_get_prop_literal(ctx, stash, JS_STASH_WS_CONNS);
     duk_push_number(ctx, (double)c->id);
     duk_dup(ctx, entry);
     duk_put_prop(ctx, -3);
@@ -556,7 +542,7 @@ static duk_ret_t close_safe(duk_context *ctx, void *udata)
     if (!duk_is_object(ctx, entry))
         return 0;
     duk_push_heap_stash(ctx);
-    duk_get_prop_string(ctx, -1, CONNS_KEY);
+    duk_get_prop_literal(ctx, -1, JS_STASH_WS_CONNS);
     duk_push_number(ctx, (double)c->id);
     duk_del_prop(ctx, -2);
     duk_pop_2(ctx);
@@ -622,7 +608,7 @@ static duk_ret_t resolve_safe(duk_context *ctx, void *udata)
     duk_push_heap_stash(ctx);
     if (js_push_target(ctx, st->r, st->t)) {
         st->found = 1;
-        duk_put_prop_string(ctx, -2, PENDING_KEY);
+        duk_put_prop_literal(ctx, -2, JS_STASH_WS_PENDING);
     }
     return 0;
 }
@@ -673,7 +659,7 @@ int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
     ctx = wsw->ctx;          /* a fatal error in on_open replaces the heap */
     if (!c->opened && ctx) { /* no callback ran: the function is still pending */
         duk_push_heap_stash(ctx);
-        duk_del_prop_string(ctx, -1, PENDING_KEY);
+        duk_del_prop_literal(ctx, -1, JS_STASH_WS_PENDING);
         duk_pop(ctx);
     }
     conn_release(c);
@@ -682,51 +668,22 @@ int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
 
 /* ---- the heap ------------------------------------------------------------------------ */
 
-static duk_ret_t setup_safe(duk_context *ctx, void *udata)
-{
-    const js_conf *c = udata;
-    duk_push_heap_stash(ctx);
-    js_stash_funcs(ctx, c);
-    duk_push_bare_object(ctx);
-    duk_put_prop_string(ctx, -2, CONNS_KEY);
-    duk_pop(ctx);
-    return 0;
-}
-
-/* A websocket heap for wsw's worker (NULL after logging). */
+/* A websocket heap for wsw's worker (NULL after logging).  No broken
+ * handler: a fatal error in a callback the loop ran shows at the next
+ * js_guard, which replaces the heap (ws_heap_fatal). */
 static duk_context *ws_heap_new(js_wsw *wsw)
 {
-    const js_conf *c = wsw->conf;
-    rp_worker *w = wsw->w;
-    duk_context *ctx = js_heap_new(rp_worker_base(w), c->script_dir);
-    if (!ctx) {
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot create the websocket JavaScript heap",
-               rp_worker_index(w));
-        return NULL;
-    }
-    js_heap_set_user(ctx, wsw->heap_user);
-    js_heap_set_callback_timeout(ctx, c->timeout);
-    if (c->snap && js_snapshot_apply(c->snap, ctx) != 0)
-        rp_log(JS_SELF, RP_LOG_ERR,
-               "worker %d: the main script's globals could not be copied (websocket heap)",
-               rp_worker_index(w));
-    if (duk_safe_call(ctx, setup_safe, (void *)c, 0, 1) != DUK_EXEC_SUCCESS)
-        rp_log(JS_SELF, RP_LOG_ERR, "worker %d: cannot set up the websocket heap: %s",
-               rp_worker_index(w), duk_safe_to_string(ctx, -1));
-    duk_pop(ctx);
-    /* capped after the setup: the snapshot is the script's own size */
-    js_heap_apply_conf_limits(ctx, c);
-    return ctx;
+    return js_worker_heap_new(wsw->jw, NULL, " (websocket heap)");
 }
 
-js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, void *heap_user)
+js_wsw *js_ws_worker_init(rp_worker *w, const js_conf *c, js_worker *jw)
 {
     js_wsw *wsw = calloc(1, sizeof *wsw);
     if (!wsw)
         return NULL;
     wsw->w = w;
     wsw->conf = c;
-    wsw->heap_user = heap_user;
+    wsw->jw = jw;
     wsw->ctx = ws_heap_new(wsw);
     if (!wsw->ctx) {
         free(wsw);

@@ -1,7 +1,7 @@
 /* fuzz_event.c - libFuzzer target: the structured copy that carries
- * rampart.event.trigger() values between threads (modules/mod_js/event.c:
- * js_event_encode / js_event_decode_push, the codec trigger() and the
- * delivery use).
+ * rampart.event.trigger() values between threads (modules/mod_js/copy.c
+ * in its data-only mode: js_event_encode / js_event_decode_push, the codec
+ * trigger() and the delivery use).
  *
  * First byte even: the rest is an encoded value, decoded in a fresh heap
  * (the decoder on arbitrary input: refused cleanly or decoded).  First byte

@@ -15,7 +15,8 @@
 static inline duk_context *fuzz_heap(void)
 {
     rp_log_set_level(-1);
-    duk_context *ctx = js_heap_new(NULL, "/nonexistent/rampart-fuzz");
+    js_heap_opts o = {.script_dir = "/nonexistent/rampart-fuzz"};
+    duk_context *ctx = js_heap_new(&o);
     if (!ctx)
         abort();
     return ctx;

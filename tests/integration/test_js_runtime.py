@@ -653,5 +653,62 @@ class TestDeadline(JsCase):
                                    "heap still usable true"])
 
 
+class TestEventCopy(JsCase):
+    """What rampart.event.trigger() carries: copy.c's structured copy in its
+    data-only mode (js_event_encode), delivered to this same heap."""
+
+    def test_values_as_delivered(self):
+        r = self.run_js(
+            "var o = {a: 1}; o.self = o;\n"
+            "var holes = [1, , 3]; holes.extra = 'x';\n"
+            "var sh = {x: 1}, u = new Uint8Array([9]);\n"
+            "var re = /x/g; re.foo = 1;\n"
+            "var cases = [o, holes, {f: function () {}, g: 2, h: [function () {}, 1]},\n"
+            "  function () {}, re, new Uint8Array([1, 2]), [u, u], new Date(12345),\n"
+            "  JSON.parse('{\"__proto__\": {\"z\": 1}, \"k\": 2}'), [sh, sh, {y: sh}]];\n"
+            "var got = [];\n"
+            "rampart.event.on('t', 'n', function (cbv, v) {\n"
+            "  got.push(v);\n"
+            "  if (got.length < cases.length) { rampart.event.trigger('t', cases[got.length]); return; }\n"
+            "  rampart.event.off('t');\n"
+            "  console.log(got[0].self === got[0], got[0] !== o);\n"
+            "  console.log(JSON.stringify(got[1]), 1 in got[1], got[1].extra);\n"
+            "  console.log(JSON.stringify(got[2]), typeof got[3]);\n"
+            "  console.log(Object.prototype.toString.call(got[4]), JSON.stringify(got[4]));\n"
+            "  console.log(got[5] instanceof Uint8Array, got[5].length, got[5][1]);\n"
+            "  console.log(got[6][0] === got[6][1], got[7] instanceof Date && got[7].getTime());\n"
+            "  console.log(Object.keys(got[8]).join(), got[8].z);\n"
+            "  console.log(got[9][0] === got[9][1] && got[9][2].y === got[9][0]);\n"
+            "});\n"
+            "rampart.event.trigger('t', cases[0]);\n")
+        self.assertEqual(r.stdout.splitlines(), [
+            "true true",
+            "[1,null,3] true undefined",
+            '{"g":2,"h":[null,1]} undefined',
+            "[object Object] {\"foo\":1}",
+            "true 2 2",
+            "true 12345",
+            "__proto__,k undefined",
+            "true"])
+
+    def test_depth_and_length_limits(self):
+        r = self.run_js(
+            "function deep(n) { var d = {}, c = d; for (var i = 0; i < n; i++) "
+            "{ c.k = {}; c = c.k; } return d; }\n"
+            "rampart.event.on('t', 'n', function (cbv, v) {\n"
+            "  var n = 0; for (var c = v; c.k; c = c.k) n++;\n"
+            "  console.log('delivered', n); rampart.event.off('t');\n"
+            "});\n"
+            "function tryit(v) { try { rampart.event.trigger('t', v); } "
+            "catch (e) { console.log(String(e)); } }\n"
+            "tryit(deep(1001));\n"
+            "var big = []; big.length = 4e9; tryit(big);\n"
+            "tryit(deep(999));\n")
+        self.assertEqual(r.stdout.splitlines(), [
+            "RangeError: rampart.event.trigger: value nested more than 1000 levels",
+            "RangeError: rampart.event.trigger: array longer than 16777216 elements",
+            "delivered 999"])
+
+
 if __name__ == "__main__":
     unittest.main()
