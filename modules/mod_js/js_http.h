@@ -95,6 +95,7 @@ typedef struct js_plan {
     int pre_owned;
     int defer, chunk;
     double chunk_delay; /* ms */
+    rp_ranges ranges;   /* noRangeCap / noAcceptRanges ("@file" answers) */
     struct js_sreq *stream;
 } js_plan;
 

@@ -27,7 +27,8 @@
 static int is_meta_key(const char *k)
 {
     return strcmp(k, "status") == 0 || strcmp(k, "headers") == 0 || strcmp(k, "compress") == 0 ||
-           strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0;
+           strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0 ||
+           strcmp(k, "noRangeCap") == 0 || strcmp(k, "noAcceptRanges") == 0;
 }
 
 static const char *type_name(duk_context *ctx, duk_idx_t idx)
@@ -207,6 +208,15 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
     duk_get_prop_literal(ctx, idx, "defer");
     plan->defer = duk_to_boolean(ctx, -1);
     duk_pop(ctx);
+    /* "@file" answers: noAcceptRanges wins over noRangeCap */
+    duk_get_prop_literal(ctx, idx, "noRangeCap");
+    if (duk_to_boolean(ctx, -1))
+        plan->ranges = RP_RANGES_UNCAPPED;
+    duk_pop(ctx);
+    duk_get_prop_literal(ctx, idx, "noAcceptRanges");
+    if (duk_to_boolean(ctx, -1))
+        plan->ranges = RP_RANGES_OFF;
+    duk_pop(ctx);
     duk_get_prop_literal(ctx, idx, "chunk");
     plan->chunk = duk_to_boolean(ctx, -1);
     duk_pop(ctx);
@@ -273,8 +283,10 @@ static int send_file(rp_req *r, js_plan *plan)
         return f ? 404 : status;
     }
     apply_headers(r, plan);
-    if (!plan->chunk && plan->prelen == 0)
+    if (!plan->chunk && plan->prelen == 0) {
+        rp_resp_ranges(r, plan->ranges);
         return rp_resp_send_file(r, f);
+    }
     int64_t size = (int64_t)rp_file_stat(f)->st_size;
     rp_resp_set_length(r, plan->chunk ? -1 : size + (int64_t)plan->prelen);
     if (rp_req_is_head(r)) {

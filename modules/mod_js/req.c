@@ -153,7 +153,7 @@ static void push_query(duk_context *ctx, const char *s, size_t n)
 
 /* ---- the request's parts, copied once --------------------------------------- */
 
-enum { S_IP, S_METHOD, S_PATH, S_URI, S_HOST, S_QUERY, S_N };
+enum { S_IP, S_METHOD, S_PATH, S_URI, S_HOST, S_QUERY, S_ID, S_N };
 
 /* What the members are built from: the S_* strings and the headers as
  * "name\0value\0" pairs.  Points into the K_SRC buffer (or, while the object
@@ -188,6 +188,7 @@ static void src_from_req(rp_req *r, req_src *s)
     s->s[S_URI] = rp_req_uri(r);
     s->s[S_HOST] = host;
     s->s[S_QUERY] = q ? q : "";
+    s->s[S_ID] = rp_req_id(r); /* the access log's %L: the same id */
     s->hdrs = NULL;
     s->hlen = 0;
     s->port = rp_req_remote_port(r);
@@ -656,6 +657,12 @@ static void m_method(duk_context *ctx, duk_idx_t req, const req_src *s)
     duk_push_string(ctx, s->s[S_METHOD]);
 }
 
+static void m_id(duk_context *ctx, duk_idx_t req, const req_src *s)
+{
+    (void)req;
+    duk_push_string(ctx, s->s[S_ID]);
+}
+
 static void m_path(duk_context *ctx, duk_idx_t req, const req_src *s)
 {
     (void)req;
@@ -718,7 +725,9 @@ static void m_params(duk_context *ctx, duk_idx_t req, const req_src *s)
 
 enum {
     M_EAGER = 1, /* put when the object is made: cheaper than an accessor */
-    M_BODY = 2   /* only when the request has a body */
+    M_BODY = 2,  /* only when the request has a body */
+    M_HIDDEN = 4 /* eager and not enumerable: newer than the spec, so JSON.stringify(req),
+                  * Object.keys and for..in show exactly the spec's members */
 };
 
 typedef struct req_member {
@@ -748,6 +757,8 @@ static const req_member members[] = {
     MEMBER("headers",   m_headers,   0),
     MEMBER("postData",  m_post,      M_BODY),
     MEMBER("params",    m_params,    0),
+    MEMBER("id",        m_id,        M_HIDDEN), /* rp_req_id: X-Request-Id or a new one */
+    MEMBER("methodRaw", m_method,    M_HIDDEN), /* the method as sent (NEWER.md) */
 };
 /* clang-format on */
 #define N_MEMBERS ((int)(sizeof members / sizeof members[0]))
@@ -854,6 +865,13 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         if ((m->flags & M_BODY) && !blen)
             continue;
         duk_push_literal_raw(ctx, m->name, m->len);
+        if (m->flags & M_HIDDEN) {
+            m->push(ctx, req, &s);
+            duk_def_prop(ctx, req,
+                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                             DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
+            continue;
+        }
         if (m->flags & M_EAGER) {
             m->push(ctx, req, &s);
             duk_put_prop(ctx, req);

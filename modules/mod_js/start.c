@@ -1009,11 +1009,35 @@ static duk_ret_t js_start(duk_context *ctx)
     return 1;
 }
 
+/* server.getMime("html" or "a/b.html"): the type the server sends for that
+ * extension (mime.types plus mimeMap once started), or undefined. */
+static duk_ret_t js_get_mime(duk_context *ctx)
+{
+    const char *name = duk_require_string(ctx, 0);
+    rp_server *s = js_started_server();
+    static rp_server *before; /* before start(): the built-in table, made once */
+    if (!s) {
+        if (!before) {
+            const char *err = NULL;
+            before = rp_server_new();
+            if (rp_server_finalize(before, &err) != 0)
+                return duk_error(ctx, DUK_ERR_ERROR, "getMime: %s", err ? err : "no mime table");
+        }
+        s = before;
+    }
+    const char *type = rp_mime_type(s, name);
+    if (!type)
+        return 0;
+    duk_push_string(ctx, type);
+    return 1;
+}
+
 static duk_ret_t server_loader(duk_context *ctx)
 {
+    static const js_fn fns[] = {
+        {"start", js_start, 1, NULL}, {"getMime", js_get_mime, 1, NULL}, {NULL, NULL, 0, NULL}};
     duk_push_object(ctx);
-    duk_push_c_function(ctx, js_start, 1);
-    duk_put_prop_string(ctx, -2, "start");
+    js_put_functions(ctx, -1, fns, 0);
     return 1;
 }
 

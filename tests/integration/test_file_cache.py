@@ -196,12 +196,15 @@ JS_FILES = {
     "js/app.js": """module.exports = {
         "/whole.txt": function () { return {txt: "@{www}/data.txt"}; },
         "/notfound.txt": function () { return {status: 404, txt: "@{www}/data.txt"}; },
-        "/pre.txt": function (req) { req.put("pre:"); return {txt: "@{www}/data.txt"}; }
+        "/pre.txt": function (req) { req.put("pre:"); return {txt: "@{www}/data.txt"}; },
+        "/big.bin": function () { return {bin: "@{www}/big.bin"}; },
+        "/nocap.bin": function () { return {bin: "@{www}/big.bin", noRangeCap: true}; },
+        "/noranges.bin": function () { return {bin: "@{www}/big.bin", noAcceptRanges: true}; }
     };""",
+    "www/big.bin": bytes(range(256)) * 80,  # 20 KiB, over DefaultRangeMBytes 0.01
 }
 
 
-@unittest.skipUnless(HAVE_JS, "mod_js.so not built")
 class RangeCap(unittest.TestCase):
     """DefaultRangeMBytes: an open-ended "bytes=N-" gets a part of a big
     file; closed and suffix ranges are as asked."""
@@ -245,11 +248,12 @@ class RangeCap(unittest.TestCase):
                 srv.cleanup()
 
 
+@unittest.skipUnless(HAVE_JS, "mod_js.so not built")
 class JsFileReplies(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(conf="LoadModule js mod_js.so\nMapModule /js/ js/app.js\n",
-                         files=JS_FILES, threads=1)
+        cls.srv = Server(conf="LoadModule js mod_js.so\nMapModule /js/ js/app.js\n"
+                              "DefaultRangeMBytes 0.01\n", files=JS_FILES, threads=1)
 
     @classmethod
     def tearDownClass(cls):
@@ -274,6 +278,17 @@ class JsFileReplies(unittest.TestCase):
         self.assertEqual(h["content-range"], "bytes */%d" % len(OLD))
         st, h, body = srv.request("HEAD", "/js/whole.txt")
         self.assertEqual((st, body, int(h["content-length"])), (200, b"", len(OLD)))
+
+    def test_range_cap_keys(self):
+        big = bytes(range(256)) * 80
+        cap = int(0.01 * 1048576 + 0.5)
+        st, h, body = self.srv.get("/js/big.bin", {"Range": "bytes=100-"})
+        self.assertEqual((st, body), (206, big[100:100 + cap]))
+        st, h, body = self.srv.get("/js/nocap.bin", {"Range": "bytes=100-"})
+        self.assertEqual((st, body), (206, big[100:]))
+        st, h, body = self.srv.get("/js/noranges.bin", {"Range": "bytes=100-"})
+        self.assertEqual((st, body), (200, big))
+        self.assertNotIn("accept-ranges", h)
 
     def test_other_status_and_prefix_send_the_file_as_is(self):
         srv = self.srv
