@@ -106,6 +106,9 @@ typedef struct js_plan {
  * Content-Type says, 413 when a form has more than MaxFormParams fields.
  * req.postData and req.params are built on first read. */
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why);
+/* Getters of the request prototype at proto for the members newer than the
+ * spec (req.id, req.methodRaw), read from the object they are called on. */
+void js_req_proto_members(duk_context *ctx, duk_idx_t proto);
 /* The MaxFormParams directive (N >= 1). */
 const char *js_set_max_form_params(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 

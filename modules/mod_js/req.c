@@ -726,8 +726,9 @@ static void m_params(duk_context *ctx, duk_idx_t req, const req_src *s)
 enum {
     M_EAGER = 1, /* put when the object is made: cheaper than an accessor */
     M_BODY = 2,  /* only when the request has a body */
-    M_HIDDEN = 4 /* eager and not enumerable: newer than the spec, so JSON.stringify(req),
-                  * Object.keys and for..in show exactly the spec's members */
+    M_HIDDEN = 4 /* a getter on the prototype: newer than the spec, so
+                  * JSON.stringify(req), Object.keys, for..in and
+                  * getOwnPropertyNames show exactly the spec's members */
 };
 
 typedef struct req_member {
@@ -822,6 +823,32 @@ static void push_accessors(duk_context *ctx)
     duk_remove(ctx, -3);
 }
 
+/* The getter of the prototype's members: computed on each read (cheap
+ * strings), never cached on the object. */
+static duk_ret_t hidden_get(duk_context *ctx)
+{
+    const req_member *m = member_of(ctx, 0);
+    duk_push_this(ctx);
+    duk_idx_t req = duk_get_top_index(ctx);
+    req_src s;
+    if (!m || !duk_is_object(ctx, req) || !get_src(ctx, req, &s))
+        return 0;
+    m->push(ctx, req, &s);
+    return 1;
+}
+
+void js_req_proto_members(duk_context *ctx, duk_idx_t proto)
+{
+    proto = duk_normalize_index(ctx, proto);
+    for (int i = 0; i < N_MEMBERS; i++) {
+        if (!(members[i].flags & M_HIDDEN))
+            continue;
+        duk_push_literal_raw(ctx, members[i].name, members[i].len);
+        duk_push_c_function(ctx, hidden_get, 1);
+        duk_def_prop(ctx, proto, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE);
+    }
+}
+
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
     size_t blen = 0;
@@ -864,14 +891,9 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         const req_member *m = &members[i];
         if ((m->flags & M_BODY) && !blen)
             continue;
+        if (m->flags & M_HIDDEN)
+            continue; /* on the prototype (js_req_proto_members) */
         duk_push_literal_raw(ctx, m->name, m->len);
-        if (m->flags & M_HIDDEN) {
-            m->push(ctx, req, &s);
-            duk_def_prop(ctx, req,
-                         DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                             DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_CLEAR_ENUMERABLE);
-            continue;
-        }
         if (m->flags & M_EAGER) {
             m->push(ctx, req, &s);
             duk_put_prop(ctx, req);

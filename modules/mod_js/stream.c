@@ -947,6 +947,7 @@ static void push_req_proto(duk_context *ctx)
                                     {"chunkEnd", req_chunk_end, 1, NULL},
                                     {NULL, NULL, 0, NULL}};
         js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
+        js_req_proto_members(ctx, -1);
         duk_dup_top(ctx);
         duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
     }

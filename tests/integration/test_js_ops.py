@@ -28,7 +28,12 @@ server.start({
     statusPage: "/status",
     map: {
         "/": "{dir}/www",
-        "/limited/x": function (req) { return {txt: "ok"}; }
+        "/limited/x": function (req) { return {txt: "ok"}; },
+        "/info": function (req) {
+            return {json: {id: req.id, m: req.methodRaw, css: server.getMime("a.css"),
+                           none: server.getMime("nosuchext") === undefined,
+                           keys: Object.getOwnPropertyNames(req).indexOf("id")}};
+        }
     }
 });
 '''
@@ -67,6 +72,15 @@ class JsOps(unittest.TestCase):
         obj = wait_until(line, 10, what="the JSON access log line")
         self.assertEqual((obj["uri"], obj["status"], obj["request_id"]),
                          ("/index.html?jslog=1", 200, "js-77"))
+
+    def test_req_id_method_raw_get_mime(self):
+        st, hd, body = self.srv.get("/info", headers={"X-Request-Id": "given-1"})
+        j = json.loads(body)
+        self.assertEqual((j["id"], j["m"], j["css"], j["none"], j["keys"]),
+                         ("given-1", "GET", "text/css", True, -1))
+        self.assertEqual(hd["x-request-id"], "given-1")  # requestId: true echoes it
+        st, hd, body = self.srv.get("/info")
+        self.assertEqual(json.loads(body)["id"], hd["x-request-id"])  # one id, made once
 
     def test_range_cap(self):
         st, hd, body = self.srv.get("/big.bin", headers={"Range": "bytes=10-"})
