@@ -56,6 +56,7 @@ typedef struct rp_h2 {
     bool lost;           /* the socket is gone */
     bool goaway;         /* a graceful GOAWAY was sent: close when idle */
     double idle_since;   /* no stream since then; 0 = some stream */
+    double timer_at;     /* when the timer fires; 0 = not pending */
     double resets_at;    /* the current reset-counting window began */
     long resets;
 } rp_h2;
@@ -98,10 +99,16 @@ static const rp_core_conf *conf_of(const rp_h2 *h)
     return h->c->server->core;
 }
 
+/* The timer serves two deadlines: it fires at the earlier one and its
+ * callback looks at both. */
 static void timer_in(rp_h2 *h, double in)
 {
     if (in < 0)
         in = 0;
+    double at = mono_now() + in;
+    if (h->timer_at > 0 && h->timer_at <= at)
+        return;
+    h->timer_at = at;
     struct timeval tv = {(time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6)};
     event_add(h->timer, &tv);
 }
@@ -505,6 +512,7 @@ static void run_ready(rp_h2 *h)
         h->ready = st->ready_next;
         if (!h->ready)
             h->ready_tail = &h->ready;
+        st->queued_to_run = false;
         if (st->closed)
             continue; /* reset before it ran: reaped unlogged */
         st->ran = true;
@@ -570,7 +578,7 @@ static void check_stalls(rp_h2 *h, double now)
             next = st->stalled_at + limit;
         }
     }
-    if (next && !event_pending(h->timer, EV_TIMEOUT, NULL))
+    if (next)
         timer_in(h, next - now);
 }
 
@@ -587,6 +595,8 @@ static void reap(rp_h2 *h)
         }
         if (!(st->closed || h->lost) || (st->ran && !r->finished))
             continue;
+        if (st->queued_to_run && !h->lost)
+            continue; /* still on the ready list: run_ready drops it first */
         stream_unlink(h, st);
         if (h->s && !st->closed)
             nghttp2_session_set_stream_user_data(h->s, st->id, NULL);
@@ -643,6 +653,7 @@ static void finish(rp_h2 *h)
         h->s = NULL;
     }
     event_del(h->timer);
+    h->timer_at = 0;
     h->ready = NULL; /* never to run: reaped unlogged */
     h->ready_tail = &h->ready;
     schedule(h);
@@ -667,6 +678,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rp_h2 *h = arg;
+    h->timer_at = 0;
     if (h->lost)
         return;
     double now = mono_now(), idle = conf_of(h)->h2_idle_timeout;

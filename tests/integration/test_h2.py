@@ -340,6 +340,24 @@ class H2Plain(unittest.TestCase):
         srv.stop()
         srv.check_sanitizers()
 
+    def test_idle_and_stall_timeouts(self):
+        srv = Server(conf=CONF + "H2IdleTimeout 0.3\nH2StallTimeout 0.3\n", files=FILES)
+        self.addCleanup(srv.cleanup)
+        # a response whose window the client never opens is reset (CANCEL)
+        c = H2Client(srv.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1024})
+        self.addCleanup(c.close)
+        c.auto_ack = False
+        sid = c.request("/big.bin")
+        c.wait(lambda: c.streams[sid]["reset"] is not None)
+        self.assertEqual(c.streams[sid]["reset"], h2.errors.ErrorCodes.CANCEL)
+        # then, with no stream left, the connection gets GOAWAY NO_ERROR
+        c.wait(lambda: c.goaway is not None)
+        self.assertEqual(c.goaway, h2.errors.ErrorCodes.NO_ERROR)
+        c.wait(lambda: c.closed)
+        self.assertEqual(srv.request("GET", "/small.txt")[2], SMALL)
+        srv.stop()
+        srv.check_sanitizers()
+
     def test_access_log_http2(self):
         c = self.client()
         c.get("/small.txt?logged-h2")
