@@ -57,7 +57,7 @@ test-asan:
 # Side-by-side against peers on loopback, each case interleaved with its
 # peer in one run; see bench/README.md.  A case whose script is not there
 # yet is skipped.
-BENCH_CASES = run.sh gzip.sh ws.sh js.sh scale.sh slow.sh
+BENCH_CASES = run.sh gzip.sh ws.sh js.sh scale.sh slow.sh h2.sh
 
 bench: build
 	@for b in $(BENCH_CASES); do \
