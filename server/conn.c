@@ -1071,7 +1071,7 @@ static void drain(rp_thread *t, const rp_worker *only)
         rp_conn *n = c->next;
         if (c->h2) {
             if (!only || c->worker == only)
-                rp_h2_shutdown(c); /* may free c */
+                rp_h2_shutdown(c); /* closes from its work event */
         } else if (!c->busy && !c->detached && (!only || c->worker == only)) {
             if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
                 c->closing = true; /* a response still leaving: closed once it has */

@@ -598,7 +598,7 @@ static void reap(rp_h2 *h)
         if (st->queued_to_run && !h->lost)
             continue; /* still on the ready list: run_ready drops it first */
         stream_unlink(h, st);
-        if (h->s && !st->closed)
+        if (h->s) /* an error if nghttp2 closed it already; harmless */
             nghttp2_session_set_stream_user_data(h->s, st->id, NULL);
         if (st->ran)
             rp_req_log_phase(r);

@@ -420,6 +420,23 @@ class H2Tls(unittest.TestCase):
         self.assertIn(b"< HTTP/1.1 200", p.stderr)
         self.assertEqual(p.stdout, SMALL)
 
+    def test_alpn_server_prefers_h2(self):
+        for offer in (["h2", "http/1.1"], ["http/1.1", "h2"]):
+            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as raw:
+                with self.ctx(offer).wrap_socket(raw, server_hostname="localhost") as s:
+                    self.assertEqual(s.selected_alpn_protocol(), "h2", offer)
+
+    def test_protocols_without_h2(self):
+        srv = Server(conf=CONF + "SslCertFile %s/fullchain.pem\nSslKeyFile %s/leaf.key\n"
+                     "Protocols h2c http/1.1\n" % (self.pki, self.pki), files=FILES,
+                     binds=["127.0.0.1:{port} tls"])
+        self.addCleanup(srv.cleanup)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
+            with self.ctx(["h2", "http/1.1"]).wrap_socket(raw, server_hostname="localhost") as s:
+                self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+        srv.stop()
+        srv.check_sanitizers()
+
     def test_python_h2_over_tls(self):
         c = H2Client(self.srv.port, tls_ctx=self.ctx(["h2", "http/1.1"]))
         self.addCleanup(c.close)
