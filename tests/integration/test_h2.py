@@ -463,6 +463,12 @@ server.start({
                 else req.chunkEnd("end");
             }};
         },
+        "/defer.txt": function (req) {
+            setTimeout(function () {
+                req.reply({txt: "later " + req.query.i, status: 201, headers: {"X-Later": "yes"}});
+            }, 20);
+            return {defer: true};
+        },
         "/slow.txt": function (req) {
             return {chunk: true, chunkDelay: 100, txt: function (req) {
                 if (req.chunkIndex < 10) req.chunkSend("s" + req.chunkIndex + ";");
@@ -487,10 +493,32 @@ class H2Js(unittest.TestCase):
             self.assertEqual(body, b"part0;part1;part2;part3;part4;end")
             sid = c.request("/echo.txt", method="POST", body=b"x" * 100000)
             self.assertEqual(bytes(c.response(sid)["data"]), b"POST " + b"x" * 100000)
+            # deferred replies, several in flight on one connection
+            sids = [c.request("/defer.txt?i=%d" % i) for i in range(20)]
+            for i, sid in enumerate(sids):
+                r = c.response(sid)
+                self.assertEqual(r["headers"][":status"], "201")
+                self.assertEqual(r["headers"]["x-later"], "yes")
+                self.assertEqual(bytes(r["data"]), b"later %d" % i)
             # several at once, mixed
             sids = [c.request(p) for p in ("/hello.txt", "/chunk.txt") * 10]
             for sid, want in zip(sids, (b"hello js", b"part0;part1;part2;part3;part4;end") * 10):
                 self.assertEqual(bytes(c.response(sid)["data"]), want)
+
+    def test_reset_while_deferred_and_chunking(self):
+        with JsServer(JS) as srv:
+            c = H2Client(srv.port)
+            self.addCleanup(c.close)
+            for path in ("/defer.txt?i=1", "/slow.txt"):
+                sid = c.request(path)
+                c.conn.reset_stream(sid)
+                c.flush()
+            # the replies that come later find their streams gone; the
+            # connection and the server go on
+            self.assertEqual(c.get("/hello.txt")[2], b"hello js")
+            sid = c.request("/defer.txt?i=2")
+            self.assertEqual(bytes(c.response(sid)["data"]), b"later 2")
+            self.assertEqual(c.get("/hello.txt")[2], b"hello js")
 
     @unittest.skipUnless(NGHTTP, "nghttp not installed")
     def test_graceful_stop_finishes_stream(self):
