@@ -30,18 +30,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 #include "runtime.h"
+#include "tls.h"
 
 /* Frames are made only while less than this waits for the socket: a slow
  * reader's connection holds about this much, not whole responses. */
 #define H2_OUT_HIGH ((size_t)64 * 1024)
 /* A deadline this close counts as reached (the clocks are coarse). */
 #define H2_SLACK 0.005
+/* Lingering close: how long a finished session waits for the client to
+ * close after our last byte (see linger). */
+#define H2_LINGER 2.0
 
 typedef struct rp_h2_stream rp_h2_stream;
 
@@ -55,6 +60,7 @@ typedef struct rp_h2 {
     bool in_io;          /* inside nghttp2_session_mem_recv or mem_send */
     bool lost;           /* the socket is gone */
     bool goaway;         /* a graceful GOAWAY was sent: close when idle */
+    bool lingering;      /* our side is closed: reading until the client closes */
     double idle_since;   /* no stream since then; 0 = some stream */
     double timer_at;     /* when the timer fires; 0 = not pending */
     double resets_at;    /* the current reset-counting window began */
@@ -81,6 +87,7 @@ static pthread_once_t g_cb_once = PTHREAD_ONCE_INIT;
 
 static void pump(rp_h2 *h);
 static void finish(rp_h2 *h);
+static void linger(rp_h2 *h);
 
 static double mono_now(void)
 {
@@ -549,8 +556,11 @@ static void send_frames(rp_h2 *h)
     h->in_io = false;
     if (evbuffer_get_length(c->stage))
         rp_conn_push(c);
-    if (fatal)
+    if (fatal) {
+        rp_log(NULL, RP_LOG_DEBUG, "%s:%d: HTTP/2: cannot frame: closing", c->remote_ip,
+               c->remote_port);
         finish(h);
+    }
 }
 
 /* Streams whose body waits on a closed flow-control window. */
@@ -618,6 +628,28 @@ static bool output_empty(const rp_conn *c)
                        evbuffer_get_length(c->stage) == 0);
 }
 
+/* The session is over and every byte is out.  Closing the socket now would
+ * reset the connection if the client's last frames (WINDOW_UPDATE, a
+ * PING) are still arriving, and a reset makes its kernel drop the answer
+ * bytes it has not read yet.  So: end our direction (close_notify on TLS,
+ * then a FIN), discard what still comes, and close at the client's end of
+ * file or after H2_LINGER, as nginx's lingering close does. */
+static void linger(rp_h2 *h)
+{
+    rp_conn *c = h->c;
+    rp_log(NULL, RP_LOG_DEBUG, "%s:%d: HTTP/2 session over: closing", c->remote_ip,
+           c->remote_port);
+    h->lingering = true;
+    if (c->tls && c->bev) {
+        rp_tls_close_notify(c->bev);
+        c->broken = true; /* said goodbye already */
+    }
+    shutdown(c->fd, SHUT_WR);
+    event_del(h->timer);
+    h->timer_at = 0;
+    timer_in(h, H2_LINGER);
+}
+
 /* Send, wake drain waiters, reap, and close when the session is over. */
 static void pump(rp_h2 *h)
 {
@@ -628,12 +660,12 @@ static void pump(rp_h2 *h)
             rp_resp_drained(st->r);
     send_frames(h);
     reap(h);
-    if (!h->lost) {
+    if (!h->lost && !h->lingering) {
         bool over = !nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s);
         if (h->goaway && !h->streams && !nghttp2_session_want_write(h->s))
             over = true;
         if (over && output_empty(c))
-            finish(h);
+            linger(h);
         else if (!over)
             check_stalls(h, mono_now());
     }
@@ -681,6 +713,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     h->timer_at = 0;
     if (h->lost)
         return;
+    if (h->lingering) {
+        finish(h);
+        return;
+    }
     double now = mono_now(), idle = conf_of(h)->h2_idle_timeout;
     if (!h->streams && h->idle_since && idle > 0) {
         if (now - h->idle_since >= idle - H2_SLACK) {
@@ -805,6 +841,10 @@ void rp_h2_input(rp_conn *c)
     if (h->lost || !c->bev)
         return;
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (h->lingering) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     ssize_t err = 0;
     h->in_io = true;
     while (evbuffer_get_length(in) > 0) {
@@ -839,6 +879,8 @@ void rp_h2_writable(rp_conn *c)
 void rp_h2_lost(rp_conn *c)
 {
     rp_h2 *h = c->h2;
+    rp_log(NULL, RP_LOG_DEBUG, "%s:%d: HTTP/2: the connection was lost", c->remote_ip,
+           c->remote_port);
     finish(h);
 }
 

@@ -358,6 +358,69 @@ class H2Plain(unittest.TestCase):
         srv.stop()
         srv.check_sanitizers()
 
+    def raw_frames(self, sock, buf):
+        """Frames read from sock (hyperframe), past h2's state machine, which
+        stops at a GOAWAY; returns (frames, rest of buf)."""
+        from hyperframe.frame import Frame
+        data = sock.recv(65536)
+        if not data:
+            return None, buf
+        buf += data
+        frames = []
+        while len(buf) >= 9:
+            f, n = Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + n:
+                break
+            f.parse_body(memoryview(buf[9:9 + n]))
+            frames.append(f)
+            buf = buf[9 + n:]
+        return frames, buf
+
+    def test_reload_sends_goaway_and_finishes_stream(self):
+        from hyperframe.frame import DataFrame, GoAwayFrame, WindowUpdateFrame
+        srv = Server(conf=CONF, files=FILES)
+        self.addCleanup(srv.cleanup)
+        c = H2Client(srv.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1024})
+        self.addCleanup(c.close)
+        sid = c.request("/big.bin")
+        # The window is never opened until the GOAWAY is in: the stream is
+        # in flight, deterministically, when the reload happens.
+        got, goaway, ended, buf, reloaded = 0, None, False, b"", False
+        while not ended:
+            frames, buf = self.raw_frames(c.sock, buf)
+            self.assertIsNotNone(frames, "closed before the stream ended: " + srv.error_log())
+            for f in frames:
+                if isinstance(f, DataFrame) and f.stream_id == sid:
+                    got += len(f.data)
+                    ended = "END_STREAM" in f.flags
+                    if goaway is not None and f.flow_controlled_length:
+                        n = f.flow_controlled_length
+                        c.sock.sendall(WindowUpdateFrame(0, window_increment=n).serialize() +
+                                       WindowUpdateFrame(sid, window_increment=n).serialize())
+                elif isinstance(f, GoAwayFrame):
+                    goaway = f
+                    # now let the stream go on: open both windows wide
+                    c.sock.sendall(WindowUpdateFrame(0, window_increment=1 << 30).serialize() +
+                                   WindowUpdateFrame(sid, window_increment=1 << 30).serialize())
+            if got and not reloaded:
+                srv.send_signal(signal.SIGHUP)
+                reloaded = True
+        self.assertEqual(got, len(BIG))
+        self.assertEqual(goaway.error_code, 0)
+        self.assertGreaterEqual(goaway.last_stream_id, sid)
+        # the connection closes once the stream is done
+        while True:
+            frames, buf = self.raw_frames(c.sock, buf)
+            if frames is None:
+                break
+        # and the reloaded server serves new connections, h2 and HTTP/1.1
+        c2 = H2Client(srv.port)
+        self.addCleanup(c2.close)
+        self.assertEqual(c2.get("/small.txt")[2], SMALL)
+        self.assertEqual(srv.request("GET", "/small.txt")[2], SMALL)
+        srv.stop()
+        srv.check_sanitizers()
+
     def test_access_log_http2(self):
         c = self.client()
         c.get("/small.txt?logged-h2")
