@@ -78,6 +78,7 @@ struct rp_h2_stream {
     const char *cookie; /* cookie fields joined with "; " (RFC 9113 8.2.3) */
     int error;         /* status to answer instead of running (413, 431) */
     double stalled_at; /* body waits on a closed window since; 0 = not */
+    double last_recv;  /* request bytes last arrived (BodyTimeout) */
     bool eos, deferred, ran, closed, queued_to_run, aborted;
     rp_h2_stream *prev, *next, *ready_next;
 };
@@ -141,8 +142,12 @@ static rp_h2_stream *stream_new(rp_h2 *h, int32_t id, rp_req *r)
         h->streams->prev = st;
     h->streams = st;
     h->idle_since = 0;
+    st->last_recv = mono_now();
     if (h->s)
         nghttp2_session_set_stream_user_data(h->s, id, st);
+    double body = conf_of(h)->body_timeout;
+    if (body > 0)
+        timer_in(h, body);
     return st;
 }
 
@@ -290,6 +295,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     if (!st || st->error || st->ran)
         return 0;
     rp_req *r = st->r;
+    st->last_recv = mono_now();
     if (r->body_len + len > conf_of(h)->max_body) {
         st->error = 413; /* answered now; the rest of the body is dropped */
         to_run(h, st);
@@ -563,11 +569,40 @@ static void send_frames(rp_h2 *h)
     }
 }
 
-/* Streams whose body waits on a closed flow-control window. */
+/* A request whose body stops arriving for BodyTimeout is answered 408, as
+ * over HTTP/1.1: an open stream must not hold its slot forever. */
+static double check_bodies(rp_h2 *h, double now)
+{
+    double limit = conf_of(h)->body_timeout, next = 0;
+    if (limit <= 0)
+        return 0;
+    for (rp_h2_stream *st = h->streams; st; st = st->next) {
+        if (st->ran || st->closed || st->queued_to_run)
+            continue;
+        if (now - st->last_recv >= limit - H2_SLACK) {
+            rp_log(NULL, RP_LOG_INFO, "%s:%d: HTTP/2 stream %d: request body not complete in "
+                   "time: 408", h->c->remote_ip, h->c->remote_port, st->id);
+            st->error = 408;
+            to_run(h, st);
+            schedule(h);
+        } else if (!next || st->last_recv + limit < next) {
+            next = st->last_recv + limit;
+        }
+    }
+    return next;
+}
+
+/* Streams whose body waits on a closed flow-control window, and requests
+ * whose body stopped arriving. */
 static void check_stalls(rp_h2 *h, double now)
 {
     double limit = conf_of(h)->h2_stall_timeout, next = 0;
-    if (limit <= 0 || h->lost)
+    if (h->lost)
+        return;
+    double body_next = check_bodies(h, now);
+    if (body_next)
+        timer_in(h, body_next - now);
+    if (limit <= 0)
         return;
     for (rp_h2_stream *st = h->streams; st; st = st->next) {
         bool waiting = !st->closed && st->r->headers_out && (st->queued > 0) &&

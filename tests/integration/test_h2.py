@@ -421,6 +421,18 @@ class H2Plain(unittest.TestCase):
         srv.stop()
         srv.check_sanitizers()
 
+    def test_body_timeout_408(self):
+        srv = Server(conf=CONF + "BodyTimeout 0.3\n", files=FILES)
+        self.addCleanup(srv.cleanup)
+        c = H2Client(srv.port)
+        self.addCleanup(c.close)
+        sid = c.request("/small.txt", end=False)  # a body that never comes
+        s = c.response(sid)
+        self.assertEqual(s["headers"][":status"], "408")
+        self.assertEqual(c.get("/small.txt")[2], SMALL)
+        srv.stop()
+        srv.check_sanitizers()
+
     def test_access_log_http2(self):
         c = self.client()
         c.get("/small.txt?logged-h2")
