@@ -8,8 +8,9 @@
 # A 1 KiB static file over h2c and over TLS, h2load -c CONNS -m STREAMS
 # (default -c 50 -m 20, the issue's), rounds alternating ours, nginx;
 # medians and the ratio ours/nginx are printed.  Each server's answer is
-# checked first (HTTP/2, the file's bytes).  JS /hello over h2 is not here
-# yet (it needs a rampart script next to the conf server).
+# checked first (HTTP/2, the file's bytes).  Then JS: GET /hello.html ->
+# "<pre>Hello World!</pre>" from a rampart script (mod_js, h2c) against
+# Node's http2 module (h2c), the peer bench/js.sh uses for JS.
 #
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (2), BENCH_H2_CONNS (50), BENCH_H2_STREAMS (20),
@@ -23,7 +24,8 @@ WORKERS=${WORKERS%% *}
 H2_CONNS=${BENCH_H2_CONNS:-50}
 H2_STREAMS=${BENCH_H2_STREAMS:-20}
 command -v h2load >/dev/null || die "h2load not found: run 'make deps' (nghttp2-client)"
-bench_need bin/rampart-httpd modules/mod_static.so
+bench_need bin/rampart-httpd bin/rampart modules/mod_static.so modules/mod_js.so
+NODE=${NODE:-node}
 httpd="$build_dir/bin/rampart-httpd"
 nginx=$(bench_nginx)
 
@@ -108,4 +110,43 @@ for kind in h2c tls; do
     printf '%-22s %8s %12.0f %12.0f %11s\n' "1 KiB static $kind" "$WORKERS" "$om" "$nm" \
         "$(ratio "$om" "$nm")"
 done
+
+# ---- JS /hello over h2c: rampart against node's http2 ------------------------
+command -v "$NODE" >/dev/null || { echo "node not found: JS case skipped"; exit 0; }
+cat >"$tmp/hello.js" <<'EOF'
+var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:" + process.env.PORT,
+    user: "nobody",
+    threads: parseInt(process.env.THREADS),
+    map: {"/hello.html": function () { return {html: "<pre>Hello World!</pre>"}; }}
+});
+EOF
+cat >"$tmp/node_h2.js" <<'EOF'
+const http2 = require("http2");
+const body = "<pre>Hello World!</pre>";
+const srv = http2.createServer({settings: {maxConcurrentStreams: 128}}, (req, res) => {
+    res.writeHead(200, {"content-type": "text/html", "content-length": body.length});
+    res.end(body);
+});
+srv.listen(parseInt(process.env.PORT, 10), "127.0.0.1");
+EOF
+chmod 0644 "$tmp"/*.js
+js_ours=$(free_port); js_node=$(free_port)
+bench_start js_ours_pid "$tmp/js-ours.log" "http://127.0.0.1:$js_ours/hello.html" \
+    env PORT="$js_ours" THREADS="$WORKERS" "$build_dir/bin/rampart" "$tmp/hello.js"
+# (lib.sh hands what follows tcp:// to bash's /dev/tcp/, which wants host/port)
+bench_start js_node_pid "$tmp/js-node.log" "tcp://127.0.0.1/$js_node" \
+    env PORT="$js_node" "$NODE" "$tmp/node_h2.js"
+for u in "http://127.0.0.1:$js_ours/hello.html" "http://127.0.0.1:$js_node/hello.html"; do
+    [ "$(curl -fs --http2-prior-knowledge "$u")" = "<pre>Hello World!</pre>" ] || die "$u: wrong answer"
+done
+o=(); n=()
+for _ in $(seq 1 "$ROUNDS"); do
+    read -r a e <<<"$(run_h2load "http://127.0.0.1:$js_ours/hello.html")"; o+=("$a"); errs=$((errs + e))
+    read -r a e <<<"$(run_h2load "http://127.0.0.1:$js_node/hello.html")"; n+=("$a"); errs=$((errs + e))
+done
+om=$(median "${o[@]}"); nm=$(median "${n[@]}")
+printf '%-22s %8s %12s %12s %11s\n' case workers "ours req/s" "node req/s" ours/node
+printf '%-22s %8s %12.0f %12.0f %11s\n' "JS /hello h2c" "$WORKERS" "$om" "$nm" "$(ratio "$om" "$nm")"
 [ "$errs" = 0 ] || echo "failed requests: $errs (numbers suspect)"
