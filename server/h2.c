@@ -52,18 +52,18 @@ typedef struct rp_h2_stream rp_h2_stream;
 
 typedef struct rp_h2 {
     rp_conn *c;
-    nghttp2_session *s; /* NULL once the socket is gone */
-    rp_h2_stream *streams;                /* every stream holding a request */
-    rp_h2_stream *ready, **ready_tail;    /* complete requests waiting to run */
-    struct event *work;  /* deferred: run, tell aborts, send, reap */
-    struct event *timer; /* idle and stall deadlines */
-    bool in_io;          /* inside nghttp2_session_mem_recv or mem_send */
-    bool lost;           /* the socket is gone */
-    bool goaway;         /* a graceful GOAWAY was sent: close when idle */
-    bool lingering;      /* our side is closed: reading until the client closes */
-    double idle_since;   /* no stream since then; 0 = some stream */
-    double timer_at;     /* when the timer fires; 0 = not pending */
-    double resets_at;    /* the current reset-counting window began */
+    nghttp2_session *s;                /* NULL once the socket is gone */
+    rp_h2_stream *streams;             /* every stream holding a request */
+    rp_h2_stream *ready, **ready_tail; /* complete requests waiting to run */
+    struct event *work;                /* deferred: run, tell aborts, send, reap */
+    struct event *timer;               /* idle and stall deadlines */
+    bool in_io;                        /* inside nghttp2_session_mem_recv or mem_send */
+    bool lost;                         /* the socket is gone */
+    bool goaway;                       /* a graceful GOAWAY was sent: close when idle */
+    bool lingering;                    /* our side is closed: reading until the client closes */
+    double idle_since;                 /* no stream since then; 0 = some stream */
+    double timer_at;                   /* when the timer fires; 0 = not pending */
+    double resets_at;                  /* the current reset-counting window began */
     long resets;
 } rp_h2;
 
@@ -71,14 +71,14 @@ struct rp_h2_stream {
     rp_h2 *h;
     int32_t id;
     rp_req *r;
-    rp_brigade *out;   /* response body not yet framed */
-    size_t off;        /* bytes of out's first bucket already framed */
-    size_t queued;     /* bytes in out */
-    size_t hdr_bytes;  /* header list so far, counted as RFC 9113 6.5.2 does */
+    rp_brigade *out;    /* response body not yet framed */
+    size_t off;         /* bytes of out's first bucket already framed */
+    size_t queued;      /* bytes in out */
+    size_t hdr_bytes;   /* header list so far, counted as RFC 9113 6.5.2 does */
     const char *cookie; /* cookie fields joined with "; " (RFC 9113 8.2.3) */
-    int error;         /* status to answer instead of running (413, 431) */
-    double stalled_at; /* body waits on a closed window since; 0 = not */
-    double last_recv;  /* request bytes last arrived (BodyTimeout) */
+    int error;          /* status to answer instead of running (413, 431) */
+    double stalled_at;  /* body waits on a closed window since; 0 = not */
+    double last_recv;   /* request bytes last arrived (BodyTimeout) */
     bool eos, deferred, ran, closed, queued_to_run, aborted;
     rp_h2_stream *prev, *next, *ready_next;
 };
@@ -254,9 +254,10 @@ static void count_reset(rp_h2 *h)
         h->resets = 0;
     }
     if (cc->h2_max_resets > 0 && ++h->resets == cc->h2_max_resets + 1) {
-        rp_log(NULL, RP_LOG_INFO, "%s:%d: HTTP/2: more than %ld stream resets in %g s: GOAWAY "
-               "ENHANCE_YOUR_CALM", h->c->remote_ip, h->c->remote_port, cc->h2_max_resets,
-               RP_H2_RESET_WINDOW);
+        rp_log(NULL, RP_LOG_INFO,
+               "%s:%d: HTTP/2: more than %ld stream resets in %g s: GOAWAY "
+               "ENHANCE_YOUR_CALM",
+               h->c->remote_ip, h->c->remote_port, cc->h2_max_resets, RP_H2_RESET_WINDOW);
         nghttp2_session_terminate_session(h->s, NGHTTP2_ENHANCE_YOUR_CALM);
     }
 }
@@ -277,11 +278,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         if (st && end)
             to_run(h, st);
         break;
-    case NGHTTP2_RST_STREAM:
-        count_reset(h);
-        break;
-    default:
-        break;
+    case NGHTTP2_RST_STREAM: count_reset(h); break;
+    default: break;
     }
     return 0;
 }
@@ -402,8 +400,8 @@ static void callbacks_init(void)
  * Content-Length is the core's to set. */
 static bool h2_skip_header(const char *n)
 {
-    static const char *const skip[] = {"connection", "keep-alive", "proxy-connection",
-                                       "transfer-encoding", "upgrade", "content-length"};
+    static const char *const skip[] = {"connection",        "keep-alive", "proxy-connection",
+                                       "transfer-encoding", "upgrade",    "content-length"};
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (strcasecmp(n, skip[i]) == 0)
             return true;
@@ -580,8 +578,10 @@ static double check_bodies(rp_h2 *h, double now)
         if (st->ran || st->closed || st->queued_to_run)
             continue;
         if (now - st->last_recv >= limit - H2_SLACK) {
-            rp_log(NULL, RP_LOG_INFO, "%s:%d: HTTP/2 stream %d: request body not complete in "
-                   "time: 408", h->c->remote_ip, h->c->remote_port, st->id);
+            rp_log(NULL, RP_LOG_INFO,
+                   "%s:%d: HTTP/2 stream %d: request body not complete in "
+                   "time: 408",
+                   h->c->remote_ip, h->c->remote_port, st->id);
             st->error = 408;
             to_run(h, st);
             schedule(h);
@@ -615,8 +615,10 @@ static void check_stalls(rp_h2 *h, double now)
         if (!st->stalled_at)
             st->stalled_at = now;
         if (now - st->stalled_at >= limit - H2_SLACK) {
-            rp_log(NULL, RP_LOG_INFO, "%s:%d: HTTP/2 stream %d: window closed for H2StallTimeout "
-                   "(%g s): RST_STREAM CANCEL", h->c->remote_ip, h->c->remote_port, st->id, limit);
+            rp_log(NULL, RP_LOG_INFO,
+                   "%s:%d: HTTP/2 stream %d: window closed for H2StallTimeout "
+                   "(%g s): RST_STREAM CANCEL",
+                   h->c->remote_ip, h->c->remote_port, st->id, limit);
             nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
             st->stalled_at = 0;
         } else if (!next || st->stalled_at + limit < next) {
@@ -672,8 +674,7 @@ static bool output_empty(const rp_conn *c)
 static void linger(rp_h2 *h)
 {
     rp_conn *c = h->c;
-    rp_log(NULL, RP_LOG_DEBUG, "%s:%d: HTTP/2 session over: closing", c->remote_ip,
-           c->remote_port);
+    rp_log(NULL, RP_LOG_DEBUG, "%s:%d: HTTP/2 session over: closing", c->remote_ip, c->remote_port);
     h->lingering = true;
     if (c->tls && c->bev) {
         rp_tls_close_notify(c->bev);

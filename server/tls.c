@@ -55,8 +55,7 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 {
     (void)ssl;
     const rp_core_conf *c = arg;
-    static const unsigned char both[] = {2,   'h', '2', 8,   'h', 't', 't',
-                                         'p', '/', '1', '.', '1'};
+    static const unsigned char both[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     bool h2 = !c->protocols || (c->protocols & RP_PROTO_H2);
     const unsigned char *mine = h2 ? both : both + 3;
     unsigned int mine_len = h2 ? sizeof both : sizeof both - 3;
