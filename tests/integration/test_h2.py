@@ -580,6 +580,30 @@ class H2Js(unittest.TestCase):
             for sid, want in zip(sids, (b"hello js", b"part0;part1;part2;part3;part4;end") * 10):
                 self.assertEqual(bytes(c.response(sid)["data"]), want)
 
+    def test_100_streams_static_gzip_js(self):
+        script = JS.replace('map: {', 'compressFiles: true, map: {\n        "/www/": "www",', 1)
+        files = {"www/big.bin": BIG, "www/text.txt": TEXT, "www/small.txt": SMALL}
+        with JsServer(script, files=files) as srv:
+            c = H2Client(srv.port)
+            self.addCleanup(c.close)
+            chunked = b"part0;part1;part2;part3;part4;end"
+            kinds = [("/www/big.bin", (), BIG), ("/www/text.txt", (("accept-encoding", "gzip"),), TEXT),
+                     ("/www/small.txt", (), SMALL), ("/hello.txt", (), b"hello js"),
+                     ("/chunk.txt", (), chunked)]
+            plan = [kinds[i % len(kinds)] for i in range(100)]
+            sids = [c.request(p, headers=h) for p, h, _ in plan]
+            c.wait(lambda: all(c.streams[s]["ended"] for s in sids) or c.closed)
+            encodings = set()
+            for sid, (p, h, want) in zip(sids, plan):
+                st = c.streams[sid]
+                self.assertEqual(st["headers"][":status"], "200", p)
+                body = bytes(st["data"])
+                if st["headers"].get("content-encoding") == "gzip":
+                    encodings.add(p)
+                    body = gzip.decompress(body)
+                self.assertEqual(sha(body), sha(want), p)
+            self.assertEqual(encodings, {"/www/text.txt"})
+
     def test_reset_while_deferred_and_chunking(self):
         with JsServer(JS) as srv:
             c = H2Client(srv.port)
