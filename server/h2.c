@@ -896,12 +896,15 @@ void rp_h2_input(rp_conn *c)
     }
     h->in_io = false;
     if (err) {
-        /* Protocol errors nghttp2 answers itself; these end the session. */
+        /* Protocol errors nghttp2 answers itself; these end the session:
+         * floods (its outbound queue limit, CONTINUATION frames past its
+         * cap) are told to calm down, anything else is a protocol error. */
         rp_log(NULL, RP_LOG_INFO, "%s:%d: HTTP/2: %s", c->remote_ip, c->remote_port,
                nghttp2_strerror((int)err));
         evbuffer_drain(in, evbuffer_get_length(in));
-        nghttp2_session_terminate_session(
-            h->s, err == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+        bool flood = err == NGHTTP2_ERR_FLOODED || err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+        nghttp2_session_terminate_session(h->s, flood ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                      : NGHTTP2_PROTOCOL_ERROR);
     }
     run_ready(h);
     pump(h);

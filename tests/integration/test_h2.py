@@ -433,6 +433,34 @@ class H2Plain(unittest.TestCase):
         srv.stop()
         srv.check_sanitizers()
 
+    def test_continuation_flood_goaway(self):
+        # nghttp2 (1.52 with Debian's CVE-2024-28182 fix) caps CONTINUATION
+        # frames; the session ends with GOAWAY ENHANCE_YOUR_CALM
+        import hpack
+        from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame
+        c = self.client()
+        enc = hpack.Encoder()
+        out = HeadersFrame(1, data=enc.encode([(":method", "GET"), (":path", "/small.txt"),
+                                               (":scheme", "http"), (":authority", "x")])).serialize()
+        cont = ContinuationFrame(1, data=enc.encode([("x-a", "b" * 10)])).serialize()
+        try:
+            c.sock.sendall(out + cont * 5000)
+        except OSError:
+            pass  # the server may close before it has read everything
+        buf, goaway = b"", None
+        while goaway is None:
+            try:
+                frames, buf = self.raw_frames(c.sock, buf)
+            except OSError:
+                break
+            if frames is None:
+                break
+            goaway = next((f for f in frames if isinstance(f, GoAwayFrame)), None)
+        self.assertIsNotNone(goaway)
+        self.assertEqual(goaway.error_code, h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+        c2 = self.client()
+        self.assertEqual(c2.get("/small.txt")[2], SMALL)
+
     def test_access_log_http2(self):
         c = self.client()
         c.get("/small.txt?logged-h2")
