@@ -1007,11 +1007,12 @@ static void conn_free(rp_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     reader_free(c);
-    if (c->h2)
+    bool h2 = c->h2 != NULL; /* its bufferevent never goes to the stock */
+    if (h2)
         rp_h2_free(c);
     if (c->bev && c->tls && !c->broken)
         rp_tls_close_notify(c->bev);
-    if (c->bev && !c->tls && !c->broken && !c->h2 && c->stage && c->next_ev) {
+    if (c->bev && !c->tls && !c->broken && !h2 && c->stage && c->next_ev) {
         /* A healthy set goes back to the stock for the next connection. */
         evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
         struct evbuffer *in = bufferevent_get_input(c->bev), *out = bufferevent_get_output(c->bev);
