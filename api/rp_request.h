@@ -23,6 +23,8 @@ RP_API const char *rp_req_uri(const rp_req *r);    /* request target as sent */
 RP_API const char *rp_req_path(const rp_req *r);   /* percent-decoded once, dot segments removed */
 RP_API const char *rp_req_query(const rp_req *r);  /* raw query after '?', or NULL */
 RP_API int rp_req_http_minor(const rp_req *r);     /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+/* "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0" (an HTTP/2 stream; its http_minor is 0). */
+RP_API const char *rp_req_protocol(const rp_req *r);
 RP_API int rp_req_is_tls(const rp_req *r);
 
 RP_API const char *rp_req_remote_ip(const rp_req *r);

@@ -167,7 +167,8 @@ static bool id_valid(const char *s)
     return n >= 1 && n <= 128;
 }
 
-/* A random 64-bit prefix per thread and a counter: unique without a lock. */
+/* A random 64-bit prefix per thread and a counter: unique without a lock.
+ * Every JavaScript request asks for one, so no printf. */
 static const char *new_id(rp_pool *p)
 {
     static __thread uint64_t prefix, count;
@@ -179,8 +180,15 @@ static const char *new_id(rp_pool *p)
         }
         prefix |= 1; /* never 0 again */
     }
-    return rp_psprintf(p, "%016llx%08llx", (unsigned long long)prefix,
-                       (unsigned long long)(++count & 0xffffffffu));
+    static const char hex[] = "0123456789abcdef";
+    char *id = rp_palloc(p, 25);
+    uint64_t c = ++count & 0xffffffffu;
+    for (int i = 0; i < 16; i++)
+        id[i] = hex[(prefix >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 8; i++)
+        id[16 + i] = hex[(c >> (28 - 4 * i)) & 15];
+    id[24] = '\0';
+    return id;
 }
 
 RP_API const char *rp_req_id(rp_req *r)
@@ -329,9 +337,8 @@ RP_API uint64_t rp_resp_bytes_sent(const rp_req *r)
 
 static void put_proto(lbuf *o, const rp_req *r)
 {
-    char t[16];
-    int n = snprintf(t, sizeof t, "HTTP/%d.%d", r->http_major, r->http_minor);
-    put(o, t, (size_t)n);
+    const char *p = rp_req_protocol(r);
+    put(o, p, strlen(p));
 }
 
 static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)

@@ -375,6 +375,16 @@ static void dispatch(rp_conn *c)
 {
     c->busy = true;
     c->nreq++;
+    if (c->parser.upgrade && rp_h2_upgrade_wanted(c->req)) {
+        rp_req *r = c->req;
+        c->req = NULL;
+        c->busy = false;
+        c->phase = PH_BUSY; /* HTTP/2 keeps its own deadlines (h2.c) */
+        if (rp_h2_start(c, r) == 0)
+            return;
+        c->req = r; /* no session (out of memory): answer over HTTP/1.1 */
+        c->busy = true;
+    }
     if (c->parser.upgrade) /* what follows is not HTTP, unless a module takes over */
         c->req->close_after = true;
     c->phase = PH_BUSY; /* a pending timer finds no deadline and goes quiet */
@@ -441,16 +451,48 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         timed_out(c);
 }
 
+/* HTTP/2 with prior knowledge: a cleartext connection whose first bytes are
+ * the client preface.  0: not HTTP/2, 1: a prefix of the preface so far,
+ * 2: the preface. */
+static int h2_preface(rp_conn *c, struct evbuffer *in)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = evbuffer_get_length(in);
+    if (c->tls || n == 0 || !rp_conn_h2_allowed(c))
+        return 0;
+    if (n > sizeof preface - 1)
+        n = sizeof preface - 1;
+    const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)n);
+    if (!p || memcmp(p, preface, n) != 0)
+        return 0;
+    return n == sizeof preface - 1 ? 2 : 1;
+}
+
 static void process_input(rp_conn *c)
 {
     if (c->parked && conn_unpark(c) != 0) {
         lose_socket(c); /* out of memory */
         return;
     }
+    if (c->h2) {
+        rp_h2_input(c);
+        return;
+    }
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->phase == PH_BODY)
         c->last_read = mono_now();
-    while (!c->busy && !c->closing && evbuffer_get_length(in) > 0) {
+    switch (c->nreq == 0 && !c->req ? h2_preface(c, in) : 0) {
+    case 1:
+        return; /* a prefix of it: wait for the rest */
+    case 2:
+        c->phase = PH_BUSY;
+        if (rp_h2_start(c, NULL) != 0)
+            lose_socket(c);
+        return;
+    default:
+        break;
+    }
+    while (!c->busy && !c->closing && !c->h2 && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
@@ -465,6 +507,11 @@ static void process_input(rp_conn *c)
         evbuffer_drain(in, used);
         if (err != HPE_OK)
             dispatch(c);
+    }
+    if (c->h2) { /* upgraded to h2c: what follows is the client's preface */
+        if (c->bev)
+            rp_h2_input(c);
+        return;
     }
     if (c->busy && evbuffer_get_length(in) > RP_PIPELINE_MAX)
         read_enable(c, false);
@@ -485,6 +532,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     rp_conn *c = arg;
+    if (c->h2) {
+        rp_h2_writable(c);
+        return;
+    }
     if (c->closing && !c->busy && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         conn_free(c);
         return;
@@ -507,6 +558,11 @@ static void lose_socket(rp_conn *c)
 {
     c->closing = true;
     c->broken = true;
+    if (c->h2) {
+        rp_conn_drop_socket(c);
+        rp_h2_lost(c);
+        return;
+    }
     if (c->busy && !(c->req && c->req->finished)) {
         reader_free(c);
         bufferevent_free(c->bev);
@@ -529,6 +585,10 @@ static void on_eof(rp_conn *c)
 {
     c->read_eof = true;
     read_enable(c, false);
+    if (c->h2) {
+        rp_h2_lost(c);
+        return;
+    }
     if (c->busy) {
         abort_request(c); /* a producer waiting on the client stops */
         return;
@@ -543,6 +603,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
         if (c->phase == PH_HANDSHAKE)
             enter_phase(c, PH_WAIT);
+        if (rp_tls_alpn_h2(c->bev) && rp_conn_h2_allowed(c)) {
+            c->phase = PH_BUSY; /* HTTP/2 keeps its own deadlines (h2.c) */
+            if (rp_h2_start(c, NULL) != 0)
+                lose_socket(c);
+        }
         return;
     }
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
@@ -839,7 +904,7 @@ static void io_to_stock(rp_conn *c)
 
 static void conn_park(rp_conn *c)
 {
-    if (c->parked || c->busy || c->closing || c->req || c->phase != PH_WAIT || !c->bev ||
+    if (c->parked || c->busy || c->closing || c->req || c->h2 || c->phase != PH_WAIT || !c->bev ||
         evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
         evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
         evbuffer_get_length(c->stage) > 0)
@@ -942,9 +1007,12 @@ static void conn_free(rp_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     reader_free(c);
+    bool h2 = c->h2 != NULL; /* its bufferevent never goes to the stock */
+    if (h2)
+        rp_h2_free(c);
     if (c->bev && c->tls && !c->broken)
         rp_tls_close_notify(c->bev);
-    if (c->bev && !c->tls && !c->broken && c->stage && c->next_ev) {
+    if (c->bev && !c->tls && !c->broken && !h2 && c->stage && c->next_ev) {
         /* A healthy set goes back to the stock for the next connection. */
         evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
         struct evbuffer *in = bufferevent_get_input(c->bev), *out = bufferevent_get_output(c->bev);
@@ -975,7 +1043,7 @@ static void conn_free(rp_conn *c)
 RP_API struct bufferevent *rp_req_detach(rp_req *r)
 {
     rp_conn *c = r->conn;
-    if (r->status != 101 || !r->finished || !c->bev || c->detached)
+    if (r->status != 101 || !r->finished || !c->bev || c->detached || r->tx != &rp_h1_transport)
         return NULL;
     struct bufferevent *bev = c->bev;
     reader_free(c); /* the new owner reads through the bufferevent */
@@ -1002,7 +1070,10 @@ static void drain(rp_thread *t, const rp_worker *only)
     rp_conn *c = t->conns;
     while (c) {
         rp_conn *n = c->next;
-        if (!c->busy && !c->detached && (!only || c->worker == only)) {
+        if (c->h2) {
+            if (!only || c->worker == only)
+                rp_h2_shutdown(c); /* closes from its work event */
+        } else if (!c->busy && !c->detached && (!only || c->worker == only)) {
             if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
                 c->closing = true; /* a response still leaving: closed once it has */
                 read_enable(c, false);
@@ -1025,7 +1096,7 @@ static void drain(rp_thread *t, const rp_worker *only)
 
 static bool sheddable(const rp_conn *c, int cls, double now)
 {
-    if (c->busy || c->closing || c->detached || conn_lost(c))
+    if (c->busy || c->closing || c->detached || c->h2 || conn_lost(c))
         return false;
     switch (cls) {
     case 0:
@@ -1072,7 +1143,39 @@ void rp_conn_drain_all(rp_thread *t)
  * next request is answered (by the old configuration) and closes it. */
 void rp_conn_drain_worker(rp_worker *w)
 {
-    for (rp_conn *c = w->thread->conns; c; c = c->next)
-        if (c->worker == w && c->phase == PH_WAIT && !c->detached && !conn_lost(c))
+    for (rp_conn *c = w->thread->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->worker == w && c->h2)
+            rp_h2_shutdown(c); /* GOAWAY: the client opens its next streams anew */
+        else if (c->worker == w && c->phase == PH_WAIT && !c->detached && !conn_lost(c))
             timer_settle(c);
+    }
+}
+
+/* HTTP/2 drops its socket on its own terms (GOAWAY sent, or the peer gone);
+ * streams still producing keep the connection object until they finish. */
+void rp_conn_drop_socket(rp_conn *c)
+{
+    c->closing = true;
+    reader_free(c);
+    if (!c->bev)
+        return;
+    if (c->tls && !c->broken)
+        rp_tls_close_notify(c->bev);
+    bufferevent_free(c->bev); /* closes the descriptor */
+    c->bev = NULL;
+}
+
+void rp_conn_close(rp_conn *c)
+{
+    conn_free(c);
+}
+
+/* Protocols directive; by default h2 on TLS binds, h2c on plain ones. */
+bool rp_conn_h2_allowed(const rp_conn *c)
+{
+    unsigned p = (unsigned)c->server->core->protocols;
+    if (!p)
+        return true;
+    return (p & (c->tls ? RP_PROTO_H2 : RP_PROTO_H2C)) != 0;
 }

@@ -166,7 +166,18 @@ typedef struct rp_core_conf {
     long https_redirect;     /* HttpsRedirect off|permanent|temporary: 0, 301 or 302 */
     double file_cache_valid; /* FileCacheValid: seconds an open-file cache entry is trusted; 0 = off */
     long file_cache_entries; /* FileCacheEntries: entries per worker thread */
+    int protocols;           /* Protocols: RP_PROTO_* bits; 0 = default (h2 on TLS, h2c on plain) */
+    long h2_max_streams;     /* H2MaxConcurrentStreams, default 128 */
+    size_t h2_max_header_list; /* H2MaxHeaderListSize, default 65536 */
+    long h2_max_resets;      /* H2MaxResets: RST_STREAMs per RP_H2_RESET_WINDOW s, default 200 */
+    double h2_idle_timeout;  /* H2IdleTimeout: no stream open; default KeepAliveTimeout */
+    double h2_stall_timeout; /* H2StallTimeout: a window stays closed; default SendTimeout */
 } rp_core_conf;
+
+#define RP_PROTO_H1 1
+#define RP_PROTO_H2 2
+#define RP_PROTO_H2C 4
+#define RP_H2_RESET_WINDOW 10.0
 
 /* ---- one configuration ------------------------------------------------- */
 

@@ -45,6 +45,11 @@ static void *core_create_conf(rp_pool *p)
     c->send_timeout = 60;
     c->handshake_timeout = -1;
     c->log_level = RP_LOG_NOTICE;
+    c->h2_max_streams = 128;
+    c->h2_max_header_list = 65536;
+    c->h2_max_resets = 200;
+    c->h2_idle_timeout = -1;  /* KeepAliveTimeout */
+    c->h2_stall_timeout = -1; /* SendTimeout */
     return c;
 }
 
@@ -153,6 +158,51 @@ static const char *set_ssl_min(rp_cmd *cmd, void *conf, int argc, char *const ar
             return rp_set_string(cmd, conf, argc, argv);
     return rp_cmd_error(cmd, "SslMinVersion: expected ssl3, tls1, tls1.1, tls1.2 or tls1.3, got '%s'",
                         argv[0]);
+}
+
+/* Protocols h2 h2c http/1.1: which protocols the binds speak.  HTTP/1.1
+ * stays the fallback (a client that offers nothing else still gets it), so
+ * it must be listed. */
+static const char *set_protocols(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    int bits = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcasecmp(argv[i], "h2") == 0)
+            bits |= RP_PROTO_H2;
+        else if (strcasecmp(argv[i], "h2c") == 0)
+            bits |= RP_PROTO_H2C;
+        else if (strcasecmp(argv[i], "http/1.1") == 0)
+            bits |= RP_PROTO_H1;
+        else
+            return rp_cmd_error(cmd, "Protocols: expected h2, h2c or http/1.1, got '%s'", argv[i]);
+    }
+    if (!(bits & RP_PROTO_H1))
+        return rp_cmd_error(cmd, "Protocols: http/1.1 must be listed (it is the fallback for "
+                                 "clients that offer nothing else)");
+    ((rp_core_conf *)conf)->protocols = bits;
+    return NULL;
+}
+
+static const char *set_h2_streams(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    long n;
+    if (rp_parse_long(argv[0], &n) < 0 || n < 1 || n > 100000)
+        return rp_cmd_error(cmd, "H2MaxConcurrentStreams: expected a number from 1 to 100000, "
+                                 "got '%s'", argv[0]);
+    ((rp_core_conf *)conf)->h2_max_streams = n;
+    return NULL;
+}
+
+static const char *set_h2_resets(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    long n;
+    if (rp_parse_long(argv[0], &n) < 0 || n < 0)
+        return rp_cmd_error(cmd, "H2MaxResets: expected a number >= 0 (0 = no limit), got '%s'",
+                            argv[0]);
+    ((rp_core_conf *)conf)->h2_max_resets = n;
+    return NULL;
 }
 
 /* An account that does not exist is a configuration error, found by -t. */
@@ -485,6 +535,24 @@ static const rp_directive core_directives[] = {
      "HttpsRedirect off|permanent|temporary: send plain-HTTP requests to the TLS Bind (301/302)"},
     {"SslMinVersion", 1, 1, set_ssl_min, OFF(ssl_min),
      "SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3: oldest protocol accepted (default tls1.2)"},
+    {"Protocols", 1, -1, set_protocols, 0,
+     "Protocols h2|h2c|http/1.1...: h2 by ALPN on TLS binds, h2c (prior knowledge or Upgrade) "
+     "on plain ones (default h2 http/1.1 on TLS, h2c http/1.1 on plain)"},
+    {"H2MaxConcurrentStreams", 1, 1, set_h2_streams, 0,
+     "H2MaxConcurrentStreams N: streams a client may open at once; more are refused with "
+     "REFUSED_STREAM (default 128)"},
+    {"H2MaxHeaderListSize", 1, 1, set_size_nonzero, OFF(h2_max_header_list),
+     "H2MaxHeaderListSize size: a request's headers as HTTP/2 counts them; more is answered "
+     "431 (default 64k)"},
+    {"H2MaxResets", 1, 1, set_h2_resets, 0,
+     "H2MaxResets N: stream resets a client may send in 10 s before GOAWAY "
+     "ENHANCE_YOUR_CALM (Rapid Reset), 0 = no limit (default 200)"},
+    {"H2IdleTimeout", 1, 1, rp_set_seconds, OFF(h2_idle_timeout),
+     "H2IdleTimeout seconds: an HTTP/2 connection with no stream gets GOAWAY, 0 = never "
+     "(default KeepAliveTimeout)"},
+    {"H2StallTimeout", 1, 1, rp_set_seconds, OFF(h2_stall_timeout),
+     "H2StallTimeout seconds: a response whose flow-control window stays closed is reset, "
+     "0 = never (default SendTimeout)"},
     RP_DIRECTIVES_END};
 
 static void core_register_hooks(rp_hooks *h, void *conf)
@@ -509,6 +577,10 @@ static int core_post_config(rp_server *s, void *conf)
         c->keepalive_timeout = c->connect_timeout;
     if (c->handshake_timeout < 0)
         c->handshake_timeout = c->header_timeout;
+    if (c->h2_idle_timeout < 0)
+        c->h2_idle_timeout = c->keepalive_timeout;
+    if (c->h2_stall_timeout < 0)
+        c->h2_stall_timeout = c->send_timeout;
     if (!c->log_fmt && rp_logfmt_compile(s->pool, rp_logfmt_builtin[1][1], &c->log_fmt) != NULL)
         return RP_ERROR; /* the builtin combined format always compiles */
     return RP_OK;

@@ -63,6 +63,7 @@ rp_req *rp_req_new(rp_conn *c)
     r->pool = p;
     r->conn = c;
     r->server = c->server;
+    r->tx = &rp_h1_transport;
     r->seq = c->nreq;
     r->method = "";
     r->uri = "";
@@ -240,7 +241,7 @@ void rp_req_run(rp_req *r)
     if (rc != RP_ASYNC && !r->finished)
         rp_resp_finish(r);
     else if (r->finished)
-        rp_conn_request_done(r); /* finished inside the handler: complete it now */
+        r->tx->done(r); /* finished inside the handler: complete it now */
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -254,6 +255,10 @@ RP_API const char *rp_req_uri(const rp_req *r) { return r->uri; }
 RP_API const char *rp_req_path(const rp_req *r) { return r->path; }
 RP_API const char *rp_req_query(const rp_req *r) { return r->query; }
 RP_API int rp_req_http_minor(const rp_req *r) { return r->http_minor; }
+RP_API const char *rp_req_protocol(const rp_req *r)
+{
+    return r->http_major == 2 ? "HTTP/2.0" : r->http_minor ? "HTTP/1.1" : "HTTP/1.0";
+}
 RP_API int rp_req_is_tls(const rp_req *r) { return r->conn->tls; }
 RP_API const char *rp_req_remote_ip(const rp_req *r) { return r->conn->remote_ip; }
 RP_API int rp_req_remote_port(const rp_req *r) { return r->conn->remote_port; }

@@ -94,7 +94,7 @@ static void start(rp_req *r)
 
 static int begin(rp_req *r)
 {
-    if (r->finished || !r->conn->bev)
+    if (r->finished || r->tx->gone(r))
         return -1;
     start(r);
     return 0;
@@ -170,7 +170,7 @@ RP_API int rp_resp_finish(rp_req *r)
 
 RP_API size_t rp_resp_pending(const rp_req *r)
 {
-    return r->conn->bev ? evbuffer_get_length(rp_conn_output(r->conn)) : 0;
+    return r->tx->pending(r);
 }
 
 /* Waiters for "the output drained" and "the client went away": several
@@ -216,8 +216,8 @@ static void drain_watermark(rp_req *r)
     for (struct rp_waiter *w = r->drainers; w; w = w->next)
         if (w->live && w->low < low)
             low = w->low;
-    if (r->conn->bev && low != SIZE_MAX)
-        bufferevent_setwatermark(r->conn->bev, EV_WRITE, low, 0);
+    if (low != SIZE_MAX)
+        r->tx->watch_drain(r, low);
 }
 
 RP_API void rp_resp_on_drain(rp_req *r, size_t low_water, void (*fn)(rp_req *, void *), void *arg)
@@ -322,13 +322,13 @@ void rp_resp_simple_error(rp_conn *c, int status)
 
 /* ---- the network end ---------------------------------------------------- */
 
-static bool status_has_body(int status)
+bool rp_resp_status_has_body(int status)
 {
     return !(status < 200 || status == 204 || status == 304);
 }
 
 /* Length of the body if the brigade holds all of it (ends with EOS). */
-static int64_t whole_length(rp_brigade *bb)
+int64_t rp_brigade_whole_length(rp_brigade *bb)
 {
     int64_t n = 0;
     for (rp_bucket *b = rp_brigade_first(bb); b; b = rp_bucket_next(b)) {
@@ -404,9 +404,9 @@ static bool framing_header(const char *n, bool upgrade)
 static void write_headers(rp_req *r, rp_brigade *bb, struct evbuffer *out)
 {
     rp_conn *c = r->conn;
-    bool body = status_has_body(r->status);
+    bool body = rp_resp_status_has_body(r->status);
     if (r->length < 0 && body)
-        r->length = whole_length(bb);
+        r->length = rp_brigade_whole_length(bb);
     if (body && r->length < 0 && !r->head) {
         if (r->http_minor >= 1)
             r->chunked = true;
@@ -496,25 +496,18 @@ static void mark_finished(rp_req *r)
 {
     r->finished = true;
     if (!r->in_handler)
-        rp_conn_request_done(r);
+        r->tx->done(r);
 }
 
-int rp_resp_sink(rp_req *r, rp_brigade *bb)
+/* HTTP/1.1: head, then the body as it is or in chunks, into the staging
+ * buffer, pushed to the socket. */
+static bool h1_sink(rp_req *r, rp_brigade *bb)
 {
     rp_conn *c = r->conn;
-    if (r->finished || !c->bev) {
-        /* Client gone: drop the bytes but still complete the request at
-         * EOS, so it is logged and its memory released. */
-        bool eos = !r->finished && has_eos(bb);
-        rp_brigade_clear(bb);
-        if (eos)
-            mark_finished(r);
-        return -1;
-    }
     struct evbuffer *out = c->stage;
     if (!r->headers_out)
         write_headers(r, bb, out);
-    bool body = status_has_body(r->status) && !r->head;
+    bool body = rp_resp_status_has_body(r->status) && !r->head;
     bool eos = false;
     for (rp_bucket *b = rp_brigade_first(bb); b; b = rp_bucket_delete(bb, b)) {
         rp_bucket_type t = rp_bucket_kind(b);
@@ -527,8 +520,45 @@ int rp_resp_sink(rp_req *r, rp_brigade *bb)
     if (eos && r->chunked)
         evbuffer_add(out, "0\r\n\r\n", 5);
     rp_conn_push(c);
-    if (eos)
+    return eos;
+}
+
+static bool h1_gone(const rp_req *r)
+{
+    return !r->conn->bev;
+}
+
+static size_t h1_pending(const rp_req *r)
+{
+    return r->conn->bev ? evbuffer_get_length(rp_conn_output(r->conn)) : 0;
+}
+
+static void h1_watch_drain(rp_req *r, size_t low)
+{
+    if (r->conn->bev)
+        bufferevent_setwatermark(r->conn->bev, EV_WRITE, low, 0);
+}
+
+const rp_transport rp_h1_transport = {
+    .sink = h1_sink,
+    .gone = h1_gone,
+    .pending = h1_pending,
+    .watch_drain = h1_watch_drain,
+    .done = rp_conn_request_done,
+};
+
+int rp_resp_sink(rp_req *r, rp_brigade *bb)
+{
+    if (r->finished || r->tx->gone(r)) {
+        /* Client gone: drop the bytes but still complete the request at
+         * EOS, so it is logged and its memory released. */
+        bool eos = !r->finished && has_eos(bb);
+        rp_brigade_clear(bb);
+        if (eos)
+            mark_finished(r);
+        return -1;
+    }
+    if (r->tx->sink(r, bb))
         mark_finished(r);
     return 0;
 }
-

@@ -85,6 +85,20 @@ struct rp_worker {
     rp_worker *next_gen; /* the thread's list */
 };
 
+/* How a request's response reaches its client: one per protocol
+ * (response.c: HTTP/1.1, h2.c: HTTP/2).  The writers, the filter chain and
+ * every module see only rp_req; framing is the transport's business. */
+typedef struct rp_transport {
+    /* Head (first call) and body buckets of bb, consumed; true when bb held EOS. */
+    bool (*sink)(rp_req *r, rp_brigade *bb);
+    bool (*gone)(const rp_req *r);            /* the client can take no more bytes */
+    size_t (*pending)(const rp_req *r);       /* bytes written but not yet sent */
+    void (*watch_drain)(rp_req *r, size_t low); /* call rp_resp_drained near `low` */
+    void (*done)(rp_req *r); /* EOS passed; from the loop: log, free, go on */
+} rp_transport;
+extern const rp_transport rp_h1_transport;
+extern const rp_transport rp_h2_transport;
+
 /* Response body filter joined to one request. */
 struct rp_filter {
     const rp_filter_def *def;
@@ -98,6 +112,8 @@ struct rp_req {
     rp_conn *conn;
     rp_pool *pool;
     rp_server *server;
+    const rp_transport *tx; /* rp_h1_transport unless an HTTP/2 stream */
+    struct rp_h2_stream *stream; /* HTTP/2: the stream it answers (h2.c) */
     unsigned seq; /* requests before this one on the connection */
 
     /* request */
@@ -172,7 +188,8 @@ struct rp_conn {
     bool tls;
     bool parked;     /* between requests: only socket, struct, reader, timer (conn.c) */
 
-    rp_req *req;     /* request being parsed or served */
+    struct rp_h2 *h2; /* the HTTP/2 session once the connection speaks it (h2.c) */
+    rp_req *req;     /* request being parsed or served (HTTP/1.1) */
     unsigned nreq;
     bool busy;       /* a complete request is being served */
     bool closing;    /* close once output is flushed */
@@ -203,6 +220,26 @@ struct evbuffer *rp_conn_output(rp_conn *c);
 bool rp_conn_client_done(rp_conn *c); /* end of file read and no request left to answer */
 void rp_conn_push(rp_conn *c); /* move staged bytes out, writing directly when idle */
 
+/* The socket is unusable or must go: no more reads or writes; the
+ * connection object stays until rp_conn_close (h2.c). */
+void rp_conn_drop_socket(rp_conn *c);
+void rp_conn_close(rp_conn *c); /* free it now */
+/* After the TLS handshake or a cleartext preface: which protocols may run. */
+bool rp_conn_h2_allowed(const rp_conn *c);
+
+/* h2.c */
+/* Speak HTTP/2 on c from now on; -1 when the session cannot be made.
+ * upgrade: the HTTP/1.1 request that asked for h2c (it becomes stream 1),
+ * whose HTTP2-Settings header is applied; NULL for TLS ALPN and prior knowledge. */
+int rp_h2_start(rp_conn *c, rp_req *upgrade);
+void rp_h2_input(rp_conn *c);    /* bytes arrived in the bufferevent's input */
+void rp_h2_writable(rp_conn *c); /* the output drained */
+void rp_h2_lost(rp_conn *c);     /* end of file or a socket error */
+void rp_h2_shutdown(rp_conn *c); /* graceful stop or reload: GOAWAY, finish, close */
+void rp_h2_free(rp_conn *c);     /* from conn_free */
+/* h2c by Upgrade: the request qualifies (plain bind, h2c allowed, no body). */
+bool rp_h2_upgrade_wanted(const rp_req *r);
+
 /* request.c */
 rp_req *rp_req_new(rp_conn *c);
 void rp_req_run(rp_req *r);
@@ -212,6 +249,8 @@ int rp_req_normalize_path(rp_req *r); /* 0, or an HTTP status */
 
 /* response.c */
 int rp_resp_sink(rp_req *r, rp_brigade *bb); /* the network end of the filter chain */
+bool rp_resp_status_has_body(int status);
+int64_t rp_brigade_whole_length(rp_brigade *bb); /* body length if bb ends with EOS, else -1 */
 void rp_resp_simple_error(rp_conn *c, int status); /* parser-level errors */
 void rp_resp_drained(rp_req *r);     /* call the drain waiters that are due */
 void rp_req_aborted(rp_req *r);      /* call the abort waiters, once each */

@@ -47,21 +47,39 @@ static const char *ssl_reason(void)
     return e ? buf : "unknown error";
 }
 
-/* Speak HTTP/1.1 when the client offers it; without a match, go on without
- * ALPN rather than failing the handshake. */
+/* h2 first when the Protocols directive allows it on TLS binds (the
+ * default), then HTTP/1.1; without a match, go on without ALPN rather than
+ * failing the handshake. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    (void)arg;
-    static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, http11, sizeof http11, in, inlen) ==
-        OPENSSL_NPN_NEGOTIATED) {
-        *out = sel;
-        return SSL_TLSEXT_ERR_OK;
+    const rp_core_conf *c = arg;
+    static const unsigned char both[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    bool h2 = !c->protocols || (c->protocols & RP_PROTO_H2);
+    const unsigned char *mine = h2 ? both : both + 3;
+    unsigned int mine_len = h2 ? sizeof both : sizeof both - 3;
+    /* Server preference: h2 if the client offers it at all. */
+    for (const unsigned char *p = mine; p < mine + mine_len; p += 1 + p[0]) {
+        for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
+            if (in[i] == p[0] && i + 1u + in[i] <= inlen && memcmp(in + i + 1, p + 1, p[0]) == 0) {
+                *out = in + i + 1;
+                *outlen = in[i];
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
     }
     return SSL_TLSEXT_ERR_NOACK;
+}
+
+bool rp_tls_alpn_h2(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    if (ssl)
+        SSL_get0_alpn_selected(ssl, &p, &n);
+    return n == 2 && p[0] == 'h' && p[1] == '2';
 }
 
 static int set_protocols(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t n)
@@ -78,7 +96,7 @@ static int set_protocols(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t 
         return -1;
     }
     SSL_CTX_set_dh_auto(ctx, 1);
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)c);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     /* An idle keep-alive connection gives its record buffers (about 34 KiB)
      * back to the allocator; OpenSSL takes them again for the next record. */

@@ -2,6 +2,7 @@
 #ifndef RP_TLS_H
 #define RP_TLS_H
 
+#include <stdbool.h>
 #include "core.h"
 
 struct bufferevent;
@@ -14,6 +15,8 @@ int rp_tls_prepare(rp_server *s, const char **err);
 /* A server-side TLS bufferevent owning fd (NULL on failure). */
 struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, int fd);
 
+/* The handshake chose h2 by ALPN. */
+bool rp_tls_alpn_h2(struct bufferevent *bev);
 /* Before freeing a TLS connection that closes cleanly. */
 void rp_tls_close_notify(struct bufferevent *bev);
 /* Write through bev's SSL at once (nothing queued); bytes written or <= 0. */

@@ -119,8 +119,10 @@ class TestTLS(TLSBase):
         self.assertEqual((st, body), (200, b"<h1>tls</h1>\n"))
 
     def test_alpn_http11(self):
+        # a client offering h2 gets it (test_h2); one offering HTTP/1.1 and
+        # something unknown gets HTTP/1.1
         ctx = self.client_ctx()
-        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        ctx.set_alpn_protocols(["spdy/3", "http/1.1"])
         _, (ver, alpn, _, _) = self.tls_get(self.srv.port2, ctx=ctx)
         self.assertEqual(alpn, "http/1.1")
 
