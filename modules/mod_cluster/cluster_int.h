@@ -17,9 +17,10 @@ extern RP_API const rp_module rp_module_cluster;
 #define CL_HDR_LEN (4 + CL_ID_LEN + 1)
 #define CL_DEFAULT_QUEUE 10000L
 #define CL_DEFAULT_PREFIX "rampart"
-#define CL_INFLIGHT 64             /* PUBLISHes sent and not yet answered */
+#define CL_INFLIGHT 256            /* PUBLISHes sent and not yet answered */
 #define CL_BACKOFF_MIN 0.1         /* seconds before the first retry */
 #define CL_BACKOFF_MAX 5.0
+#define CL_ANSWER_TIMEOUT 3        /* seconds for a new connection to work */
 
 typedef struct cl_inst cl_inst;
 
@@ -101,7 +102,7 @@ struct cl_inst {
     int started, stopped;
     pthread_t thread;
     struct event_base *base;
-    struct event *wake_ev, *stop_ev, *retry_ev;
+    struct event *wake_ev, *stop_ev, *retry_ev, *answer_ev;
     /* Redis thread only: */
     struct redisAsyncContext *pub, *sub;
     int pub_up, sub_up, inflight, stopping, was_up;

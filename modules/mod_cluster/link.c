@@ -21,6 +21,9 @@
 
 #include "cluster_int.h"
 
+#define RP_STR2(x) #x
+#define RP_STR(x) RP_STR2(x)
+
 static void link_down(cl_inst *inst, const char *why);
 static void link_open_missing(cl_inst *inst);
 
@@ -121,22 +124,32 @@ static void on_published(redisAsyncContext *c, void *reply, void *priv)
         pump(inst);
 }
 
-/* Queue -> connection, keeping at most CL_INFLIGHT unanswered. */
+/* Queue -> connection, keeping at most CL_INFLIGHT unanswered; taken from
+ * the queue in batches, one lock each. */
 static void pump(cl_inst *inst)
 {
+    cl_out *batch[64];
     while (inst->state == CL_UP && inst->pub && inst->inflight < CL_INFLIGHT && !inst->stopping) {
+        size_t want = (size_t)(CL_INFLIGHT - inst->inflight), n = 0;
+        if (want > sizeof batch / sizeof *batch)
+            want = sizeof batch / sizeof *batch;
         pthread_mutex_lock(&inst->lock);
-        cl_out *o = cl_ring_pop(&inst->out);
+        while (n < want && (batch[n] = cl_ring_pop(&inst->out)))
+            n++;
         pthread_mutex_unlock(&inst->lock);
-        if (!o)
+        for (size_t i = 0; i < n; i++) {
+            cl_out *o = batch[i];
+            const char *argv[3] = {"PUBLISH", o->buf, o->buf + o->clen};
+            size_t lens[3] = {7, o->clen, o->plen};
+            if (inst->pub &&
+                redisAsyncCommandArgv(inst->pub, on_published, NULL, 3, argv, lens) == REDIS_OK)
+                inst->inflight++;
+            else
+                rp_metric_add(inst->m_drop_disc, NULL, 1);
+            free(o);
+        }
+        if (n < want)
             return;
-        const char *argv[3] = {"PUBLISH", o->buf, o->buf + o->clen};
-        size_t lens[3] = {7, o->clen, o->plen};
-        if (redisAsyncCommandArgv(inst->pub, on_published, NULL, 3, argv, lens) == REDIS_OK)
-            inst->inflight++;
-        else
-            rp_metric_add(inst->m_drop_disc, NULL, 1);
-        free(o);
     }
 }
 
@@ -237,6 +250,8 @@ static void forget(cl_inst *inst, const redisAsyncContext *c)
 static void on_connect(const redisAsyncContext *c, int status)
 {
     cl_inst *inst = c->data;
+    if (c != inst->pub && c != inst->sub)
+        return; /* given up on already */
     if (status != REDIS_OK) {
         const char *why = c->errstr[0] ? c->errstr : "connection failed";
         forget(inst, c); /* hiredis frees c after this returns */
@@ -253,6 +268,8 @@ static void on_disconnect(const redisAsyncContext *c, int status)
 {
     cl_inst *inst = c->data;
     (void)status;
+    if (c != inst->pub && c != inst->sub)
+        return; /* given up on already */
     const char *why = c->err ? c->errstr : "connection closed";
     forget(inst, c);
     link_down(inst, why);
@@ -284,8 +301,31 @@ static redisAsyncContext *link_open(cl_inst *inst, int sub)
     return c;
 }
 
+/* A connection that does not work CL_ANSWER_TIMEOUT seconds after it was
+ * opened (a SYN unanswered, or a Redis that accepts and does not answer) is
+ * an outage like any other. */
+static void give_up(cl_inst *inst, redisAsyncContext *c)
+{
+    forget(inst, c);
+    link_down(inst, "no answer within " RP_STR(CL_ANSWER_TIMEOUT) " s");
+    redisAsyncFree(c); /* its disconnect callback finds it forgotten */
+}
+
+static void on_answer_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_inst *inst = arg;
+    if (inst->pub && !inst->pub_up)
+        give_up(inst, inst->pub);
+    if (inst->sub && !inst->sub_up)
+        give_up(inst, inst->sub);
+}
+
 static void link_open_missing(cl_inst *inst)
 {
+    struct timeval tv = {CL_ANSWER_TIMEOUT, 0};
+    evtimer_add(inst->answer_ev, &tv);
     if (!inst->pub && !(inst->pub = link_open(inst, 0))) {
         link_down(inst, "cannot connect");
         return;
@@ -339,8 +379,9 @@ int cl_link_start(cl_inst *inst)
     inst->wake_ev = event_new(inst->base, -1, 0, on_wake, inst);
     inst->stop_ev = event_new(inst->base, -1, 0, on_stop, inst);
     inst->retry_ev = evtimer_new(inst->base, on_retry, inst);
+    inst->answer_ev = evtimer_new(inst->base, on_answer_timeout, inst);
     inst->backoff = CL_BACKOFF_MIN;
-    if (!inst->wake_ev || !inst->stop_ev || !inst->retry_ev ||
+    if (!inst->wake_ev || !inst->stop_ev || !inst->retry_ev || !inst->answer_ev ||
         pthread_create(&inst->thread, NULL, link_main, inst) != 0) {
         rp_log(&rp_module_cluster, RP_LOG_ERR, "cannot start the Redis thread");
         cl_link_stop(inst);
@@ -364,8 +405,10 @@ void cl_link_stop(cl_inst *inst)
         event_free(inst->stop_ev);
     if (inst->retry_ev)
         event_free(inst->retry_ev);
+    if (inst->answer_ev)
+        event_free(inst->answer_ev);
     if (inst->base)
         event_base_free(inst->base);
-    inst->wake_ev = inst->stop_ev = inst->retry_ev = NULL;
+    inst->wake_ev = inst->stop_ev = inst->retry_ev = inst->answer_ev = NULL;
     inst->base = NULL;
 }

@@ -310,8 +310,8 @@ class ClusterTest(unittest.TestCase):
         tag = uuid.uuid4().hex[:8]
         total = 0
         for batch in range(5):
-            self.assertEqual(publish(a, "%s.%d" % (tag, batch), ch="slow", n=100), (100, 0))
-            total += 100
+            self.assertEqual(publish(a, "%s.%d" % (tag, batch), ch="slow", n=200), (200, 0))
+            total += 200
         self.assertGreater(counter(a, DROP_QUEUE), 0)
         self.assertEqual(a.get("/cl/id")[0], 200)  # the workers never wait for Redis
         r.resume()
@@ -324,12 +324,12 @@ class ClusterTest(unittest.TestCase):
         sent = counter(a, "rampart_cluster_published_total")
         self.assertLess(sent, total)
 
-        def mine():  # global sequence numbers: batch * 100 + i
+        def mine():  # global sequence numbers: batch * 200 + i
             out = []
             for s, w, ch, _, d in received(b):
                 if s == "all" and w == 0 and ch == "slow" and d.startswith(tag):
                     batch, i = d[len(tag) + 1:].split("-")
-                    out.append(int(batch) * 100 + int(i))
+                    out.append(int(batch) * 200 + int(i))
             return out
 
         wait_until(lambda: len(mine()) >= sent, 10, what="B got what was published")
@@ -338,6 +338,18 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(seen, sorted(seen))  # order kept, gaps where dropped
         self.assertEqual(seen[-1], total - 1)  # the newest are kept
         self.assertEqual(counter(a, DROP_DISC), 0)
+
+    def test_redis_that_does_not_answer(self):
+        lst = socket.socket()  # accepts (the kernel does) and never answers
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(16)
+        self.cleanups.append(lst.close)
+        a = self.server("redis://127.0.0.1:%d" % lst.getsockname()[1])
+        self.assertEqual(a.get("/cl/id")[0], 200)
+        a.wait_log(r"\[warn\] \[cluster\] cannot reach Redis .*no answer within 3 s",
+                   timeout=15)
+        self.assertEqual(publish(a, "lost"), (0, 1))
+        self.assertEqual(lines(a, r"\[warn\] \[cluster\]"), 1)
 
     def test_unix_socket(self):
         r = self.redis(unix=True)
