@@ -101,9 +101,8 @@ static void *cl_create_conf(rp_pool *p)
     return c;
 }
 
-static const char *url_hint =
-    "use redis://host[:port][/db] (port 6379 and db 0 by default, "
-    "redis://:password@host for AUTH) or unix:/path/to/redis.sock";
+static const char *url_hint = "use redis://host[:port][/db] (port 6379 and db 0 by default, "
+                              "redis://:password@host for AUTH) or unix:/path/to/redis.sock";
 
 /* "host", "host:port", "[v6]:port" */
 static const char *parse_hostport(rp_cmd *cmd, cl_conf *c, char *hp)
@@ -124,8 +123,7 @@ static const char *parse_hostport(rp_cmd *cmd, cl_conf *c, char *hp)
     c->host = hp;
     long n;
     if (port && (rp_parse_long(port, &n) != 0 || n < 1 || n > 65535))
-        return rp_cmd_error(cmd, "Cluster: the port '%s' must be a number from 1 to 65535",
-                            port);
+        return rp_cmd_error(cmd, "Cluster: the port '%s' must be a number from 1 to 65535", port);
     if (port)
         c->port = (int)n;
     return NULL;
@@ -139,8 +137,10 @@ static const char *parse_redis_url(rp_cmd *cmd, cl_conf *c, const char *rest)
         *slash++ = '\0';
         long db;
         if (*slash && (rp_parse_long(slash, &db) != 0 || db < 0 || db > 1000000))
-            return rp_cmd_error(cmd, "Cluster: the database '%s' must be a number (0 to 15 "
-                                     "on a default Redis)", slash);
+            return rp_cmd_error(cmd,
+                                "Cluster: the database '%s' must be a number (0 to 15 "
+                                "on a default Redis)",
+                                slash);
         c->db = *slash ? (int)db : 0;
     }
     char *at = strrchr(s, '@');
@@ -185,8 +185,10 @@ static const char *set_prefix(rp_cmd *cmd, void *conf, int argc, char *const arg
     const char *p = argv[0];
     size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
     if (!*p || p[n] || n > 64)
-        return rp_cmd_error(cmd, "ClusterPrefix: '%s' must be 1 to 64 letters, digits, '_', "
-                                 "'.' or '-' (it starts every channel name in Redis)", p);
+        return rp_cmd_error(cmd,
+                            "ClusterPrefix: '%s' must be 1 to 64 letters, digits, '_', "
+                            "'.' or '-' (it starts every channel name in Redis)",
+                            p);
     ((cl_conf *)conf)->prefix = rp_pstrdup(rp_cmd_pool(cmd), p);
     return NULL;
 }
@@ -196,8 +198,10 @@ static const char *set_queue(rp_cmd *cmd, void *conf, int argc, char *const argv
     (void)argc;
     long n;
     if (rp_parse_long(argv[0], &n) != 0 || n < 1 || n > 10000000)
-        return rp_cmd_error(cmd, "ClusterQueue: '%s' must be a number of messages from 1 to "
-                                 "10000000, e.g. 10000", argv[0]);
+        return rp_cmd_error(cmd,
+                            "ClusterQueue: '%s' must be a number of messages from 1 to "
+                            "10000000, e.g. 10000",
+                            argv[0]);
     ((cl_conf *)conf)->queue = n;
     return NULL;
 }
@@ -242,8 +246,8 @@ static void make_metrics(rp_server *s, cl_inst *inst)
 {
     inst->m_published = rp_metric_counter(s, "rampart_cluster_published_total",
                                           "Messages Redis accepted from this server");
-    inst->m_received = rp_metric_counter(s, "rampart_cluster_received_total",
-                                         "Messages received from Redis");
+    inst->m_received =
+        rp_metric_counter(s, "rampart_cluster_received_total", "Messages received from Redis");
     inst->m_delivered = rp_metric_counter(s, "rampart_cluster_delivered_total",
                                           "Messages handed to a subscriber on a worker");
     inst->m_drop_queue = rp_metric_counter(
@@ -254,8 +258,8 @@ static void make_metrics(rp_server *s, cl_inst *inst)
         rp_metric_counter(s, "rampart_cluster_dropped_total{reason=\"inbox\"}", NULL);
     inst->m_drop_disc =
         rp_metric_counter(s, "rampart_cluster_dropped_total{reason=\"disconnected\"}", NULL);
-    inst->m_reconnects = rp_metric_counter(s, "rampart_cluster_reconnects_total",
-                                           "Recoveries from a Redis outage");
+    inst->m_reconnects =
+        rp_metric_counter(s, "rampart_cluster_reconnects_total", "Recoveries from a Redis outage");
     rp_metric_gauge_fn(s, "rampart_cluster_connected", "1 while Redis is reachable",
                        gauge_connected, inst);
 }
@@ -288,9 +292,9 @@ static int cl_post_config(rp_server *s, void *conf)
     if (c->unix_path)
         inst->where = rp_psprintf(c->pool, "unix:%s", c->unix_path);
     else
-        inst->where = rp_psprintf(c->pool, strchr(c->host, ':') ? "redis://[%s]:%d/%d"
-                                                                 : "redis://%s:%d/%d",
-                                  c->host, c->port, c->db);
+        inst->where =
+            rp_psprintf(c->pool, strchr(c->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d",
+                        c->host, c->port, c->db);
     c->inst = inst;
     rp_pool_cleanup_add(c->pool, inst_free, inst);
     make_pattern(inst);

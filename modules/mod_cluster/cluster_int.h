@@ -12,15 +12,15 @@
 
 extern RP_API const rp_module rp_module_cluster;
 
-#define CL_ID_LEN 16               /* hex digits of a server id */
-#define CL_HDR "rp1:"              /* payload = CL_HDR id '\n' data */
+#define CL_ID_LEN 16  /* hex digits of a server id */
+#define CL_HDR "rp1:" /* payload = CL_HDR id '\n' data */
 #define CL_HDR_LEN (4 + CL_ID_LEN + 1)
 #define CL_DEFAULT_QUEUE 10000L
 #define CL_DEFAULT_PREFIX "rampart"
-#define CL_INFLIGHT 256            /* PUBLISHes sent and not yet answered */
-#define CL_BACKOFF_MIN 0.1         /* seconds before the first retry */
+#define CL_INFLIGHT 256    /* PUBLISHes sent and not yet answered */
+#define CL_BACKOFF_MIN 0.1 /* seconds before the first retry */
 #define CL_BACKOFF_MAX 5.0
-#define CL_ANSWER_TIMEOUT 3        /* seconds for a new connection to work */
+#define CL_ANSWER_TIMEOUT 3 /* seconds for a new connection to work */
 
 typedef struct cl_inst cl_inst;
 

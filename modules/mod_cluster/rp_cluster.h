@@ -10,8 +10,8 @@
  *
  *     cl->publish("chat", buf, len);
  *
- * and, on a worker thread (its worker_init if it is loaded after mod_cluster,
- * or later: a request or websocket handler):
+ * and, on a worker thread (a worker_init, or later: a request or websocket
+ * handler):
  *
  *     cl->subscribe(w, "chat", RP_CLUSTER_OTHERS_ONLY, on_chat, state);
  *
@@ -51,7 +51,8 @@ typedef void (*rp_cluster_fn)(rp_worker *w, const char *channel, const void *dat
 
 typedef struct rp_cluster_service_v1 {
     /* 1 when this process runs a cluster (a `Cluster` directive and a
-     * started worker), 0 otherwise: then publish and subscribe fail. */
+     * started worker), 0 otherwise: then publish fails (subscriptions are
+     * kept, and simply see no message). */
     int (*enabled)(void);
     /* This process's id: 16 hex digits, random, fixed for the process's
      * life; every message carries its sender's. */
@@ -64,8 +65,11 @@ typedef struct rp_cluster_service_v1 {
     int (*publish)(const char *channel, const void *data, size_t len);
     /* Call fn(w, channel, data, len, arg) on w's thread for every message on
      * channel ("name", or "prefix*" for every channel starting with prefix,
-     * or "*").  Call on w's thread.  Returns an id > 0 for unsubscribe, or
-     * -1 (bad channel, no memory, mod_cluster not configured). */
+     * or "*").  Call on w's thread, in any module's worker_init (before or
+     * after mod_cluster's) or later.  Returns an id > 0 for unsubscribe, or
+     * -1 (channel empty or too long, no memory).  The subscription lasts
+     * until unsubscribe or the end of w (a reload's new workers subscribe
+     * anew in their worker_init). */
     int (*subscribe)(rp_worker *w, const char *channel, unsigned flags, rp_cluster_fn fn,
                      void *arg);
     /* Stop a subscription; on w's thread, callbacks included.  fn is not

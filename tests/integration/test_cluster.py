@@ -152,8 +152,12 @@ def got(srv, data, sub="all"):
     return sorted(w for s, w, _, _, d in received(srv) if d == data and s == sub)
 
 
-def cluster_server(redis_addr, threads=2, extra=""):
-    return Server(conf=ROUTES + "Cluster %s\n" % redis_addr + extra, threads=threads)
+def cluster_server(redis_addr, threads=2, extra="", plugin_first=False):
+    conf = ROUTES
+    if plugin_first:  # its worker_init subscribes before mod_cluster's runs
+        first, second = conf.splitlines(True)[:2]
+        conf = second + first + "".join(conf.splitlines(True)[2:])
+    return Server(conf=conf + "Cluster %s\n" % redis_addr + extra, threads=threads)
 
 
 def connected(srv):
@@ -353,7 +357,7 @@ class ClusterTest(unittest.TestCase):
 
     def test_unix_socket(self):
         r = self.redis(unix=True)
-        a = self.server("unix:%s" % r.unix)
+        a = self.server("unix:%s" % r.unix, plugin_first=True)
         self.wait_connected(a)
         msg = "unix-" + uuid.uuid4().hex
         publish(a, msg)
