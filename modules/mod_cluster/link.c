@@ -1,0 +1,414 @@
+/* link.c - mod_cluster's Redis thread: one PUBLISH and one SUBSCRIBE
+ * connection per process (per configuration), on an event_base of its own so
+ * that no worker loop ever waits for Redis.
+ *
+ * Workers put messages in inst->out (cluster.c) and activate wake_ev; this
+ * thread moves them to the publishing connection, at most CL_INFLIGHT
+ * unanswered at a time, so that a slow Redis makes the bounded queue - not
+ * hiredis's unbounded output buffer - fill up and drop its oldest.
+ *
+ * Outages: "up" means both connections work (the subscription confirmed).
+ * Going from up (or from the start) to down logs one warning and drops the
+ * queue; while down, publish() drops at once; both connections are retried
+ * with a backoff doubling from 0.1 s to 5 s; coming back logs one notice.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "cluster_int.h"
+
+#define RP_STR2(x) #x
+#define RP_STR(x) RP_STR2(x)
+
+static void link_down(cl_inst *inst, const char *why);
+static void link_open_missing(cl_inst *inst);
+
+/* ---- state ------------------------------------------------------------------ */
+
+/* Drop what waits in the queue: it cannot be sent. */
+static void drop_queue(cl_inst *inst)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&inst->lock);
+    cl_out *o;
+    while ((o = cl_ring_pop(&inst->out))) {
+        free(o);
+        n++;
+    }
+    pthread_mutex_unlock(&inst->lock);
+    if (n)
+        rp_metric_add(inst->m_drop_disc, NULL, n);
+}
+
+static void set_state(cl_inst *inst, int state)
+{
+    pthread_mutex_lock(&inst->lock);
+    inst->state = state;
+    pthread_mutex_unlock(&inst->lock);
+    atomic_store(&inst->connected, state == CL_UP);
+}
+
+static void pump(cl_inst *inst);
+
+/* Both connections work: say so once after an outage. */
+static void link_check_up(cl_inst *inst)
+{
+    if (!inst->pub_up || !inst->sub_up || inst->state == CL_UP)
+        return;
+    int outage = inst->state == CL_DOWN;
+    set_state(inst, CL_UP);
+    inst->backoff = CL_BACKOFF_MIN;
+    if (outage && inst->was_up) {
+        rp_metric_add(inst->m_reconnects, NULL, 1);
+        rp_log(&rp_module_cluster, RP_LOG_NOTICE,
+               "Redis at %s is back: reconnected and resubscribed", inst->where);
+    } else if (outage) {
+        rp_log(&rp_module_cluster, RP_LOG_NOTICE, "connected to Redis at %s", inst->where);
+    } else {
+        rp_log(&rp_module_cluster, RP_LOG_INFO, "connected to Redis at %s", inst->where);
+    }
+    inst->was_up = 1;
+    pump(inst);
+}
+
+static void schedule_retry(cl_inst *inst)
+{
+    if (inst->stopping || evtimer_pending(inst->retry_ev, NULL))
+        return;
+    double s = inst->backoff;
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (time_t)s) * 1e6)};
+    evtimer_add(inst->retry_ev, &tv);
+    inst->backoff = s * 2 > CL_BACKOFF_MAX ? CL_BACKOFF_MAX : s * 2;
+}
+
+/* A connection failed or went away (its context is gone or going). */
+static void link_down(cl_inst *inst, const char *why)
+{
+    if (inst->stopping)
+        return;
+    if (inst->state != CL_DOWN) {
+        if (inst->was_up)
+            rp_log(&rp_module_cluster, RP_LOG_WARN,
+                   "lost Redis at %s (%s): cluster messages are dropped until it is back; "
+                   "retrying every %g s at most",
+                   inst->where, why, CL_BACKOFF_MAX);
+        else
+            rp_log(&rp_module_cluster, RP_LOG_WARN,
+                   "cannot reach Redis at %s (%s): serving without the cluster, retrying every "
+                   "%g s at most",
+                   inst->where, why, CL_BACKOFF_MAX);
+        set_state(inst, CL_DOWN);
+    }
+    drop_queue(inst);
+    schedule_retry(inst);
+}
+
+/* ---- publishing --------------------------------------------------------------- */
+
+static void on_published(redisAsyncContext *c, void *reply, void *priv)
+{
+    (void)priv;
+    cl_inst *inst = c->data;
+    redisReply *r = reply;
+    if (c == inst->pub)
+        inst->inflight--;
+    if (r && r->type != REDIS_REPLY_ERROR)
+        rp_metric_add(inst->m_published, NULL, 1);
+    else
+        rp_metric_add(inst->m_drop_disc, NULL, 1); /* lost with the connection */
+    if (r)
+        pump(inst);
+}
+
+/* Queue -> connection, keeping at most CL_INFLIGHT unanswered; taken from
+ * the queue in batches, one lock each. */
+static void pump(cl_inst *inst)
+{
+    cl_out *batch[64];
+    while (inst->state == CL_UP && inst->pub && inst->inflight < CL_INFLIGHT && !inst->stopping) {
+        size_t want = (size_t)(CL_INFLIGHT - inst->inflight), n = 0;
+        if (want > sizeof batch / sizeof *batch)
+            want = sizeof batch / sizeof *batch;
+        pthread_mutex_lock(&inst->lock);
+        while (n < want && (batch[n] = cl_ring_pop(&inst->out)))
+            n++;
+        pthread_mutex_unlock(&inst->lock);
+        for (size_t i = 0; i < n; i++) {
+            cl_out *o = batch[i];
+            const char *argv[3] = {"PUBLISH", o->buf, o->buf + o->clen};
+            size_t lens[3] = {7, o->clen, o->plen};
+            if (inst->pub &&
+                redisAsyncCommandArgv(inst->pub, on_published, NULL, 3, argv, lens) == REDIS_OK)
+                inst->inflight++;
+            else
+                rp_metric_add(inst->m_drop_disc, NULL, 1);
+            free(o);
+        }
+        if (n < want)
+            return;
+    }
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_inst *inst = arg;
+    pthread_mutex_lock(&inst->lock);
+    inst->wake_pending = 0;
+    pthread_mutex_unlock(&inst->lock);
+    pump(inst);
+}
+
+void cl_link_wake(cl_inst *inst)
+{
+    event_active(inst->wake_ev, EV_READ, 1);
+}
+
+/* ---- subscribing ---------------------------------------------------------------- */
+
+/* "rp1:<id>\n<data>" -> origin and data; anything else is a foreign
+ * message, passed on whole with origin "". */
+static cl_msg *msg_new(cl_inst *inst, const char *chan, size_t clen, const char *p, size_t len)
+{
+    size_t pl = strlen(inst->conf->prefix) + 1;
+    if (clen < pl)
+        return NULL;
+    chan += pl;
+    clen -= pl;
+    char origin[CL_ID_LEN + 1] = "";
+    if (len >= CL_HDR_LEN && memcmp(p, CL_HDR, 4) == 0 && p[CL_HDR_LEN - 1] == '\n') {
+        memcpy(origin, p + 4, CL_ID_LEN);
+        p += CL_HDR_LEN;
+        len -= CL_HDR_LEN;
+    }
+    cl_msg *m = malloc(sizeof *m + len + 1 + clen + 1);
+    if (!m)
+        return NULL;
+    atomic_init(&m->refs, 1);
+    memcpy(m->origin, origin, sizeof origin);
+    m->len = len;
+    memcpy(m->data, p, len);
+    m->data[len] = '\0';
+    m->channel = m->data + len + 1;
+    memcpy(m->channel, chan, clen);
+    m->channel[clen] = '\0';
+    return m;
+}
+
+static void on_sub_reply(redisAsyncContext *c, void *reply, void *priv)
+{
+    (void)priv;
+    cl_inst *inst = c->data;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (strcmp(kind, "psubscribe") == 0) {
+        inst->sub_up = 1;
+        link_check_up(inst);
+    } else if (strcmp(kind, "pmessage") == 0 && r->elements == 4) {
+        redisReply *ch = r->element[2], *data = r->element[3];
+        cl_msg *m = msg_new(inst, ch->str, ch->len, data->str, data->len);
+        if (!m)
+            return;
+        rp_metric_add(inst->m_received, NULL, 1);
+        cl_dispatch(inst, m);
+        cl_msg_unref(m);
+    }
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static void on_setup_reply(redisAsyncContext *c, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        rp_log(&rp_module_cluster, RP_LOG_ERR, "Redis at %s refused %s: %s",
+               ((cl_inst *)c->data)->where, (const char *)priv, r->str);
+        redisAsyncDisconnect(c);
+    }
+}
+
+static void forget(cl_inst *inst, const redisAsyncContext *c)
+{
+    if (c == inst->pub) {
+        inst->pub = NULL;
+        inst->pub_up = 0;
+        inst->inflight = 0;
+    } else if (c == inst->sub) {
+        inst->sub = NULL;
+        inst->sub_up = 0;
+    }
+}
+
+static void on_connect(const redisAsyncContext *c, int status)
+{
+    cl_inst *inst = c->data;
+    if (c != inst->pub && c != inst->sub)
+        return; /* given up on already */
+    if (status != REDIS_OK) {
+        const char *why = c->errstr[0] ? c->errstr : "connection failed";
+        forget(inst, c); /* hiredis frees c after this returns */
+        link_down(inst, why);
+        return;
+    }
+    if (c == inst->pub) {
+        inst->pub_up = 1;
+        link_check_up(inst);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *c, int status)
+{
+    cl_inst *inst = c->data;
+    (void)status;
+    if (c != inst->pub && c != inst->sub)
+        return; /* given up on already */
+    const char *why = c->err ? c->errstr : "connection closed";
+    forget(inst, c);
+    link_down(inst, why);
+}
+
+static redisAsyncContext *link_open(cl_inst *inst, int sub)
+{
+    const cl_conf *cf = inst->conf;
+    redisAsyncContext *c = cf->unix_path ? redisAsyncConnectUnix(cf->unix_path)
+                                         : redisAsyncConnect(cf->host, cf->port);
+    if (!c)
+        return NULL;
+    if (c->err) {
+        rp_log(&rp_module_cluster, RP_LOG_DEBUG, "connect to %s: %s", inst->where, c->errstr);
+        redisAsyncFree(c);
+        return NULL;
+    }
+    c->data = inst;
+    redisLibeventAttach(c, inst->base);
+    redisAsyncSetConnectCallback(c, on_connect);
+    redisAsyncSetDisconnectCallback(c, on_disconnect);
+    /* queued now, written once connected, answered in order */
+    if (cf->password)
+        redisAsyncCommand(c, on_setup_reply, "AUTH", "AUTH %s", cf->password);
+    if (sub)
+        redisAsyncCommand(c, on_sub_reply, NULL, "PSUBSCRIBE %s", inst->pattern);
+    else if (cf->db)
+        redisAsyncCommand(c, on_setup_reply, "SELECT", "SELECT %d", cf->db);
+    return c;
+}
+
+/* A connection that does not work CL_ANSWER_TIMEOUT seconds after it was
+ * opened (a SYN unanswered, or a Redis that accepts and does not answer) is
+ * an outage like any other. */
+static void give_up(cl_inst *inst, redisAsyncContext *c)
+{
+    forget(inst, c);
+    link_down(inst, "no answer within " RP_STR(CL_ANSWER_TIMEOUT) " s");
+    redisAsyncFree(c); /* its disconnect callback finds it forgotten */
+}
+
+static void on_answer_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_inst *inst = arg;
+    if (inst->pub && !inst->pub_up)
+        give_up(inst, inst->pub);
+    if (inst->sub && !inst->sub_up)
+        give_up(inst, inst->sub);
+}
+
+static void link_open_missing(cl_inst *inst)
+{
+    struct timeval tv = {CL_ANSWER_TIMEOUT, 0};
+    evtimer_add(inst->answer_ev, &tv);
+    if (!inst->pub && !(inst->pub = link_open(inst, 0))) {
+        link_down(inst, "cannot connect");
+        return;
+    }
+    if (!inst->sub && !(inst->sub = link_open(inst, 1)))
+        link_down(inst, "cannot connect");
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_inst *inst = arg;
+    rp_log(&rp_module_cluster, RP_LOG_DEBUG, "retrying Redis at %s", inst->where);
+    link_open_missing(inst);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cl_inst *inst = arg;
+    inst->stopping = 1;
+    event_base_loopbreak(inst->base);
+}
+
+static void *link_main(void *arg)
+{
+    cl_inst *inst = arg;
+    link_open_missing(inst);
+    event_base_dispatch(inst->base);
+    inst->stopping = 1;
+    /* Pending callbacks run with NULL replies; the disconnect callbacks see
+     * `stopping` and schedule nothing. */
+    if (inst->pub)
+        redisAsyncFree(inst->pub);
+    if (inst->sub)
+        redisAsyncFree(inst->sub);
+    inst->pub = inst->sub = NULL;
+    atomic_store(&inst->connected, 0);
+    return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------------------- */
+
+int cl_link_start(cl_inst *inst)
+{
+    inst->base = event_base_new();
+    if (!inst->base)
+        return -1;
+    inst->wake_ev = event_new(inst->base, -1, 0, on_wake, inst);
+    inst->stop_ev = event_new(inst->base, -1, 0, on_stop, inst);
+    inst->retry_ev = evtimer_new(inst->base, on_retry, inst);
+    inst->answer_ev = evtimer_new(inst->base, on_answer_timeout, inst);
+    inst->backoff = CL_BACKOFF_MIN;
+    if (!inst->wake_ev || !inst->stop_ev || !inst->retry_ev || !inst->answer_ev ||
+        pthread_create(&inst->thread, NULL, link_main, inst) != 0) {
+        rp_log(&rp_module_cluster, RP_LOG_ERR, "cannot start the Redis thread");
+        cl_link_stop(inst);
+        return -1;
+    }
+    inst->started = 1;
+    return 0;
+}
+
+void cl_link_stop(cl_inst *inst)
+{
+    if (inst->started && !inst->stopped) {
+        /* event_active, not loopbreak: it also works before the loop runs */
+        event_active(inst->stop_ev, EV_READ, 1);
+        pthread_join(inst->thread, NULL);
+    }
+    inst->stopped = 1;
+    if (inst->wake_ev)
+        event_free(inst->wake_ev);
+    if (inst->stop_ev)
+        event_free(inst->stop_ev);
+    if (inst->retry_ev)
+        event_free(inst->retry_ev);
+    if (inst->answer_ev)
+        event_free(inst->answer_ev);
+    if (inst->base)
+        event_base_free(inst->base);
+    inst->wake_ev = inst->stop_ev = inst->retry_ev = inst->answer_ev = NULL;
+    inst->base = NULL;
+}
