@@ -41,6 +41,21 @@ RP_API int rp_cookie_next(const char **cur, const char *end, const char **name, 
  * ::ffff:127.x.y.z (IPv4 clients of an IPv6 socket). */
 RP_API int rp_addr_is_loopback(const char *ip);
 
+/* An address or a network: "10.0.0.0/8", "::1", "2001:db8::/32", "all".
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) is kept as IPv4, so clients of a
+ * dual-stack socket match IPv4 rules. */
+typedef struct rp_cidr {
+    int family;       /* 4 or 6; 0 for "all" */
+    uint8_t addr[16]; /* network, host bits cleared; IPv4 in the first 4 */
+    int bits;
+} rp_cidr;
+/* 0, or -1 with a reason in *why (a static string). */
+RP_API int rp_cidr_parse(const char *s, rp_cidr *out, const char **why);
+/* A client address in text form as a match key; -1 if it is none. */
+RP_API int rp_addr_parse(const char *ip, rp_cidr *out);
+/* 1 if the network net holds the address a. */
+RP_API int rp_cidr_contains(const rp_cidr *net, const rp_cidr *a);
+
 RP_API const char *rp_version(void); /* "rampart/0.1.0" */
 
 /* Edit distance between a and b with ASCII case ignored: an insertion,

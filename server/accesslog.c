@@ -346,7 +346,7 @@ static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)
     switch (it->kind) {
     case LF_TEXT: put(o, it->arg, it->len); break;
     case LF_PERCENT: put(o, "%", 1); break;
-    case LF_REMOTE_IP: put_esc(o, r->conn->remote_ip); break;
+    case LF_REMOTE_IP: put_esc(o, rp_req_remote_ip(r)); break;
     case LF_LOCAL_IP: put_esc(o, r->conn->local_ip); break;
     case LF_LOCAL_PORT: put_u64(o, (unsigned long long)r->conn->local_port); break;
     case LF_DASH: put(o, "-", 1); break; /* identd: never asked */

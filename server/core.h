@@ -148,6 +148,9 @@ typedef struct rp_core_conf {
     int request_id;          /* RequestId on: X-Request-Id in every response */
     size_t default_range;    /* DefaultRangeMBytes in bytes: cap of "Range: bytes=N-" */
     int append_proc_title;   /* AppendProcTitle on: ps shows the listening addresses */
+    char *log_ip_header;     /* LogIpFromHeader: the client is this header's first address... */
+    rp_cidr *trusted;        /* ...when the peer is one of these (TrustedProxies; default loopback) */
+    size_t ntrusted;
     long log_level;          /* LogLevel err|warn|notice|info|debug */
     int daemon;              /* Daemon on|off */
     char *user;              /* User name */

@@ -464,6 +464,20 @@ static const char *set_default_range(rp_cmd *cmd, void *conf, int argc, char *co
     return NULL;
 }
 
+static const char *set_trusted_proxies(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_core_conf *c = conf;
+    c->trusted = rp_palloc(rp_cmd_pool(cmd), (size_t)argc * sizeof *c->trusted);
+    c->ntrusted = (size_t)argc;
+    for (int i = 0; i < argc; i++) {
+        const char *why = NULL;
+        if (rp_cidr_parse(argv[i], &c->trusted[i], &why) != 0)
+            return rp_cmd_error(cmd, "TrustedProxies: '%s': %s (e.g. 10.0.0.0/8, ::1)", argv[i],
+                                why);
+    }
+    return NULL;
+}
+
 static const rp_directive core_directives[] = {
     {"Bind", 1, -1, set_bind, 0, "Bind addr:port...: listen on 127.0.0.1:8088, [::1]:8088, ..."},
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
@@ -515,6 +529,12 @@ static const rp_directive core_directives[] = {
      "X-Request-Id in the response (default off)"},
     {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
     {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
+    {"LogIpFromHeader", 1, 1, rp_set_string, OFF(log_ip_header),
+     "LogIpFromHeader name: behind a proxy in TrustedProxies, the client is the first address "
+     "in this header (e.g. X-Forwarded-For): logged, req.ip, rate limits, Allow/Deny"},
+    {"TrustedProxies", 1, -1, set_trusted_proxies, 0,
+     "TrustedProxies address|network...: peers whose LogIpFromHeader header is believed "
+     "(default 127.0.0.0/8 ::1)"},
     {"AppendProcTitle", 1, 1, rp_set_flag, OFF(append_proc_title),
      "AppendProcTitle on|off: add the listening addresses to the command line ps shows "
      "(default off)"},
@@ -581,6 +601,15 @@ static int core_post_config(rp_server *s, void *conf)
         c->h2_idle_timeout = c->keepalive_timeout;
     if (c->h2_stall_timeout < 0)
         c->h2_stall_timeout = c->send_timeout;
+    if (!c->trusted) { /* a proxy on this machine */
+        static const char *const lo[] = {"127.0.0.0/8", "::1"};
+        c->trusted = rp_palloc(s->pool, 2 * sizeof *c->trusted);
+        for (int i = 0; i < 2; i++) {
+            const char *why;
+            rp_cidr_parse(lo[i], &c->trusted[i], &why);
+        }
+        c->ntrusted = 2;
+    }
     if (!c->log_fmt && rp_logfmt_compile(s->pool, rp_logfmt_builtin[1][1], &c->log_fmt) != NULL)
         return RP_ERROR; /* the builtin combined format always compiles */
     return RP_OK;

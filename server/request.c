@@ -201,8 +201,38 @@ static int run_route_handler(rp_req *r)
     return owner->desc->handler(r);
 }
 
+/* LogIpFromHeader: behind a proxy this server trusts, the client is the
+ * header's first address (NEWER.md); from anyone else the header is only a
+ * header, or any client could pose as any address. */
+static void client_from_header(rp_req *r)
+{
+    const rp_core_conf *c = r->server->core;
+    const char *h = rp_req_header(r, c->log_ip_header);
+    rp_cidr peer;
+    if (!h || rp_addr_parse(r->conn->remote_ip, &peer) != 0)
+        return;
+    bool trusted = false;
+    for (size_t i = 0; i < c->ntrusted && !trusted; i++)
+        trusted = rp_cidr_contains(&c->trusted[i], &peer);
+    if (!trusted)
+        return;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t n = strcspn(h, ", \t");
+    char first[64];
+    rp_cidr a;
+    if (n == 0 || n >= sizeof first)
+        return;
+    memcpy(first, h, n);
+    first[n] = '\0';
+    if (rp_addr_parse(first, &a) == 0)
+        r->client_ip = rp_pstrdup(r->pool, first);
+}
+
 static int pipeline(rp_req *r)
 {
+    if (r->server->core->log_ip_header)
+        client_from_header(r);
     int rc = rp_req_normalize_path(r);
     if (rc)
         return rc;
@@ -260,7 +290,10 @@ RP_API const char *rp_req_protocol(const rp_req *r)
     return r->http_major == 2 ? "HTTP/2.0" : r->http_minor ? "HTTP/1.1" : "HTTP/1.0";
 }
 RP_API int rp_req_is_tls(const rp_req *r) { return r->conn->tls; }
-RP_API const char *rp_req_remote_ip(const rp_req *r) { return r->conn->remote_ip; }
+RP_API const char *rp_req_remote_ip(const rp_req *r)
+{
+    return r->client_ip ? r->client_ip : r->conn->remote_ip;
+}
 RP_API int rp_req_remote_port(const rp_req *r) { return r->conn->remote_port; }
 RP_API const char *rp_req_local_ip(const rp_req *r) { return r->conn->local_ip; }
 RP_API int rp_req_local_port(const rp_req *r) { return r->conn->local_port; }

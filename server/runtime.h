@@ -129,6 +129,7 @@ struct rp_req {
     bool keepalive; /* as the client asked; the response may still close */
     const char *id; /* rp_req_id: X-Request-Id or made on first use */
     const char *user; /* rp_req_set_user: who an AUTH module let in */
+    const char *client_ip; /* LogIpFromHeader from a trusted proxy, else NULL */
 
     /* routing */
     const char *route_key;

@@ -114,7 +114,7 @@ static const char *set_addr_rule(rp_cmd *cmd, acc_conf *c, bool allow, int argc,
     r->cidr = rp_pcalloc(rp_cmd_pool(cmd), sizeof *r->cidr * (size_t)r->ncidr);
     for (int i = 1; i < argc; i++) {
         const char *why;
-        if (acc_cidr_parse(argv[i], &r->cidr[i - 1], &why) != 0)
+        if (rp_cidr_parse(argv[i], &r->cidr[i - 1], &why) != 0)
             return rp_cmd_error(cmd,
                                 "%s: '%s': %s; write an address (10.1.2.3, ::1), a network "
                                 "(10.0.0.0/8, fd00::/8) or all",
@@ -271,8 +271,8 @@ static int acc_auth(rp_req *r)
     const acc_conf *c = rp_req_conf(r, &rp_module_access);
     const char *path = rp_req_path(r);
     if (c->addr.first) {
-        acc_cidr a;
-        int have = acc_addr_key(rp_req_remote_ip(r), &a) == 0;
+        rp_cidr a;
+        int have = rp_addr_parse(rp_req_remote_ip(r), &a) == 0;
         if (acc_addr_decide(&c->addr, path, have ? &a : NULL) == 0) {
             rp_log(&rp_module_access, RP_LOG_INFO, "%s: address %s denied",
                    acc_log_escape(rp_req_pool(r), path), rp_req_remote_ip(r));

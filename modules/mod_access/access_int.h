@@ -28,32 +28,22 @@ bool acc_scope_covers(const acc_scope *s, const char *path);
 
 /* ---- address rules (rules.c) --------------------------------------------- */
 
-typedef struct {
-    int family;       /* 4 or 6; 0 for "all" */
-    uint8_t addr[16]; /* network, host bits cleared; IPv4 in the first 4 */
-    int bits;
-} acc_cidr;
 
 typedef struct acc_addr_rule {
     struct acc_addr_rule *next;
     acc_scope scope;
     bool allow;
     int ncidr;
-    acc_cidr *cidr;
+    rp_cidr *cidr;
 } acc_addr_rule;
 
 typedef struct {
     acc_addr_rule *first, *last;
 } acc_addr_list;
 
-/* 0 on success; -1 with a reason in *why (a static string). */
-int acc_cidr_parse(const char *s, acc_cidr *out, const char **why);
-/* The client address as a match key: IPv4-mapped IPv6 becomes IPv4.
- * 0 on success, -1 if ip is not an address (a unix socket, say). */
-int acc_addr_key(const char *ip, acc_cidr *out);
 /* First rule covering path whose list holds addr: 1 allow, 0 deny;
  * -1 when no rule matches (the request goes on). */
-int acc_addr_decide(const acc_addr_list *rules, const char *path, const acc_cidr *addr);
+int acc_addr_decide(const acc_addr_list *rules, const char *path, const rp_cidr *addr);
 
 /* ---- hidden files (rules.c) ---------------------------------------------- */
 

@@ -23,11 +23,11 @@ static int failures;
         }                                                                                          \
     } while (0)
 
-static acc_cidr net(const char *s)
+static rp_cidr net(const char *s)
 {
-    acc_cidr c;
+    rp_cidr c;
     const char *why = NULL;
-    CHECK(acc_cidr_parse(s, &c, &why) == 0, "'%s' refused: %s", s, why ? why : "?");
+    CHECK(rp_cidr_parse(s, &c, &why) == 0, "'%s' refused: %s", s, why ? why : "?");
     return c;
 }
 
@@ -35,7 +35,7 @@ static acc_cidr net(const char *s)
 static int decide(const char *scope, const char *const *rules, const char *path, const char *ip)
 {
     static acc_addr_rule r[16];
-    static acc_cidr c[16];
+    static rp_cidr c[16];
     acc_addr_list list = {0};
     for (int i = 0; rules[i]; i++) {
         r[i] = (acc_addr_rule){.scope = {scope, strlen(scope)},
@@ -49,8 +49,8 @@ static int decide(const char *scope, const char *const *rules, const char *path,
             list.first = &r[i];
         list.last = &r[i];
     }
-    acc_cidr a;
-    int have = acc_addr_key(ip, &a) == 0;
+    rp_cidr a;
+    int have = rp_addr_parse(ip, &a) == 0;
     return acc_addr_decide(&list, path, have ? &a : NULL);
 }
 
@@ -60,11 +60,11 @@ static void test_cidr(void)
                          "::/129", "1.2.3",       "localhost", "fe80::1%lo",  "/8",
                          NULL};
     for (int i = 0; bad[i]; i++) {
-        acc_cidr c;
+        rp_cidr c;
         const char *why = NULL;
-        CHECK(acc_cidr_parse(bad[i], &c, &why) == -1 && why, "'%s' accepted", bad[i]);
+        CHECK(rp_cidr_parse(bad[i], &c, &why) == -1 && why, "'%s' accepted", bad[i]);
     }
-    acc_cidr c = net("10.1.2.3/8");
+    rp_cidr c = net("10.1.2.3/8");
     CHECK(c.family == 4 && c.bits == 8 && c.addr[0] == 10 && c.addr[1] == 0,
           "host bits not cleared");
     c = net("::ffff:10.0.0.0/104");

@@ -289,6 +289,32 @@ static void opt_mime_map(build *b, const opt_def *d)
         duk_pop(ctx);
 }
 
+/* A string or an array of strings -> one line with them all. */
+static void opt_strings(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    int arr = duk_is_array(ctx, v);
+    want(b, d->option, (duk_is_string(ctx, v) && *duk_get_string(ctx, v)) ||
+                           (arr && duk_get_length(ctx, v) > 0),
+         "a string or a non-empty array of strings");
+    duk_idx_t l = line_begin(b, d->option, d->directive);
+    duk_uarridx_t n = arr ? (duk_uarridx_t)duk_get_length(ctx, v) : 1;
+    for (duk_uarridx_t i = 0; i < n; i++) {
+        if (arr)
+            duk_get_prop_index(ctx, v, i);
+        else
+            duk_dup(ctx, v);
+        if (!duk_is_string(ctx, -1))
+            (void)duk_type_error(ctx, "start(): option '%s'[%u] must be a string, got %s",
+                                 d->option, (unsigned)i, type_of(ctx, -1));
+        const char *a = duk_get_string(ctx, -1);
+        duk_pop(ctx);
+        line_arg(b, l, a); /* v keeps it alive */
+    }
+    line_end(b);
+}
+
 /* rateLimit: {"/path/": {rate, window, key}} -> RateLimit lines. */
 static void opt_rate_limit(build *b, const opt_def *d)
 {
@@ -664,6 +690,8 @@ static const opt_def opt_defs[] = {
     {"accessLog", "AccessLog", opt_string, 0, 0},
     {"logFormat", "LogFormat", opt_string, 0, 0}, /* combined, common, json or a format */
     {"requestId", "RequestId", opt_bool, 0, 0},
+    {"logIpFromHeader", "LogIpFromHeader", opt_string, 0, 0}, /* e.g. "X-Forwarded-For" */
+    {"trustedProxies", "TrustedProxies", opt_strings, 0, 0},  /* whose header is believed */
     {"errorLog", "ErrorLog", opt_string, 0, 0},
     {"threads", "Threads", opt_int, 1, 0},        /* default: one per CPU */
     {"useThreads", "UseThreads", opt_bool, 0, 0}, /* off = 1 thread, whatever threads says */
