@@ -522,6 +522,25 @@ static duk_ret_t process_exit(duk_context *ctx)
     exit(code);
 }
 
+/* process.memoryUsage(): {rss, heapUsed} in bytes, as Node names them;
+ * heapUsed is this heap's (each worker thread has its own). */
+static duk_ret_t process_memory(duk_context *ctx)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    duk_push_object(ctx);
+    duk_push_number(ctx, (double)resident * (double)sysconf(_SC_PAGESIZE));
+    duk_put_prop_literal(ctx, -2, "rss");
+    duk_push_number(ctx, (double)js_heap_memory_used(ctx));
+    duk_put_prop_literal(ctx, -2, "heapUsed");
+    return 1;
+}
+
 static void install_process(duk_context *ctx)
 {
     duk_push_global_object(ctx);
@@ -559,7 +578,9 @@ static void install_process(duk_context *ctx)
     const char *slash = sp ? strrchr(sp, '/') : NULL;
     duk_push_string(ctx, sp ? (slash ? slash + 1 : sp) : "");
     duk_put_prop_string(ctx, -2, "scriptName");
-    static const js_fn fns[] = {{"exit", process_exit, 1, "process.exit"}, {NULL, NULL, 0, NULL}};
+    static const js_fn fns[] = {{"exit", process_exit, 1, "process.exit"},
+                                {"memoryUsage", process_memory, 0, "process.memoryUsage"},
+                                {NULL, NULL, 0, NULL}};
     js_put_functions(ctx, -1, fns, JS_FN_NAMED);
 
     duk_def_prop(ctx, -3,

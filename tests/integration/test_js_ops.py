@@ -32,7 +32,8 @@ server.start({
         "/info": function (req) {
             return {json: {id: req.id, m: req.methodRaw, css: server.getMime("a.css"),
                            none: server.getMime("nosuchext") === undefined,
-                           keys: Object.getOwnPropertyNames(req).indexOf("id")}};
+                           keys: Object.getOwnPropertyNames(req).indexOf("id"),
+                           mem: process.memoryUsage()}};
         }
     }
 });
@@ -79,6 +80,9 @@ class JsOps(unittest.TestCase):
         self.assertEqual((j["id"], j["m"], j["css"], j["none"], j["keys"]),
                          ("given-1", "GET", "text/css", True, -1))
         self.assertEqual(hd["x-request-id"], "given-1")  # requestId: true echoes it
+        # the worker's own heap, and the process
+        self.assertGreater(j["mem"]["heapUsed"], 1000)
+        self.assertGreater(j["mem"]["rss"], j["mem"]["heapUsed"])
         st, hd, body = self.srv.get("/info")
         self.assertEqual(json.loads(body)["id"], hd["x-request-id"])  # one id, made once
 
