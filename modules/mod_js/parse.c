@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "js_parse.h"
+#include "rp_util.h"
 
 static int hexval(int c)
 {
@@ -80,40 +81,17 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The pairs come from the core's walker (rp_cookie_next: the one cookie
+ * syntax); values are percent-decoded here, in place. */
 size_t js_parse_cookies(char *buf, size_t n, js_kv_fn fn, void *arg)
 {
-    size_t count = 0, i = 0;
-    while (i < n) {
-        size_t start = i;
-        while (i < n && buf[i] != ';')
-            i++;
-        size_t end = i++;
-        while (start < end && is_blank(buf[start]))
-            start++;
-        while (end > start && is_blank(buf[end - 1]))
-            end--;
-        if (end == start)
-            continue;
-        char *k = buf + start;
-        char *eq = memchr(k, '=', end - start);
-        size_t klen = eq ? (size_t)(eq - k) : end - start;
-        char *v = eq ? eq + 1 : k + klen;
-        size_t vlen = eq ? (size_t)(buf + end - v) : 0;
-        while (klen && is_blank(k[klen - 1]))
-            klen--;
-        while (vlen && is_blank(*v)) {
-            v++;
-            vlen--;
-        }
-        if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
-            v++;
-            vlen -= 2;
-        }
-        if (klen == 0)
-            continue;
-        vlen = js_url_decode_inplace(v, vlen, 0);
+    const char *cur = buf, *k, *v;
+    size_t count = 0, klen, vlen;
+    while (rp_cookie_next(&cur, buf + n, &k, &klen, &v, &vlen)) {
+        char *val = buf + (v - buf); /* the walker points into buf, which is ours */
+        vlen = js_url_decode_inplace(val, vlen, 0);
         count++;
-        if (fn(arg, k, klen, v, vlen))
+        if (fn(arg, buf + (k - buf), klen, val, vlen))
             break;
     }
     return count;
