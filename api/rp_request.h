@@ -37,6 +37,13 @@ RP_API unsigned rp_req_keepalive_count(const rp_req *r);
  * [A-Za-z0-9._:-], else one made for it (24 hex digits, unique per process
  * run).  The access log's %L; with RequestId on, echoed as X-Request-Id. */
 RP_API const char *rp_req_id(rp_req *r);
+/* A handler's say on compressing this response, for the content filter that
+ * compresses (mod_gzip): RP_COMPRESS_DEFAULT (the filter's own rules),
+ * RP_COMPRESS_OFF, RP_COMPRESS_ON (at the configured level) or a level
+ * 1-10. */
+enum { RP_COMPRESS_DEFAULT = -1, RP_COMPRESS_OFF = 0, RP_COMPRESS_ON = 11 };
+RP_API void rp_resp_set_compress(rp_req *r, int level);
+RP_API int rp_resp_compress(const rp_req *r);
 /* Seconds since the request's first byte arrived. */
 RP_API double rp_req_age(const rp_req *r);
 /* Response body bytes handed to the connection so far. */

@@ -430,6 +430,14 @@ void rp_req_log_phase(rp_req *r)
 
 /* ---- the authenticated user ---------------------------------------------- */
 
+RP_API void rp_resp_set_compress(rp_req *r, int level)
+{
+    r->compress1 = (signed char)(level >= RP_COMPRESS_DEFAULT && level <= RP_COMPRESS_ON ? level + 1
+                                                                                           : 0);
+}
+
+RP_API int rp_resp_compress(const rp_req *r) { return r->compress1 - 1; }
+
 RP_API void rp_req_set_user(rp_req *r, const char *user)
 {
     r->user = user ? rp_pstrdup(r->pool, user) : NULL;

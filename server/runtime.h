@@ -156,6 +156,7 @@ struct rp_req {
     uint64_t body_bytes;
     struct rp_file *file; /* rp_resp_send_file: the file behind the body */
     bool no_ranges, range_uncapped; /* rp_resp_ranges */
+    signed char compress1;          /* rp_resp_set_compress + 1 (0: default) */
     rp_filter *filters; /* chain head, NULL if none joined */
     rp_brigade *bb;     /* scratch brigade for the writers */
     struct timespec t0;

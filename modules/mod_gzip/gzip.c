@@ -116,20 +116,12 @@ static int ext_listed(const gz_conf *c, const char *path)
     return 0;
 }
 
-/* The "gzip.level" note: -1 absent or malformed, 0 off, 1..10 a level,
- * and "on" gives the configured level. */
-static long note_level(const gz_conf *c, const char *v)
+/* The handler's say (rp_resp_set_compress): -1 none, 0 off, 1..10 a level,
+ * RP_COMPRESS_ON the configured level. */
+static long asked_level(const gz_conf *c, rp_req *r)
 {
-    int on;
-    long n;
-    if (!v)
-        return -1;
-    if (rp_parse_flag(v, &on) == 0 && (strcmp(v, "0") != 0 && strcmp(v, "1") != 0))
-        return on ? c->level : 0;
-    if (rp_parse_long(v, &n) == 0 && n >= 0 && n <= GZ_LEVEL_MAX)
-        return n;
-    rp_log(GZ_SELF, RP_LOG_WARN, "ignoring note " GZ_NOTE_LEVEL "='%s' (want off, on or 0-10)", v);
-    return -1;
+    int v = rp_resp_compress(r);
+    return v == RP_COMPRESS_ON ? c->level : v;
 }
 
 /* Add "Accept-Encoding" to Vary unless it is there (or Vary is "*"). */
@@ -228,7 +220,7 @@ static int gz_setup(rp_filter *f, rp_req *r)
         return RP_DECLINED;
     const rp_file *rf = rp_resp_file(r);
     const char *file = rf ? rp_file_path(rf) : NULL;
-    long level = note_level(c, rp_req_note_get(r, GZ_NOTE_LEVEL));
+    long level = asked_level(c, r);
     if (level == 0)
         return RP_DECLINED; /* explicitly off for this response */
     if (level < 0) {

@@ -16,7 +16,6 @@ RP_API extern const rp_module rp_module_gzip;
 
 /* Request note read by mod_gzip (set by other modules before the response
  * starts); the file behind a response comes from rp_resp_file(). */
-#define GZ_NOTE_LEVEL "gzip.level" /* "off"|"0"|"on"|"1".."10": per-response override */
 
 #define GZ_LEVEL_MIN 1
 #define GZ_LEVEL_MAX 10

@@ -250,18 +250,13 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
 
 static void apply_headers(rp_req *r, const js_plan *plan)
 {
-    rp_pool *p = rp_req_pool(r);
     rp_resp_set_status(r, plan->status);
     for (size_t i = 0; i < plan->nhdrs; i++)
         rp_resp_header_add(r, plan->hdrs[i].name, plan->hdrs[i].value);
     if (plan->ctype)
         rp_resp_header_set(r, "Content-Type", plan->ctype);
-    if (plan->compress == 0)
-        rp_req_note_set(r, "gzip.level", "off");
-    else if (plan->compress == 11)
-        rp_req_note_set(r, "gzip.level", "on");
-    else if (plan->compress > 0)
-        rp_req_note_set(r, "gzip.level", rp_psprintf(p, "%d", plan->compress));
+    if (plan->compress >= 0) /* the same encoding: 0 off, 1..10, 11 on */
+        rp_resp_set_compress(r, plan->compress);
 }
 
 /* "@file": a whole-file answer gets the core's validators, 304, Range and
@@ -323,7 +318,7 @@ int js_reply_send(rp_req *r, const js_plan *plan_in, const js_conf *c, void (*re
         /* chunked (Transfer-Encoding decided by the core: length unknown);
          * not compressed unless the return object asks */
         if (plan->compress < 0)
-            rp_req_note_set(r, "gzip.level", "off");
+            rp_resp_set_compress(r, RP_COMPRESS_OFF);
         rp_resp_set_length(r, -1);
     } else {
         rp_resp_set_length(r, (int64_t)(len + plan->prelen));

@@ -16,9 +16,8 @@ script output (CompressScripts off by default; on: chunked streams
 compressed, FLUSH gives output the client can decode at once), and the
 directives' range checks with file:line errors.
 
-The per-response override (request note "gzip.level", for mod_js's
-`compress`) needs a plugin that sets notes; tests/modules/mod_testhooks has
-no such mode yet, so that test is skipped with the reason.
+The per-response override (rp_resp_set_compress, for mod_js's
+`compress`) is tested through mod_js: test_js_server.TestMain.test_compress.
 
 Run: cd tests/integration && python3 -m unittest test_gzip -v
 """
@@ -570,7 +569,7 @@ class GzipScripts(unittest.TestCase):
             body = dechunk(raw.partition(b"\r\n\r\n")[2])
             self.assertEqual(gunzip(body), b"".join(b"chunk %d\n" % i for i in range(4)))
 
-    # The per-response override (request note "gzip.level") is exercised through
+    # The per-response override (rp_resp_set_compress) is exercised through
     # mod_js's `compress` key: test_js_server.TestMain.test_compress.
 
 
