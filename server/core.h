@@ -165,6 +165,7 @@ typedef struct rp_core_conf {
     int secure;              /* Secure on|off: every Bind speaks TLS */
     char *ssl_cert;          /* SslCertFile: certificate chain (PEM), leaf first */
     char *ssl_key;           /* SslKeyFile: private key (PEM) */
+    const char *tls_at, *cert_at, *key_at; /* "file:line" that asked for TLS / gave each file */
     char *ssl_min;           /* SslMinVersion ssl3|tls1|tls1.1|tls1.2|tls1.3, default tls1.2 */
     long https_redirect;     /* HttpsRedirect off|permanent|temporary: 0, 301 or 302 */
     double file_cache_valid; /* FileCacheValid: seconds an open-file cache entry is trusted; 0 = off */

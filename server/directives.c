@@ -1,5 +1,6 @@
 /* directives.c - the core pseudo-module: its settings, directives and hooks. */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core.h"
+#include "listen.h"
 
 /* The core's conf with bookkeeping the public struct has no room for. */
 typedef struct core_priv {
@@ -63,29 +65,60 @@ static int valid_port(const char *s)
     return port >= 1 && port <= 65535;
 }
 
-/* "1.2.3.4:80" or "[::1]:80" (blanks already removed); 0 if well formed. */
-static int check_bind(rp_pool *p, const char *a)
+/* A host name (letters, digits, '.', '-') as "name:port" becomes the
+ * numeric address it resolves to, IPv4 first, when the configuration is
+ * read: "localhost:8090" -> "127.0.0.1:8090".  NULL if it is no such name
+ * or resolves to nothing. */
+static const char *resolve_bind(rp_pool *p, const char *a)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-    const char *colon;
-    if (a[0] == '[') {
-        const char *close = strchr(a, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        char *host = rp_pstrndup(p, a + 1, (size_t)(close - a - 1));
-        return inet_pton(AF_INET6, host, buf) == 1 && valid_port(close + 2) ? 0 : -1;
-    }
-    if (!(colon = strrchr(a, ':')))
-        return -1;
+    const char *colon = strrchr(a, ':');
+    if (!colon || colon == a || !valid_port(colon + 1))
+        return NULL;
     char *host = rp_pstrndup(p, a, (size_t)(colon - a));
-    return inet_pton(AF_INET, host, buf) == 1 && valid_port(colon + 1) ? 0 : -1;
+    if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+            strlen(host) ||
+        strspn(host, "0123456789.") == strlen(host))
+        return NULL; /* not a name (a malformed IPv4 address stays an error) */
+    static const int families[] = {AF_INET, AF_INET6};
+    for (int i = 0; i < 2; i++) {
+        struct addrinfo hints = {.ai_family = families[i], .ai_socktype = SOCK_STREAM}, *res;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0)
+            continue;
+        char ip[INET6_ADDRSTRLEN];
+        const void *addr = families[i] == AF_INET
+                               ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                               : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+        const char *ok = inet_ntop(families[i], addr, ip, sizeof ip);
+        freeaddrinfo(res);
+        if (ok)
+            return rp_psprintf(p, families[i] == AF_INET ? "%s:%s" : "[%s]:%s", ip, colon + 1);
+    }
+    return NULL;
+}
+
+/* "1.2.3.4:80", "[::1]:80" (blanks already removed) or a host name, as
+ * the numeric address to listen on; NULL if it is none. */
+static const char *check_bind(rp_pool *p, const char *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (rp_bind_parse(a, &ss, &len) == 0)
+        return a; /* the one parser of the numeric forms (listen.c) */
+    return resolve_bind(p, a);
+}
+
+/* "file:line" of the directive being applied, kept for errors found later. */
+static const char *where(rp_cmd *cmd)
+{
+    return rp_psprintf(rp_cmd_pool(cmd), "%s:%d", rp_cmd_file(cmd), rp_cmd_line(cmd));
 }
 
 static const char *bind_error(rp_cmd *cmd, const char *got)
 {
     return rp_cmd_error(cmd,
-                        "Bind: expected IPv4:port such as 127.0.0.1:8088 or [IPv6]:port "
-                        "such as [::1]:8088 with a port from 1 to 65535, got '%s'",
+                        "Bind: expected IPv4:port such as 127.0.0.1:8088, [IPv6]:port "
+                        "such as [::1]:8088 or host:port such as localhost:8088 (a name that "
+                        "resolves) with a port from 1 to 65535, got '%s'",
                         got);
 }
 
@@ -113,11 +146,13 @@ static const char *set_bind(rp_cmd *cmd, void *conf, int argc, char *const argv[
             if (!cur && have > first_new && (!strcasecmp(w, "tls") || !strcasecmp(w, "ssl"))) {
                 if (strncmp(list[have - 1], "tls:", 4) != 0)
                     list[have - 1] = rp_psprintf(p, "tls:%s", list[have - 1]);
+                cp->pub.tls_at = where(cmd);
                 continue;
             }
             cur = cur ? rp_psprintf(p, "%s%s", cur, w) : w;
-            if (check_bind(p, cur) == 0) {
-                list[have++] = (char *)cur;
+            const char *addr = check_bind(p, cur);
+            if (addr) {
+                list[have++] = (char *)addr;
                 cur = NULL;
             }
         }
@@ -478,6 +513,28 @@ static const char *set_trusted_proxies(rp_cmd *cmd, void *conf, int argc, char *
     return NULL;
 }
 
+/* TLS settings remember where they were given (where()), so an error found
+ * when the certificate is loaded (after the whole conf was read) names the
+ * line. */
+static const char *set_secure(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_core_conf *c = conf;
+    const char *e = rp_set_flag(cmd, conf, argc, argv);
+    if (!e && c->secure)
+        c->tls_at = where(cmd);
+    return e;
+}
+
+static const char *set_tls_file(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_core_conf *c = conf;
+    const char *e = rp_set_path(cmd, conf, argc, argv);
+    if (!e)
+        *(rp_cmd_offset(cmd) == offsetof(rp_core_conf, ssl_cert) ? &c->cert_at : &c->key_at) =
+            where(cmd);
+    return e;
+}
+
 static const rp_directive core_directives[] = {
     {"Bind", 1, -1, set_bind, 0, "Bind addr:port...: listen on 127.0.0.1:8088, [::1]:8088, ..."},
     {"Threads", 1, 1, set_threads, 0, "Threads N: worker threads, 0 = one per CPU"},
@@ -547,10 +604,10 @@ static const rp_directive core_directives[] = {
     {"LoadModule", 2, 2, set_load_module, 0, "LoadModule name file: load a plugin"},
     {"Include", 1, -1, rp_conf_include, 0, "Include file-or-glob...: read more directives"},
     {"Map", 2, -1, set_map, 0, "Map /key target [args...]: route a path to a module"},
-    {"Secure", 1, 1, rp_set_flag, OFF(secure), "Secure on|off: every Bind speaks TLS (https)"},
-    {"SslCertFile", 1, 1, rp_set_path, OFF(ssl_cert),
+    {"Secure", 1, 1, set_secure, OFF(secure), "Secure on|off: every Bind speaks TLS (https)"},
+    {"SslCertFile", 1, 1, set_tls_file, OFF(ssl_cert),
      "SslCertFile file: PEM certificate chain, leaf first (e.g. fullchain.pem)"},
-    {"SslKeyFile", 1, 1, rp_set_path, OFF(ssl_key), "SslKeyFile file: PEM private key"},
+    {"SslKeyFile", 1, 1, set_tls_file, OFF(ssl_key), "SslKeyFile file: PEM private key"},
     {"HttpsRedirect", 1, 1, set_https_redirect, 0,
      "HttpsRedirect off|permanent|temporary: send plain-HTTP requests to the TLS Bind (301/302)"},
     {"SslMinVersion", 1, 1, set_ssl_min, OFF(ssl_min),

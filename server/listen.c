@@ -27,8 +27,10 @@ int rp_bind_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
     if (!colon)
         return -1;
     char *end;
+    if (colon[1] < '0' || colon[1] > '9') /* digits only: no sign, no blank */
+        return -1;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535 || end == colon + 1)
+    if (*end || port < 1 || port > 65535)
         return -1;
     *colon = '\0';
     memset(ss, 0, sizeof *ss);

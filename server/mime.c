@@ -71,6 +71,8 @@ static int add_line(rp_server *s, rp_vec *pairs, char **w, int n)
         rp_vec_push(s->pool, pairs, w[1]);
         return 0;
     }
+    if (n == 1 && strchr(w[0], '/') && w[0][0] != '/')
+        return 0; /* a type with no extension (Debian's /etc/mime.types has many) */
     if (n >= 2 && strchr(w[0], '/')) { /* the Apache layout: type ext ext... */
         for (int i = 1; i < n; i++) {
             rp_vec_push(s->pool, pairs, w[i] + (w[i][0] == '.'));

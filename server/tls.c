@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <strings.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <event2/bufferevent_ssl.h>
 #include "runtime.h"
@@ -38,13 +39,22 @@ static int min_version(const char *name)
     return SSL3_VERSION;
 }
 
+/* OpenSSL's reason in words, with a hint for the usual mistakes, instead of
+ * "error:0480006C:PEM routines::no start line". */
 static const char *ssl_reason(void)
 {
     static _Thread_local char buf[256];
-    unsigned long e = ERR_peek_last_error();
-    ERR_error_string_n(e, buf, sizeof buf);
+    unsigned long e = ERR_peek_error(); /* the first: the cause, not "PEM lib" above it */
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    const char *hint = "";
+    if (e && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+        hint = " (not a PEM file, or the wrong kind of PEM block)";
+    else if (e && ERR_GET_REASON(e) == PEM_R_BAD_DECRYPT)
+        hint = " (an encrypted key: the server cannot ask for a passphrase; decrypt it with "
+               "openssl pkey)";
+    snprintf(buf, sizeof buf, "%s%s", why ? why : "unknown error", hint);
     ERR_clear_error();
-    return e ? buf : "unknown error";
+    return buf;
 }
 
 /* h2 first when the Protocols directive allows it on TLS binds (the
@@ -119,28 +129,31 @@ static int unreadable(const char *what, const char *path, char *err, size_t n)
 static int load_keys(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t n)
 {
     if (!c->ssl_cert || !c->ssl_key) {
-        snprintf(err, n, "TLS needs both SslCertFile and SslKeyFile (missing %s)",
-                 !c->ssl_cert ? "SslCertFile" : "SslKeyFile");
+        const char *at = c->tls_at ? c->tls_at : c->cert_at ? c->cert_at : c->key_at;
+        snprintf(err, n,
+                 "%s: TLS is asked for here but %s is not set (TLS needs both SslCertFile and "
+                 "SslKeyFile)",
+                 at ? at : "(configuration)", !c->ssl_cert ? "SslCertFile" : "SslKeyFile");
         return -1;
     }
     if (unreadable("SslCertFile", c->ssl_cert, err, n) || unreadable("SslKeyFile", c->ssl_key, err, n))
         return -1;
     if (SSL_CTX_use_certificate_chain_file(ctx, c->ssl_cert) != 1) {
-        snprintf(err, n, "SslCertFile '%s': cannot load the certificate chain: %s", c->ssl_cert,
-                 ssl_reason());
+        snprintf(err, n, "%s: SslCertFile '%s': cannot load the certificate chain: %s",
+                 c->cert_at ? c->cert_at : "(configuration)", c->ssl_cert, ssl_reason());
         return -1;
     }
     /* OpenSSL checks the key against the certificate while loading it. */
     int loaded = SSL_CTX_use_PrivateKey_file(ctx, c->ssl_key, SSL_FILETYPE_PEM) == 1;
     if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-        snprintf(err, n, "SslKeyFile '%s': cannot load the private key: %s", c->ssl_key,
-                 ssl_reason());
+        snprintf(err, n, "%s: SslKeyFile '%s': cannot load the private key: %s",
+                 c->key_at ? c->key_at : "(configuration)", c->ssl_key, ssl_reason());
         return -1;
     }
     if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
-        snprintf(err, n, "SslKeyFile '%s' does not match the certificate in SslCertFile '%s'",
-                 c->ssl_key, c->ssl_cert);
+        snprintf(err, n, "%s: SslKeyFile '%s' does not match the certificate in SslCertFile '%s'",
+                 c->key_at ? c->key_at : "(configuration)", c->ssl_key, c->ssl_cert);
         return -1;
     }
     return 0;

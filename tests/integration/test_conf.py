@@ -250,6 +250,41 @@ class TestCheck(unittest.TestCase):
         self.assertNotIn("nclude", "\n".join(lines))
         self.assertIn("is OK", out)
 
+    def test_tls_errors_name_the_line(self):
+        junk = self.cd.write("junk.pem", "not a certificate\n")
+        path = self.cd.write("t1.conf", "Threads 1\nBind 127.0.0.1:4431 tls\n"
+                                         "SslCertFile %s\n" % junk)
+        r = run_httpd(["-t", "-f", path])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("t1.conf:2: TLS is asked for here but SslKeyFile is not set", r.stderr)
+        path = self.cd.write("t2.conf", "Threads 1\nSecure on\nBind 127.0.0.1:4431\n"
+                                         "SslCertFile %s\nSslKeyFile %s\n" % (junk, junk))
+        r = run_httpd(["-t", "-f", path])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"t2\.conf:4: SslCertFile '.*junk\.pem': cannot load the "
+                                   r"certificate chain: no start line \(not a PEM file")
+        self.assertNotIn("error:0", r.stderr)  # no raw OpenSSL codes
+
+    def test_bind_host_name(self):
+        # a name is resolved when the conf is read (IPv4 first)
+        srv = Server(conf="LoadModule static mod_static.so\nMap / {www}\n",
+                     files={"www/index.html": b"named\n"}, binds=["localhost:{port}"])
+        try:
+            self.assertEqual(srv.request("GET", "/", host="127.0.0.1", port=srv.port)[2],
+                             b"named\n")
+        finally:
+            srv.stop()
+            srv.cleanup()
+        r = run_httpd(["-t", "-c", "Bind nosuchhost.invalid:80"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("host:port such as localhost:8088", r.stderr)
+
+    @unittest.skipUnless(os.path.exists("/etc/mime.types"), "no /etc/mime.types")
+    def test_debian_mime_types_file(self):
+        # type lines without extensions are skipped, not refused
+        r = run_httpd(["-t", "-c", "MimeTypes /etc/mime.types"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_embedded_default_is_valid(self):
         r = run_httpd(["-t"])
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -49,8 +49,10 @@ static void messages(void)
     CHECK_STR(s->core->binds[2], "127.0.0.1:3");
     CHECK(s->core->threads == 4);
     CHECK_STR(conf_err(s, "\nBind 127.0.0.1:1 \\\n  bogus\nThreads 4"),
-              "test.conf:2: Bind: expected IPv4:port such as 127.0.0.1:8088 or [IPv6]:port such "
-              "as [::1]:8088 with a port from 1 to 65535, got 'bogus'");
+              "test.conf:2: Bind: expected IPv4:port such as 127.0.0.1:8088, [IPv6]:port such "
+              "as [::1]:8088 or host:port such as localhost:8088 (a name that resolves) with a "
+              "port from 1 to 65535, got 'bogus'");
+
     CHECK_STR(conf_err(s, "Threads 1 \\\n\nNope"), "test.conf:3: unknown directive 'Nope'");
     /* CRLF line ends */
     CHECK_STR(conf_err(s, "Threads 5\r\nLog on\r\n"), NULL);
@@ -82,7 +84,7 @@ static void bind_forms(void)
     CHECK_STR(s->core->binds[2], "[::]:65535");
     CHECK(s->core->binds[3] == NULL);
     const char *bad[] = {"127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http",
-                         "localhost:80", "1.2.3:80",    "256.1.1.1:80",    "::1:80",
+                         "nosuch.invalid:80", "1.2.3:80",    "256.1.1.1:80",    "::1:80",
                          "[::1]80",      "[::1:80",     "[nothex]:80",     "[::1]:",
                          "127.0.0.1:-1", "\"\"",        "[127.0.0.1]:80",  "1.2.3.4:+80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
