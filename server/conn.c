@@ -429,6 +429,7 @@ static void timed_out(rp_conn *c)
     case PH_HANDSHAKE:
         rp_log(NULL, RP_LOG_INFO, "%s:%d: TLS handshake not complete in time", c->remote_ip,
                c->remote_port);
+        rp_metric_add(rp_core_metrics_of(c->server)->tls_failed, c->worker, 1);
         lose_socket(c);
         return;
     default:
@@ -601,6 +602,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     rp_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
+        const rp_core_metrics *m = rp_core_metrics_of(c->server);
+        rp_metric_add(rp_tls_resumed(c->bev) ? m->tls_resumed : m->tls_ok, c->worker, 1);
         if (c->phase == PH_HANDSHAKE)
             enter_phase(c, PH_WAIT);
         if (rp_tls_alpn_h2(c->bev) && rp_conn_h2_allowed(c)) {
@@ -610,6 +613,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         }
         return;
     }
+    if (c->phase == PH_HANDSHAKE)
+        rp_metric_add(rp_core_metrics_of(c->server)->tls_failed, c->worker, 1);
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING))
         rp_log(NULL, RP_LOG_INFO, "%s:%d: took no response byte for SendTimeout (%g s): closing",
                c->remote_ip, c->remote_port, c->server->core->send_timeout);

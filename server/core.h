@@ -208,6 +208,11 @@ struct rp_server {
  * this, no new series.  0, or -1 when memory is short. */
 typedef struct rp_metrics rp_metrics;
 int rp_metrics_freeze(rp_server *s, int threads);
+/* The core's own series (NULL members before the freeze: adds do nothing). */
+typedef struct rp_core_metrics {
+    struct rp_metric *tls_ok, *tls_resumed, *tls_failed;
+} rp_core_metrics;
+const rp_core_metrics *rp_core_metrics_of(const rp_server *s);
 
 /* One directive line as applied, with where it came from. */
 typedef struct rp_conf_line {

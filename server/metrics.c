@@ -34,6 +34,7 @@ struct rp_metric {
 };
 
 struct rp_metrics {
+    rp_core_metrics core; /* the core's own counters (core.h) */
     rp_vec families, series;
     size_t nslots, nrows;
     _Atomic int64_t **rows; /* [nrows], the last shared by non-workers */
@@ -180,6 +181,12 @@ static double worker_busy(void *arg)
 
 static void core_series(rp_server *s, int threads)
 {
+    rp_core_metrics *m = &s->metrics->core;
+    m->tls_ok = rp_metric_counter(s, "rampart_tls_handshakes_total{result=\"new\"}",
+                                  "TLS handshakes: completed with a new session, resumed, or "
+                                  "failed (error, timeout, client gone)");
+    m->tls_resumed = rp_metric_counter(s, "rampart_tls_handshakes_total{result=\"resumed\"}", NULL);
+    m->tls_failed = rp_metric_counter(s, "rampart_tls_handshakes_total{result=\"failed\"}", NULL);
     int *index = rp_palloc(s->pool, (size_t)(threads > 0 ? threads : 1) * sizeof *index);
     for (int i = 0; i < threads; i++) {
         char name[96];
@@ -193,6 +200,12 @@ static void core_series(rp_server *s, int threads)
                            "held it (0: the thread's loop is free)",
                            worker_busy, &index[i]);
     }
+}
+
+const rp_core_metrics *rp_core_metrics_of(const rp_server *s)
+{
+    static const rp_core_metrics none;
+    return s->metrics ? &s->metrics->core : &none;
 }
 
 int rp_metrics_freeze(rp_server *s, int threads)

@@ -17,6 +17,8 @@ struct bufferevent *rp_tls_bufferevent(rp_server *s, struct event_base *base, in
 
 /* The handshake chose h2 by ALPN. */
 bool rp_tls_alpn_h2(struct bufferevent *bev);
+/* After the handshake: was the session resumed (ticket or cache)? */
+bool rp_tls_resumed(struct bufferevent *bev);
 /* Before freeing a TLS connection that closes cleanly. */
 void rp_tls_close_notify(struct bufferevent *bev);
 /* Write through bev's SSL at once (nothing queued); bytes written or <= 0. */

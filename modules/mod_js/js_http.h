@@ -46,6 +46,11 @@ typedef struct js_conf {
     int secure;
     int nws; /* "ws:" routes (they need mod_ws) */
     long max_form_params; /* MaxFormParams; 0 = unset: JS_MAX_FORM_PARAMS */
+    /* metrics (post_config): calls, failures by kind, each worker's heap */
+    rp_metric *m_calls, *m_timeouts, *m_errors;
+    rp_metric **m_heap;
+    int nm_heap;
+    rp_pool *pool; /* the configuration's */
     size_t mem_limit;     /* ScriptMemoryLimit; 0 = unset: JS_SCRIPT_MEMORY_LIMIT,
                              SIZE_MAX = off */
 } js_conf;

@@ -37,6 +37,7 @@
 static void *js_create_conf(rp_pool *p)
 {
     js_conf *c = rp_pcalloc(p, sizeof *c);
+    c->pool = p;
     return c;
 }
 
@@ -109,6 +110,7 @@ struct js_worker {
     js_wheap *heap;
     unsigned next_ref;
     js_wsw *ws; /* the websocket heap (ws_js.c) */
+    size_t heap_seen; /* the HTTP heap's size last published (rampart_js_heap_bytes) */
 };
 
 typedef struct js_ref {
@@ -362,6 +364,22 @@ static int faulted(rp_req *r, const js_conf *c, int status, const char *msg)
         rp_psprintf(rp_req_pool(r), "%d %s: %s\n", status, rp_status_reason(status), msg));
 }
 
+/* Counters after each call, and the heap's size as a delta into this
+ * worker's series (one relaxed add each; no lock). */
+static void publish(js_worker *jw, duk_context *ctx, int failed, int expired)
+{
+    const js_conf *c = jw->conf;
+    rp_metric_add(c->m_calls, jw->w, 1);
+    if (failed)
+        rp_metric_add(expired ? c->m_timeouts : c->m_errors, jw->w, 1);
+    int i = rp_worker_index(jw->w);
+    if (i >= 0 && i < c->nm_heap) {
+        size_t used = js_heap_memory_used(ctx);
+        rp_metric_add(c->m_heap[i], jw->w, (int64_t)used - (int64_t)jw->heap_seen);
+        jw->heap_seen = used;
+    }
+}
+
 /* A failed call: what ended it decides the answer.  *reset: the heap is to
  * be replaced (after js_guard: a heap is never freed inside its guard). */
 static int run_failed(js_worker *jw, rp_req *r, duk_idx_t top, int expired, int *reset)
@@ -458,6 +476,7 @@ static void run_guarded(duk_context *ctx, void *arg)
         job->ret = run_failed(jw, job->r, top, expired, &job->reset);
     else
         job->ret = run_done(jw, job->r, top, &st);
+    publish(jw, ctx, rc != DUK_EXEC_SUCCESS, expired);
 }
 
 /* Run t for r.  Returns RP_OK (response produced) or an HTTP status for the
@@ -560,10 +579,27 @@ static void js_register_hooks(rp_hooks *h, void *conf)
     js_start_register_builtin();
 }
 
+static void make_series(rp_server *s, js_conf *c)
+{
+    c->m_calls = rp_metric_counter(s, "rampart_js_calls_total", "Mapped JavaScript functions run");
+    c->m_timeouts = rp_metric_counter(s, "rampart_js_failures_total{kind=\"timeout\"}",
+                                      "JavaScript calls that ended in ScriptTimeout or an error "
+                                      "(exception, ScriptMemoryLimit)");
+    c->m_errors = rp_metric_counter(s, "rampart_js_failures_total{kind=\"error\"}", NULL);
+    c->nm_heap = rp_server_threads(s);
+    c->m_heap = rp_pcalloc(c->pool, (size_t)c->nm_heap * sizeof *c->m_heap);
+    for (int i = 0; i < c->nm_heap; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "rampart_js_heap_bytes{worker=\"%d\"}", i);
+        c->m_heap[i] = rp_metric_gauge(s, name, "Bytes held by each worker thread's JavaScript "
+                                                "heap (after its last call)");
+    }
+}
+
 static int js_post_config(rp_server *s, void *conf)
 {
-    (void)s;
     const js_conf *c = conf;
+    make_series(s, conf);
     if (c->dirfunc) {
         const rp_dirlist_api *dl = rp_service_get(RP_DIRLIST_SERVICE, 1);
         if (dl && dl->add_provider(js_dir_provider, NULL) != 0) {

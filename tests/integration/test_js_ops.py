@@ -29,6 +29,7 @@ server.start({
     map: {
         "/": "{dir}/www",
         "/limited/x": function (req) { return {txt: "ok"}; },
+        "/throws": function () { throw new Error("on purpose"); },
         "/info": function (req) {
             return {json: {id: req.id, m: req.methodRaw, css: server.getMime("a.css"),
                            none: server.getMime("nosuchext") === undefined,
@@ -89,6 +90,27 @@ class JsOps(unittest.TestCase):
     def test_range_cap(self):
         st, hd, body = self.srv.get("/big.bin", headers={"Range": "bytes=10-"})
         self.assertEqual((st, len(body)), (206, 524288))
+
+    def test_js_series(self):
+        import re
+
+        def value(body, name):
+            m = re.search(r"^%s (\S+)$" % re.escape(name), body.decode(), re.M)
+            return float(m.group(1)) if m else None
+        before = self.srv.get("/metrics")[2]
+        self.assertEqual(self.srv.get("/throws")[0], 404)  # not developerMode: 404
+        self.srv.get("/limited/x", headers={"X-User": "metrics"})
+
+        def moved():
+            body = self.srv.get("/metrics")[2]
+            e0 = value(before, 'rampart_js_failures_total{kind="error"}')
+            e1 = value(body, 'rampart_js_failures_total{kind="error"}')
+            return body if e1 is not None and e1 - (e0 or 0) >= 1 else None
+        body = wait_until(moved, 10, what="the JS error counted")
+        self.assertGreaterEqual(value(body, "rampart_js_calls_total"), 2)
+        heaps = [value(body, 'rampart_js_heap_bytes{worker="%d"}' % i) for i in (0, 1)]
+        self.assertTrue(all(h is not None for h in heaps))
+        self.assertGreater(max(heaps), 1000)
 
     def test_metrics_and_status(self):
         self.srv.get("/index.html")

@@ -207,3 +207,55 @@ class MetricsConf(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TlsSeries(unittest.TestCase):
+    """rampart_tls_handshakes_total: new, resumed (a TLS 1.2 session offered
+    again) and failed (a client speaking plain HTTP to the TLS port)."""
+
+    def test_handshakes(self):
+        import socket
+        import ssl
+        import tempfile
+        from test_tls import make_pki
+        pki = tempfile.mkdtemp(prefix="rptest-pki-")
+        os.chmod(pki, 0o755)
+        make_pki(pki)
+        conf = ("LoadModule static mod_static.so\nLoadModule metrics mod_metrics.so\n"
+                "Map /metrics metrics:\nMap / {www}\nSslCertFile %s\nSslKeyFile %s\n"
+                % (os.path.join(pki, "fullchain.pem"), os.path.join(pki, "leaf.key")))
+        srv = Server(conf=conf, files=FILES, binds=["127.0.0.1:{port}", "127.0.0.1:{port2} tls"])
+        try:
+            ctx = ssl.create_default_context(cafile=os.path.join(pki, "root.pem"))
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # a session to offer right away
+            session = None
+            for _ in range(2):
+                with socket.create_connection(("127.0.0.1", srv.port2)) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=session) as s:
+                        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n"
+                                  b"Connection: close\r\n\r\n")
+                        while s.recv(65536):
+                            pass
+                        session = s.session
+            with socket.create_connection(("127.0.0.1", srv.port2)) as raw:
+                raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # not TLS
+                raw.settimeout(10)
+                try:
+                    while raw.recv(4096):
+                        pass
+                except OSError:
+                    pass
+
+            def counts():
+                m = parse(srv.get("/metrics")[2].decode())
+                got = {k: m.get('rampart_tls_handshakes_total{result="%s"}' % k, 0)
+                       for k in ("new", "resumed", "failed")}
+                return got if got["failed"] >= 1 else None
+            got = wait_until(counts, 10, what="the failed handshake counted")
+            self.assertEqual(got["new"] + got["resumed"], 2, got)
+            self.assertGreaterEqual(got["resumed"], 1, got)
+        finally:
+            srv.stop()
+            srv.cleanup()
+            shutil.rmtree(pki, ignore_errors=True)
