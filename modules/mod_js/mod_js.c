@@ -109,7 +109,7 @@ struct js_worker {
     const js_conf *conf;
     js_wheap *heap;
     unsigned next_ref;
-    js_wsw *ws; /* the websocket heap (ws_js.c) */
+    js_wsw *ws;       /* the websocket heap (ws_js.c) */
     size_t heap_seen; /* the HTTP heap's size last published (rampart_js_heap_bytes) */
 };
 
@@ -591,8 +591,9 @@ static void make_series(rp_server *s, js_conf *c)
     for (int i = 0; i < c->nm_heap; i++) {
         char name[80];
         snprintf(name, sizeof name, "rampart_js_heap_bytes{worker=\"%d\"}", i);
-        c->m_heap[i] = rp_metric_gauge(s, name, "Bytes held by each worker thread's JavaScript "
-                                                "heap (after its last call)");
+        c->m_heap[i] = rp_metric_gauge(s, name,
+                                       "Bytes held by each worker thread's JavaScript "
+                                       "heap (after its last call)");
     }
 }
 
