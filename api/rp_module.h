@@ -18,7 +18,10 @@
  * smaller than the server's rp_module) are treated as NULL.
  *
  * ABI history: 1.1 added rp_stop_state_get (same descriptor); 1.2 appends
- * the descriptor field `handler`.
+ * the descriptor field `handler`; 1.3 adds functions only (same
+ * descriptor): metrics (rp_metrics.h), request ids and timing, the
+ * authenticated user, typed compression and range choices, rp_resp_abort,
+ * rp_req_protocol, rp_log_req, the cookie walker, CIDR matching.
  */
 #ifndef RP_MODULE_H
 #define RP_MODULE_H
@@ -27,7 +30,7 @@
 
 #define RP_MODULE_MAGIC 0x52414d50u /* "RAMP" */
 #define RP_ABI_MAJOR 1
-#define RP_ABI_MINOR 2
+#define RP_ABI_MINOR 3
 
 /* ---- directives --------------------------------------------------------- */
 
