@@ -7,6 +7,8 @@ and real `rampart` processes, and websocket clients from wsclient.py.
   - values survive the trip: nested objects, unicode strings, numbers,
     arrays, null, Buffers, Dates, shared references; functions dropped;
   - trigger(name, value, {local: true}) stays on A;
+  - foreign messages on the channel (redis-cli PUBLISH) are dropped or
+    reported, and do not stop later events;
   - Redis down: local delivery still works;
   - examples/chat.js on two servers sharing one Redis: a message from a
     client of A reaches a client of B and back.
@@ -238,6 +240,22 @@ class AcrossServers(Base):
         self.trigger(b1, "t", "from B")
         self.assertEqual(self.jmsg(b1)["data"], "from B")
         self.assertEqual(self.jmsg(a1)["data"], "from B")
+
+    def test_foreign_messages_on_the_channel(self):
+        """What something else publishes on <prefix>:event is no trigger:
+        dropped, or (a corrupt value) reported; later events still arrive."""
+        a1 = self.ws(self.A)
+        self.jmsg(a1)
+        b1 = self.ws(self.B)
+        self.jmsg(b1)
+        self.on(b1, "t")
+        self.redis.command("PUBLISH", "rampart:event", "no trigger")
+        self.redis.command("PUBLISH", "rampart:event", "lt\x00\x7f")
+        self.trigger(a1, "t", "fine")
+        self.assertEqual(self.jmsg(b1)["data"], "fine")
+        wait_until(lambda: "corrupt trigger value" in self.B.stderr(), 10,
+                   what="the corrupt value reported")
+        self.assertTrue(self.A.alive() and self.B.alive())
 
 
 @unittest.skipUnless(HAVE, "rampart, mod_ws, mod_cluster or redis-server missing")
