@@ -429,8 +429,7 @@ static void cluster_publish(const char *event, const ev_blob *b)
 }
 
 /* A trigger from another server, on worker w's thread. */
-static void cluster_cb(rp_worker *w, const char *channel, const void *data, size_t len,
-                       void *arg)
+static void cluster_cb(rp_worker *w, const char *channel, const void *data, size_t len, void *arg)
 {
     (void)channel;
     (void)arg;
