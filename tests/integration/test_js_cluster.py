@@ -290,6 +290,27 @@ class RedisDown(Base):
         self.assertEqual(self.jmsg(a2)["data"], [None, "x"])
 
 
+@unittest.skipUnless(os.path.exists(RAMPART), "rampart not built")
+class TriggerArgument(unittest.TestCase):
+    def test_third_argument(self):
+        """{local: true} in a script without a server; anything but an
+        object (or undefined/null) is a TypeError."""
+        with JsServer(
+                "try { rampart.event.trigger('t', 1, 5); } catch (e) { console.log(String(e)); }\n"
+                "rampart.event.on('t', 'n', function (c, v) {\n"
+                "  console.log('got', JSON.stringify(v)); if (v.last) rampart.event.off('t');\n"
+                "});\n"
+                "rampart.event.trigger('t', {a: 1}, {local: true});\n"
+                "rampart.event.trigger('t', {b: 2}, null);\n"
+                "rampart.event.trigger('t', {last: 1}, {local: false});\n",
+                wait=False) as srv:
+            self.assertEqual(srv.wait(), 0, srv.output())
+            self.assertEqual(srv.stdout().splitlines(), [
+                "TypeError: rampart.event.trigger: the third argument must be an object "
+                "({local: true})",
+                'got {"a":1}', 'got {"b":2}', 'got {"last":1}'])
+
+
 @unittest.skipUnless(HAVE and os.path.exists(CHAT), "chat.js or a module missing")
 class Chat(Base):
     def chat_server(self):
