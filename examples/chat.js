@@ -10,7 +10,9 @@
  * a client goes away, its callback is removed in wsOnDisconnect.
  *
  * BIND=127.0.0.1:9000 picks another address (the page connects back to
- * whatever host and port it was loaded from).
+ * whatever host and port it was loaded from).  CLUSTER=redis://127.0.0.1:6379/0
+ * joins the servers that share that Redis: a message typed on one reaches
+ * the clients of all (rampart.event crosses servers; mod_cluster).
  */
 
 /* load the http server module */
@@ -105,6 +107,7 @@ function ws_handler(req) {
 var pid = server.start({
     bind: process.env.BIND || ["[::1]:8088", "127.0.0.1:8088"],
     user: "nobody",            /* only used when started as root */
+    cluster: process.env.CLUSTER, /* unset: this server alone */
     map: {
         "/": frontpage,
         "ws:/ws": ws_handler

@@ -3,7 +3,7 @@
  *   rampart.event.on(event, name, func [, callbackVar])
  *   rampart.event.off(event [, name])      without name: every callback of
  *                                          this heap for that event
- *   rampart.event.trigger(event [, triggerVar])
+ *   rampart.event.trigger(event [, triggerVar [, {local: true}]])
  *
  * A registration belongs to the heap (and so the thread and loop) that made
  * it: the function and callbackVar stay in that heap's stash, by reference
@@ -25,12 +25,26 @@
  * reported with its file:line and the other callbacks still run.  Each
  * delivery runs under js_guard_loop: a Duktape fatal error drops the heap's
  * registrations and queued deliveries, and its owner decides what happens
- * to the heap (see js_int.h). */
+ * to the heap (see js_int.h).
+ *
+ * Across servers (mod_cluster's "cluster" service, when a Cluster is
+ * configured): trigger() also publishes the event on cluster channel
+ * "event" as <byte order><event>\0<encoded value> (the data-only encoding
+ * holds no pointers and no heap ids, only its numbers are in the host's
+ * byte order: a message from a server of the other order is dropped).
+ * Every worker subscribes with RP_CLUSTER_OTHERS_ONLY (this server's own
+ * triggers were delivered locally already) and queues what arrives for the
+ * heaps on its own loop; worker 0 also for the heaps on no worker's loop
+ * (the script's main heap), so each heap gets a message once.  {local:
+ * true} skips the publishing.  Delivery across servers is at most once and
+ * unordered between servers (mod_cluster's guarantees). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
 #include "js_int.h"
+#include "../mod_cluster/rp_cluster.h"
 
 
 /* ---- the process-wide registry ------------------------------------------- */
@@ -56,6 +70,7 @@ typedef struct ev_ep {
     struct event *ev;        /* our memory (event_assign), never event_add'ed */
     ev_msg *head, *tail;     /* queued deliveries */
     unsigned long mark;      /* trigger() visiting stamp */
+    int on_worker;           /* a worker's heap (else: the main heap) */
 } ev_ep;
 
 typedef struct ev_reg {
@@ -90,6 +105,7 @@ static ev_ep *ep_get(duk_context *ctx)
     }
     ep->ctx = ctx;
     ep->base = base;
+    ep->on_worker = js_heap_worker(ctx) != NULL;
     js_heap_of(ctx)->events = ep;
     return ep;
 }
@@ -321,29 +337,39 @@ static duk_ret_t ev_off(duk_context *ctx)
     return 0;
 }
 
-/* trigger(event, triggerVar) */
-static duk_ret_t ev_trigger(duk_context *ctx)
+static ev_blob *blob_new(const void *data, size_t len)
 {
-    const char *event = arg_string(ctx, 0, "trigger", "the event name (first argument)");
-    duk_set_top(ctx, 2);
-    unsigned char *data;
-    size_t len;
-    js_event_encode(ctx, 1, &data, &len); /* throws: too deep, too large, no memory */
     ev_blob *b = malloc(sizeof *b + len);
-    if (!b) {
-        free(data);
-        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
-    }
+    if (!b)
+        return NULL;
     b->refs = 0;
     b->len = len;
-    memcpy(b->data, data, len);
-    free(data);
+    if (len)
+        memcpy(b->data, data, len);
+    return b;
+}
 
+/* Does a message for the cluster, arriving on worker w, go to ep?  Each
+ * heap through exactly one worker: its own loop's, or worker 0 for the
+ * heaps on no worker's loop.  w NULL: a local trigger, every heap. */
+static int ep_wanted(const ev_ep *ep, rp_worker *w)
+{
+    if (!w)
+        return 1;
+    if (ep->on_worker)
+        return ep->base == rp_worker_base(w);
+    return rp_worker_index(w) == 0;
+}
+
+/* Queue b for every heap (that w serves) with a callback for event, and
+ * wake their loops.  b is freed here if no heap takes it. */
+static void queue_blob(const char *event, ev_blob *b, rp_worker *w)
+{
     pthread_mutex_lock(&g_lock);
     unsigned long stamp = ++g_stamp;
     for (ev_reg *r = g_regs; r; r = r->next) {
         ev_ep *ep = r->ep;
-        if (ep->mark == stamp || strcmp(r->event, event) != 0)
+        if (ep->mark == stamp || strcmp(r->event, event) != 0 || !ep_wanted(ep, w))
             continue;
         ev_msg *m = calloc(1, sizeof *m);
         char *ev = m ? strdup(event) : NULL;
@@ -365,6 +391,97 @@ static duk_ret_t ev_trigger(duk_context *ctx)
     if (b->refs == 0)
         free(b);
     pthread_mutex_unlock(&g_lock);
+}
+
+/* ---- across servers (mod_cluster) ------------------------------------------- */
+
+#define EV_CHANNEL "event"
+
+/* The first byte of a message: the byte order of the encoded numbers. */
+static char host_order(void)
+{
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one ? 'l' : 'b';
+}
+
+static const rp_cluster_service_v1 *cluster(void)
+{
+    return rp_service_get(RP_CLUSTER_SERVICE, RP_CLUSTER_SERVICE_VERSION);
+}
+
+/* Publish event + value to the other servers; dropped (mod_cluster counts
+ * it) when Redis is unreachable or too slow. */
+static void cluster_publish(const char *event, const ev_blob *b)
+{
+    const rp_cluster_service_v1 *cl = cluster();
+    if (!cl || !cl->enabled())
+        return;
+    size_t el = strlen(event);
+    unsigned char *msg = malloc(1 + el + 1 + b->len);
+    if (!msg)
+        return;
+    msg[0] = (unsigned char)host_order();
+    memcpy(msg + 1, event, el + 1);
+    if (b->len)
+        memcpy(msg + 2 + el, b->data, b->len);
+    (void)cl->publish(EV_CHANNEL, msg, 2 + el + b->len);
+    free(msg);
+}
+
+/* A trigger from another server, on worker w's thread. */
+static void cluster_cb(rp_worker *w, const char *channel, const void *data, size_t len, void *arg)
+{
+    (void)channel;
+    (void)arg;
+    const unsigned char *p = data;
+    const unsigned char *nul = len > 2 ? memchr(p + 1, 0, len - 1) : NULL;
+    if (!nul || nul == p + 1 || p[0] != (unsigned char)host_order()) {
+        /* a redis-cli PUBLISH, or a server of the other byte order */
+        rp_log(&rp_module_js, RP_LOG_DEBUG,
+               "rampart.event: a cluster message that is no trigger (%zu bytes) dropped", len);
+        return;
+    }
+    size_t off = (size_t)(nul + 1 - p);
+    ev_blob *b = blob_new(nul + 1, len - off);
+    if (b)
+        queue_blob((const char *)p + 1, b, w);
+}
+
+void js_event_worker_init(rp_worker *w)
+{
+    const rp_cluster_service_v1 *cl = cluster();
+    if (cl && cl->subscribe(w, EV_CHANNEL, RP_CLUSTER_OTHERS_ONLY, cluster_cb, NULL) < 0)
+        rp_log(&rp_module_js, RP_LOG_WARN,
+               "worker %d: rampart.event: cannot subscribe to the cluster's events",
+               rp_worker_index(w));
+}
+
+/* ---- trigger ------------------------------------------------------------------ */
+
+/* trigger(event, triggerVar [, {local: true}]) */
+static duk_ret_t ev_trigger(duk_context *ctx)
+{
+    const char *event = arg_string(ctx, 0, "trigger", "the event name (first argument)");
+    duk_set_top(ctx, 3);
+    int local = 0;
+    if (duk_is_object(ctx, 2)) {
+        duk_get_prop_literal(ctx, 2, "local");
+        local = duk_to_boolean(ctx, -1);
+        duk_pop(ctx);
+    } else if (!duk_is_undefined(ctx, 2) && !duk_is_null(ctx, 2)) {
+        return duk_type_error(ctx, "rampart.event.trigger: the third argument must be an "
+                                   "object ({local: true})");
+    }
+    unsigned char *data;
+    size_t len;
+    js_event_encode(ctx, 1, &data, &len); /* throws: too deep, too large, no memory */
+    ev_blob *b = blob_new(data, len);
+    free(data);
+    if (!b)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "rampart.event.trigger: out of memory");
+    if (!local)
+        cluster_publish(event, b); /* before queue_blob may free b */
+    queue_blob(event, b, NULL);
     return 0;
 }
 
@@ -375,7 +492,7 @@ void js_event_install(duk_context *ctx)
     js_register_native(ctx, -1, "rampart.event");
     static const js_fn fns[] = {{"on", ev_on, 4, "rampart.event.on"},
                                 {"off", ev_off, 2, "rampart.event.off"},
-                                {"trigger", ev_trigger, 2, "rampart.event.trigger"},
+                                {"trigger", ev_trigger, 3, "rampart.event.trigger"},
                                 {NULL, NULL, 0, NULL}};
     js_put_functions(ctx, -1, fns, JS_FN_NAMED);
     duk_put_prop_string(ctx, -2, "event");

@@ -459,8 +459,11 @@ void js_test_hooks_install(duk_context *ctx);
  * js_event_heap_gone: the heap is being freed: drop its registrations and
  *   queued deliveries (js_heap_free, on the heap's thread).
  * js_event_rebind: the heap's loop changed (js_heap_set_loop on the main
- *   heap when start() serves): deliveries go to the new loop. */
+ *   heap when start() serves): deliveries go to the new loop.
+ * js_event_worker_init: on w's thread (mod_js's worker_init): subscribe w
+ *   to the triggers of the other servers of a cluster (mod_cluster). */
 void js_event_install(duk_context *ctx);
+void js_event_worker_init(rp_worker *w);
 void js_event_heap_gone(duk_context *ctx);
 void js_event_rebind(duk_context *ctx);
 

@@ -267,6 +267,7 @@ static int js_worker_init(rp_worker *w, void *conf)
     jw->heap = wheap_new(jw);
     jw->ws = js_ws_worker_init(w, conf, jw);
     rp_worker_set_ctx(w, JS_SELF, jw);
+    js_event_worker_init(w); /* rampart.event across a cluster's servers */
     return jw->heap && jw->ws ? RP_OK : RP_ERROR;
 }
 

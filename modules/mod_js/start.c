@@ -714,6 +714,8 @@ static const opt_def opt_defs[] = {
     {"defaultRangeMBytes", "DefaultRangeMBytes", opt_seconds, 0.01, 0}, /* 0.01 to 1000 */
     {"rateLimit", "RateLimit", opt_rate_limit, 0, 0}, /* {"/path/": {rate, window, key}} */
     {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
+    {"cluster", "Cluster", opt_string, 0, 0}, /* redis://host:port/db or unix:/path */
+    {"clusterPrefix", "ClusterPrefix", opt_string, 0, 0},
     {"access", "Allow", opt_access, 0, 0}, /* and Deny, AuthBasic (mod_access) */
     {"denyHidden", "DenyHidden", opt_bool, 0, 0},
     {"scriptTimeout", "ScriptTimeout", opt_seconds, 0, 0},
