@@ -26,6 +26,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include <strings.h>
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -145,7 +148,11 @@ struct rp_ws {
     double close_timeout;
 };
 
-static atomic_uint_fast64_t g_next_id = 1;
+/* Websocket ids (rp_ws id, req.websocketId): unique within the process, and
+ * starting at a random point below 2^50 so that servers of a cluster do not
+ * hand out the same ids (chat.js tells "my own message" by id), while every
+ * id stays an exact JavaScript number. Set once, in post_config. */
+static atomic_uint_fast64_t g_next_id = 0;
 
 /* Where a frame goes: while a batch of input is parsed, a staging buffer
  * that flush_now() writes to the socket directly (skipping a loop turn and
@@ -766,6 +773,12 @@ static void ws_register_hooks(rp_hooks *h, void *conf)
 static int ws_post_config(rp_server *s, void *conf)
 {
     ws_conf *c = conf;
+    if (atomic_load(&g_next_id) == 0) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+            r = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+        atomic_store(&g_next_id, (r & ((UINT64_C(1) << 50) - 1)) + 1);
+    }
     c->open = rp_metric_gauge(s, "rampart_websockets_open", "Websocket connections open");
     c->received = rp_metric_counter(s, "rampart_websocket_messages_received_total",
                                     "Websocket messages received (after reassembly)");
