@@ -725,6 +725,7 @@ static const opt_def opt_defs[] = {
     {"sslKeyFile", "SslKeyFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
     {"sslCertFile", "SslCertFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
     {"sslMinVersion", "SslMinVersion", opt_ssl_min, 0, OPT_TLS | OPT_IF_SECURE},
+    {"protocols", "Protocols", opt_strings, 0, 0}, /* ["h2", "h2c", "http/1.1"] */
     {"cacheControl", "CacheControl", opt_cache_control, 0, 0},
     {"compressFiles", "CompressFiles", opt_compress_files, 0, 0}, /* bool or extensions */
     {"compressScripts", "CompressScripts", opt_bool, 0, 0},

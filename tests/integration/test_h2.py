@@ -608,6 +608,21 @@ class H2Js(unittest.TestCase):
             for sid, want in zip(sids, (b"hello js", b"part0;part1;part2;part3;part4;end") * 10):
                 self.assertEqual(bytes(c.response(sid)["data"]), want)
 
+    def test_protocols_option(self):
+        # start({protocols}) -> Protocols: without h2c, the preface is no HTTP/2
+        script = JS.replace('map: {', 'protocols: ["http/1.1"], map: {', 1)
+        with JsServer(script) as srv:
+            self.assertEqual(srv.get("/hello.txt")[2], b"hello js")
+            r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null",
+                                "-w", "%{http_version}", "--max-time", "10",
+                                "http://127.0.0.1:%d/hello.txt" % srv.port],
+                               capture_output=True, text=True)
+            self.assertNotEqual(r.stdout, "2")
+        with JsServer(JS.replace('map: {', 'protocols: "h2c", map: {', 1), start=False) as srv:
+            srv.start(wait=False)
+            self.assertNotEqual(srv.wait(), 0)  # http/1.1 must be listed
+            self.assertIn("Protocols", srv.output())
+
     def test_100_streams_static_gzip_js(self):
         script = JS.replace('map: {', 'compressFiles: true, map: {\n        "/www/": "www",', 1)
         files = {"www/big.bin": BIG, "www/text.txt": TEXT, "www/small.txt": SMALL}
