@@ -18,6 +18,7 @@
  *   NotFound file.js               a module exporting function(req): every 404
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
+ *   BeginFunc / EndFunc file.js    around every mapped function (hooks.c)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -87,6 +88,11 @@ static const rp_directive js_directives[] = {
      "NotFound module.js: a module exporting function(req) that answers every 404"},
     {"DirectoryScript", 1, 1, js_set_dirscript, 0,
      "DirectoryScript module.js: function(req) listing directories (req.fsPath)"},
+    {"BeginFunc", 1, 1, js_set_begin_func, 0,
+     "BeginFunc module.js: function(req) before every mapped function (false: 404, an object: "
+     "the answer)"},
+    {"EndFunc", 1, 1, js_set_end_func, 0,
+     "EndFunc module.js: function(req) after every mapped function; req.reply is what is sent"},
     {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
      "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
      "10000)"},
@@ -309,6 +315,32 @@ typedef struct run_state {
     const char *why; /* the reason for a 400 */
 } run_state;
 
+/* [fn, req] at the top: the mapped function between beginFunc and endFunc
+ * (hooks.c), all in this one call so ScriptTimeout covers them together. */
+static duk_ret_t run_hooked(duk_context *ctx, run_state *st, const js_conf *c)
+{
+    duk_idx_t req = duk_get_top_index(ctx);
+    if (c->beginfunc) {
+        int h = js_hook_begin(ctx, st->r, c, req);
+        if (h == JS_HOOK_404) {
+            st->status = 404;
+            duk_push_undefined(ctx);
+            return 1;
+        }
+        if (h == JS_HOOK_REPLY) {
+            js_reply_prepare(ctx, st->r, -1, &st->plan);
+            return 1;
+        }
+    }
+    duk_dup(ctx, req);
+    duk_insert(ctx, req - 1); /* [req, fn, req]: req stays for endFunc */
+    duk_call(ctx, 1);         /* [req, ret] */
+    if (c->endfunc)
+        js_hook_end(ctx, st->r, c, -2);
+    js_reply_prepare(ctx, st->r, -1, &st->plan);
+    return 1;
+}
+
 static duk_ret_t run_cb(duk_context *ctx, void *udata)
 {
     run_state *st = udata;
@@ -323,6 +355,9 @@ static duk_ret_t run_cb(duk_context *ctx, void *udata)
         duk_push_undefined(ctx);
         return 1;
     }
+    const js_conf *c = rp_req_conf(st->r, JS_SELF);
+    if (st->ex->route && c && (c->beginfunc || c->endfunc))
+        return run_hooked(ctx, st, c);
     duk_call(ctx, 1);
     js_reply_prepare(ctx, st->r, -1, &st->plan);
     return 1;
@@ -497,7 +532,7 @@ static int js_handler(rp_req *r)
     const js_target *t = rp_req_route_target(r);
     if (t->ws)
         return js_ws_handle(jw->ws, r, t);
-    js_extra ex = {NULL, NULL, 200};
+    js_extra ex = {NULL, NULL, 200, 1};
     return js_run(jw, r, t, &ex);
 }
 
@@ -512,7 +547,7 @@ static int run_dirfunc(rp_req *r, const char *fs_path)
     if (rc->in_error)
         return RP_DECLINED;
     rc->in_error = 1;
-    js_extra ex = {NULL, fs_path, 200};
+    js_extra ex = {NULL, fs_path, 200, 0};
     int ret = js_run(jw, r, c->dirfunc, &ex);
     rc->in_error = 0;
     return ret == RP_OK ? RP_OK : RP_DECLINED;
@@ -538,7 +573,7 @@ static int js_error_hook(rp_req *r)
         if (rc->in_error)
             return RP_DECLINED;
         rc->in_error = 1;
-        js_extra ex = {rc->errmsg, NULL, 404};
+        js_extra ex = {rc->errmsg, NULL, 404, 0};
         int ret = js_run(jw, r, c->notfound, &ex);
         rc->in_error = 0;
         return ret == RP_OK ? RP_OK : RP_DECLINED;

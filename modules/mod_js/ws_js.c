@@ -356,7 +356,7 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_del_prop_literal(ctx, stash, JS_STASH_WS_PENDING);
 
     const char *why = NULL;
-    js_extra ex = {NULL, NULL, 200};
+    js_extra ex = {NULL, NULL, 200, 0};
     (void)js_push_req(ctx, st->r, &ex, &why); /* a GET upgrade: no body to refuse */
     duk_idx_t req = duk_get_top_index(ctx);
     js_push_srvbuf_proto(ctx);

@@ -1,0 +1,75 @@
+/* hooks.c - beginFunc and endFunc around JavaScript routes (mod_js).
+ *
+ *   BeginFunc target   function(req) before every mapped function: it may
+ *                      change req (the mapped function sees the change);
+ *                      false answers 404, an object answers with it (the
+ *                      mapped function is skipped), anything else goes on
+ *   EndFunc target     function(req) after every mapped function, with
+ *                      req.reply = its return value; what req.reply holds
+ *                      afterwards is sent
+ *
+ * target: a module file, or "js:function:NAME" from start().  Neither runs
+ * for static files, notFoundFunc or directoryFunc.  They run in the mapped
+ * function's call (mod_js.c run_cb): same worker heap, same ScriptTimeout,
+ * and a throw is handled as the mapped function's own error (logged; 500
+ * in developer mode, else 404 / notFoundFunc).  Without them configured
+ * a request costs one pointer test each.
+ */
+#include <string.h>
+
+#include "js_http.h"
+
+int js_hook_begin(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    if (!js_push_target(ctx, r, c->beginfunc))
+        return JS_HOOK_GO_ON; /* a module without a function: nothing to run */
+    duk_dup(ctx, req_idx);
+    duk_call(ctx, 1);
+    if (duk_is_boolean(ctx, -1) && !duk_get_boolean(ctx, -1)) {
+        duk_pop(ctx);
+        return JS_HOOK_404;
+    }
+    /* a return object: not a function, array or buffer */
+    if (duk_is_object(ctx, -1) && !duk_is_function(ctx, -1) && !duk_is_array(ctx, -1) &&
+        !duk_is_buffer_data(ctx, -1))
+        return JS_HOOK_REPLY;
+    duk_pop(ctx);
+    return JS_HOOK_GO_ON;
+}
+
+void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    duk_dup(ctx, -1);
+    duk_put_prop_literal(ctx, req_idx, "reply");
+    if (!js_push_target(ctx, r, c->endfunc))
+        return;
+    duk_dup(ctx, req_idx);
+    duk_call(ctx, 1);
+    duk_pop(ctx); /* its return value means nothing: req.reply does */
+    duk_pop(ctx);
+    duk_get_prop_literal(ctx, req_idx, "reply");
+}
+
+static const char *set_hook(rp_cmd *cmd, js_conf *c, js_target **slot, const char *target)
+{
+    const char *err = NULL;
+    *slot = js_parse_target(cmd, c, rp_psprintf(rp_cmd_pool(cmd), "(%s)", rp_cmd_name(cmd)), target,
+                            &err);
+    return *slot ? NULL : err;
+}
+
+const char *js_set_begin_func(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    js_conf *c = conf;
+    return set_hook(cmd, c, &c->beginfunc, argv[0]);
+}
+
+const char *js_set_end_func(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    js_conf *c = conf;
+    return set_hook(cmd, c, &c->endfunc, argv[0]);
+}

@@ -1,0 +1,171 @@
+"""start()'s beginFunc and endFunc (NEWER.md's hooks; mod_js hooks.c) with a
+real `rampart` script: beginFunc sees every JS request, may change req,
+answer it (an object) or refuse it (false: 404); endFunc sees req.reply and
+may change what is sent; neither runs for static files; a throwing hook is
+logged and the request still answered; without hooks nothing changes.
+
+Run: cd tests/integration && python3 -m unittest test_js_hooks -v
+"""
+
+import json
+import os
+import unittest
+
+from jsrun import JsServer, RAMPART, wait_until
+
+HAVE_RAMPART = os.path.exists(RAMPART)
+
+MAIN = r'''
+var server = require("rampart-server");
+var seen = 0;
+function begin(req) {
+    seen++;
+    if (req.path.path == "/deny") return {status: 403, txt: "denied by beginFunc"};
+    if (req.path.path == "/gone") return false;
+    if (req.path.path == "/boom") throw new Error("beginFunc exploded");
+    req.fromBegin = "yes";
+    return true;
+}
+function end(req) {
+    if (req.path.path == "/endboom") throw new Error("endFunc exploded");
+    if (req.path.path == "/rewrite")
+        req.reply = {status: 201, json: {was: req.reply.txt}};
+    else if (req.reply && typeof req.reply == "object" && req.reply.json)
+        req.reply.json.endSaw = req.reply.status || 200;
+}
+// one worker: one heap, so `seen` counts every request
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, beginFunc: begin, endFunc: end,
+  map: {
+    "/": "{dir}/www",
+    "/seen": function (req) { return {json: {seen: seen, fromBegin: req.fromBegin}}; },
+    "/deny": function () { return {txt: "must not run"}; },
+    "/gone": function () { return {txt: "must not run"}; },
+    "/boom": function () { return {txt: "must not run"}; },
+    "/endboom": function () { return {txt: "ran"}; },
+    "/rewrite": function () { return {txt: "original"}; },
+    "/status": function () { return {status: 202, json: {}}; }
+  }});
+'''
+
+PLAIN = r'''
+var server = require("rampart-server");
+server.start({bind: "127.0.0.1:{port}", user: "nobody", map: {
+    "/": "{dir}/www",
+    "/x": function (req) { return {json: {fromBegin: req.fromBegin || null, reply: req.reply || null}}; }
+}});
+'''
+
+GLOBAL_NAME = r'''
+var server = require("rampart-server");
+function myBegin(req) { if (req.query.no) return false; }
+server.start({bind: "127.0.0.1:{port}", user: "nobody", beginFunc: "myBegin",
+  endFunc: {module: "{dir}/end.js"},
+  map: {"/x": function (req) { return {json: {ok: 1}}; }}});
+'''
+
+FILES = {"www/a.txt": "static file\n"}
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestHooks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(MAIN, files=FILES)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def req(self, path):
+        return self.srv.request("GET", path)
+
+    def test_begin_sees_every_request_and_changes_req(self):
+        st, _, b = self.req("/seen")
+        self.assertEqual(st, 200, b)
+        first = json.loads(b)
+        self.assertEqual(first["fromBegin"], "yes")
+        self.req("/status")
+        st, _, b = self.req("/seen")
+        # two more JS requests since, each seen once
+        self.assertEqual(json.loads(b)["seen"], first["seen"] + 2)
+
+    def test_begin_answers_with_an_object(self):
+        st, _, b = self.req("/deny")
+        self.assertEqual(st, 403)
+        self.assertEqual(b, b"denied by beginFunc")
+
+    def test_begin_false_is_404(self):
+        st, _, b = self.req("/gone")
+        self.assertEqual(st, 404)
+        self.assertNotIn(b"must not run", b)
+
+    def test_begin_not_run_for_static_files(self):
+        st, _, b = self.req("/seen")
+        before = json.loads(b)["seen"]
+        st, _, b = self.req("/a.txt")
+        self.assertEqual((st, b), (200, b"static file\n"))
+        st, _, b = self.req("/seen")
+        self.assertEqual(json.loads(b)["seen"], before + 1)
+
+    def test_end_sees_reply_status(self):
+        st, _, b = self.req("/status")
+        self.assertEqual(st, 202)
+        self.assertEqual(json.loads(b), {"endSaw": 202})
+
+    def test_end_replaces_reply(self):
+        st, _, b = self.req("/rewrite")
+        self.assertEqual(st, 201)
+        self.assertEqual(json.loads(b), {"was": "original"})
+
+    def test_throwing_hooks_are_logged_and_answered(self):
+        for path, msg in (("/boom", "beginFunc exploded"), ("/endboom", "endFunc exploded")):
+            st, _, b = self.req(path)
+            self.assertEqual(st, 404, path)  # a JS error outside developer mode
+            self.assertNotIn(b"must not run", b)
+            self.assertTrue(wait_until(lambda: msg in self.srv.stderr()), msg)
+        # the server goes on
+        st, _, _ = self.req("/seen")
+        self.assertEqual(st, 200)
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestNoHooks(unittest.TestCase):
+    def test_without_hooks_nothing_changes(self):
+        with JsServer(PLAIN, files=FILES) as srv:
+            st, _, b = srv.request("GET", "/x")
+            self.assertEqual(st, 200)
+            d = json.loads(b)
+            self.assertIsNone(d.get("fromBegin"))
+            self.assertIsNone(d.get("reply"))
+            st, _, b = srv.request("GET", "/a.txt")
+            self.assertEqual((st, b), (200, b"static file\n"))
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestHookForms(unittest.TestCase):
+    def test_global_name_and_module(self):
+        files = {"end.js": "module.exports = function (req) { req.reply.json.end = 'module'; };"}
+        with JsServer(GLOBAL_NAME, files=files) as srv:
+            st, _, b = srv.request("GET", "/x")
+            self.assertEqual(st, 200, b)
+            self.assertEqual(json.loads(b), {"ok": 1, "end": "module"})
+            st, _, _ = srv.request("GET", "/x?no=1")
+            self.assertEqual(st, 404)
+
+    def test_bad_values_throw(self):
+        script = r'''
+var server = require("rampart-server");
+try { server.start({bind: "127.0.0.1:{port}", beginFunc: 5}); }
+catch (e) { console.log("ERR " + e.message); }
+try { server.start({bind: "127.0.0.1:{port}", endFunc: "noSuchFunction"}); }
+catch (e) { console.log("ERR " + e.message); }
+'''
+        with JsServer(script, wait=False) as srv:
+            srv.wait()
+            out = srv.stdout()
+            self.assertIn("option 'beginFunc' must be", out)
+            self.assertIn("'noSuchFunction' is not a global function", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
