@@ -9,7 +9,11 @@
  *                      afterwards is sent
  *
  * target: a module file, or "js:function:NAME" from start().  Neither runs
- * for static files, notFoundFunc or directoryFunc.  They run in the mapped
+ * for static files, notFoundFunc or directoryFunc.  Websockets (ws_js.c):
+ * beginFunc runs once before the first call (false closes with 1008, an
+ * object is sent as the first message instead of the call); endFunc once
+ * after the close and the wsOnDisconnect callbacks, with req.reply = {}
+ * and no effect.  They run in the mapped
  * function's call (mod_js.c run_cb): same worker heap, same ScriptTimeout,
  * and a throw is handled as the mapped function's own error (logged; 500
  * in developer mode, else 404 / notFoundFunc).  Without them configured
@@ -50,6 +54,29 @@ void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_id
     duk_pop(ctx); /* its return value means nothing: req.reply does */
     duk_pop(ctx);
     duk_get_prop_literal(ctx, req_idx, "reply");
+}
+
+static duk_ret_t ws_end_safe(duk_context *ctx, void *udata)
+{
+    const js_conf *c = udata;
+    duk_idx_t req = duk_get_top_index(ctx);
+    duk_push_object(ctx);
+    duk_put_prop_literal(ctx, req, "reply");
+    /* hook targets never need the request: a function or a module's export */
+    if (!js_push_target(ctx, NULL, c->endfunc))
+        return 0;
+    duk_dup(ctx, req);
+    duk_call(ctx, 1);
+    return 0;
+}
+
+void js_hook_ws_end(duk_context *ctx, const js_conf *c, duk_idx_t req_idx)
+{
+    duk_idx_t top = duk_get_top(ctx);
+    duk_dup(ctx, req_idx);
+    if (duk_safe_call(ctx, ws_end_safe, (void *)c, 1, 1) != DUK_EXEC_SUCCESS)
+        js_report_error(ctx, -1, "endFunc (websocket close)");
+    duk_set_top(ctx, top);
 }
 
 static const char *set_hook(rp_cmd *cmd, js_conf *c, js_target **slot, const char *target)

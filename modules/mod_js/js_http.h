@@ -155,6 +155,11 @@ js_target *js_parse_target(rp_cmd *cmd, js_conf *c, const char *key, const char 
 enum { JS_HOOK_GO_ON = 0, JS_HOOK_404, JS_HOOK_REPLY };
 int js_hook_begin(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
 void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
+/* Websockets (ws_js.c): js_hook_begin runs once before the first call (r
+ * the upgrade request); js_hook_ws_end once after the wsOnDisconnect
+ * callbacks, with req.reply = {}, its changes and return value unused, a
+ * throw logged.  Never throws. */
+void js_hook_ws_end(duk_context *ctx, const js_conf *c, duk_idx_t req_idx);
 const char *js_set_begin_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 const char *js_set_end_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 

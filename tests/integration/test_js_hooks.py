@@ -11,9 +11,11 @@ import json
 import os
 import unittest
 
-from jsrun import JsServer, RAMPART, wait_until
+from jsrun import BUILD, JsServer, RAMPART, wait_until
+from wsclient import WSClient, OP_TEXT
 
 HAVE_RAMPART = os.path.exists(RAMPART)
+HAVE_WS = HAVE_RAMPART and os.path.exists(os.path.join(BUILD, "modules", "mod_ws.so"))
 
 MAIN = r'''
 var server = require("rampart-server");
@@ -165,6 +167,82 @@ catch (e) { console.log("ERR " + e.message); }
             out = srv.stdout()
             self.assertIn("option 'beginFunc' must be", out)
             self.assertIn("'noSuchFunction' is not a global function", out)
+
+
+WS = r'''
+var server = require("rampart-server");
+function begin(req) {
+    if (!req.path) return;
+    if (req.path.path == "/wsno") return false;
+    if (req.path.path == "/wsobj") return {hello: "from beginFunc"};
+    req.beginRuns = (req.beginRuns || 0) + 1;
+}
+function end(req) {
+    console.log("ENDFUNC " + req.path.path + " reply=" + JSON.stringify(req.reply) +
+                " after=" + req.disconnected);
+    req.reply.changed = 1;
+    if (req.path.path == "/wsthrow") throw new Error("ws endFunc exploded");
+    return {ignored: true};
+}
+function chat(req) {
+    req.wsOnDisconnect(function () { req.disconnected = "yes"; });
+    return {count: req.count, beginRuns: req.beginRuns};
+}
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
+  beginFunc: begin, endFunc: end,
+  map: {"ws:/wsa": chat, "ws:/wsno": chat, "ws:/wsobj": chat, "ws:/wsthrow": chat}});
+'''
+
+
+@unittest.skipUnless(HAVE_WS, "rampart or mod_ws.so not built")
+class TestWebsocketHooks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(WS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def ws(self, path):
+        c = WSClient.connect("127.0.0.1", self.srv.port, path)
+        self.addCleanup(c.shutdown)
+        return c
+
+    def jmsg(self, c):
+        op, payload = c.recv_message()
+        self.assertEqual(op, OP_TEXT, payload)
+        return json.loads(payload)
+
+    def test_begin_once_end_after_close(self):
+        c = self.ws("/wsa")
+        self.assertEqual(self.jmsg(c), {"count": 0, "beginRuns": 1})
+        for n in (1, 2):
+            c.send_text("x")
+            self.assertEqual(self.jmsg(c), {"count": n, "beginRuns": 1})
+        self.assertEqual(c.close(1000)[0], 1000)
+        # after wsOnDisconnect, with req.reply = {}
+        self.assertTrue(wait_until(
+            lambda: 'ENDFUNC /wsa reply={} after=yes' in self.srv.stdout()))
+
+    def test_begin_false_closes(self):
+        c = self.ws("/wsno")
+        code, _ = c.recv_close()
+        self.assertEqual(code, 1008)
+
+    def test_begin_object_is_first_message(self):
+        c = self.ws("/wsobj")
+        self.assertEqual(self.jmsg(c), {"hello": "from beginFunc"})
+        c.send_text("x")  # later messages call the function
+        self.assertEqual(self.jmsg(c)["count"], 1)
+
+    def test_end_throwing_is_logged(self):
+        c = self.ws("/wsthrow")
+        self.jmsg(c)
+        self.assertEqual(c.close(1000)[0], 1000)
+        self.assertTrue(wait_until(lambda: "ws endFunc exploded" in self.srv.stderr()))
+        c2 = self.ws("/wsa")  # the heap goes on
+        self.assertEqual(self.jmsg(c2)["count"], 0)
 
 
 if __name__ == "__main__":
