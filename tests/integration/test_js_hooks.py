@@ -68,6 +68,14 @@ server.start({bind: "127.0.0.1:{port}", user: "nobody", beginFunc: "myBegin",
 FILES = {"www/a.txt": "static file\n"}
 
 
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 @unittest.skipUnless(HAVE_RAMPART, "rampart not built")
 class TestHooks(unittest.TestCase):
     @classmethod
@@ -167,6 +175,33 @@ catch (e) { console.log("ERR " + e.message); }
             out = srv.stdout()
             self.assertIn("option 'beginFunc' must be", out)
             self.assertIn("'noSuchFunction' is not a global function", out)
+
+
+LOGS = r'''
+var server = require("rampart-server");
+var u = rampart.utils;
+server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true,
+  accessLog: "{dir}/access.log", errorLog: "{dir}/error.log",
+  map: {"/w": function (req) {
+    u.fprintf(u.accessLog, "CUSTOM-ACCESS %s %d\n", req.path.path, 7);
+    u.fprintf(u.errorLog, "CUSTOM-ERROR %s\n", req.method);
+    return {txt: "ok"};
+  }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestLogHandles(unittest.TestCase):
+    def test_fprintf_to_access_and_error_log(self):
+        with JsServer(LOGS) as srv:
+            st, _, b = srv.request("GET", "/w")
+            self.assertEqual((st, b), (200, b"ok"))
+            acc = lambda: read(srv.path("access.log"))
+            err = lambda: read(srv.path("error.log"))
+            self.assertTrue(wait_until(lambda: "CUSTOM-ACCESS /w 7\n" in acc()))
+            self.assertTrue(wait_until(lambda: "CUSTOM-ERROR GET\n" in err()))
+            # the core's own line is still written (no logFunc)
+            self.assertTrue(wait_until(lambda: '"GET /w HTTP/1.1" 200' in acc()))
 
 
 WS = r'''
