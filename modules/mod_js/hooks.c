@@ -8,6 +8,10 @@
  *                      req.reply = its return value; what req.reply holds
  *                      afterwards is sent
  *
+ *   LogFunc target     function(logdata, logline) in place of the access
+ *                      log line (only while access logging is on): logline
+ *                      is the line the core would write, logdata its parts
+ *
  * target: a module file, or "js:function:NAME" from start().  Neither runs
  * for static files, notFoundFunc or directoryFunc.  Websockets (ws_js.c):
  * beginFunc runs once before the first call (false closes with 1008, an
@@ -20,6 +24,7 @@
  * a request costs one pointer test each.
  */
 #include <string.h>
+#include <time.h>
 
 #include "js_http.h"
 
@@ -79,6 +84,43 @@ void js_hook_ws_end(duk_context *ctx, const js_conf *c, duk_idx_t req_idx)
     duk_set_top(ctx, top);
 }
 
+static void put_str(duk_context *ctx, const char *key, const char *v)
+{
+    duk_push_string(ctx, v ? v : "");
+    duk_put_prop_string(ctx, -2, key);
+}
+
+duk_ret_t js_hook_log(duk_context *ctx, void *udata)
+{
+    const js_log_call *lc = udata;
+    rp_req *r = lc->r;
+    if (!js_push_target(ctx, r, lc->c->logfunc))
+        return 0;
+    duk_push_object(ctx);
+    put_str(ctx, "addr", rp_req_remote_ip(r));
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S %z", &tm);
+    put_str(ctx, "dateStr", date);
+    put_str(ctx, "method", rp_req_method(r));
+    put_str(ctx, "path", rp_req_path(r));
+    put_str(ctx, "query", rp_req_query(r));
+    put_str(ctx, "protocol", rp_req_protocol(r));
+    duk_push_int(ctx, rp_resp_status(r));
+    duk_put_prop_literal(ctx, -2, "code");
+    duk_push_number(ctx, (double)rp_resp_bytes_sent(r));
+    duk_put_prop_literal(ctx, -2, "length");
+    put_str(ctx, "referer", rp_req_header(r, "Referer"));
+    put_str(ctx, "userAgent", rp_req_header(r, "User-Agent"));
+    duk_push_number(ctx, rp_req_age(r) * 1000.0);
+    duk_put_prop_literal(ctx, -2, "timeMs");
+    duk_push_lstring(ctx, lc->line, lc->len);
+    duk_call(ctx, 2);
+    return 0;
+}
+
 static const char *set_hook(rp_cmd *cmd, js_conf *c, js_target **slot, const char *target)
 {
     const char *err = NULL;
@@ -99,4 +141,11 @@ const char *js_set_end_func(rp_cmd *cmd, void *conf, int argc, char *const argv[
     (void)argc;
     js_conf *c = conf;
     return set_hook(cmd, c, &c->endfunc, argv[0]);
+}
+
+const char *js_set_log_func(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    js_conf *c = conf;
+    return set_hook(cmd, c, &c->logfunc, argv[0]);
 }

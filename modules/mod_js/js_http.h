@@ -44,6 +44,7 @@ typedef struct js_conf {
     js_target *dirfunc;  /* DirectoryScript: directories without index.html */
     js_target *beginfunc; /* BeginFunc: before every mapped function (hooks.c) */
     js_target *endfunc;   /* EndFunc: after every mapped function, sees req.reply */
+    js_target *logfunc;   /* LogFunc: writes the access log line instead of the core */
     /* start() asked for TLS but no loaded code provides it: warn. */
     int secure;
     int nws; /* "ws:" routes (they need mod_ws) */
@@ -160,6 +161,17 @@ void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_id
  * callbacks, with req.reply = {}, its changes and return value unused, a
  * throw logged.  Never throws. */
 void js_hook_ws_end(duk_context *ctx, const js_conf *c, duk_idx_t req_idx);
+/* LogFunc: a duk_safe_call function calling logFunc(logdata, logline) for
+ * the request lc->r (mod_js.c runs it in its LOG hook, on the route heap
+ * under ScriptTimeout). */
+typedef struct js_log_call {
+    rp_req *r;
+    const js_conf *c;
+    const char *line; /* the core's line, newline included */
+    size_t len;
+} js_log_call;
+duk_ret_t js_hook_log(duk_context *ctx, void *udata);
+const char *js_set_log_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 const char *js_set_begin_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 const char *js_set_end_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 

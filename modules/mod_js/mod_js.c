@@ -19,6 +19,7 @@
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
  *   BeginFunc / EndFunc file.js    around every mapped function (hooks.c)
+ *   LogFunc file.js                function(logdata, logline): the access log
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,8 @@ static const rp_directive js_directives[] = {
      "the answer)"},
     {"EndFunc", 1, 1, js_set_end_func, 0,
      "EndFunc module.js: function(req) after every mapped function; req.reply is what is sent"},
+    {"LogFunc", 1, 1, js_set_log_func, 0,
+     "LogFunc module.js: function(logdata, logline) writes the access log line instead"},
     {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
      "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
      "10000)"},
@@ -586,12 +589,70 @@ static int js_error_hook(rp_req *r)
     return RP_DECLINED;
 }
 
+typedef struct log_job {
+    js_worker *jw;
+    js_log_call lc;
+    int ok, reset;
+} log_job;
+
+static void log_guarded(duk_context *ctx, void *arg)
+{
+    log_job *job = arg;
+    const js_conf *c = job->lc.c;
+    rp_req *r = job->lc.r;
+    duk_idx_t top = duk_get_top(ctx);
+    js_heap_memory_hit(ctx);
+    if (c->timeout > 0)
+        js_deadline_arm(ctx, c->timeout);
+    int rc = duk_safe_call(ctx, js_hook_log, &job->lc, 0, 1);
+    int expired = c->timeout > 0 && js_deadline_expired(ctx);
+    if (c->timeout > 0)
+        js_deadline_arm(ctx, 0);
+    job->ok = rc == DUK_EXEC_SUCCESS;
+    if (!job->ok) {
+        job->reset = expired || js_heap_memory_hit(ctx);
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: %s%s", rp_req_method(r), rp_req_path(r),
+               expired ? "script timed out" : js_error_text(ctx, -1),
+               job->reset ? "; the worker's JavaScript heap is reset" : "");
+    }
+    duk_set_top(ctx, top);
+}
+
+/* LogFunc (hooks.c): before the core's access log hook, which then skips
+ * this request; if logFunc fails the core's line is written after all. */
+static int js_log_hook(rp_req *r)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    if (!c || !c->logfunc)
+        return RP_OK;
+    js_worker *jw = worker_of(r);
+    char line[16384];
+    size_t n = jw ? rp_access_log_line(r, line, sizeof line) : 0;
+    if (!n) /* access logging is off */
+        return RP_OK;
+    rp_access_log_skip(r);
+    log_job job = {jw, {r, c, line, n}, 0, 0};
+    if (jw->heap || (jw->heap = wheap_new(jw))) {
+        if (js_guard(jw->heap->ctx, log_guarded, &job) != 0) {
+            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s", rp_req_method(r),
+                   rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
+            job.reset = 1;
+        }
+        if (job.reset)
+            wheap_reset(jw);
+    }
+    if (!job.ok)
+        rp_access_log_write(line, n);
+    return RP_OK;
+}
+
 void js_start_register_builtin(void); /* start.c */
 
 static void js_register_hooks(rp_hooks *h, void *conf)
 {
     (void)conf;
     rp_hook_add(h, RP_PHASE_ERROR, js_error_hook, RP_HOOK_MIDDLE, NULL, NULL);
+    rp_hook_add(h, RP_PHASE_LOG, js_log_hook, RP_HOOK_MIDDLE, NULL, NULL);
     js_start_register_builtin();
 }
 

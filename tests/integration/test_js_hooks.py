@@ -204,6 +204,56 @@ class TestLogHandles(unittest.TestCase):
             self.assertTrue(wait_until(lambda: '"GET /w HTTP/1.1" 200' in acc()))
 
 
+LOGFUNC = r'''
+var server = require("rampart-server");
+var u = rampart.utils;
+function lf(d, line) {
+    if (d.path == "/quiet") return;          /* no line at all */
+    if (d.path == "/lfboom") throw new Error("logFunc exploded");
+    u.fprintf(u.accessLog, "LF %s\n%s", JSON.stringify(d), line);
+}
+server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true,
+  accessLog: "{dir}/access.log", logFunc: lf,
+  map: {"/": "{dir}/www", "/j": function () { return {txt: "js"}; },
+        "/quiet": function () { return {txt: "q"}; },
+        "/lfboom": function () { return {txt: "b"}; }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestLogFunc(unittest.TestCase):
+    def test_logfunc_replaces_the_line(self):
+        with JsServer(LOGFUNC, files=FILES) as srv:
+            acc = lambda: read(srv.path("access.log"))
+            st, _, _ = srv.request("GET", "/j?a=1", headers={"User-Agent": "hooktest",
+                                                              "Referer": "http://r/"})
+            self.assertEqual(st, 200)
+            self.assertTrue(wait_until(lambda: "LF " in acc()))
+            lines = acc().splitlines()
+            i = [k for k, l in enumerate(lines) if l.startswith("LF ")][0]
+            d = json.loads(lines[i][3:])
+            for k in ("addr", "dateStr", "method", "path", "query", "protocol", "code",
+                      "length", "referer", "userAgent", "timeMs"):
+                self.assertIn(k, d)
+            self.assertEqual((d["addr"], d["method"], d["path"], d["query"], d["code"],
+                              d["length"], d["referer"], d["userAgent"]),
+                             ("127.0.0.1", "GET", "/j", "a=1", 200, 2, "http://r/", "hooktest"))
+            # logline: the core's own line, passed on and written once
+            self.assertIn('"GET /j?a=1 HTTP/1.1" 200', lines[i + 1])
+            self.assertEqual(sum('"GET /j?a=1' in l for l in lines), 1)
+            # static files are logged through it too
+            srv.request("GET", "/a.txt")
+            self.assertTrue(wait_until(lambda: '"path":"/a.txt"' in acc()))
+            # nothing written: no line
+            srv.request("GET", "/quiet")
+            # a throwing logFunc: logged, and the core's line is written
+            st, _, _ = srv.request("GET", "/lfboom")
+            self.assertEqual(st, 200)
+            self.assertTrue(wait_until(lambda: '"GET /lfboom HTTP/1.1" 200' in acc()))
+            self.assertTrue(wait_until(lambda: "logFunc exploded" in srv.stderr()))
+            self.assertNotIn("/quiet", acc())
+
+
 WS = r'''
 var server = require("rampart-server");
 function begin(req) {
