@@ -85,6 +85,10 @@ class TestHooks(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+        rep = cls.srv.sanitizer_report()
+        cls.srv.remove_dir()
+        if rep:
+            raise AssertionError("sanitizer report from rampart:\n" + rep)
 
     def req(self, path):
         return self.srv.request("GET", path)
@@ -288,6 +292,10 @@ class TestWebsocketHooks(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
+        rep = cls.srv.sanitizer_report()
+        cls.srv.remove_dir()
+        if rep:
+            raise AssertionError("sanitizer report from rampart:\n" + rep)
 
     def ws(self, path):
         c = WSClient.connect("127.0.0.1", self.srv.port, path)
