@@ -592,29 +592,40 @@ static int js_error_hook(rp_req *r)
 typedef struct log_job {
     js_worker *jw;
     js_log_call lc;
-    int ok, reset;
+    int ok;
 } log_job;
 
+/* 1 while JavaScript runs in ctx: the LOG phase can come from inside a
+ * call (req.reply() of a deferred reply finishes the response). */
+static int js_running(duk_context *ctx)
+{
+    duk_inspect_callstack_entry(ctx, -1);
+    int busy = !duk_is_undefined(ctx, -1);
+    duk_pop(ctx);
+    return busy;
+}
+
+/* Nested in a running call, logFunc runs under that call's deadline (arming
+ * our own would end it); either way the heap is never reset here (after a
+ * timeout it is usable once disarmed; a fatal error lands in the outermost
+ * js_guard, which is ours only when not nested). */
 static void log_guarded(duk_context *ctx, void *arg)
 {
     log_job *job = arg;
     const js_conf *c = job->lc.c;
     rp_req *r = job->lc.r;
     duk_idx_t top = duk_get_top(ctx);
-    js_heap_memory_hit(ctx);
-    if (c->timeout > 0)
+    int arm = c->timeout > 0 && !js_running(ctx);
+    if (arm)
         js_deadline_arm(ctx, c->timeout);
     int rc = duk_safe_call(ctx, js_hook_log, &job->lc, 0, 1);
-    int expired = c->timeout > 0 && js_deadline_expired(ctx);
-    if (c->timeout > 0)
+    int expired = arm && js_deadline_expired(ctx);
+    if (arm)
         js_deadline_arm(ctx, 0);
     job->ok = rc == DUK_EXEC_SUCCESS;
-    if (!job->ok) {
-        job->reset = expired || js_heap_memory_hit(ctx);
-        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: %s%s", rp_req_method(r), rp_req_path(r),
-               expired ? "script timed out" : js_error_text(ctx, -1),
-               job->reset ? "; the worker's JavaScript heap is reset" : "");
-    }
+    if (!job->ok)
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: %s", rp_req_method(r), rp_req_path(r),
+               expired ? "script timed out" : js_error_text(ctx, -1));
     duk_set_top(ctx, top);
 }
 
@@ -631,15 +642,13 @@ static int js_log_hook(rp_req *r)
     if (!n) /* access logging is off */
         return RP_OK;
     rp_access_log_skip(r);
-    log_job job = {jw, {r, c, line, n}, 0, 0};
+    log_job job = {jw, {r, c, line, n}, 0};
     if (jw->heap || (jw->heap = wheap_new(jw))) {
         if (js_guard(jw->heap->ctx, log_guarded, &job) != 0) {
-            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s", rp_req_method(r),
-                   rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
-            job.reset = 1;
+            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s",
+                   rp_req_method(r), rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
+            wheap_reset(jw); /* our landing: nothing else runs in it */
         }
-        if (job.reset)
-            wheap_reset(jw);
     }
     if (!job.ok)
         rp_access_log_write(line, n);

@@ -216,10 +216,15 @@ function lf(d, line) {
     if (d.path == "/lfboom") throw new Error("logFunc exploded");
     u.fprintf(u.accessLog, "LF %s\n%s", JSON.stringify(d), line);
 }
-server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true,
+server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true, scriptTimeout: 5,
   accessLog: "{dir}/access.log", logFunc: lf,
   map: {"/": "{dir}/www", "/j": function () { return {txt: "js"}; },
         "/quiet": function () { return {txt: "q"}; },
+        /* req.reply() from a timer ends the response inside a JS call */
+        "/later": function (req) {
+            setTimeout(function () { req.reply({txt: "later"}); }, 1);
+            return {defer: true};
+        },
         "/lfboom": function () { return {txt: "b"}; }}});
 '''
 
@@ -248,6 +253,10 @@ class TestLogFunc(unittest.TestCase):
             # static files are logged through it too
             srv.request("GET", "/a.txt")
             self.assertTrue(wait_until(lambda: '"path":"/a.txt"' in acc()))
+            # a deferred reply: the LOG phase runs inside the timer's call
+            st, _, b = srv.request("GET", "/later")
+            self.assertEqual((st, b), (200, b"later"))
+            self.assertTrue(wait_until(lambda: '"path":"/later"' in acc()))
             # nothing written: no line
             srv.request("GET", "/quiet")
             # a throwing logFunc: logged, and the core's line is written
