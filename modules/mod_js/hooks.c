@@ -1,4 +1,4 @@
-/* hooks.c - beginFunc and endFunc around JavaScript routes (mod_js).
+/* hooks.c - start()'s beginFunc, endFunc and logFunc (mod_js).
  *
  *   BeginFunc target   function(req) before every mapped function: it may
  *                      change req (the mapped function sees the change);
@@ -7,21 +7,21 @@
  *   EndFunc target     function(req) after every mapped function, with
  *                      req.reply = its return value; what req.reply holds
  *                      afterwards is sent
- *
  *   LogFunc target     function(logdata, logline) in place of the access
  *                      log line (only while access logging is on): logline
  *                      is the line the core would write, logdata its parts
  *
- * target: a module file, or "js:function:NAME" from start().  Neither runs
- * for static files, notFoundFunc or directoryFunc.  Websockets (ws_js.c):
- * beginFunc runs once before the first call (false closes with 1008, an
- * object is sent as the first message instead of the call); endFunc once
- * after the close and the wsOnDisconnect callbacks, with req.reply = {}
- * and no effect.  They run in the mapped
- * function's call (mod_js.c run_cb): same worker heap, same ScriptTimeout,
- * and a throw is handled as the mapped function's own error (logged; 500
- * in developer mode, else 404 / notFoundFunc).  Without them configured
- * a request costs one pointer test each.
+ * target: a module file, or "js:function:NAME" from start().  BeginFunc and
+ * EndFunc never run for static files, notFoundFunc or directoryFunc; they
+ * run in the mapped function's call (mod_js.c run_cb): same worker heap,
+ * same ScriptTimeout, and a throw is handled as the mapped function's own
+ * error (logged; 500 in developer mode, else 404 / notFoundFunc).
+ * Websockets (ws_js.c): beginFunc runs once before the first call (false
+ * closes with 1008, an object is sent as the first message instead of the
+ * call); endFunc once after the close and the wsOnDisconnect callbacks,
+ * with req.reply = {} and no effect.  LogFunc runs for every request from
+ * mod_js's LOG hook (mod_js.c js_log_hook).  Without them configured a
+ * request costs one pointer test each.
  */
 #include <string.h>
 #include <time.h>
