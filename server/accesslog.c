@@ -408,17 +408,31 @@ static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)
     }
 }
 
-int rp_access_log_hook(rp_req *r)
+RP_API size_t rp_access_log_line(rp_req *r, char *buf, size_t cap)
 {
-    if (!rp_access_log_enabled())
-        return RP_OK;
+    if (!rp_access_log_enabled() || cap < 2)
+        return 0;
     const rp_logfmt *f = r->server->core->log_fmt;
-    char line[16384];
-    lbuf o = {line, 0, sizeof line - 1, f->json};
+    lbuf o = {buf, 0, cap - 1, f->json};
     time_t now = time(NULL);
     for (size_t i = 0; i < f->n; i++)
         put_item(&o, r, &f->items[i], now);
-    line[o.n++] = '\n';
-    rp_access_log_write(line, o.n);
+    buf[o.n++] = '\n';
+    return o.n;
+}
+
+RP_API void rp_access_log_skip(rp_req *r)
+{
+    r->log_skip = true;
+}
+
+int rp_access_log_hook(rp_req *r)
+{
+    if (r->log_skip)
+        return RP_OK;
+    char line[16384];
+    size_t n = rp_access_log_line(r, line, sizeof line);
+    if (n)
+        rp_access_log_write(line, n);
     return RP_OK;
 }

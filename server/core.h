@@ -251,7 +251,6 @@ int rp_mime_finalize(rp_server *s, const char **err);
 int rp_log_open(const rp_core_conf *c, const char **err); /* before dropping privileges */
 int rp_log_reopen(void);                                   /* SIGUSR1 */
 void rp_log_set_level(int level);
-void rp_access_log_write(const char *line, size_t len);
 bool rp_access_log_enabled(void);
 /* accesslog.c */
 typedef struct rp_logfmt rp_logfmt;

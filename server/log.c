@@ -113,10 +113,15 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
-void rp_access_log_write(const char *line, size_t len)
+RP_API void rp_access_log_write(const char *line, size_t len)
 {
     if (g_access_fd >= 0)
         write_all(g_access_fd, line, len);
+}
+
+RP_API void rp_error_log_write(const char *text, size_t len)
+{
+    write_all(g_err_fd, text, len);
 }
 
 RP_API void rp_vlog(const rp_module *m, rp_log_level level, const char *fmt, va_list ap)

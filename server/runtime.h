@@ -154,6 +154,7 @@ struct rp_req {
     bool in_handler;
     bool logged;
     uint64_t body_bytes;
+    bool log_skip; /* rp_access_log_skip: a module wrote the access log line */
     struct rp_file *file; /* rp_resp_send_file: the file behind the body */
     bool no_ranges, range_uncapped; /* rp_resp_ranges */
     signed char compress1;          /* rp_resp_set_compress + 1 (0: default) */

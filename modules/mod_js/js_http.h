@@ -42,6 +42,9 @@ typedef struct js_conf {
     int nfuncs, capfuncs;
     js_target *notfound; /* NotFound: every 404 */
     js_target *dirfunc;  /* DirectoryScript: directories without index.html */
+    js_target *beginfunc; /* BeginFunc: before every mapped function (hooks.c) */
+    js_target *endfunc;   /* EndFunc: after every mapped function, sees req.reply */
+    js_target *logfunc;   /* LogFunc: writes the access log line instead of the core */
     /* start() asked for TLS but no loaded code provides it: warn. */
     int secure;
     int nws; /* "ws:" routes (they need mod_ws) */
@@ -73,6 +76,7 @@ typedef struct js_extra {
     const char *errmsg; /* req.errMsg (notFoundFunc after a JS error) */
     const char *fspath; /* req.fsPath (directoryFunc) */
     int default_status; /* 200, or 404 for notFoundFunc */
+    int route;          /* a mapped function: BeginFunc / EndFunc run around it */
 } js_extra;
 
 /* A parsed return object, applied to the response once JS is done. */
@@ -139,6 +143,42 @@ const char *js_set_map_module(rp_cmd *cmd, void *conf, int argc, char *const arg
 const char *js_set_map_module_path(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 const char *js_set_notfound(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 const char *js_set_dirscript(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+/* A target from a directive's argument (key names it in messages). */
+js_target *js_parse_target(rp_cmd *cmd, js_conf *c, const char *key, const char *target,
+                           const char **err);
+
+/* ---- hooks.c: BeginFunc / EndFunc (start()'s beginFunc / endFunc) -------
+ * Both run on the heap and under the ScriptTimeout of the mapped function
+ * they surround, inside the same call: a throw is that function's error.
+ *  js_hook_begin: beginFunc(req) with req at req_idx (the object the mapped
+ *    function gets, so its changes are seen).  Returns JS_HOOK_GO_ON,
+ *    JS_HOOK_404 (it returned false) or JS_HOOK_REPLY (it returned an
+ *    object, left at the top: the answer; the mapped function is skipped).
+ *  js_hook_end: the mapped function's return value is at the top; set
+ *    req.reply to it, call endFunc(req) and replace the top with req.reply
+ *    (which endFunc may have changed or replaced).
+ * May throw. */
+enum { JS_HOOK_GO_ON = 0, JS_HOOK_404, JS_HOOK_REPLY };
+int js_hook_begin(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
+void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
+/* Websockets (ws_js.c): js_hook_begin runs once before the first call (r
+ * the upgrade request); js_hook_ws_end once after the wsOnDisconnect
+ * callbacks, with req.reply = {}, its changes and return value unused, a
+ * throw logged.  Never throws. */
+void js_hook_ws_end(duk_context *ctx, const js_conf *c, duk_idx_t req_idx);
+/* LogFunc: a duk_safe_call function calling logFunc(logdata, logline) for
+ * the request lc->r (mod_js.c runs it in its LOG hook, on the route heap
+ * under ScriptTimeout). */
+typedef struct js_log_call {
+    rp_req *r;
+    const js_conf *c;
+    const char *line; /* the core's line, newline included */
+    size_t len;
+} js_log_call;
+duk_ret_t js_hook_log(duk_context *ctx, void *udata);
+const char *js_set_log_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+const char *js_set_begin_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
+const char *js_set_end_func(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 
 /* Push the function that serves target t for r (may throw).  Returns 1 with
  * the function pushed, or 0 with nothing pushed when the target has no

@@ -18,6 +18,8 @@
  *   NotFound file.js               a module exporting function(req): every 404
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
+ *   BeginFunc / EndFunc file.js    around every mapped function (hooks.c)
+ *   LogFunc file.js                function(logdata, logline): the access log
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +90,13 @@ static const rp_directive js_directives[] = {
      "NotFound module.js: a module exporting function(req) that answers every 404"},
     {"DirectoryScript", 1, 1, js_set_dirscript, 0,
      "DirectoryScript module.js: function(req) listing directories (req.fsPath)"},
+    {"BeginFunc", 1, 1, js_set_begin_func, 0,
+     "BeginFunc module.js: function(req) before every mapped function (false: 404, an object: "
+     "the answer)"},
+    {"EndFunc", 1, 1, js_set_end_func, 0,
+     "EndFunc module.js: function(req) after every mapped function; req.reply is what is sent"},
+    {"LogFunc", 1, 1, js_set_log_func, 0,
+     "LogFunc module.js: function(logdata, logline) writes the access log line instead"},
     {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
      "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
      "10000)"},
@@ -312,6 +321,32 @@ typedef struct run_state {
     const char *why; /* the reason for a 400 */
 } run_state;
 
+/* [fn, req] at the top: the mapped function between beginFunc and endFunc
+ * (hooks.c), all in this one call so ScriptTimeout covers them together. */
+static duk_ret_t run_hooked(duk_context *ctx, run_state *st, const js_conf *c)
+{
+    duk_idx_t req = duk_get_top_index(ctx);
+    if (c->beginfunc) {
+        int h = js_hook_begin(ctx, st->r, c, req);
+        if (h == JS_HOOK_404) {
+            st->status = 404;
+            duk_push_undefined(ctx);
+            return 1;
+        }
+        if (h == JS_HOOK_REPLY) {
+            js_reply_prepare(ctx, st->r, -1, &st->plan);
+            return 1;
+        }
+    }
+    duk_dup(ctx, req);
+    duk_insert(ctx, req - 1); /* [req, fn, req]: req stays for endFunc */
+    duk_call(ctx, 1);         /* [req, ret] */
+    if (c->endfunc)
+        js_hook_end(ctx, st->r, c, -2);
+    js_reply_prepare(ctx, st->r, -1, &st->plan);
+    return 1;
+}
+
 static duk_ret_t run_cb(duk_context *ctx, void *udata)
 {
     run_state *st = udata;
@@ -326,6 +361,9 @@ static duk_ret_t run_cb(duk_context *ctx, void *udata)
         duk_push_undefined(ctx);
         return 1;
     }
+    const js_conf *c = rp_req_conf(st->r, JS_SELF);
+    if (st->ex->route && c && (c->beginfunc || c->endfunc))
+        return run_hooked(ctx, st, c);
     duk_call(ctx, 1);
     js_reply_prepare(ctx, st->r, -1, &st->plan);
     return 1;
@@ -517,7 +555,7 @@ static int js_handler(rp_req *r)
     const js_target *t = rp_req_route_target(r);
     if (t->ws)
         return js_ws_handle(jw->ws, r, t);
-    js_extra ex = {NULL, NULL, 200};
+    js_extra ex = {NULL, NULL, 200, 1};
     return js_run(jw, r, t, &ex);
 }
 
@@ -532,7 +570,7 @@ static int run_dirfunc(rp_req *r, const char *fs_path)
     if (rc->in_error)
         return RP_DECLINED;
     rc->in_error = 1;
-    js_extra ex = {NULL, fs_path, 200};
+    js_extra ex = {NULL, fs_path, 200, 0};
     int ret = js_run(jw, r, c->dirfunc, &ex);
     rc->in_error = 0;
     return ret == RP_OK ? RP_OK : RP_DECLINED;
@@ -558,7 +596,7 @@ static int js_error_hook(rp_req *r)
         if (rc->in_error)
             return RP_DECLINED;
         rc->in_error = 1;
-        js_extra ex = {rc->errmsg, NULL, 404};
+        js_extra ex = {rc->errmsg, NULL, 404, 0};
         int ret = js_run(jw, r, c->notfound, &ex);
         rc->in_error = 0;
         return ret == RP_OK ? RP_OK : RP_DECLINED;
@@ -571,12 +609,79 @@ static int js_error_hook(rp_req *r)
     return RP_DECLINED;
 }
 
+typedef struct log_job {
+    js_worker *jw;
+    js_log_call lc;
+    int ok;
+} log_job;
+
+/* 1 while JavaScript runs in ctx: the LOG phase can come from inside a
+ * call (req.reply() of a deferred reply finishes the response). */
+static int js_running(duk_context *ctx)
+{
+    duk_inspect_callstack_entry(ctx, -1);
+    int busy = !duk_is_undefined(ctx, -1);
+    duk_pop(ctx);
+    return busy;
+}
+
+/* Nested in a running call, logFunc runs under that call's deadline (arming
+ * our own would end it); either way the heap is never reset here (after a
+ * timeout it is usable once disarmed; a fatal error lands in the outermost
+ * js_guard, which is ours only when not nested). */
+static void log_guarded(duk_context *ctx, void *arg)
+{
+    log_job *job = arg;
+    const js_conf *c = job->lc.c;
+    rp_req *r = job->lc.r;
+    duk_idx_t top = duk_get_top(ctx);
+    int arm = c->timeout > 0 && !js_running(ctx);
+    if (arm)
+        js_deadline_arm(ctx, c->timeout);
+    int rc = duk_safe_call(ctx, js_hook_log, &job->lc, 0, 1);
+    int expired = arm && js_deadline_expired(ctx);
+    if (arm)
+        js_deadline_arm(ctx, 0);
+    job->ok = rc == DUK_EXEC_SUCCESS;
+    if (!job->ok)
+        rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: %s", rp_req_method(r), rp_req_path(r),
+               expired ? "script timed out" : js_error_text(ctx, -1));
+    duk_set_top(ctx, top);
+}
+
+/* LogFunc (hooks.c): before the core's access log hook, which then skips
+ * this request; if logFunc fails the core's line is written after all. */
+static int js_log_hook(rp_req *r)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    if (!c || !c->logfunc)
+        return RP_OK;
+    js_worker *jw = worker_of(r);
+    char line[16384];
+    size_t n = jw ? rp_access_log_line(r, line, sizeof line) : 0;
+    if (!n) /* access logging is off */
+        return RP_OK;
+    rp_access_log_skip(r);
+    log_job job = {jw, {r, c, line, n}, 0};
+    if (jw->heap || (jw->heap = wheap_new(jw))) {
+        if (js_guard(jw->heap->ctx, log_guarded, &job) != 0) {
+            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s",
+                   rp_req_method(r), rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
+            wheap_reset(jw); /* our landing: nothing else runs in it */
+        }
+    }
+    if (!job.ok)
+        rp_access_log_write(line, n);
+    return RP_OK;
+}
+
 void js_start_register_builtin(void); /* start.c */
 
 static void js_register_hooks(rp_hooks *h, void *conf)
 {
     (void)conf;
     rp_hook_add(h, RP_PHASE_ERROR, js_error_hook, RP_HOOK_MIDDLE, NULL, NULL);
+    rp_hook_add(h, RP_PHASE_LOG, js_log_hook, RP_HOOK_MIDDLE, NULL, NULL);
     js_start_register_builtin();
 }
 

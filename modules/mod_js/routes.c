@@ -216,6 +216,12 @@ static js_target *parse_target(rp_cmd *cmd, js_conf *c, const char *key, const c
     return module_target(cmd, key, target, err);
 }
 
+js_target *js_parse_target(rp_cmd *cmd, js_conf *c, const char *key, const char *target,
+                           const char **err)
+{
+    return parse_target(cmd, c, key, target, err);
+}
+
 int js_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
                   const char **err)
 {

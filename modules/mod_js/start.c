@@ -461,6 +461,31 @@ static void opt_dirfunc(build *b, const opt_def *d)
     duk_pop(ctx);
 }
 
+/* beginFunc / endFunc: a function, the name of a global function of the
+ * main script, or {module: "name"}. */
+static void opt_hook(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    if (duk_is_string(ctx, -1)) {
+        const char *name = duk_get_string(ctx, -1);
+        duk_get_global_string(ctx, name);
+        if (!duk_is_function(ctx, -1))
+            (void)duk_type_error(ctx, "start(): option '%s': '%s' is not a global function",
+                                 d->option, name);
+    } else if (duk_is_object(ctx, -1) && !duk_is_function(ctx, -1)) {
+        duk_get_prop_string(ctx, -1, "module");
+        want(b, d->option, duk_is_string(ctx, -1),
+             "a function, a function's name or {module: name}");
+        line1(b, d->option, d->directive, duk_get_string(ctx, -1));
+        duk_pop(ctx);
+        return;
+    }
+    want(b, d->option, duk_is_function(ctx, -1), "a function, a function's name or {module: name}");
+    const char *t = add_fn(b, -1, d->option);
+    line1(b, d->option, d->directive, t);
+    duk_pop(ctx);
+}
+
 /* One entry of map: the value is at the top, key given. */
 /* One Map line for a proxy value: key proxy:URL [timeout=S] [insecure]
  * ["Name: value"]... (mod_proxy's syntax). */
@@ -736,6 +761,9 @@ static const opt_def opt_defs[] = {
     {"notFoundFunc", "NotFound", opt_notfound, 0, 0},
     /* a function: DirectoryScript; true/false: DirectoryFunc on|off (mod_dirlist) */
     {"directoryFunc", "DirectoryScript", opt_dirfunc, 0, 0},
+    {"beginFunc", "BeginFunc", opt_hook, 0, 0}, /* before mapped functions (hooks.c) */
+    {"endFunc", "EndFunc", opt_hook, 0, 0},     /* after them, with req.reply */
+    {"logFunc", "LogFunc", opt_hook, 0, 0},     /* the access log line (log: true) */
     /* Map key dir [Header N V]... | Map key js:function:... | MapModule key
      * name | MapModulePath key dir */
     {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */

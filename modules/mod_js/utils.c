@@ -563,21 +563,31 @@ static duk_ret_t u_printf(duk_context *ctx)
     return 1;
 }
 
-static FILE *std_handle(duk_context *ctx, duk_idx_t idx)
+/* The handles' numbers: 1 stdout, 2 stderr, and the server's logs. */
+enum { H_STDOUT = 1, H_STDERR = 2, H_ACCESS_LOG = 3, H_ERROR_LOG = 4 };
+
+static int handle_of(duk_context *ctx, duk_idx_t idx)
 {
     if (!duk_is_object(ctx, idx))
-        return NULL;
+        return 0;
     if (!duk_get_prop_string(ctx, idx, FD_KEY)) {
         duk_pop(ctx);
-        return NULL;
+        return 0;
     }
-    int fd = duk_get_int(ctx, -1);
+    int h = duk_get_int(ctx, -1);
     duk_pop(ctx);
-    return fd == 2 ? stderr : fd == 1 ? stdout : NULL;
+    return h;
+}
+
+static FILE *std_handle(duk_context *ctx, duk_idx_t idx)
+{
+    int h = handle_of(ctx, idx);
+    return h == H_STDERR ? stderr : h == H_STDOUT ? stdout : NULL;
 }
 
 /* fprintf(target, [append,] fmt, ...): target is rampart.utils.stdout,
- * rampart.utils.stderr or a file name (truncated, or appended to when
+ * rampart.utils.stderr, rampart.utils.accessLog / errorLog (the server's
+ * configured logs, written raw in one write: NEWER.md's logFunc) or a file name (truncated, or appended to when
  * append is true).  Returns the number of bytes written. */
 static duk_ret_t u_fprintf(duk_context *ctx)
 {
@@ -587,8 +597,22 @@ static duk_ret_t u_fprintf(duk_context *ctx)
         append = duk_get_boolean(ctx, 1);
         fmt_idx = 2;
     }
+    int h = handle_of(ctx, 0);
     FILE *std = std_handle(ctx, 0);
     const char *fname = NULL;
+    if (h == H_ACCESS_LOG || h == H_ERROR_LOG) {
+        /* the server's own log files: one write each, as the core's lines */
+        if (!duk_is_string(ctx, fmt_idx))
+            return duk_error(ctx, DUK_ERR_TYPE_ERROR, "fprintf: the format must be a string");
+        size_t n;
+        const char *text = format_to_buffer(ctx, fmt_idx, &n);
+        if (h == H_ACCESS_LOG)
+            rp_access_log_write(text, n);
+        else
+            rp_error_log_write(text, n);
+        duk_push_uint(ctx, (duk_uint_t)n);
+        return 1;
+    }
     if (!std) {
         if (!duk_is_string(ctx, 0))
             return duk_error(ctx, DUK_ERR_TYPE_ERROR,
@@ -1455,8 +1479,8 @@ void js_utils_install(duk_context *ctx)
     js_register_native(ctx, -1, "rampart.utils");
     js_put_functions(ctx, -1, fns, JS_FN_NAMED);
     char path[64];
-    static const char *const stdnames[] = {"stdout", "stderr"};
-    for (int k = 0; k < 2; k++) {
+    static const char *const stdnames[] = {"stdout", "stderr", "accessLog", "errorLog"};
+    for (int k = 0; k < 4; k++) {
         duk_push_object(ctx);
         duk_push_int(ctx, k + 1);
         duk_put_prop_string(ctx, -2, FD_KEY);

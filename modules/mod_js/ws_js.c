@@ -356,7 +356,7 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_del_prop_literal(ctx, stash, JS_STASH_WS_PENDING);
 
     const char *why = NULL;
-    js_extra ex = {NULL, NULL, 200};
+    js_extra ex = {NULL, NULL, 200, 0};
     (void)js_push_req(ctx, st->r, &ex, &why); /* a GET upgrade: no body to refuse */
     duk_idx_t req = duk_get_top_index(ctx);
     js_push_srvbuf_proto(ctx);
@@ -389,6 +389,18 @@ static duk_ret_t open_safe(duk_context *ctx, void *udata)
     duk_put_prop(ctx, -3);
     duk_pop(ctx);
 
+    const js_conf *conf = c->wsw->conf;
+    if (conf->beginfunc) { /* once, before the first call (hooks.c) */
+        int h = js_hook_begin(ctx, st->r, conf, req);
+        if (h == JS_HOOK_404) { /* the upgrade is done: refuse by closing */
+            g_ws->close(c->ws, RP_WS_POLICY, "refused", 0);
+            return 0;
+        }
+        if (h == JS_HOOK_REPLY) { /* its answer is the first message */
+            send_value(ctx, c, -1);
+            return 0;
+        }
+    }
     call_and_send(ctx, c, entry);
     return 0;
 }
@@ -562,6 +574,8 @@ static duk_ret_t close_safe(duk_context *ctx, void *udata)
         else
             duk_pop(ctx);
     }
+    if (c->wsw && c->wsw->conf->endfunc) /* once, after the close (hooks.c) */
+        js_hook_ws_end(ctx, c->wsw->conf, req);
     return 0;
 }
 

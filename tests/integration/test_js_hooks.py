@@ -1,0 +1,351 @@
+"""start()'s beginFunc and endFunc (NEWER.md's hooks; mod_js hooks.c) with a
+real `rampart` script: beginFunc sees every JS request, may change req,
+answer it (an object) or refuse it (false: 404); endFunc sees req.reply and
+may change what is sent; neither runs for static files; a throwing hook is
+logged and the request still answered; without hooks nothing changes.
+
+Run: cd tests/integration && python3 -m unittest test_js_hooks -v
+"""
+
+import json
+import os
+import unittest
+
+from jsrun import BUILD, JsServer, RAMPART, wait_until
+from wsclient import WSClient, OP_TEXT
+
+HAVE_RAMPART = os.path.exists(RAMPART)
+HAVE_WS = HAVE_RAMPART and os.path.exists(os.path.join(BUILD, "modules", "mod_ws.so"))
+
+MAIN = r'''
+var server = require("rampart-server");
+var seen = 0;
+function begin(req) {
+    seen++;
+    if (req.path.path == "/deny") return {status: 403, txt: "denied by beginFunc"};
+    if (req.path.path == "/gone") return false;
+    if (req.path.path == "/boom") throw new Error("beginFunc exploded");
+    req.fromBegin = "yes";
+    return true;
+}
+function end(req) {
+    if (req.path.path == "/endboom") throw new Error("endFunc exploded");
+    if (req.path.path == "/rewrite")
+        req.reply = {status: 201, json: {was: req.reply.txt}};
+    else if (req.reply && typeof req.reply == "object" && req.reply.json)
+        req.reply.json.endSaw = req.reply.status || 200;
+}
+// one worker: one heap, so `seen` counts every request
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, beginFunc: begin, endFunc: end,
+  map: {
+    "/": "{dir}/www",
+    "/seen": function (req) { return {json: {seen: seen, fromBegin: req.fromBegin}}; },
+    "/deny": function () { return {txt: "must not run"}; },
+    "/gone": function () { return {txt: "must not run"}; },
+    "/boom": function () { return {txt: "must not run"}; },
+    "/endboom": function () { return {txt: "ran"}; },
+    "/rewrite": function () { return {txt: "original"}; },
+    "/status": function () { return {status: 202, json: {}}; }
+  }});
+'''
+
+PLAIN = r'''
+var server = require("rampart-server");
+server.start({bind: "127.0.0.1:{port}", user: "nobody", map: {
+    "/": "{dir}/www",
+    "/x": function (req) { return {json: {fromBegin: req.fromBegin || null, reply: req.reply || null}}; }
+}});
+'''
+
+GLOBAL_NAME = r'''
+var server = require("rampart-server");
+function myBegin(req) { if (req.query.no) return false; }
+server.start({bind: "127.0.0.1:{port}", user: "nobody", beginFunc: "myBegin",
+  endFunc: {module: "{dir}/end.js"},
+  map: {"/x": function (req) { return {json: {ok: 1}}; }}});
+'''
+
+FILES = {"www/a.txt": "static file\n"}
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestHooks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(MAIN, files=FILES)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        rep = cls.srv.sanitizer_report()
+        cls.srv.remove_dir()
+        if rep:
+            raise AssertionError("sanitizer report from rampart:\n" + rep)
+
+    def req(self, path):
+        return self.srv.request("GET", path)
+
+    def test_begin_sees_every_request_and_changes_req(self):
+        st, _, b = self.req("/seen")
+        self.assertEqual(st, 200, b)
+        first = json.loads(b)
+        self.assertEqual(first["fromBegin"], "yes")
+        self.req("/status")
+        st, _, b = self.req("/seen")
+        # two more JS requests since, each seen once
+        self.assertEqual(json.loads(b)["seen"], first["seen"] + 2)
+
+    def test_begin_answers_with_an_object(self):
+        st, _, b = self.req("/deny")
+        self.assertEqual(st, 403)
+        self.assertEqual(b, b"denied by beginFunc")
+
+    def test_begin_false_is_404(self):
+        st, _, b = self.req("/gone")
+        self.assertEqual(st, 404)
+        self.assertNotIn(b"must not run", b)
+
+    def test_begin_not_run_for_static_files(self):
+        st, _, b = self.req("/seen")
+        before = json.loads(b)["seen"]
+        st, _, b = self.req("/a.txt")
+        self.assertEqual((st, b), (200, b"static file\n"))
+        st, _, b = self.req("/seen")
+        self.assertEqual(json.loads(b)["seen"], before + 1)
+
+    def test_end_sees_reply_status(self):
+        st, _, b = self.req("/status")
+        self.assertEqual(st, 202)
+        self.assertEqual(json.loads(b), {"endSaw": 202})
+
+    def test_end_replaces_reply(self):
+        st, _, b = self.req("/rewrite")
+        self.assertEqual(st, 201)
+        self.assertEqual(json.loads(b), {"was": "original"})
+
+    def test_throwing_hooks_are_logged_and_answered(self):
+        for path, msg in (("/boom", "beginFunc exploded"), ("/endboom", "endFunc exploded")):
+            st, _, b = self.req(path)
+            self.assertEqual(st, 404, path)  # a JS error outside developer mode
+            self.assertNotIn(b"must not run", b)
+            self.assertTrue(wait_until(lambda: msg in self.srv.stderr()), msg)
+        # the server goes on
+        st, _, _ = self.req("/seen")
+        self.assertEqual(st, 200)
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestNoHooks(unittest.TestCase):
+    def test_without_hooks_nothing_changes(self):
+        with JsServer(PLAIN, files=FILES) as srv:
+            st, _, b = srv.request("GET", "/x")
+            self.assertEqual(st, 200)
+            d = json.loads(b)
+            self.assertIsNone(d.get("fromBegin"))
+            self.assertIsNone(d.get("reply"))
+            st, _, b = srv.request("GET", "/a.txt")
+            self.assertEqual((st, b), (200, b"static file\n"))
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestHookForms(unittest.TestCase):
+    def test_global_name_and_module(self):
+        files = {"end.js": "module.exports = function (req) { req.reply.json.end = 'module'; };"}
+        with JsServer(GLOBAL_NAME, files=files) as srv:
+            st, _, b = srv.request("GET", "/x")
+            self.assertEqual(st, 200, b)
+            self.assertEqual(json.loads(b), {"ok": 1, "end": "module"})
+            st, _, _ = srv.request("GET", "/x?no=1")
+            self.assertEqual(st, 404)
+
+    def test_bad_values_throw(self):
+        script = r'''
+var server = require("rampart-server");
+try { server.start({bind: "127.0.0.1:{port}", beginFunc: 5}); }
+catch (e) { console.log("ERR " + e.message); }
+try { server.start({bind: "127.0.0.1:{port}", endFunc: "noSuchFunction"}); }
+catch (e) { console.log("ERR " + e.message); }
+'''
+        with JsServer(script, wait=False) as srv:
+            srv.wait()
+            out = srv.stdout()
+            self.assertIn("option 'beginFunc' must be", out)
+            self.assertIn("'noSuchFunction' is not a global function", out)
+
+
+LOGS = r'''
+var server = require("rampart-server");
+var u = rampart.utils;
+server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true,
+  accessLog: "{dir}/access.log", errorLog: "{dir}/error.log",
+  map: {"/w": function (req) {
+    u.fprintf(u.accessLog, "CUSTOM-ACCESS %s %d\n", req.path.path, 7);
+    u.fprintf(u.errorLog, "CUSTOM-ERROR %s\n", req.method);
+    return {txt: "ok"};
+  }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestLogHandles(unittest.TestCase):
+    def test_fprintf_to_access_and_error_log(self):
+        with JsServer(LOGS) as srv:
+            st, _, b = srv.request("GET", "/w")
+            self.assertEqual((st, b), (200, b"ok"))
+            acc = lambda: read(srv.path("access.log"))
+            err = lambda: read(srv.path("error.log"))
+            self.assertTrue(wait_until(lambda: "CUSTOM-ACCESS /w 7\n" in acc()))
+            self.assertTrue(wait_until(lambda: "CUSTOM-ERROR GET\n" in err()))
+            # the core's own line is still written (no logFunc)
+            self.assertTrue(wait_until(lambda: '"GET /w HTTP/1.1" 200' in acc()))
+
+
+LOGFUNC = r'''
+var server = require("rampart-server");
+var u = rampart.utils;
+function lf(d, line) {
+    if (d.path == "/quiet") return;          /* no line at all */
+    if (d.path == "/lfboom") throw new Error("logFunc exploded");
+    u.fprintf(u.accessLog, "LF %s\n%s", JSON.stringify(d), line);
+}
+server.start({bind: "127.0.0.1:{port}", user: "nobody", log: true, scriptTimeout: 5,
+  accessLog: "{dir}/access.log", logFunc: lf,
+  map: {"/": "{dir}/www", "/j": function () { return {txt: "js"}; },
+        "/quiet": function () { return {txt: "q"}; },
+        /* req.reply() from a timer ends the response inside a JS call */
+        "/later": function (req) {
+            setTimeout(function () { req.reply({txt: "later"}); }, 1);
+            return {defer: true};
+        },
+        "/lfboom": function () { return {txt: "b"}; }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestLogFunc(unittest.TestCase):
+    def test_logfunc_replaces_the_line(self):
+        with JsServer(LOGFUNC, files=FILES) as srv:
+            acc = lambda: read(srv.path("access.log"))
+            st, _, _ = srv.request("GET", "/j?a=1", headers={"User-Agent": "hooktest",
+                                                              "Referer": "http://r/"})
+            self.assertEqual(st, 200)
+            self.assertTrue(wait_until(lambda: "LF " in acc()))
+            lines = acc().splitlines()
+            i = [k for k, l in enumerate(lines) if l.startswith("LF ")][0]
+            d = json.loads(lines[i][3:])
+            for k in ("addr", "dateStr", "method", "path", "query", "protocol", "code",
+                      "length", "referer", "userAgent", "timeMs"):
+                self.assertIn(k, d)
+            self.assertEqual((d["addr"], d["method"], d["path"], d["query"], d["code"],
+                              d["length"], d["referer"], d["userAgent"]),
+                             ("127.0.0.1", "GET", "/j", "a=1", 200, 2, "http://r/", "hooktest"))
+            # logline: the core's own line, passed on and written once
+            self.assertIn('"GET /j?a=1 HTTP/1.1" 200', lines[i + 1])
+            self.assertEqual(sum('"GET /j?a=1' in l for l in lines), 1)
+            # static files are logged through it too
+            srv.request("GET", "/a.txt")
+            self.assertTrue(wait_until(lambda: '"path":"/a.txt"' in acc()))
+            # a deferred reply: the LOG phase runs inside the timer's call
+            st, _, b = srv.request("GET", "/later")
+            self.assertEqual((st, b), (200, b"later"))
+            self.assertTrue(wait_until(lambda: '"path":"/later"' in acc()))
+            # nothing written: no line
+            srv.request("GET", "/quiet")
+            # a throwing logFunc: logged, and the core's line is written
+            st, _, _ = srv.request("GET", "/lfboom")
+            self.assertEqual(st, 200)
+            self.assertTrue(wait_until(lambda: '"GET /lfboom HTTP/1.1" 200' in acc()))
+            self.assertTrue(wait_until(lambda: "logFunc exploded" in srv.stderr()))
+            self.assertNotIn("/quiet", acc())
+
+
+WS = r'''
+var server = require("rampart-server");
+function begin(req) {
+    if (!req.path) return;
+    if (req.path.path == "/wsno") return false;
+    if (req.path.path == "/wsobj") return {hello: "from beginFunc"};
+    req.beginRuns = (req.beginRuns || 0) + 1;
+}
+function end(req) {
+    console.log("ENDFUNC " + req.path.path + " reply=" + JSON.stringify(req.reply) +
+                " after=" + req.disconnected);
+    req.reply.changed = 1;
+    if (req.path.path == "/wsthrow") throw new Error("ws endFunc exploded");
+    return {ignored: true};
+}
+function chat(req) {
+    req.wsOnDisconnect(function () { req.disconnected = "yes"; });
+    return {count: req.count, beginRuns: req.beginRuns};
+}
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
+  beginFunc: begin, endFunc: end,
+  map: {"ws:/wsa": chat, "ws:/wsno": chat, "ws:/wsobj": chat, "ws:/wsthrow": chat}});
+'''
+
+
+@unittest.skipUnless(HAVE_WS, "rampart or mod_ws.so not built")
+class TestWebsocketHooks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(WS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        rep = cls.srv.sanitizer_report()
+        cls.srv.remove_dir()
+        if rep:
+            raise AssertionError("sanitizer report from rampart:\n" + rep)
+
+    def ws(self, path):
+        c = WSClient.connect("127.0.0.1", self.srv.port, path)
+        self.addCleanup(c.shutdown)
+        return c
+
+    def jmsg(self, c):
+        op, payload = c.recv_message()
+        self.assertEqual(op, OP_TEXT, payload)
+        return json.loads(payload)
+
+    def test_begin_once_end_after_close(self):
+        c = self.ws("/wsa")
+        self.assertEqual(self.jmsg(c), {"count": 0, "beginRuns": 1})
+        for n in (1, 2):
+            c.send_text("x")
+            self.assertEqual(self.jmsg(c), {"count": n, "beginRuns": 1})
+        self.assertEqual(c.close(1000)[0], 1000)
+        # after wsOnDisconnect, with req.reply = {}
+        self.assertTrue(wait_until(
+            lambda: 'ENDFUNC /wsa reply={} after=yes' in self.srv.stdout()))
+
+    def test_begin_false_closes(self):
+        c = self.ws("/wsno")
+        code, _ = c.recv_close()
+        self.assertEqual(code, 1008)
+
+    def test_begin_object_is_first_message(self):
+        c = self.ws("/wsobj")
+        self.assertEqual(self.jmsg(c), {"hello": "from beginFunc"})
+        c.send_text("x")  # later messages call the function
+        self.assertEqual(self.jmsg(c)["count"], 1)
+
+    def test_end_throwing_is_logged(self):
+        c = self.ws("/wsthrow")
+        self.jmsg(c)
+        self.assertEqual(c.close(1000)[0], 1000)
+        self.assertTrue(wait_until(lambda: "ws endFunc exploded" in self.srv.stderr()))
+        c2 = self.ws("/wsa")  # the heap goes on
+        self.assertEqual(self.jmsg(c2)["count"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
