@@ -28,6 +28,11 @@ RP_API char *rp_url_decode(rp_pool *p, const char *s, size_t n, int plus_space, 
  * rule every module that maps a root uses after realpath(). */
 RP_API int rp_path_within(const char *root, const char *path);
 
+/* 1 if token is one of the comma-separated elements of an HTTP list value
+ * such as "keep-alive, Upgrade" (case-insensitive, blanks around elements
+ * ignored); 0 otherwise or for a NULL list. */
+RP_API int rp_token_listed(const char *list, const char *token);
+
 /* Walks a Cookie header value "a=1; b=\"two\"; c": each call gives the
  * next pair (name and value trimmed of blanks, one pair of double quotes
  * removed from the value, nothing percent-decoded; pairs without a name

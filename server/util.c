@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <stdio.h>
 #include <time.h>
 #include "core.h"
@@ -293,4 +294,23 @@ RP_API int rp_addr_is_loopback(const char *ip)
     if (IN6_IS_ADDR_LOOPBACK(&a6))
         return 1;
     return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+RP_API int rp_token_listed(const char *list, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - s) == n && strncasecmp(s, token, n) == 0)
+            return 1;
+        s = e;
+    }
+    return 0;
 }

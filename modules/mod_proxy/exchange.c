@@ -90,26 +90,6 @@ static void set_timeouts(struct bufferevent *bev, double rd, double wr)
 
 /* ---- token lists ------------------------------------------------------------ */
 
-/* Is name one of the comma-separated tokens of list (case-insensitive)? */
-static int has_token(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *s = list; s && *s;) {
-        while (*s == ' ' || *s == '\t' || *s == ',')
-            s++;
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - s) == n && strncasecmp(s, name, n) == 0)
-            return 1;
-        s = e;
-    }
-    return 0;
-}
-
 /* Hop-by-hop headers (RFC 9110 7.6.1) and those a Connection header names
  * belong to one connection and are never forwarded. */
 static int hop_by_hop(const char *n, const char *connection)
@@ -121,7 +101,7 @@ static int hop_by_hop(const char *n, const char *connection)
             return 1;
     if (strncasecmp(n, "Proxy-", 6) == 0)
         return 1;
-    return connection && has_token(connection, n);
+    return connection && rp_token_listed(connection, n);
 }
 
 static int idempotent(const char *m)
@@ -920,7 +900,7 @@ int px_handler(rp_req *r)
     ex->retries = idempotent(rp_req_method(r)) && rt->nups > 1 ? 1 : 0;
     ex->stale_retry = idempotent(rp_req_method(r));
     const char *up = rp_req_header(r, "Upgrade");
-    ex->websocket = up && has_token(up, "websocket");
+    ex->websocket = up && rp_token_listed(up, "websocket");
     ex->rest = request_rest(r, rt);
     rp_pool_cleanup_add(ex->pool, ex_cleanup, ex);
     rp_req_on_abort(r, on_abort, ex);

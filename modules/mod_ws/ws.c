@@ -434,26 +434,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 /* Does any header `name` hold `token` in its comma-separated list? */
 static int header_has_token(const rp_req *r, const char *name, const char *token)
 {
-    size_t tl = strlen(token);
     const char *n, *v;
-    for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++) {
-        if (strcasecmp(n, name) != 0)
-            continue;
-        const char *s = v;
-        while (*s) {
-            while (*s == ' ' || *s == '\t' || *s == ',')
-                s++;
-            const char *e = s;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-                t--;
-            if ((size_t)(t - s) == tl && strncasecmp(s, token, tl) == 0)
-                return 1;
-            s = e;
-        }
-    }
+    for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++)
+        if (strcasecmp(n, name) == 0 && rp_token_listed(v, token))
+            return 1; /* every line of a repeated header counts */
     return 0;
 }
 

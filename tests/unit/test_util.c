@@ -18,6 +18,16 @@ static void test_loopback(void)
     CHECK(!rp_addr_is_loopback(""));
 }
 
+static void test_tokens(void)
+{
+    CHECK(rp_token_listed("keep-alive, Upgrade", "upgrade"));
+    CHECK(rp_token_listed(" websocket ", "WebSocket"));
+    CHECK(rp_token_listed("a,,b ,\tc", "c"));
+    CHECK(!rp_token_listed("upgrades, x", "upgrade"));
+    CHECK(!rp_token_listed("", "x"));
+    CHECK(!rp_token_listed(NULL, "x"));
+}
+
 static void test_cookies(void)
 {
     const char *h = " a=1; b = \"two words\" ;;c; =skip; d=", *end = h + strlen(h);
@@ -75,6 +85,7 @@ static void test_metrics(void)
 int main(void)
 {
     test_loopback();
+    test_tokens();
     test_cookies();
     test_metrics();
     UT_DONE();
