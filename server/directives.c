@@ -587,8 +587,9 @@ static const rp_directive core_directives[] = {
     {"PidFile", 1, 1, rp_set_path, OFF(pid_file), "PidFile file: where Daemon writes its pid"},
     {"Daemon", 1, 1, rp_set_flag, OFF(daemon), "Daemon on|off: fork and detach"},
     {"LogIpFromHeader", 1, 1, rp_set_string, OFF(log_ip_header),
-     "LogIpFromHeader name: behind a proxy in TrustedProxies, the client is the first address "
-     "in this header (e.g. X-Forwarded-For): logged, req.ip, rate limits, Allow/Deny"},
+     "LogIpFromHeader name: behind a proxy in TrustedProxies, the client is the rightmost "
+     "address of this header (e.g. X-Forwarded-For) that is no trusted proxy: logged, req.ip, "
+     "rate limits, Allow/Deny"},
     {"TrustedProxies", 1, -1, set_trusted_proxies, 0,
      "TrustedProxies address|network...: peers whose LogIpFromHeader header is believed "
      "(default 127.0.0.0/8 ::1)"},

@@ -201,32 +201,55 @@ static int run_route_handler(rp_req *r)
     return owner->desc->handler(r);
 }
 
+static bool is_trusted(const rp_core_conf *c, const rp_cidr *a)
+{
+    for (size_t i = 0; i < c->ntrusted; i++)
+        if (rp_cidr_contains(&c->trusted[i], a))
+            return true;
+    return false;
+}
+
 /* LogIpFromHeader: behind a proxy this server trusts, the client is the
- * header's first address (NEWER.md); from anyone else the header is only a
- * header, or any client could pose as any address. */
+ * rightmost address of the header that is not itself a trusted proxy -
+ * with one proxy, the first address (NEWER.md). Proxies append, so the
+ * addresses to the left of theirs are whatever the client sent: taking
+ * the first blindly would let anyone pose as 127.0.0.1. From a peer not
+ * in TrustedProxies the header is only a header. */
 static void client_from_header(rp_req *r)
 {
     const rp_core_conf *c = r->server->core;
     const char *h = rp_req_header(r, c->log_ip_header);
     rp_cidr peer;
-    if (!h || rp_addr_parse(r->conn->remote_ip, &peer) != 0)
+    if (!h || rp_addr_parse(r->conn->remote_ip, &peer) != 0 || !is_trusted(c, &peer))
         return;
-    bool trusted = false;
-    for (size_t i = 0; i < c->ntrusted && !trusted; i++)
-        trusted = rp_cidr_contains(&c->trusted[i], &peer);
-    if (!trusted)
-        return;
-    while (*h == ' ' || *h == '\t')
-        h++;
-    size_t n = strcspn(h, ", \t");
-    char first[64];
-    rp_cidr a;
-    if (n == 0 || n >= sizeof first)
-        return;
-    memcpy(first, h, n);
-    first[n] = '\0';
-    if (rp_addr_parse(first, &a) == 0)
-        r->client_ip = rp_pstrdup(r->pool, first);
+    const char *end = h + strlen(h), *pick = NULL;
+    size_t pick_len = 0;
+    while (end > h) { /* from the right */
+        const char *comma = end;
+        while (comma > h && comma[-1] != ',')
+            comma--;
+        const char *s = comma, *e = end;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        char ip[64];
+        rp_cidr a;
+        size_t n = (size_t)(e - s);
+        if (n == 0 || n >= sizeof ip)
+            return; /* not a list of addresses: believe none of it */
+        memcpy(ip, s, n);
+        ip[n] = '\0';
+        if (rp_addr_parse(ip, &a) != 0)
+            return;
+        pick = s;
+        pick_len = n;
+        if (!is_trusted(c, &a))
+            break; /* the first hop no trusted proxy vouches for */
+        end = comma > h ? comma - 1 : h;
+    }
+    if (pick)
+        r->client_ip = rp_pstrndup(r->pool, pick, pick_len);
 }
 
 static int pipeline(rp_req *r)

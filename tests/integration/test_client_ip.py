@@ -30,9 +30,16 @@ class ClientIp(unittest.TestCase):
     def test_from_a_trusted_proxy(self):
         srv = run("LogIpFromHeader X-Forwarded-For\nRateLimit /lim/ 1 600\n")
         try:
-            xff = {"X-Forwarded-For": " 203.0.113.7, 10.0.0.1"}
-            srv.get("/index.html?a", xff)
+            srv.get("/index.html", {"X-Forwarded-For": " 203.0.113.7"})
             self.assertEqual(logged(srv, "/index.html"), "203.0.113.7")
+            # a client that sends the header itself cannot pose as loopback: the
+            # rightmost address no trusted proxy is, is the client
+            for xff, want in (("127.0.0.1, 203.0.113.9", "203.0.113.9"),
+                              ("203.0.113.8, 127.0.0.1", "203.0.113.8"),
+                              ("198.51.100.4,203.0.113.10", "203.0.113.10")):
+                path = "/x%s" % want
+                srv.get(path, {"X-Forwarded-For": xff})
+                self.assertEqual(logged(srv, path), want, xff)
             # rate limits count the forwarded client, not the proxy
             self.assertEqual(srv.get("/lim/x", {"X-Forwarded-For": "198.51.100.1"})[0], 200)
             self.assertEqual(srv.get("/lim/x", {"X-Forwarded-For": "198.51.100.2"})[0], 200)
