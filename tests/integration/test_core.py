@@ -522,7 +522,8 @@ class TestHooksAndFilters(Base):
                 d = s.recv(65536)
                 self.assertTrue(d, "closed before the first chunk")
                 got += d
-                self.assertLess(time.monotonic() - t0, 5)
+                # only a hang fails this: the whole body takes 1.2 s
+                self.assertLess(time.monotonic() - t0, 30)
             first_at = time.monotonic() - t0
             self.assertNotIn(b"CHUNK 3", got)
             self.assertNotIn(b"\r\n0\r\n\r\n", got)

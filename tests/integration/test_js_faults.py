@@ -43,7 +43,10 @@ HAVE_JS = os.path.exists(RAMPART)
 HAVE_WS = os.path.exists(os.path.join(BUILD, "modules", "mod_ws.so"))
 HOOKS = dict(os.environ, RAMPART_TEST_HOOKS="1")
 
-TIMEOUT = 1.0  # scriptTimeout of the timeout tests; they must answer within 2 s more
+TIMEOUT = 1.0  # scriptTimeout of the timeout tests
+# A runaway never ends; a loaded ASan machine may answer late: the bound only
+# has to tell the two apart.
+MARGIN = 10.0
 
 
 class Healthy:
@@ -446,8 +449,7 @@ class TestNativeTimeout(unittest.TestCase):
         elapsed = time.monotonic() - t0
         self.assertEqual(st, 500, body)
         self.assertIn(b"script timed out", body)
-        # the bound is the timeout plus a margin for a loaded (or ASan) machine
-        self.assertLess(elapsed, TIMEOUT + 2.0, "%s took %.2fs" % (path, elapsed))
+        self.assertLess(elapsed, TIMEOUT + MARGIN, "%s took %.2fs" % (path, elapsed))
         self.assertGreaterEqual(elapsed, TIMEOUT * 0.9)
 
     def test_long_natives_time_out(self):
@@ -504,7 +506,7 @@ class TestMemory(unittest.TestCase):
             t0 = time.monotonic()
             st, _, body = srv.request("GET", "/churn", timeout=120)
             self.assertEqual(st, 500, body)
-            self.assertLess(time.monotonic() - t0, TIMEOUT + 2.0)
+            self.assertLess(time.monotonic() - t0, TIMEOUT + MARGIN)
             self.assertEqual(srv.request("GET", "/ok")[2], b"ok")
 
     def test_bad_limit_refused(self):
@@ -600,7 +602,7 @@ class TestStop(unittest.TestCase):
             elapsed = time.monotonic() - t0
             t.join(30)
             self.assertEqual(rc, 0, srv.output())
-            self.assertLess(elapsed, GRACE + 3.0, "stopped after %.2fs" % elapsed)
+            self.assertLess(elapsed, GRACE + MARGIN, "stopped after %.2fs" % elapsed)
             self.assertGreaterEqual(elapsed, GRACE * 0.9)
             self.assertIn("resp", result, result)
             st, _, body = result["resp"]

@@ -258,9 +258,10 @@ class Forms(unittest.TestCase):
         t0 = time.monotonic()
         out = raw(self.srv.port, b"POST /n.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                   b"Content-Type: " + FORM.encode() + b"\r\nContent-Length: %d\r\n\r\n"
-                  % len(body) + body, timeout=30)
+                  % len(body) + body, timeout=60)
         self.assertTrue(out.startswith(b"HTTP/1.1 413"), out[:200])
-        self.assertLess(time.monotonic() - t0, 5)
+        # parsing every field would take far longer; a loaded machine less
+        self.assertLess(time.monotonic() - t0, 20)
         self.assertEqual(self.srv.get("/n.txt")[0], 200)
 
 
@@ -297,8 +298,9 @@ class CoreOptions(unittest.TestCase):
             while b"x0" not in data:
                 data += s.recv(4096)
             t0 = time.monotonic()
+            s.settimeout(45)
             self.assertEqual(s.recv(10), b"")  # closed after the idle second
-            self.assertLess(time.monotonic() - t0, 5)
+            self.assertLess(time.monotonic() - t0, 30)  # not the 60 s default
             s.close()
 
     def test_bad_values_throw(self):

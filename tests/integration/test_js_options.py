@@ -252,15 +252,17 @@ class TestGoodOptions(unittest.TestCase):
             self.assertIn(b"x.txt", body)
             # notFoundFunc
             self.assertEqual(srv.get("/none")[2], b"nf /none")
-            # connectTimeout 1: an idle connection is closed
+            # connectTimeout 1: an idle connection is closed.  The bound only
+            # has to tell 1 s from the 60 s default, so a loaded machine is
+            # no reason to fail.
             s = socket.create_connection(("127.0.0.1", srv.port))
-            s.settimeout(5)
+            s.settimeout(30)
             t0 = time.monotonic()
             self.assertEqual(s.recv(10), b"")
-            self.assertLess(time.monotonic() - t0, 4)
+            self.assertLess(time.monotonic() - t0, 30)
             s.close()
             # log / accessLog / errorLog
-            wait_until(lambda: "GET /index.html" in read(srv.path("access.log")), 5)
+            wait_until(lambda: "GET /index.html" in read(srv.path("access.log")), 30)
             self.assertTrue(os.path.exists(srv.path("error.log")))
             self.assertEqual(srv.stdout().count("GET /"), 0)
 

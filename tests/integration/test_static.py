@@ -226,9 +226,9 @@ class StaticServerTest(unittest.TestCase):
 
     def test_fifo_is_refused_without_hanging(self):
         t0 = time.monotonic()
-        st, _, _ = self.srv.request("GET", "/fifo", timeout=5)
+        st, _, _ = self.srv.request("GET", "/fifo", timeout=30)
         self.assertIn(st, (403, 404))
-        self.assertLess(time.monotonic() - t0, 4)
+        self.assertLess(time.monotonic() - t0, 20)  # opening it would block forever
         self.assertServes()
 
     def test_symlink_loop_is_404(self):

@@ -521,9 +521,9 @@ class GracefulStop(unittest.TestCase):
             for c in conns:
                 self.assertTrue(c.wait_eof())
                 c.shutdown()
-            rc = srv.proc.wait(10)
+            rc = srv.proc.wait(30)
             self.assertEqual(rc, 0)
-            self.assertLess(time.monotonic() - t0, 4.0)
+            self.assertLess(time.monotonic() - t0, 8.0)  # not GracefulTimeout's 10 s
 
     def test_stop_with_silent_client(self):
         """A client that never answers the close frame is dropped after
@@ -534,9 +534,9 @@ class GracefulStop(unittest.TestCase):
             srv.send_signal(signal.SIGTERM)
             self.assertEqual(c.recv_close()[0], 1001)
             self.assertTrue(c.wait_eof(8))
-            rc = srv.proc.wait(10)
+            rc = srv.proc.wait(30)
             self.assertEqual(rc, 0)
-            self.assertLess(time.monotonic() - t0, 6.0)
+            self.assertLess(time.monotonic() - t0, 9.0)  # not GracefulTimeout's 10 s
             c.shutdown()
 
     def test_graceful_timeout_before_close_timeout(self):
@@ -549,9 +549,9 @@ class GracefulStop(unittest.TestCase):
             srv.send_signal(signal.SIGTERM)
             for c in conns:
                 self.assertEqual(c.recv_close()[0], 1001)
-            rc = srv.proc.wait(10)
+            rc = srv.proc.wait(30)
             self.assertEqual(rc, 0)
-            self.assertLess(time.monotonic() - t0, 5.0)
+            self.assertLess(time.monotonic() - t0, 20.0)  # not WsCloseTimeout's 30 s
             for c in conns:
                 self.assertTrue(c.wait_eof(2))
                 c.shutdown()
