@@ -40,8 +40,8 @@ import sys
 import tempfile
 import time
 
-from rptest import (BUILD, IS_ROOT, ServerStartError, close_quietly, free_port,
-                    sanitizer_excerpt, wait_until)
+from rptest import (BUILD, IS_ROOT, ServerStartError, check_nobody_can_reach, close_quietly,
+                    free_port, sanitizer_excerpt, wait_until)
 
 RAMPART = os.path.join(BUILD, "bin", "rampart")
 
@@ -96,6 +96,8 @@ class JsServer:
         for rel, content in (files or {}).items():
             self.write(rel, content)
         self.script = self.write("test.js", script)
+        if '"nobody"' in script:
+            check_nobody_can_reach()
         if start:
             self.start(wait)
 

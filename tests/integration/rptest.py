@@ -50,9 +50,35 @@ HTTPD = os.path.join(BUILD, "bin", "rampart-httpd")
 TEST_MODULES = os.path.join(BUILD, "test-modules")
 IS_ROOT = os.geteuid() == 0
 
+
+def closed_to_others(path):
+    """The first directory above path that others cannot enter, or None.
+
+    Tests started as root run the server as 'nobody', which must reach the
+    build tree (modules, scripts).  A checkout inside a 0700 directory (what
+    mktemp -d makes) would fail those tests obscurely; say why instead."""
+    d = os.path.abspath(path)
+    while True:
+        if not os.stat(d).st_mode & 0o001:
+            return d
+        up = os.path.dirname(d)
+        if up == d:
+            return None
+        d = up
+
+
+def check_nobody_can_reach(path=BUILD):
+    blocked = closed_to_others(path) if IS_ROOT else None
+    if blocked:
+        raise ServerStartError(
+            "%s is closed to other users (mode %o), so the server, dropping to 'nobody', "
+            "cannot reach %s: run the tests from a checkout under world-searchable "
+            "directories (chmod 755 %s)" % (blocked, os.stat(blocked).st_mode & 0o777, path,
+                                            blocked))
+
 __all__ = ["Server", "BUILD", "HTTPD", "TEST_MODULES", "REPO", "IS_ROOT", "free_port",
            "run_httpd", "wait_until", "parse_responses", "read_response", "sha256",
-           "ServerStartError"]
+           "ServerStartError", "check_nobody_can_reach"]
 
 
 class ServerStartError(AssertionError):
@@ -280,6 +306,8 @@ class Server:
         if user is None and IS_ROOT:
             user = "nobody"
         if user:
+            if user == "nobody":
+                check_nobody_can_reach()
             lines.append("User %s" % user)
         if daemon:
             lines.append("Daemon on")
