@@ -77,6 +77,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
     [ ${#units[@]} -gt 0 ] && no_service_start
     status=0
+    # A package install that was cut short (a machine stopped mid-upgrade)
+    # makes every apt-get install refuse until dpkg finishes configuring.
+    if [ -n "$($SUDO dpkg --audit 2>/dev/null)" ]; then
+        echo "install-deps: finishing an interrupted dpkg run (dpkg --configure -a)"
+        $SUDO dpkg --configure -a || status=$?
+    fi
+    [ "$status" = 0 ] &&
     { $SUDO apt-get update -qq &&
         $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || status=$?
     [ "$policy_made" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
