@@ -37,7 +37,7 @@ static void enter_phase(rp_conn *c, int phase);
 static void read_enable(rp_conn *c, bool on);
 
 /* Phases of a connection, each with its own deadline (see "timeouts"). */
-enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY };
+enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY, PH_LINGER };
 
 /* ---- token assembly (llhttp may deliver a header in pieces) ------------- */
 
@@ -326,6 +326,9 @@ static void reader_free(rp_conn *c)
 #define RP_RETIRED_IDLE 5.0
 /* A deadline this close counts as reached (the clocks are coarse). */
 #define RP_DEADLINE_SLACK 0.005
+/* Lingering close (conn_finish): how long a client still sending a body we
+ * did not read gets to see our end of file. */
+#define RP_LINGER 2.0
 
 static double mono_now(void)
 {
@@ -366,6 +369,8 @@ static double phase_deadline(const rp_conn *c)
                         c->nreq == 0 ? connect : 0);
     case PH_BODY:
         return cc->body_timeout > 0 ? c->last_read + cc->body_timeout : 0;
+    case PH_LINGER:
+        return c->phase_at + RP_LINGER;
     default:
         return 0;
     }
@@ -419,6 +424,8 @@ static void dispatch(rp_conn *c)
 /* Answer status and close: what is still unread is not trusted. */
 static void refuse(rp_conn *c, int status)
 {
+    if (status == 413)
+        c->linger = true; /* the client may be sending the body right now */
     evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
     read_enable(c, false);
     c->phase = PH_BUSY;
@@ -454,6 +461,7 @@ static void body_failed(rp_conn *c, int status)
 {
     rp_req *r = c->req;
     r->close_after = true;
+    c->linger = true;
     if (c->bev)
         evbuffer_drain(bufferevent_get_input(c->bev),
                        evbuffer_get_length(bufferevent_get_input(c->bev)));
@@ -552,6 +560,9 @@ static void timed_out(rp_conn *c)
         else
             refuse(c, 408);
         return;
+    case PH_LINGER:
+        conn_free(c);
+        return;
     case PH_HANDSHAKE:
         rp_log(NULL, RP_LOG_INFO, "%s:%d: TLS handshake not complete in time", c->remote_ip,
                c->remote_port);
@@ -606,6 +617,10 @@ static void process_input(rp_conn *c)
         return;
     }
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->lingering) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     if (c->phase == PH_BODY)
         c->last_read = mono_now();
     if (c->busy && c->req && rp_req_body_open(c->req)) {
@@ -654,6 +669,28 @@ static void process_input(rp_conn *c)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
+/* Close once the answer is out.  A client may still be sending a body we
+ * did not read (an early answer, a 413): closing now would make our kernel
+ * answer its bytes with a reset, and a reset makes the client's kernel drop
+ * the answer it has not read yet.  So end our direction first, read and
+ * drop what still comes, and close at its end of file or after RP_LINGER,
+ * as nginx's lingering_close does. */
+static void conn_finish(rp_conn *c)
+{
+    if (!c->linger || c->lingering || !c->bev || c->broken) {
+        conn_free(c);
+        return;
+    }
+    c->lingering = true;
+    if (c->tls) {
+        rp_tls_close_notify(c->bev);
+        c->broken = true; /* said goodbye already */
+    }
+    shutdown(c->fd, SHUT_WR);
+    enter_phase(c, PH_LINGER);
+    read_enable(c, true);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
@@ -667,8 +704,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
         rp_h2_writable(c);
         return;
     }
+    if (c->lingering)
+        return;
     if (c->closing && !c->busy && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        conn_free(c);
+        conn_finish(c);
         return;
     }
     if (c->req && rp_resp_has_drainers(c->req))
@@ -836,6 +875,8 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     bool unread = r->bmode != RP_BODY_BUFFERED && !r->body_ended;
     if (unread && r->expect_continue)
         close = true;
+    if (unread)
+        c->linger = true; /* if it closes, let the client see the answer */
     c->discarding = unread && !close;
     c->req = NULL;
     rp_req_free(r);
@@ -847,7 +888,7 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     if (close || conn_lost(c)) {
         c->closing = true;
         if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_free(c);
+            conn_finish(c);
         else
             read_enable(c, false);
         return;

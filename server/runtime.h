@@ -214,6 +214,8 @@ struct rp_conn {
     bool detached;   /* a module took the bufferevent over (upgrade) */
     bool broken;     /* the socket failed: no goodbye on close */
     bool discarding; /* reading past a body nobody read, to the next request */
+    bool linger;     /* close by lingering: the client may still be sending */
+    bool lingering;  /* our side is closed: reading until the client closes */
     int error_status; /* set by a parser callback to answer and close */
 
     /* parser scratch: the header name or value being assembled */

@@ -22,6 +22,7 @@ Run: cd tests/integration && python3 -m unittest test_body_stream -v
 import hashlib
 import json
 import os
+import select
 import socket
 import threading
 import time
@@ -43,6 +44,7 @@ class Sink:
 
     /early  answers 200 at once without reading the body, then closes
     /cut    reads 64 KiB of the body, then closes the connection
+    /gated  reads 64 KiB of the body, then waits for self.gate
     else    reads the whole body and answers {"n", "sha1", "chunked"}
     Events (connection closed mid-body, ...) are recorded for the tests."""
 
@@ -57,9 +59,12 @@ class Sink:
         self.events = []       # ("mid-body-eof", bytes read), ("request", path)
         self.connections = 0
         self.stopping = False
+        self.gate = threading.Event()
+        self.gate.set()
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
     def stop(self):
+        self.gate.set()
         self.stopping = True
         self.lsock.close()
 
@@ -91,7 +96,7 @@ class Sink:
         finally:
             c.close()
 
-    def read_body(self, f, hd, h, stop_at=None):
+    def read_body(self, f, hd, h, stop_at=None, gate_at=None):
         """Hash the body into h; False at a close before its end."""
         got = [0]  # this body's bytes; self.progress shows the latest body's
 
@@ -99,6 +104,8 @@ class Sink:
             while n > 0:
                 if stop_at is not None and got[0] >= stop_at:
                     return False
+                if gate_at is not None and got[0] >= gate_at:
+                    self.gate.wait(60)
                 b = f.read1(min(n, MB))
                 if not b:
                     self.event("mid-body-eof", got[0])
@@ -146,7 +153,8 @@ class Sink:
                 pass
             return False
         h = hashlib.sha1()
-        n = self.read_body(f, hd, h, 64 * 1024 if path.endswith("/cut") else None)
+        n = self.read_body(f, hd, h, 64 * 1024 if path.endswith("/cut") else None,
+                           64 * 1024 if path.endswith("/gated") else None)
         if n is False:
             return False
         body = json.dumps({"n": n, "sha1": h.hexdigest(),
@@ -375,53 +383,153 @@ def sanitized(pid):
         return any("libasan" in line for line in f)
 
 
-class GiantUploadTest(unittest.TestCase):
-    """1 GiB through the proxy: the server's memory stays flat."""
+class BigTest(unittest.TestCase):
+    """Big bodies: the server's memory stays flat, a stalled upstream stops
+    the client (HTTP/1.1: the socket is not read; HTTP/2: no window)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = Sink()
+        cls.srv = Server(conf="LoadModule proxy mod_proxy.so\nMaxBodySize 2g\n"
+                              "Map /up/ proxy:http://127.0.0.1:%d/\n" % cls.sink.port,
+                         threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.check_sanitizers()
+        cls.srv.cleanup()
+        cls.sink.stop()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=60)
+        return s, s.makefile("rb")
 
     def test_one_gib_rss_flat(self):
-        sink = Sink()
-        srv = Server(conf="LoadModule proxy mod_proxy.so\nMaxBodySize 2g\n"
-                          "Map /up/ proxy:http://127.0.0.1:%d/\n" % sink.port, threads=1)
-        try:
-            if sanitized(srv.pid):
-                self.skipTest("an ASan build keeps freed memory: RSS says nothing")
-            # warm up (first-use allocations), then take the baseline
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
-            f = s.makefile("rb")
-            block = piece(7, MB)
-            s.sendall(head("/up/warm", 8 * MB) + block * 8)
-            self.assertEqual(read_response(f, "POST")[0], 200)
-            base = rss_kib(srv.pid)
-            peak = [base]
-            done = threading.Event()
+        srv = self.srv
+        if sanitized(srv.pid):
+            self.skipTest("an ASan build keeps freed memory: RSS says nothing")
+        # warm up (first-use allocations), then take the baseline
+        s, f = self.connect()
+        block = piece(7, MB)
+        s.sendall(head("/up/warm", 8 * MB) + block * 8)
+        self.assertEqual(read_response(f, "POST")[0], 200)
+        base = rss_kib(srv.pid)
+        peak = [base]
+        done = threading.Event()
 
-            def sample():
-                while not done.is_set():
-                    peak[0] = max(peak[0], rss_kib(srv.pid))
-                    time.sleep(0.02)
-            t = threading.Thread(target=sample, daemon=True)
-            t.start()
-            total = 1024 * MB
-            s.sendall(head("/up/giant", total))
-            h = hashlib.sha1()
-            for _ in range(total // MB):
-                s.sendall(block)
-                h.update(block)
-            st, _, _, body = read_response(f, "POST")
-            done.set()
-            t.join()
-            self.assertEqual(st, 200, body)
-            got = json.loads(body)
-            self.assertEqual((got["n"], got["sha1"]), (total, h.hexdigest()))
-            growth = (peak[0] - base) / 1024.0
-            print("\n1 GiB upload: server RSS %d KiB -> peak %d KiB (+%.1f MiB)"
-                  % (base, peak[0], growth))
-            self.assertLess(growth, 16.0)
-            s.close()
-        finally:
-            srv.stop()
-            srv.cleanup()
-            sink.stop()
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_kib(srv.pid))
+                time.sleep(0.02)
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        total = 1024 * MB
+        s.sendall(head("/up/giant", total))
+        h = hashlib.sha1()
+        for _ in range(total // MB):
+            s.sendall(block)
+            h.update(block)
+        st, _, _, body = read_response(f, "POST")
+        done.set()
+        t.join()
+        self.assertEqual(st, 200, body)
+        got = json.loads(body)
+        self.assertEqual((got["n"], got["sha1"]), (total, h.hexdigest()))
+        growth = (peak[0] - base) / 1024.0
+        print("\n1 GiB upload: server RSS %d KiB -> peak %d KiB (+%.1f MiB)"
+              % (base, peak[0], growth))
+        self.assertLess(growth, 16.0)
+        s.close()
+
+    def fill(self, s, block, limit):
+        """Send until the chain stops taking bytes (nothing for 2 s) or
+        limit is reached; the bytes sent."""
+        s.setblocking(False)
+        sent = 0
+        while sent < limit:
+            try:
+                sent += s.send(block[sent % len(block):])
+            except BlockingIOError:
+                _, w, _ = select.select([], [s], [], 2.0)
+                if not w:
+                    break
+        s.setblocking(True)
+        return sent
+
+    def test_backpressure_h1(self):
+        """A stalled upstream stops the client: the server does not buffer."""
+        total, block = 256 * MB, piece(3, MB)
+        self.sink.gate.clear()
+        s, f = self.connect()
+        s.sendall(head("/up/gated", total))
+        base = rss_kib(self.srv.pid)
+        sent = self.fill(s, block, total)
+        grown = (rss_kib(self.srv.pid) - base) / 1024.0
+        # kernel buffers on both sides plus the proxy's 256 KiB, far from all
+        self.assertLess(sent, 64 * MB)
+        if not sanitized(self.srv.pid):
+            self.assertLess(grown, 16.0)
+        self.sink.gate.set()
+        h = hashlib.sha1()
+        for i in range(total // MB):
+            h.update(block)
+        off = sent
+        while off < total:
+            start = off % MB
+            n = min(MB - start, total - off)
+            s.sendall(block[start:start + n])
+            off += n
+        st, _, _, body = read_response(f, "POST")
+        self.assertEqual(st, 200, body)
+        got = json.loads(body)
+        self.assertEqual((got["n"], got["sha1"]), (total, h.hexdigest()))
+        s.close()
+
+    def test_backpressure_h2(self):
+        """Over HTTP/2 the stream window stays closed while the upstream stalls."""
+        total, block = 40 * MB, piece(5, 16384)
+        self.sink.gate.clear()
+        c = H2Client(self.srv.port)
+        sid = c.request("/up/gated", method="POST",
+                        headers=[("content-length", str(total))], body=None, end=False)
+        sent = 0
+        h = hashlib.sha1()
+        c.sock.settimeout(2.0)
+        while sent < total:
+            n = min(len(block), c.conn.local_flow_control_window(sid), total - sent)
+            if n > 0:
+                c.conn.send_data(sid, block[:n])
+                c.flush()
+                h.update(block[:n])
+                sent += n
+                continue
+            try:
+                c.pump()
+            except socket.timeout:
+                break  # no window granted for 2 s: the server holds it closed
+        # one stream window, the proxy's 256 KiB and the kernel buffers to the
+        # upstream (autotuned: several MiB), far from all
+        self.assertLess(sent, 32 * MB)
+        self.sink.gate.set()
+        c.sock.settimeout(30)
+        while sent < total:  # the rest, the window opening as the upstream reads
+            n = min(len(block), c.conn.local_flow_control_window(sid), total - sent)
+            if n <= 0:
+                c.pump()
+                continue
+            c.conn.send_data(sid, block[:n])
+            c.flush()
+            h.update(block[:n])
+            sent += n
+        c.conn.end_stream(sid)
+        c.flush()
+        r = c.response(sid)
+        c.close()
+        self.assertEqual(r["headers"][":status"], "200", bytes(r["data"]))
+        got = json.loads(bytes(r["data"]))
+        self.assertEqual((got["n"], got["sha1"]), (total, h.hexdigest()))
+
 
 
 if __name__ == "__main__":
