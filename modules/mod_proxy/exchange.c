@@ -84,16 +84,6 @@ static double read_timeout(const px_exch *ex)
     return ex->rt->timeout >= 0 ? ex->rt->timeout : ex->c->read_timeout;
 }
 
-static void set_timeouts(struct bufferevent *bev, double rd, double wr)
-{
-    struct timeval r, w;
-    r.tv_sec = (time_t)rd;
-    r.tv_usec = (suseconds_t)((rd - (double)r.tv_sec) * 1e6);
-    w.tv_sec = (time_t)wr;
-    w.tv_usec = (suseconds_t)((wr - (double)w.tv_sec) * 1e6);
-    bufferevent_set_timeouts(bev, rd > 0 ? &r : NULL, wr > 0 ? &w : NULL);
-}
-
 /* ---- token lists ------------------------------------------------------------ */
 
 /* Hop-by-hop headers (RFC 9110 7.6.1) and those a Connection header names
@@ -341,7 +331,7 @@ static void body_end(rp_req *r, int status, void *arg)
         if (ex->body_chunked && ex->pc)
             evbuffer_add(bufferevent_get_output(ex->pc->bev), "0\r\n\r\n", 5);
         if (ex->pc && ex->state != EX_CONNECTING)
-            set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+            px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
         return;
     }
     /* the upstream can never get the whole request: its connection goes,
@@ -368,7 +358,7 @@ static void start_body(px_exch *ex)
     if (!ex->body_stream)
         return;
     if (!ex->body_done) /* no answer is due before the request is whole */
-        set_timeouts(ex->pc->bev, 0, ex->c->send_timeout);
+        px_set_timeouts(ex->pc->bev, 0, ex->c->send_timeout);
     if (!ex->body_started) {
         ex->body_started = 1;
         rp_req_body_stream(ex->r, body_data, body_end, ex);
@@ -889,7 +879,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         px_health_ok(ex->pw, ex->up);
         ex->state = EX_SENT;
-        set_timeouts(bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(bev, read_timeout(ex), ex->c->send_timeout);
         start_body(ex);
         return;
     }
@@ -940,7 +930,7 @@ static void attempt(px_exch *ex)
     rp_metric_add(ex->pc ? ex->c->m_reused : ex->c->m_opened, ex->pw->w, 1);
     if (ex->pc) {
         ex->state = EX_SENT;
-        set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
     } else {
         ex->pc = px_connect(ex->pw, up);
         if (!ex->pc) {
@@ -948,7 +938,7 @@ static void attempt(px_exch *ex)
             return;
         }
         ex->state = EX_CONNECTING;
-        set_timeouts(ex->pc->bev, ex->c->connect_timeout, ex->c->connect_timeout);
+        px_set_timeouts(ex->pc->bev, ex->c->connect_timeout, ex->c->connect_timeout);
     }
     bufferevent_setcb(ex->pc->bev, read_cb, ex->body_stream ? write_cb : NULL, event_cb, ex);
     bufferevent_setwatermark(ex->pc->bev, EV_READ, 0, 0);
