@@ -290,6 +290,34 @@ static void end(px_exch *ex)
  * request, as nginx's proxy_read_timeout does); the send timeout watches an
  * upstream that takes nothing. */
 
+/* With nothing queued on a plain connection the bytes go to the socket at
+ * once, as one writev (chunk head, data, CRLF): an upstream that keeps up
+ * costs no copy and no buffer.  What the socket does not take is queued. */
+static void body_write(px_exch *ex, struct evbuffer *out, const char *data, size_t len)
+{
+    char head[24];
+    struct iovec v[3];
+    int n = 0;
+    if (ex->body_chunked)
+        v[n++] = (struct iovec){head, (size_t)snprintf(head, sizeof head, "%zx\r\n", len)};
+    v[n++] = (struct iovec){(void *)data, len};
+    if (ex->body_chunked)
+        v[n++] = (struct iovec){"\r\n", 2};
+    size_t done = 0;
+    if (!ex->up->tls && evbuffer_get_length(out) == 0) {
+        ssize_t w = writev(bufferevent_getfd(ex->pc->bev), v, n);
+        done = w > 0 ? (size_t)w : 0; /* an error shows on the bufferevent's next try */
+    }
+    for (int i = 0; i < n; i++) {
+        if (done >= v[i].iov_len) {
+            done -= v[i].iov_len;
+            continue;
+        }
+        evbuffer_add(out, (char *)v[i].iov_base + done, v[i].iov_len - done);
+        done = 0;
+    }
+}
+
 static void body_data(rp_req *r, const char *data, size_t len, void *arg)
 {
     px_exch *ex = arg;
@@ -297,11 +325,7 @@ static void body_data(rp_req *r, const char *data, size_t len, void *arg)
         return;
     struct bufferevent *bev = ex->pc->bev;
     struct evbuffer *out = bufferevent_get_output(bev);
-    if (ex->body_chunked)
-        evbuffer_add_printf(out, "%zx\r\n", len);
-    evbuffer_add(out, data, len);
-    if (ex->body_chunked)
-        evbuffer_add(out, "\r\n", 2);
+    body_write(ex, out, data, len);
     if (evbuffer_get_length(out) > PX_HIGH_WATER && !ex->body_paused) {
         ex->body_paused = 1;
         rp_req_body_pause(r);

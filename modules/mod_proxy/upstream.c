@@ -254,8 +254,10 @@ px_conn *px_connect(px_worker *pw, px_upstream *up)
         bufferevent_free(bev);
         return NULL;
     }
-    /* large reads: a big body moves in few passes (libevent's default is 16 KiB) */
+    /* large reads and writes: a big body moves in few passes either way
+     * (libevent's default is 16 KiB per pass) */
     bufferevent_set_max_single_read(bev, 256 * 1024);
+    bufferevent_set_max_single_write(bev, 256 * 1024);
     int one = 1;
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0)
