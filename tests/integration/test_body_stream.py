@@ -13,6 +13,8 @@ rest (streamed, not buffered); Expect: 100-continue answered only once the
 body is read (never for a request answered without reading); keep-alive
 after a streamed body and after an early answer (the rest discarded);
 MaxBodySize -> 413 (announced and chunked) with the server still serving;
+the same over TLS (HTTP/1.1 and HTTP/2 by ALPN); back-pressure: a stalled
+upstream stops the client (HTTP/1.1 socket not read, HTTP/2 window held);
 BodyTimeout -> 408 and the upstream connection closed, not pooled; an
 upstream closing mid-upload -> 502; a 1 GiB upload with the server's RSS
 growing by less than 16 MiB.
@@ -23,13 +25,17 @@ import hashlib
 import json
 import os
 import select
+import shutil
 import socket
+import ssl
+import tempfile
 import threading
 import time
 import unittest
 
 from rptest import Server, read_response, wait_until
 from test_h2 import H2Client
+from test_tls import make_pki
 
 MB = 1024 * 1024
 
@@ -368,6 +374,65 @@ Map /dead/ proxy:http://127.0.0.1:%(dead)d/
         r = c.response(sid)
         c.close()
         self.assertEqual(r["headers"][":status"], "413")
+
+
+class TlsStreamTest(unittest.TestCase):
+    """The same over TLS: HTTP/1.1 (Content-Length and chunked) and HTTP/2
+    by ALPN, byte-checked."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="rptest-pki-")
+        make_pki(cls.pki)
+        cls.sink = Sink()
+        cls.srv = Server(conf="LoadModule proxy mod_proxy.so\n"
+                              "SslCertFile %s/fullchain.pem\nSslKeyFile %s/leaf.key\n"
+                              "Map /up/ proxy:http://127.0.0.1:%d/\n"
+                              % (cls.pki, cls.pki, cls.sink.port),
+                         binds=["127.0.0.1:{port} tls"], threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.check_sanitizers()
+        cls.srv.cleanup()
+        cls.sink.stop()
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def ctx(self, alpn):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.pki, "root.pem"))
+        ctx.set_alpn_protocols(alpn)
+        return ctx
+
+    def test_http11_over_tls(self):
+        raw = socket.create_connection(("127.0.0.1", self.srv.port), timeout=20)
+        s = self.ctx(["http/1.1"]).wrap_socket(raw, server_hostname="localhost")
+        f = s.makefile("rb")
+        for chunked in (False, True):
+            pieces = [piece(i, 50000) for i in range(40)]
+            s.sendall(head("/up/tls", sum(len(p) for p in pieces), chunked))
+            h = hashlib.sha1()
+            for p in pieces:
+                s.sendall(chunk(p) if chunked else p)
+                h.update(p)
+            if chunked:
+                s.sendall(b"0\r\n\r\n")
+            st, _, _, body = read_response(f, "POST")
+            self.assertEqual(st, 200, body)
+            got = json.loads(body)
+            self.assertEqual((got["n"], got["sha1"], got["chunked"]),
+                             (sum(len(p) for p in pieces), h.hexdigest(), chunked))
+        s.close()
+
+    def test_h2_over_tls(self):
+        c = H2Client(self.srv.port, tls_ctx=self.ctx(["h2"]))
+        body = b"".join(piece(i) for i in range(32))
+        sid = c.request("/up/tls2", method="POST", body=body)
+        r = c.response(sid)
+        c.close()
+        self.assertEqual(r["headers"][":status"], "200", bytes(r["data"]))
+        got = json.loads(bytes(r["data"]))
+        self.assertEqual((got["n"], got["sha1"]), (len(body), hashlib.sha1(body).hexdigest()))
 
 
 def rss_kib(pid):
