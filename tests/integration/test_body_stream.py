@@ -4,8 +4,8 @@ module that streams them, against a Python sink upstream.
 The sink reads each request body as it arrives (Content-Length or
 chunked), counting and hashing it, and answers what it got; it can also
 answer before reading, or cut the connection mid-body, on cue.  Clients are
-raw sockets (so a test controls every byte and pause), http.client for
-keep-alive, and Python's h2 package for HTTP/2.
+raw sockets (so a test controls every byte and pause; keep-alive is several
+requests on one socket) and Python's h2 package for HTTP/2.
 
 Covers: Content-Length and chunked bodies byte-checked over HTTP/1.1 and
 HTTP/2; the upstream holding part of the body before the client sent the
@@ -355,6 +355,17 @@ Map /dead/ proxy:http://127.0.0.1:%(dead)d/
         got = self.h2_upload(body, False)
         self.assertEqual((got["n"], got["sha1"], got["chunked"]),
                          (len(body), hashlib.sha1(body).hexdigest(), True))
+
+    def test_h2_body_timeout_408(self):
+        before = len(self.sink.seen("mid-body-eof"))
+        c = H2Client(self.srv.port)
+        sid = c.request("/up/h2slow", method="POST",
+                        headers=[("content-length", str(MB))], body=piece(1), end=False)
+        r = c.response(sid)  # then silence: BodyTimeout (1 s) answers
+        c.close()
+        self.assertEqual(r["headers"][":status"], "408")
+        wait_until(lambda: len(self.sink.seen("mid-body-eof")) > before, timeout=10,
+                   what="the upstream connection closed")
 
     def test_h2_over_max_413(self):
         c = H2Client(self.srv.port)
