@@ -122,6 +122,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
+    if (c->discarding) { /* a trailer of a body nobody reads */
+        c->tok_len = 0;
+        return 0;
+    }
     if (++c->nheaders > (size_t)c->server->core->max_headers)
         return fail(c, 431);
     c->field = tok_take(c);
@@ -137,6 +141,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
+    if (c->discarding) {
+        c->tok_len = 0;
+        return 0;
+    }
     rp_req_add_header(c->req, c->field ? c->field : "", tok_take(c));
     c->field = NULL;
     return 0;
@@ -248,6 +256,7 @@ static int on_message_complete(llhttp_t *p)
     rp_conn *c = conn_of(p);
     if (c->discarding) { /* the unread body is behind us: on to the next request */
         c->discarding = false;
+        c->linger = false;
         c->phase = PH_WAIT;
         c->phase_at = mono_now();
         return 0;

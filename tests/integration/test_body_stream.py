@@ -290,6 +290,16 @@ Map /dead/ proxy:http://127.0.0.1:%(dead)d/
         self.check(resp, sha, 5000, False)
         s.close()
 
+    def test_early_answer_chunked_with_trailers(self):
+        s, f = self.connect()
+        s.sendall(head("/up/early", chunked=True) + chunk(piece(0)))
+        st, _, hd, body = read_response(f, "POST")
+        self.assertEqual((st, body), (200, b"early"))
+        s.sendall(chunk(piece(1)) + b"0\r\nX-Trailer: dropped\r\n\r\n")
+        resp, sha = self.upload(s, f, "/up/after-trailers", [b"t" * 3000])
+        self.check(resp, sha, 3000, False)
+        s.close()
+
     def test_announced_over_max_413(self):
         s, f = self.connect()
         s.sendall(head("/up/big", 5 * MB))
