@@ -22,6 +22,8 @@
  * descriptor): metrics (rp_metrics.h), request ids and timing, the
  * authenticated user, typed compression and range choices, rp_resp_abort,
  * rp_req_protocol, rp_log_req, the cookie walker, CIDR matching.
+ * Streamed request bodies are 1.4 (functions only): rp_module_stream_body,
+ * rp_req_body_stream/_pause/_resume/_streamed/_length/_received.
  */
 #ifndef RP_MODULE_H
 #define RP_MODULE_H
@@ -30,7 +32,7 @@
 
 #define RP_MODULE_MAGIC 0x52414d50u /* "RAMP" */
 #define RP_ABI_MAJOR 1
-#define RP_ABI_MINOR 3
+#define RP_ABI_MINOR 4
 
 /* ---- directives --------------------------------------------------------- */
 

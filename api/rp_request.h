@@ -56,8 +56,56 @@ RP_API size_t rp_req_header_count(const rp_req *r);
 RP_API int rp_req_header_at(const rp_req *r, size_t i, const char **name, const char **value);
 
 /* The whole request body (the core reads it before MAP runs, up to
- * MaxBodySize; chunked bodies arrive de-chunked).  NULL with *len 0 if none. */
+ * MaxBodySize; chunked bodies arrive de-chunked).  NULL with *len 0 if none,
+ * and always NULL for a streamed body (below). */
 RP_API const void *rp_req_body(const rp_req *r, size_t *len);
+
+/* ---- streamed request bodies ---------------------------------------------
+ * A module whose routes want the body as it arrives says so once, from its
+ * post_config: rp_module_stream_body(s, &rp_module_mine).  Requests routed
+ * to it that carry a body (Content-Length > 0 or chunked, HTTP/1.1 or an
+ * HTTP/2 stream) then run the pipeline as soon as their head is complete,
+ * and rp_req_body_streamed() is true in every phase.  Other modules keep
+ * getting the whole body buffered before MAP, as before.
+ *
+ * The handler (or anything after it, at any time) calls rp_req_body_stream
+ * once to start reading: on_data(r, data, len, arg) gets the body's bytes
+ * in order (de-chunked; data is valid only during the call: copy what you
+ * keep), then on_end(r, status, arg) is called exactly once: 0 when the
+ * body is complete, or why it is not: 400 (bad framing), 408 (BodyTimeout
+ * of silence), 413 (over MaxBodySize), 499 (the client went away).  After
+ * an error status no more data comes and the connection closes once the
+ * response finishes; answer with rp_resp_error(r, status) if the response
+ * has not started.  On HTTP/1.1 an "Expect: 100-continue" is answered
+ * only now, when reading starts.
+ *
+ * Back-pressure: rp_req_body_pause stops delivery (HTTP/1.1 stops reading
+ * the socket, HTTP/2 stops granting the stream window); rp_req_body_resume
+ * delivers again, from the loop, never from inside the call.  Both may be
+ * called from on_data.  BodyTimeout counts only while not paused.
+ *
+ * A response that finishes before the body was read (an early answer, an
+ * error, a handler that never called rp_req_body_stream) makes the core
+ * discard the rest of the body and keep the connection, or close it when
+ * the client waits for a 100-continue that never came; HTTP/2 resets the
+ * stream (NO_ERROR) instead.  Nothing is delivered after the response
+ * finished. */
+typedef void (*rp_body_data_fn)(rp_req *r, const char *data, size_t len, void *arg);
+typedef void (*rp_body_end_fn)(rp_req *r, int status, void *arg);
+RP_API void rp_module_stream_body(rp_server *s, const rp_module *m);
+/* The request's body is streamed (not buffered): its owner asked for it and
+ * it has one. */
+RP_API int rp_req_body_streamed(const rp_req *r);
+/* The body's announced length: Content-Length, or -1 when unknown (chunked,
+ * or HTTP/2 without content-length); 0 when there is none. */
+RP_API int64_t rp_req_body_length(const rp_req *r);
+/* Start reading; 0, or -1 when the body is not streamed or already read. */
+RP_API int rp_req_body_stream(rp_req *r, rp_body_data_fn on_data, rp_body_end_fn on_end,
+                              void *arg);
+RP_API void rp_req_body_pause(rp_req *r);
+RP_API void rp_req_body_resume(rp_req *r);
+/* Body bytes delivered to on_data so far. */
+RP_API uint64_t rp_req_body_received(const rp_req *r);
 
 /* Route matched by the core: key as configured, owner, target, and the part
  * of the path after a prefix key ("" for exact keys).  The owner's

@@ -17,6 +17,11 @@
 # file) through each proxy with curl: time, and the growth of our peak RSS
 # (VmHWM) over it - the response is streamed, so it must stay small.
 #
+# Then one streamed upload of the same size (curl -T, Content-Length) to a
+# Python sink upstream that reads every byte and answers the count; nginx
+# with proxy_request_buffering off (streams too, no temp file).  Time, CPU
+# seconds per GiB of each proxy, and each proxy's peak RSS growth.
+#
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
 # BENCH_WORKERS (1; first value used).  It starts only its own three
@@ -37,12 +42,63 @@ truncate -s "${BIG_MB}M" "$tmp/www/big.bin"
 chmod -R a+rX "$tmp/www"
 
 up_port=$(free_port)
+sink_port=$(free_port)
 ours_port=$(free_port)
 nginx_port=$(free_port)
 
 nginx_conf "$tmp/up" 1 "$up_port" "$tmp/www" "    types { text/plain txt; }"
 bench_start up_pid "$tmp/up/logs/stdout" "http://127.0.0.1:$up_port/1k.txt" \
     "$nginx" -p "$tmp/up" -c "$tmp/up/nginx.conf" -e "$tmp/up/logs/error.log"
+
+# The upload sink: reads each request body whole (Content-Length or
+# chunked), then answers the number of bytes it read.
+cat >"$tmp/sink.py" <<'PY'
+import socket, socketserver, sys
+class H(socketserver.StreamRequestHandler):
+    rbufsize = 1 << 20
+    def handle(self):
+        f = self.rfile
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            hd = {}
+            while True:
+                h = f.readline()
+                if h in (b"\r\n", b""):
+                    break
+                k, _, v = h.partition(b":")
+                hd[k.strip().lower()] = v.strip()
+            n = 0
+            def take(left):
+                nonlocal n
+                while left > 0:
+                    b = f.read1(min(left, 1 << 20))
+                    if not b:
+                        raise EOFError
+                    n += len(b)
+                    left -= len(b)
+            try:
+                if b"chunked" in hd.get(b"transfer-encoding", b""):
+                    while True:
+                        size = int(f.readline().split(b";")[0], 16)
+                        if size == 0:
+                            f.readline()
+                            break
+                        take(size)
+                        f.read(2)
+                else:
+                    take(int(hd.get(b"content-length", b"0")))
+            except (EOFError, ValueError):
+                return
+            body = b"%d" % n
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+bench_start sink_pid "$tmp/sink.out" "http://127.0.0.1:$sink_port/" python3 "$tmp/sink.py" "$sink_port"
 
 {
     echo "LoadModule proxy mod_proxy.so"
@@ -51,6 +107,8 @@ bench_start up_pid "$tmp/up/logs/stdout" "http://127.0.0.1:$up_port/1k.txt" \
     echo "Log off"
     echo "ErrorLog $tmp/rampart-error.log"
     [ "$as_root" = 1 ] && echo "User nobody"
+    echo "MaxBodySize $((BIG_MB + 1))m"
+    echo "Map /up/ proxy:http://127.0.0.1:$sink_port/"
     echo "Map / proxy:http://127.0.0.1:$up_port/"
 } >"$tmp/rampart.conf"
 bench_start ours_pid "$tmp/rampart.out" "http://127.0.0.1:$ours_port/1k.txt" \
@@ -82,6 +140,12 @@ http {
     upstream up { server 127.0.0.1:$up_port; keepalive 32; keepalive_requests 1000000; }
     server {
         listen 127.0.0.1:$nginx_port;
+        location /up/ {
+            proxy_pass http://127.0.0.1:$sink_port/;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+            client_max_body_size 0;
+        }
         location / {
             proxy_pass http://up;
             proxy_http_version 1.1;
@@ -158,3 +222,38 @@ echo
 printf '%s MiB download: ours %s s (CPU %s s), nginx %s s (CPU %s s); time ratio %s, CPU ratio %s\n' \
     "$BIG_MB" "$os" "$oc" "$ns" "$nc" "$(ratio "$os" "$ns")" "$(ratio "$oc" "$nc")"
 echo "ours: peak RSS grew $((h1 - h0)) KiB over the download"
+
+# ---- one big streamed upload ------------------------------------------------------
+hwm_max() { # pids: the largest VmHWM among them, KiB
+    local p m=0 v
+    for p in "$@"; do
+        v=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$m" ] && m=$v
+    done
+    echo "$m"
+}
+upload() { # url: prints seconds; the sink must have read every byte
+    local t0 t1 got
+    t0=$(date +%s.%N)
+    got=$(curl -fs -H 'Expect:' -T "$tmp/www/big.bin" "$1") || die "upload failed: $1"
+    t1=$(date +%s.%N)
+    [ "$got" = $((BIG_MB * 1024 * 1024)) ] || die "the sink read $got bytes through $1"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+per_gib() { awk -v t="$1" -v hz="$hz" -v mb="$BIG_MB" 'BEGIN { printf "%.2f", t / hz / (mb / 1024) }'; }
+h0=$(hwm "$ours_pid")
+g0=$(hwm_max $nginx_pids)
+c0=$(cpu_ticks $ours_pids)
+ous=$(upload "http://127.0.0.1:$ours_port/up/big")
+c1=$(cpu_ticks $ours_pids)
+h1=$(hwm "$ours_pid")
+d0=$(cpu_ticks $nginx_pids)
+nus=$(upload "http://127.0.0.1:$nginx_port/up/big")
+d1=$(cpu_ticks $nginx_pids)
+g1=$(hwm_max $nginx_pids)
+oc=$(per_gib $((c1 - c0)))
+nc=$(per_gib $((d1 - d0)))
+echo
+printf '%s MiB streamed upload: ours %s s (CPU %s s/GiB), nginx (proxy_request_buffering off) %s s (CPU %s s/GiB); time ratio %s, CPU ratio %s\n' \
+    "$BIG_MB" "$ous" "$oc" "$nus" "$nc" "$(ratio "$ous" "$nus")" "$(ratio "$oc" "$nc")"
+echo "peak RSS growth over the upload: ours $((h1 - h0)) KiB, nginx (largest process) $((g1 - g0)) KiB"

@@ -33,9 +33,11 @@ static int conn_unpark(rp_conn *c);
 static void conn_park(rp_conn *c);
 static bool conn_lost(const rp_conn *c);
 static void ensure_writing(rp_conn *c);
+static void enter_phase(rp_conn *c, int phase);
+static void read_enable(rp_conn *c, bool on);
 
 /* Phases of a connection, each with its own deadline (see "timeouts"). */
-enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY };
+enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY, PH_LINGER };
 
 /* ---- token assembly (llhttp may deliver a header in pieces) ------------- */
 
@@ -120,6 +122,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
+    if (c->discarding) { /* a trailer of a body nobody reads */
+        c->tok_len = 0;
+        return 0;
+    }
     if (++c->nheaders > (size_t)c->server->core->max_headers)
         return fail(c, 431);
     c->field = tok_take(c);
@@ -135,6 +141,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
+    if (c->discarding) {
+        c->tok_len = 0;
+        return 0;
+    }
     rp_req_add_header(c->req, c->field ? c->field : "", tok_take(c));
     c->field = NULL;
     return 0;
@@ -170,12 +180,20 @@ static int on_headers_complete(llhttp_t *p)
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > max)
         return fail(c, 413);
     const char *expect = rp_req_header(r, "Expect");
-    if (expect) {
-        if (strcasecmp(expect, "100-continue") != 0)
-            return fail(c, 417);
-        if (r->http_minor >= 1)
-            send_continue(c);
+    if (expect && strcasecmp(expect, "100-continue") != 0)
+        return fail(c, 417);
+    bool has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
+    if (has_body && !up && rp_req_stream_wanted(r)) {
+        /* the handler runs now and reads the body itself (body_feed); a
+         * 100-continue waits until it starts reading */
+        r->bmode = RP_BODY_WAIT;
+        r->body_length = (p->flags & F_CHUNKED) ? -1 : (int64_t)p->content_length;
+        r->expect_continue = expect && r->http_minor >= 1;
+        r->keepalive = llhttp_should_keep_alive(p) != 0; /* the answer may precede the end */
+        return HPE_PAUSED;
     }
+    if (expect && r->http_minor >= 1)
+        send_continue(c);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
         r->body = malloc(p->content_length);
         if (!r->body)
@@ -198,7 +216,9 @@ static int on_chunk_header(llhttp_t *p)
     rp_conn *c = conn_of(p);
     if (p->content_length > (uint64_t)INT64_MAX)
         return fail(c, 400);
-    if (p->content_length > c->server->core->max_body - c->req->body_len)
+    if (c->discarding)
+        return 0; /* bounded by BodyTimeout: nobody keeps these bytes */
+    if (p->content_length > c->server->core->max_body - c->req->body_seen)
         return fail(c, 413);
     return 0;
 }
@@ -207,8 +227,15 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     rp_conn *c = conn_of(p);
     rp_req *r = c->req;
-    if (r->body_len + len > c->server->core->max_body)
+    if (c->discarding)
+        return 0;
+    if (r->body_seen + len > c->server->core->max_body)
         return fail(c, 413);
+    r->body_seen += len;
+    if (r->bmode != RP_BODY_BUFFERED) {
+        rp_req_body_deliver(r, at, len);
+        return 0;
+    }
     if (r->body_len + len > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 16384;
         while (cap < r->body_len + len)
@@ -227,6 +254,13 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 static int on_message_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
+    if (c->discarding) { /* the unread body is behind us: on to the next request */
+        c->discarding = false;
+        c->linger = false;
+        c->phase = PH_WAIT;
+        c->phase_at = mono_now();
+        return 0;
+    }
     c->req->keepalive = llhttp_should_keep_alive(p) != 0;
     return HPE_PAUSED; /* serve this request before parsing the next */
 }
@@ -301,6 +335,9 @@ static void reader_free(rp_conn *c)
 #define RP_RETIRED_IDLE 5.0
 /* A deadline this close counts as reached (the clocks are coarse). */
 #define RP_DEADLINE_SLACK 0.005
+/* Lingering close (conn_finish): how long a client still sending a body we
+ * did not read gets to see our end of file. */
+#define RP_LINGER 2.0
 
 static double mono_now(void)
 {
@@ -341,6 +378,8 @@ static double phase_deadline(const rp_conn *c)
                         c->nreq == 0 ? connect : 0);
     case PH_BODY:
         return cc->body_timeout > 0 ? c->last_read + cc->body_timeout : 0;
+    case PH_LINGER:
+        return c->phase_at + RP_LINGER;
     default:
         return 0;
     }
@@ -394,14 +433,111 @@ static void dispatch(rp_conn *c)
 /* Answer status and close: what is still unread is not trusted. */
 static void refuse(rp_conn *c, int status)
 {
+    if (status == 413)
+        c->linger = true; /* the client may be sending the body right now */
     evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
     read_enable(c, false);
     c->phase = PH_BUSY;
     rp_resp_simple_error(c, status);
 }
 
+/* ---- streamed bodies ------------------------------------------------------
+ * A request whose owner streams bodies was dispatched when its head was
+ * complete, the parser paused there.  Once the handler reads
+ * (rp_req_body_stream), the parser resumes over the input and on_body hands
+ * the bytes on (rp_req_body_deliver); the socket is read only while the
+ * reader is not paused, so a slow reader holds at most one read of input
+ * plus what the kernel buffers.  BodyTimeout counts while we read. */
+
+/* Read the socket for the body only while its reader takes it. */
+static void body_reading(rp_conn *c)
+{
+    rp_req *r = c->req;
+    if (rp_req_body_open(r) && !r->body_paused && !r->body_ended && !c->read_eof && c->bev) {
+        if (c->phase != PH_BODY)
+            enter_phase(c, PH_BODY);
+        read_enable(c, true);
+        return;
+    }
+    c->phase = PH_BUSY;
+    if (rp_req_body_open(r) && !r->body_ended)
+        read_enable(c, false); /* back-pressure: the client waits in the kernel */
+}
+
+/* The body cannot be completed: its reader learns why, the connection
+ * closes after the answer, and what the client sends meanwhile is ignored. */
+static void body_failed(rp_conn *c, int status)
+{
+    rp_req *r = c->req;
+    r->close_after = true;
+    c->linger = true;
+    if (c->bev)
+        evbuffer_drain(bufferevent_get_input(c->bev),
+                       evbuffer_get_length(bufferevent_get_input(c->bev)));
+    read_enable(c, false);
+    c->phase = PH_BUSY;
+    rp_req_body_complete(r, status);
+    rp_req_body_flush(r); /* on_end, if the handler reads already */
+}
+
+static void body_feed(rp_conn *c)
+{
+    rp_req *r = c->req;
+    rp_req_body_flush(r);
+    if (!c->bev) {
+        rp_req_body_complete(r, 499);
+        rp_req_body_flush(r);
+        return;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (rp_req_body_open(r) && !r->body_paused && !r->body_ended &&
+           evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        llhttp_errno_t err = llhttp_execute(&c->parser, v.iov_base, v.iov_len);
+        if (err == HPE_PAUSED) { /* on_message_complete: the body is whole */
+            const char *end = llhttp_get_error_pos(&c->parser);
+            evbuffer_drain(in, (size_t)(end - (const char *)v.iov_base));
+            rp_req_body_complete(r, 0);
+            rp_req_body_flush(r);
+            break;
+        }
+        if (err != HPE_OK) {
+            int status = c->error_status ? c->error_status : 400;
+            rp_log(NULL, RP_LOG_INFO, "%s:%d: streamed request body: %s: %d", c->remote_ip,
+                   c->remote_port, llhttp_errno_name(err), status);
+            body_failed(c, status);
+            return;
+        }
+        evbuffer_drain(in, v.iov_len);
+    }
+    if (c->read_eof && !r->body_ended && evbuffer_get_length(in) == 0) {
+        rp_req_body_complete(r, 499); /* the client left mid-body */
+        rp_req_body_flush(r);
+    }
+    body_reading(c);
+}
+
+void rp_conn_body_kick(rp_req *r, bool start)
+{
+    rp_conn *c = r->conn;
+    if (start && r->expect_continue && !r->headers_out && c->bev) {
+        r->expect_continue = false;
+        send_continue(c);
+    }
+    if (start)
+        llhttp_resume(&c->parser); /* paused at the end of the head */
+    if (c->next_ev)
+        event_active(c->next_ev, EV_TIMEOUT, 1); /* feeds from the loop (next_cb) */
+}
+
 static void parse_error(rp_conn *c, llhttp_errno_t err)
 {
+    if (c->discarding) {
+        conn_free(c); /* the answer is out: no second one for a bad tail */
+        return;
+    }
     int status = c->error_status ? c->error_status : 400;
     if (status == 400)
         rp_log(NULL, RP_LOG_INFO, "bad request from %s: %s (%s)", c->remote_ip,
@@ -422,9 +558,19 @@ static void timed_out(rp_conn *c)
         return;
     case PH_HEAD:
     case PH_BODY:
+        if (c->discarding) {
+            conn_free(c); /* the answer is out; nobody waits for these bytes */
+            return;
+        }
         rp_log(NULL, RP_LOG_INFO, "%s:%d: request %s not complete in time: 408", c->remote_ip,
                c->remote_port, c->phase == PH_HEAD ? "head" : "body");
-        refuse(c, 408);
+        if (c->busy && c->req) /* a streamed body: its reader answers */
+            body_failed(c, 408);
+        else
+            refuse(c, 408);
+        return;
+    case PH_LINGER:
+        conn_free(c);
         return;
     case PH_HANDSHAKE:
         rp_log(NULL, RP_LOG_INFO, "%s:%d: TLS handshake not complete in time", c->remote_ip,
@@ -480,8 +626,16 @@ static void process_input(rp_conn *c)
         return;
     }
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->lingering) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     if (c->phase == PH_BODY)
         c->last_read = mono_now();
+    if (c->busy && c->req && rp_req_body_open(c->req)) {
+        body_feed(c);
+        return;
+    }
     switch (c->nreq == 0 && !c->req ? h2_preface(c, in) : 0) {
     case 1:
         return; /* a prefix of it: wait for the rest */
@@ -524,6 +678,28 @@ static void process_input(rp_conn *c)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
+/* Close once the answer is out.  A client may still be sending a body we
+ * did not read (an early answer, a 413): closing now would make our kernel
+ * answer its bytes with a reset, and a reset makes the client's kernel drop
+ * the answer it has not read yet.  So end our direction first, read and
+ * drop what still comes, and close at its end of file or after RP_LINGER,
+ * as nginx's lingering_close does. */
+static void conn_finish(rp_conn *c)
+{
+    if (!c->linger || c->lingering || !c->bev || c->broken) {
+        conn_free(c);
+        return;
+    }
+    c->lingering = true;
+    if (c->tls) {
+        rp_tls_close_notify(c->bev);
+        c->broken = true; /* said goodbye already */
+    }
+    shutdown(c->fd, SHUT_WR);
+    enter_phase(c, PH_LINGER);
+    read_enable(c, true);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
@@ -537,8 +713,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
         rp_h2_writable(c);
         return;
     }
+    if (c->lingering)
+        return;
     if (c->closing && !c->busy && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        conn_free(c);
+        conn_finish(c);
         return;
     }
     if (c->req && rp_resp_has_drainers(c->req))
@@ -549,8 +727,16 @@ static void write_cb(struct bufferevent *bev, void *arg)
 
 static void abort_request(rp_conn *c)
 {
-    if (c->req)
-        rp_req_aborted(c->req);
+    rp_req *r = c->req;
+    if (!r)
+        return;
+    if (r->bmode != RP_BODY_BUFFERED && !r->body_ended) {
+        if (c->bev && rp_req_body_open(r))
+            body_feed(c); /* what arrived before the end still counts */
+        rp_req_body_complete(r, 499);
+        rp_req_body_flush(r);
+    }
+    rp_req_aborted(r);
 }
 
 /* The socket is unusable; a request still being produced keeps the
@@ -680,14 +866,27 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rp_conn *c = arg;
     rp_req *r = c->req;
-    if (!r || !r->finished)
+    if (!r)
         return;
+    if (!r->finished) {
+        if (rp_req_body_open(r) && c->busy)
+            body_feed(c); /* rp_conn_body_kick */
+        return;
+    }
     rp_req_log_phase(r);
     /* What the response announced decides: a connection of a configuration
      * a reload replaced since its headers went out said keep-alive, so it
      * serves one more request (whose answer says close) - closing it now
      * would race with the client's next request. */
     bool close = r->close_after || c->worker->thread->stopping || rp_conn_client_done(c);
+    /* A streamed body nobody read to its end: the client that waits for a
+     * 100-continue never sends it, anyone else's is read and dropped. */
+    bool unread = r->bmode != RP_BODY_BUFFERED && !r->body_ended;
+    if (unread && r->expect_continue)
+        close = true;
+    if (unread)
+        c->linger = true; /* if it closes, let the client see the answer */
+    c->discarding = unread && !close;
     c->req = NULL;
     rp_req_free(r);
     c->busy = false;
@@ -698,14 +897,18 @@ static void next_cb(evutil_socket_t fd, short what, void *arg)
     if (close || conn_lost(c)) {
         c->closing = true;
         if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_free(c);
+            conn_finish(c);
         else
             read_enable(c, false);
         return;
     }
     llhttp_resume(&c->parser);
-    c->phase = PH_WAIT;
-    c->phase_at = mono_now();
+    if (c->discarding) {
+        enter_phase(c, PH_BODY); /* BodyTimeout bounds the discarding */
+    } else {
+        c->phase = PH_WAIT;
+        c->phase_at = mono_now();
+    }
     read_enable(c, true);
     process_input(c); /* settles the timer for the phase it ends in */
 }

@@ -36,6 +36,7 @@ typedef struct rp_modrec {
     char *file;            /* as resolved, for messages */
     void *conf;            /* from create_conf, or NULL */
     int index;             /* slot in per-request / per-worker ctx arrays */
+    bool stream_body;      /* rp_module_stream_body: its routes get bodies streamed */
 } rp_modrec;
 
 /* Descriptor address -> module record, open addressing, filled as modules

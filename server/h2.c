@@ -71,14 +71,17 @@ struct rp_h2_stream {
     rp_h2 *h;
     int32_t id;
     rp_req *r;
-    rp_brigade *out;    /* response body not yet framed */
-    size_t off;         /* bytes of out's first bucket already framed */
-    size_t queued;      /* bytes in out */
-    size_t hdr_bytes;   /* header list so far, counted as RFC 9113 6.5.2 does */
-    const char *cookie; /* cookie fields joined with "; " (RFC 9113 8.2.3) */
-    int error;          /* status to answer instead of running (413, 431) */
-    double stalled_at;  /* body waits on a closed window since; 0 = not */
-    double last_recv;   /* request bytes last arrived (BodyTimeout) */
+    rp_brigade *out;     /* response body not yet framed */
+    size_t off;          /* bytes of out's first bucket already framed */
+    size_t queued;       /* bytes in out */
+    size_t hdr_bytes;    /* header list so far, counted as RFC 9113 6.5.2 does */
+    const char *cookie;  /* cookie fields joined with "; " (RFC 9113 8.2.3) */
+    int error;           /* status to answer instead of running (413, 431) */
+    double stalled_at;   /* body waits on a closed window since; 0 = not */
+    double last_recv;    /* request bytes last arrived (BodyTimeout) */
+    struct evbuffer *in; /* a streamed body: arrived, not yet delivered (feed_bodies) */
+    int body_err;        /* a streamed body failed: 408, 413; told from feed_bodies */
+    bool body_eos;       /* a streamed body's last byte arrived */
     bool eos, deferred, ran, closed, queued_to_run, aborted;
     rp_h2_stream *prev, *next, *ready_next;
 };
@@ -241,6 +244,12 @@ static void headers_done(rp_h2 *h, rp_h2_stream *st, bool end_stream)
     long long n = cl ? atoll(cl) : 0;
     if (!end_stream && (n < 0 || (unsigned long long)n > conf_of(h)->max_body))
         st->error = 413;
+    if (!end_stream && !st->error && !rp_req_header(r, "Upgrade") && rp_req_stream_wanted(r)) {
+        /* runs now; its body is held in the stream window until read */
+        r->bmode = RP_BODY_WAIT;
+        r->body_length = cl ? n : -1;
+        to_run(h, st);
+    }
     if (end_stream || st->error)
         to_run(h, st);
 }
@@ -273,14 +282,53 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
             headers_done(h, st, end);
         else if (st && end)
             to_run(h, st); /* trailers end the body */
+        if (st && end && f->headers.cat != NGHTTP2_HCAT_REQUEST)
+            st->body_eos = true;
         break;
     case NGHTTP2_DATA:
-        if (st && end)
+        if (st && end) {
+            st->body_eos = true;
             to_run(h, st);
+        }
         break;
     case NGHTTP2_RST_STREAM: count_reset(h); break;
     default: break;
     }
+    return 0;
+}
+
+static void free_evbuffer(void *b)
+{
+    evbuffer_free(b);
+}
+
+/* A streamed body's bytes wait in st->in until feed_bodies delivers them;
+ * only then is the stream's window granted back (WINDOW_UPDATE), so a
+ * paused reader holds at most one window per stream. */
+static int stream_chunk(rp_h2 *h, rp_h2_stream *st, const uint8_t *data, size_t len)
+{
+    rp_req *r = st->r;
+    st->last_recv = mono_now();
+    if (st->body_err || r->body_ended || r->finished) {
+        nghttp2_session_consume_stream(h->s, st->id, len); /* dropped */
+        return 0;
+    }
+    if (r->body_seen + len > conf_of(h)->max_body) {
+        st->body_err = 413;
+        nghttp2_session_consume_stream(h->s, st->id, len);
+        schedule(h);
+        return 0;
+    }
+    r->body_seen += len;
+    if (!st->in) {
+        st->in = evbuffer_new();
+        if (!st->in) {
+            st->body_err = 413;
+            return 0;
+        }
+        rp_pool_cleanup_add(r->pool, free_evbuffer, st->in);
+    }
+    evbuffer_add(st->in, data, len);
     return 0;
 }
 
@@ -290,6 +338,12 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     (void)flags;
     rp_h2 *h = ud;
     rp_h2_stream *st = stream_of(s, id);
+    /* windows are ours to grant (no automatic WINDOW_UPDATE): the
+     * connection's at once, a stream's once its bytes are taken */
+    nghttp2_session_consume_connection(s, len);
+    if (st && !st->error && st->r->bmode != RP_BODY_BUFFERED)
+        return stream_chunk(h, st, data, len);
+    nghttp2_session_consume_stream(s, id, len);
     if (!st || st->error || st->ran)
         return 0;
     rp_req *r = st->r;
@@ -337,7 +391,8 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || !f->hd.stream_id)
         return 0;
     rp_h2_stream *st = stream_of(s, f->hd.stream_id);
-    if (st && st->error && !nghttp2_session_get_stream_remote_close(s, f->hd.stream_id))
+    if (st && (st->error || st->r->bmode != RP_BODY_BUFFERED) &&
+        !nghttp2_session_get_stream_remote_close(s, f->hd.stream_id))
         nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
 }
@@ -539,6 +594,50 @@ static void run_ready(rp_h2 *h)
     }
 }
 
+/* Streamed bodies: deliver what arrived to readers that are not paused,
+ * granting the window back as it goes, then tell each one how it ended. */
+static void feed_body(rp_h2 *h, rp_h2_stream *st)
+{
+    rp_req *r = st->r;
+    if (!rp_req_body_open(r))
+        return;
+    rp_req_body_flush(r);
+    if (st->body_err) {
+        rp_req_body_complete(r, st->body_err);
+        rp_req_body_flush(r);
+        return;
+    }
+    while (st->in && !r->body_paused && rp_req_body_open(r) && evbuffer_get_length(st->in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(st->in, -1, NULL, &v, 1) < 1)
+            break;
+        rp_req_body_deliver(r, v.iov_base, v.iov_len);
+        evbuffer_drain(st->in, v.iov_len);
+        if (h->s)
+            nghttp2_session_consume_stream(h->s, st->id, v.iov_len);
+    }
+    bool empty = !st->in || evbuffer_get_length(st->in) == 0;
+    if (empty && st->body_eos)
+        rp_req_body_complete(r, 0);
+    else if (st->closed || h->lost)
+        rp_req_body_complete(r, 499); /* reset or gone before its end */
+    rp_req_body_flush(r);
+}
+
+static void feed_bodies(rp_h2 *h)
+{
+    for (rp_h2_stream *st = h->streams; st; st = st->next)
+        if (st->ran && st->r->bmode == RP_BODY_READING)
+            feed_body(h, st);
+}
+
+void rp_h2_body_kick(rp_req *r)
+{
+    rp_h2_stream *st = r->stream;
+    st->last_recv = mono_now(); /* BodyTimeout counts from reading again */
+    schedule(st->h);
+}
+
 /* Frames to the socket while it keeps up; the write callback resumes. */
 static void send_frames(rp_h2 *h)
 {
@@ -575,9 +674,22 @@ static double check_bodies(rp_h2 *h, double now)
     if (limit <= 0)
         return 0;
     for (rp_h2_stream *st = h->streams; st; st = st->next) {
-        if (st->ran || st->closed || st->queued_to_run)
+        rp_req *r = st->r;
+        /* a streamed body counts while its reader takes it */
+        bool reading = st->ran && rp_req_body_open(r) && !r->body_paused && !r->body_ended &&
+                       !st->body_eos && !st->body_err;
+        if (st->closed || st->queued_to_run || (st->ran && !reading))
             continue;
-        if (now - st->last_recv >= limit - H2_SLACK) {
+        if (reading && now - st->last_recv >= limit - H2_SLACK) {
+            rp_log(NULL, RP_LOG_INFO,
+                   "%s:%d: HTTP/2 stream %d: streamed request body silent for BodyTimeout: 408",
+                   h->c->remote_ip, h->c->remote_port, st->id);
+            st->body_err = 408;
+            schedule(h);
+        } else if (reading) {
+            if (!next || st->last_recv + limit < next)
+                next = st->last_recv + limit;
+        } else if (now - st->last_recv >= limit - H2_SLACK) {
             rp_log(NULL, RP_LOG_INFO,
                    "%s:%d: HTTP/2 stream %d: request body not complete in "
                    "time: 408",
@@ -738,6 +850,7 @@ static void work_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     run_ready(h);
+    feed_bodies(h);
     pump(h);
 }
 
@@ -816,6 +929,8 @@ static int session_new(rp_h2 *h)
         return -1;
     /* Our own H2MaxResets answers first; nghttp2's limit stays as a backstop. */
     nghttp2_option_set_max_settings(opt, 64);
+    /* streamed request bodies grant stream windows as they are read */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     int rv = nghttp2_session_server_new2(&h->s, g_cb, h, opt);
     nghttp2_option_del(opt);
     if (rv != 0)
@@ -907,6 +1022,7 @@ void rp_h2_input(rp_conn *c)
                                                       : NGHTTP2_PROTOCOL_ERROR);
     }
     run_ready(h);
+    feed_bodies(h);
     pump(h);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <event2/buffer.h>
 #include "runtime.h"
 
 /* ---- name/value lists --------------------------------------------------- */
@@ -81,6 +82,8 @@ rp_req *rp_req_new(rp_conn *c)
 void rp_req_free(rp_req *r)
 {
     free(r->body);
+    if (r->body_held)
+        evbuffer_free(r->body_held);
     rp_pool_destroy(r->pool);
 }
 
@@ -256,10 +259,12 @@ static int pipeline(rp_req *r)
 {
     if (r->server->core->log_ip_header)
         client_from_header(r);
-    int rc = rp_req_normalize_path(r);
-    if (rc)
-        return rc;
-    match_route(r);
+    int rc;
+    if (!r->routed) { /* a streamed body's head did both already */
+        if ((rc = rp_req_normalize_path(r)) != 0)
+            return rc;
+        match_route(r);
+    }
     rc = run_first(r, RP_PHASE_MAP);
     if (rc != RP_OK && rc != RP_DECLINED)
         return rc;
@@ -295,6 +300,138 @@ void rp_req_run(rp_req *r)
         rp_resp_finish(r);
     else if (r->finished)
         r->tx->done(r); /* finished inside the handler: complete it now */
+}
+
+/* ---- streamed request bodies ----------------------------------------------
+ * The transports (conn.c, h2.c) parse the body and call deliver/complete;
+ * what is common - holding bytes while the consumer is paused, calling
+ * on_end once and only after the last byte - lives here. */
+
+RP_API void rp_module_stream_body(rp_server *s, const rp_module *m)
+{
+    rp_modrec *rec = rp_modrec_of(s, m);
+    if (rec)
+        rec->stream_body = true;
+}
+
+bool rp_req_stream_wanted(rp_req *r)
+{
+    if (rp_req_normalize_path(r) != 0)
+        return false; /* the pipeline answers 400 after the body, as always */
+    match_route(r);
+    r->routed = true;
+    return r->route_owner && r->route_owner->stream_body;
+}
+
+bool rp_req_body_open(const rp_req *r)
+{
+    return r->bmode == RP_BODY_READING && !r->finished;
+}
+
+/* on_end once every held byte is out (an error ends at once). */
+static void body_settle(rp_req *r)
+{
+    if (r->bmode != RP_BODY_READING || !r->body_ended)
+        return;
+    if (r->body_status == 0 && r->body_held && evbuffer_get_length(r->body_held) > 0)
+        return;
+    r->bmode = RP_BODY_DONE;
+    if (r->body_end && !r->finished)
+        r->body_end(r, r->body_status, r->body_arg);
+}
+
+void rp_req_body_deliver(rp_req *r, const char *data, size_t len)
+{
+    if (!rp_req_body_open(r) || len == 0)
+        return; /* an answer that is out needs no more of it */
+    if (r->body_paused || (r->body_held && evbuffer_get_length(r->body_held) > 0)) {
+        if (!r->body_held)
+            r->body_held = evbuffer_new();
+        if (r->body_held)
+            evbuffer_add(r->body_held, data, len);
+        return;
+    }
+    r->body_given += len;
+    r->body_data(r, data, len, r->body_arg);
+}
+
+size_t rp_req_body_flush(rp_req *r)
+{
+    size_t done = 0;
+    while (rp_req_body_open(r) && !r->body_paused && r->body_held &&
+           evbuffer_get_length(r->body_held) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(r->body_held, -1, NULL, &v, 1) < 1)
+            break;
+        /* drained after the call: a pause inside it holds what follows */
+        r->body_given += v.iov_len;
+        r->body_data(r, v.iov_base, v.iov_len, r->body_arg);
+        if (r->body_held) /* the request may have finished inside */
+            evbuffer_drain(r->body_held, v.iov_len);
+        done += v.iov_len;
+    }
+    body_settle(r);
+    return done;
+}
+
+void rp_req_body_complete(rp_req *r, int status)
+{
+    if (r->body_ended)
+        return;
+    r->body_ended = true;
+    r->body_status = status;
+    body_settle(r);
+}
+
+RP_API int rp_req_body_streamed(const rp_req *r)
+{
+    return r->bmode != RP_BODY_BUFFERED;
+}
+
+RP_API int64_t rp_req_body_length(const rp_req *r)
+{
+    if (r->bmode == RP_BODY_BUFFERED)
+        return (int64_t)r->body_len;
+    return r->body_length;
+}
+
+RP_API uint64_t rp_req_body_received(const rp_req *r)
+{
+    return r->body_given;
+}
+
+static void body_kick(rp_req *r, bool start)
+{
+    if (r->tx == &rp_h2_transport)
+        rp_h2_body_kick(r);
+    else
+        rp_conn_body_kick(r, start);
+}
+
+RP_API int rp_req_body_stream(rp_req *r, rp_body_data_fn on_data, rp_body_end_fn on_end, void *arg)
+{
+    if (r->bmode != RP_BODY_WAIT || !on_data || !on_end)
+        return -1;
+    r->bmode = RP_BODY_READING;
+    r->body_data = on_data;
+    r->body_end = on_end;
+    r->body_arg = arg;
+    body_kick(r, true);
+    return 0;
+}
+
+RP_API void rp_req_body_pause(rp_req *r)
+{
+    r->body_paused = true;
+}
+
+RP_API void rp_req_body_resume(rp_req *r)
+{
+    if (!r->body_paused)
+        return;
+    r->body_paused = false;
+    if (rp_req_body_open(r))
+        body_kick(r, false);
 }
 
 /* ---- accessors ---------------------------------------------------------- */

@@ -125,6 +125,20 @@ struct rp_req {
     const char *known[RP_HDR_KNOWN]; /* first value of each header of rp_known_headers */
     char *body;
     size_t body_len, body_cap;
+    /* a streamed body (rp_req_body_stream; request.c has the common part) */
+    unsigned char bmode;     /* RP_BODY_* */
+    bool routed;             /* path normalized and route matched early (streaming) */
+    bool body_paused;        /* rp_req_body_pause */
+    bool body_ended;         /* no more bytes will come: body_status says why */
+    bool expect_continue;    /* HTTP/1.1: a 100-continue owed until reading starts */
+    int body_status;         /* 0 complete, else 400 408 413 499 */
+    int64_t body_length;     /* announced: Content-Length, -1 unknown */
+    uint64_t body_seen;      /* bytes the client sent so far (MaxBodySize) */
+    uint64_t body_given;     /* bytes delivered to body_data */
+    struct evbuffer *body_held; /* arrived while paused, not yet delivered */
+    rp_body_data_fn body_data;
+    rp_body_end_fn body_end;
+    void *body_arg;
     bool websocket;
     bool keepalive; /* as the client asked; the response may still close */
     const char *id; /* rp_req_id: X-Request-Id or made on first use */
@@ -199,6 +213,9 @@ struct rp_conn {
     bool read_eof;
     bool detached;   /* a module took the bufferevent over (upgrade) */
     bool broken;     /* the socket failed: no goodbye on close */
+    bool discarding; /* reading past a body nobody read, to the next request */
+    bool linger;     /* close by lingering: the client may still be sending */
+    bool lingering;  /* our side is closed: reading until the client closes */
     int error_status; /* set by a parser callback to answer and close */
 
     /* parser scratch: the header name or value being assembled */
@@ -229,6 +246,8 @@ void rp_conn_drop_socket(rp_conn *c);
 void rp_conn_close(rp_conn *c); /* free it now */
 /* After the TLS handshake or a cleartext preface: which protocols may run. */
 bool rp_conn_h2_allowed(const rp_conn *c);
+/* A streamed body started or resumed: feed it from the loop (HTTP/1.1). */
+void rp_conn_body_kick(rp_req *r, bool start);
 
 /* h2.c */
 /* Speak HTTP/2 on c from now on; -1 when the session cannot be made.
@@ -242,8 +261,26 @@ void rp_h2_shutdown(rp_conn *c); /* graceful stop or reload: GOAWAY, finish, clo
 void rp_h2_free(rp_conn *c);     /* from conn_free */
 /* h2c by Upgrade: the request qualifies (plain bind, h2c allowed, no body). */
 bool rp_h2_upgrade_wanted(const rp_req *r);
+/* A streamed body started or resumed: feed it from the work event. */
+void rp_h2_body_kick(rp_req *r);
 
 /* request.c */
+/* Streamed bodies: buffered (the default), streamed but not read yet,
+ * being read, or over (on_end called). */
+enum { RP_BODY_BUFFERED = 0, RP_BODY_WAIT, RP_BODY_READING, RP_BODY_DONE };
+/* The head is complete and a body follows: does the route's owner stream
+ * it?  Normalizes the path and matches the route now (the pipeline then
+ * skips both). */
+bool rp_req_stream_wanted(rp_req *r);
+/* The transport has body bytes: deliver them, or hold them while paused. */
+void rp_req_body_deliver(rp_req *r, const char *data, size_t len);
+/* Deliver what is held while not paused; the bytes delivered. */
+size_t rp_req_body_flush(rp_req *r);
+/* No more bytes will come (status 0) or the body failed; on_end runs once
+ * every held byte is delivered (or at once for an error). */
+void rp_req_body_complete(rp_req *r, int status);
+/* The body is read or streamed and not yet over: the transport feeds it. */
+bool rp_req_body_open(const rp_req *r);
 rp_req *rp_req_new(rp_conn *c);
 void rp_req_run(rp_req *r);
 void rp_req_free(rp_req *r);

@@ -63,6 +63,12 @@ typedef struct px_exch {
     int head_done; /* the final (non-1xx) head was handed to the client */
     int complete;  /* llhttp saw the whole message */
     int paused;
+    /* a streamed request body (rp_req_body_stream): sent as it arrives */
+    int body_stream;  /* the core streams this request's body */
+    int body_chunked; /* its length is unknown: chunked to the upstream */
+    int body_started; /* reading began (the upstream connection is up) */
+    int body_done;    /* its last byte is queued for the upstream */
+    int body_paused;  /* the upstream is behind: the client waits */
     const char *rest; /* what follows the base path in the upstream request */
     llhttp_t parser;
     /* the upstream response head being parsed */
@@ -76,16 +82,6 @@ static llhttp_settings_t g_settings;
 static double read_timeout(const px_exch *ex)
 {
     return ex->rt->timeout >= 0 ? ex->rt->timeout : ex->c->read_timeout;
-}
-
-static void set_timeouts(struct bufferevent *bev, double rd, double wr)
-{
-    struct timeval r, w;
-    r.tv_sec = (time_t)rd;
-    r.tv_usec = (suseconds_t)((rd - (double)r.tv_sec) * 1e6);
-    w.tv_sec = (time_t)wr;
-    w.tv_usec = (suseconds_t)((wr - (double)w.tv_sec) * 1e6);
-    bufferevent_set_timeouts(bev, rd > 0 ? &r : NULL, wr > 0 ? &w : NULL);
 }
 
 /* ---- token lists ------------------------------------------------------------ */
@@ -189,7 +185,8 @@ static void add_header_list(struct evbuffer *b, const char **list)
         evbuffer_add_printf(b, "%s\r\n", list[i]);
 }
 
-static void build_head(px_exch *ex, struct evbuffer *b, size_t body_len)
+/* body_len -1: a streamed body of unknown length, sent chunked. */
+static void build_head(px_exch *ex, struct evbuffer *b, int64_t body_len)
 {
     rp_req *r = ex->r;
     const char *q = rp_req_query(r), *n, *v;
@@ -218,15 +215,17 @@ static void build_head(px_exch *ex, struct evbuffer *b, size_t body_len)
     else if (ex->c->keepalive == 0)
         evbuffer_add(b, "Connection: close\r\n", 19);
     const char *m = rp_req_method(r);
-    if (body_len > 0 || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))
-        evbuffer_add_printf(b, "Content-Length: %zu\r\n", body_len);
+    if (body_len < 0)
+        evbuffer_add(b, "Transfer-Encoding: chunked\r\n", 28);
+    else if (body_len > 0 || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))
+        evbuffer_add_printf(b, "Content-Length: %lld\r\n", (long long)body_len);
     evbuffer_add(b, "\r\n", 2);
 }
 
-/* The request body: today the core hands it whole (rp_req_body), so it is
- * queued by reference after the head; a streamed body would be fed from
- * here as it arrives.  The reference is safe: the connection is closed or
- * its output is empty before the request (owner of the bytes) ends. */
+/* A buffered request body (rp_req_body) is queued by reference after the
+ * head.  The reference is safe: the connection is closed or its output is
+ * empty before the request (owner of the bytes) ends.  A streamed body
+ * follows the head as it arrives (start_body). */
 static void send_body(px_exch *ex, struct evbuffer *out, const void *body, size_t len)
 {
     (void)ex;
@@ -242,15 +241,17 @@ static void send_request(px_exch *ex)
 {
     size_t len = 0;
     const void *body = rp_req_body(ex->r, &len);
+    int64_t announce =
+        ex->body_stream ? (ex->body_chunked ? -1 : rp_req_body_length(ex->r)) : (int64_t)len;
     struct bufferevent *bev = ex->pc->bev;
     struct evbuffer *out = bufferevent_get_output(bev);
     if (ex->state != EX_SENT || ex->up->tls || evbuffer_get_length(out) > 0) {
-        build_head(ex, out, len);
+        build_head(ex, out, announce);
         send_body(ex, out, body, len);
         return;
     }
     struct evbuffer *tmp = ex->pw->scratch;
-    build_head(ex, tmp, len);
+    build_head(ex, tmp, announce);
     send_body(ex, tmp, body, len);
     evbuffer_write(tmp, bufferevent_getfd(bev));
     if (evbuffer_get_length(tmp) > 0)
@@ -279,6 +280,116 @@ static void end(px_exch *ex)
     rp_req_on_abort(r, NULL, NULL);
     rp_resp_on_drain(r, 0, NULL, NULL);
     rp_resp_finish(r);
+}
+
+/* ---- a streamed request body ------------------------------------------------
+ * Bytes go to the upstream connection's output as they arrive; past
+ * PX_HIGH_WATER queued there the client is paused (the core stops reading
+ * it) until the upstream has taken all but PX_LOW_WATER.  While the body
+ * is being sent the read timeout waits (an upstream answers after the
+ * request, as nginx's proxy_read_timeout does); the send timeout watches an
+ * upstream that takes nothing. */
+
+/* With nothing queued on a plain connection the bytes go to the socket at
+ * once, as one writev (chunk head, data, CRLF): an upstream that keeps up
+ * costs no copy and no buffer.  What the socket does not take is queued. */
+static void body_write(px_exch *ex, struct evbuffer *out, const char *data, size_t len)
+{
+    char head[24];
+    struct iovec v[3];
+    int n = 0;
+    if (ex->body_chunked)
+        v[n++] = (struct iovec){head, (size_t)snprintf(head, sizeof head, "%zx\r\n", len)};
+    v[n++] = (struct iovec){(void *)data, len};
+    if (ex->body_chunked)
+        v[n++] = (struct iovec){"\r\n", 2};
+    size_t done = 0;
+    if (!ex->up->tls && evbuffer_get_length(out) == 0) {
+        ssize_t w = writev(bufferevent_getfd(ex->pc->bev), v, n);
+        done = w > 0 ? (size_t)w : 0; /* an error shows on the bufferevent's next try */
+    }
+    for (int i = 0; i < n; i++) {
+        if (done >= v[i].iov_len) {
+            done -= v[i].iov_len;
+            continue;
+        }
+        evbuffer_add(out, (char *)v[i].iov_base + done, v[i].iov_len - done);
+        done = 0;
+    }
+}
+
+static void body_data(rp_req *r, const char *data, size_t len, void *arg)
+{
+    px_exch *ex = arg;
+    if (ex->state == EX_DONE || !ex->pc)
+        return;
+    struct bufferevent *bev = ex->pc->bev;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    body_write(ex, out, data, len);
+    if (evbuffer_get_length(out) > PX_HIGH_WATER && !ex->body_paused) {
+        ex->body_paused = 1;
+        rp_req_body_pause(r);
+        bufferevent_setwatermark(bev, EV_WRITE, PX_LOW_WATER, 0);
+    }
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    px_exch *ex = arg;
+    if (!ex->body_paused || evbuffer_get_length(bufferevent_get_output(bev)) > PX_LOW_WATER)
+        return;
+    ex->body_paused = 0;
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    rp_req_body_resume(ex->r);
+}
+
+static void fail(px_exch *ex, int status, const char *why);
+
+static void body_end(rp_req *r, int status, void *arg)
+{
+    px_exch *ex = arg;
+    if (ex->state == EX_DONE)
+        return;
+    if (status == 0) {
+        ex->body_done = 1;
+        if (ex->body_chunked && ex->pc)
+            evbuffer_add(bufferevent_get_output(ex->pc->bev), "0\r\n\r\n", 5);
+        if (ex->pc && ex->state != EX_CONNECTING)
+            px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+        return;
+    }
+    /* the upstream can never get the whole request: its connection goes,
+     * never back to the pool; the client hears why unless it is gone */
+    rp_log_req(r, &rp_module_proxy, RP_LOG_INFO,
+               "%s %s: the client's request body failed (%d): upstream %s connection closed",
+               rp_req_method(r), rp_req_uri(r), status, ex->up ? ex->up->url : "(none)");
+    release_conn(ex, 0);
+    ex->state = EX_DONE;
+    rp_req_on_abort(r, NULL, NULL);
+    rp_resp_on_drain(r, 0, NULL, NULL);
+    if (status != 499 && !rp_resp_started(r)) {
+        rp_resp_error(r, status);
+        return;
+    }
+    if (rp_resp_started(r))
+        rp_resp_abort(r);
+    rp_resp_finish(r);
+}
+
+/* The upstream connection is up: the body may flow. */
+static void start_body(px_exch *ex)
+{
+    if (!ex->body_stream)
+        return;
+    if (!ex->body_done) /* no answer is due before the request is whole */
+        px_set_timeouts(ex->pc->bev, 0, ex->c->send_timeout);
+    if (!ex->body_started) {
+        ex->body_started = 1;
+        rp_req_body_stream(ex->r, body_data, body_end, ex);
+    } else if (ex->body_paused) { /* a retry on a new connection */
+        ex->body_paused = 0;
+        rp_req_body_resume(ex->r);
+    }
 }
 
 /* An answer that cannot come from the upstream: one error-log line, then
@@ -509,7 +620,9 @@ static void complete(px_exch *ex, struct evbuffer *in)
     /* a body passed through raw (pump_raw) left llhttp mid-message: the
      * answer was taken when the head arrived */
     int alive = ex->raw ? ex->keep_alive : llhttp_should_keep_alive(&ex->parser);
-    int keep = !ex->websocket && alive && evbuffer_get_length(in) == 0 &&
+    /* an upstream that answered before taking the whole body is not reused */
+    int keep = !ex->websocket && alive && (!ex->body_stream || ex->body_done) &&
+               evbuffer_get_length(in) == 0 &&
                evbuffer_get_length(bufferevent_get_output(ex->pc->bev)) == 0;
     release_conn(ex, keep);
     end(ex);
@@ -577,7 +690,9 @@ static void on_drain(rp_req *r, void *arg)
  * has been parsed. */
 static void upstream_closed(px_exch *ex)
 {
-    if (!ex->got_bytes && ex->pc->uses > 0 && ex->stale_retry) {
+    /* (not once body bytes went to the closed connection: they are gone) */
+    int body_sent = ex->body_started && (rp_req_body_received(ex->r) > 0 || ex->body_done);
+    if (!ex->got_bytes && ex->pc->uses > 0 && ex->stale_retry && !body_sent) {
         /* the upstream closed a kept-alive connection as it was reused */
         ex->stale_retry = 0;
         ex->fresh_only = 1;
@@ -788,7 +903,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         px_health_ok(ex->pw, ex->up);
         ex->state = EX_SENT;
-        set_timeouts(bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(bev, read_timeout(ex), ex->c->send_timeout);
+        start_body(ex);
         return;
     }
     const char *why = conn_error(ex, what);
@@ -838,7 +954,7 @@ static void attempt(px_exch *ex)
     rp_metric_add(ex->pc ? ex->c->m_reused : ex->c->m_opened, ex->pw->w, 1);
     if (ex->pc) {
         ex->state = EX_SENT;
-        set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
     } else {
         ex->pc = px_connect(ex->pw, up);
         if (!ex->pc) {
@@ -846,11 +962,13 @@ static void attempt(px_exch *ex)
             return;
         }
         ex->state = EX_CONNECTING;
-        set_timeouts(ex->pc->bev, ex->c->connect_timeout, ex->c->connect_timeout);
+        px_set_timeouts(ex->pc->bev, ex->c->connect_timeout, ex->c->connect_timeout);
     }
-    bufferevent_setcb(ex->pc->bev, read_cb, NULL, event_cb, ex);
+    bufferevent_setcb(ex->pc->bev, read_cb, ex->body_stream ? write_cb : NULL, event_cb, ex);
     bufferevent_setwatermark(ex->pc->bev, EV_READ, 0, 0);
     send_request(ex);
+    if (ex->state == EX_SENT)
+        start_body(ex);
     /* Enabling what is already enabled re-arms the write event: on a
      * pooled connection that costs two epoll_ctl per request for nothing
      * (the bufferevent arms it itself when bytes are queued). */
@@ -902,6 +1020,8 @@ int px_handler(rp_req *r)
     const char *up = rp_req_header(r, "Upgrade");
     ex->websocket = up && rp_token_listed(up, "websocket");
     ex->rest = request_rest(r, rt);
+    ex->body_stream = rp_req_body_streamed(r);
+    ex->body_chunked = ex->body_stream && rp_req_body_length(r) < 0;
     rp_pool_cleanup_add(ex->pool, ex_cleanup, ex);
     rp_req_on_abort(r, on_abort, ex);
     attempt(ex);

@@ -64,6 +64,7 @@ static int px_post_config(rp_server *s, void *conf)
                                  "or 504 (timeout)");
     c->m_504 = rp_metric_counter(s, "rampart_proxy_errors_total{code=\"504\"}", NULL);
     px_exchange_init();
+    rp_module_stream_body(s, &rp_module_proxy); /* request bodies go up as they arrive */
     return px_conf_ssl(conf) == 0 ? RP_OK : RP_ERROR;
 }
 

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <openssl/ssl.h>
 #include <rampart.h>
 
@@ -108,6 +109,10 @@ struct px_conn {
 };
 
 double px_now(void);
+/* Seconds as a timeval, and a connection's read and write timeouts in
+ * seconds (<= 0: none): every timeout of the module is set through these. */
+struct timeval px_timeval(double s);
+void px_set_timeouts(struct bufferevent *bev, double rd, double wr);
 
 /* conf.c */
 extern const rp_directive px_directives[];

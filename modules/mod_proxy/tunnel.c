@@ -54,9 +54,7 @@ static int side_of(const px_tunnel *t, const struct bufferevent *bev)
 
 static void arm(px_tunnel *t, double in)
 {
-    struct timeval tv;
-    tv.tv_sec = (time_t)in;
-    tv.tv_usec = (suseconds_t)((in - (double)tv.tv_sec) * 1e6);
+    struct timeval tv = px_timeval(in);
     event_add(t->timer, &tv);
 }
 

@@ -21,6 +21,20 @@ double px_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+struct timeval px_timeval(double s)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)s;
+    tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+    return tv;
+}
+
+void px_set_timeouts(struct bufferevent *bev, double rd, double wr)
+{
+    struct timeval r = px_timeval(rd), w = px_timeval(wr);
+    bufferevent_set_timeouts(bev, rd > 0 ? &r : NULL, wr > 0 ? &w : NULL);
+}
+
 px_worker *px_worker_new(rp_worker *w, px_conf *c)
 {
     px_worker *pw = calloc(1, sizeof *pw);
@@ -167,12 +181,9 @@ void px_pool_put(px_conn *pc)
         px_conn_close(pc);
         return;
     }
-    struct timeval tv;
-    double t = pw->conf->keepalive_timeout;
-    tv.tv_sec = (time_t)t;
-    tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
     bufferevent_setcb(pc->bev, idle_read_cb, NULL, idle_event_cb, pc);
-    bufferevent_set_timeouts(pc->bev, t > 0 ? &tv : NULL, NULL);
+    px_set_timeouts(pc->bev, pw->conf->keepalive_timeout, 0);
+    bufferevent_setwatermark(pc->bev, EV_WRITE, 0, 0); /* a streamed body's mark */
     bufferevent_setwatermark(pc->bev, EV_READ, 0, 0);
     bufferevent_enable(pc->bev, EV_READ);
     pc->uses++;
@@ -243,8 +254,10 @@ px_conn *px_connect(px_worker *pw, px_upstream *up)
         bufferevent_free(bev);
         return NULL;
     }
-    /* large reads: a big body moves in few passes (libevent's default is 16 KiB) */
+    /* large reads and writes: a big body moves in few passes either way
+     * (libevent's default is 16 KiB per pass) */
     bufferevent_set_max_single_read(bev, 256 * 1024);
+    bufferevent_set_max_single_write(bev, 256 * 1024);
     int one = 1;
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0)
