@@ -181,7 +181,8 @@ static int run_all(rp_req *r, rp_phase ph)
 static void match_route(rp_req *r)
 {
     rp_route_match m;
-    if (rp_routes_match(r->server, r->path, r->websocket, &m) == 0) {
+    if (r->host ? rp_host_routes_match(r->host, r->path, r->websocket, &m) == 0
+                : rp_routes_match(r->server, r->path, r->websocket, &m) == 0) {
         r->route_key = m.route->key;
         r->route_owner = m.route->owner;
         r->route_target = m.route->target;
@@ -258,6 +259,8 @@ static int pipeline(rp_req *r)
         client_from_header(r);
     int rc = rp_req_normalize_path(r);
     if (rc)
+        return rc;
+    if ((rc = rp_req_select_host(r))) /* virtual host, 421, <Route> settings */
         return rc;
     match_route(r);
     rc = run_first(r, RP_PHASE_MAP);

@@ -136,6 +136,8 @@ struct rp_req {
     rp_modrec *route_owner;
     void *route_target;
     const char *route_rest;
+    const struct rp_host *host; /* the virtual host (rp_req_select_host), NULL before */
+    void **route_conf;          /* its merged per-route settings, by module index */
 
     void **ctx;
     rp_kv notes;
