@@ -8,9 +8,10 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import base64
 import unittest
 
-from rptest import Server, run_httpd, wait_until
+from rptest import REPO, Server, run_httpd, wait_until
 
 EX = "LoadModule static mod_static.so\n"
 
@@ -198,6 +199,77 @@ class DefaultHostAndLogs(unittest.TestCase):
             self.assertTrue(all(l.endswith(" / 200") for l in lines), lines)
             # the shared log has only a.test's request
             self.assertEqual(srv.access_log().count("GET / "), 1)
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+class ExampleConf(unittest.TestCase):
+    """conf/examples/vhosts.conf as documented, on a free port."""
+
+    def test_two_hosts_and_a_protected_route(self):
+        conf_dir = os.path.join(REPO, "conf", "examples")
+        text = read(os.path.join(conf_dir, "vhosts.conf"))
+        text = "\n".join(l for l in text.splitlines() if not l.startswith("Bind "))
+        text = text.replace(" vhosts/", " %s/vhosts/" % conf_dir)
+        with Server(conf=text) as srv:
+            def get(host, path="/", auth=None):
+                h = {"Host": host}
+                if auth:
+                    h["Authorization"] = auth
+                return srv.request("GET", path, headers=h)
+            st, h, body = get("a.localhost")
+            self.assertEqual((st, body), (200, b"<h1>site a</h1>\n"))
+            self.assertEqual(h.get("x-content-type-options"), "nosniff")  # from the top
+            self.assertEqual(get("www.a.localhost")[2], b"<h1>site a</h1>\n")
+            self.assertEqual(get("x.b.localhost")[2], b"<h1>site b</h1>\n")
+            self.assertEqual(get("b.localhost")[1].get("cache-control"), "max-age=300")
+            self.assertEqual(get("127.0.0.1")[2], b"<h1>site b</h1>\n")
+            st, h, _ = get("a.localhost", "/admin/")
+            self.assertEqual(st, 401)
+            self.assertIn('realm="a admin"', h.get("www-authenticate", ""))
+            self.assertEqual(get("a.localhost", "/admin/", basic("admin", "wrong"))[0], 401)
+            st, h, body = get("a.localhost", "/admin/", basic("admin", "secret"))
+            self.assertEqual((st, body), (200, b"<h1>site a: admin</h1>\n"))
+            self.assertEqual(h.get("cache-control"), "no-store")
+            # the route belongs to host a only
+            self.assertEqual(get("b.localhost", "/admin/")[0], 404)
+
+
+class RouteAccess(unittest.TestCase):
+    def test_access_rules_per_host_and_route(self):
+        conf = EX + """LoadModule access mod_access.so
+Map / {dir}/top
+<Host a.test>
+    Map / {dir}/a
+    DenyHidden off
+    <Route /admin/>
+        Allow 10.0.0.0/8
+        Deny all
+    </Route>
+</Host>
+<Host b.test>
+    Map / {dir}/b
+    Deny /x/ all
+    <Route /x/y.txt>
+        Allow 127.0.0.1
+    </Route>
+</Host>
+"""
+        files = dict(FILES)
+        files["a/.env"] = "a-secret\n"
+        files["b/.env"] = "b-secret\n"
+        with Server(conf=conf, files=files) as srv:
+            def get(host, path):
+                return srv.request("GET", path, headers={"Host": host})[0]
+            self.assertEqual(get("a.test", "/.env"), 200)  # DenyHidden off in host a only
+            self.assertEqual(get("b.test", "/.env"), 404)
+            self.assertEqual(get("a.test", "/admin/x.txt"), 403)
+            self.assertEqual(get("a.test", "/"), 200)
+            # the route's Allow is tried before the host's Deny /x/
+            self.assertEqual(get("b.test", "/x/y.txt"), 200)
+            self.assertEqual(get("b.test", "/x/"), 403)
 
 
 class ConfErrors(unittest.TestCase):
