@@ -272,6 +272,67 @@ Map / {dir}/top
             self.assertEqual(get("b.test", "/x/"), 403)
 
 
+class StartHosts(unittest.TestCase):
+    """start()'s hosts option: the same blocks from JavaScript."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.mkdtemp(prefix="rptest-vhpki-")
+        os.chmod(cls.pki, 0o755)
+        for name in ("a.test", "top.test"):
+            self_signed(cls.pki, name)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def test_hosts_option(self):
+        from jsrun import JsServer
+        script = """
+var server = require("rampart-server");
+server.start({bind: ["127.0.0.1:{port}", "127.0.0.1:{port2} tls"], user: "nobody",
+    secure: false, threads: 1,
+    map: {"/": "{dir}/top", "/who.txt": function () { return {txt: "top"}; }},
+    hosts: {
+        "a.test www.a.test": {
+            map: {"/": "{dir}/a", "/who.txt": function (req) { return {txt: "a"}; }},
+            sslCertFile: "%(ac)s", sslKeyFile: "%(ak)s",
+            cacheControl: "max-age=7"
+        },
+        "*.b.test": {default: true, map: {"/who.txt": function () { return {txt: "b"}; }}}
+    }});
+""".replace("secure: false", "secure: true, sslCertFile: \"%(tc)s\", sslKeyFile: \"%(tk)s\"")
+        script = script % {"ac": os.path.join(self.pki, "a.test.pem"),
+                           "ak": os.path.join(self.pki, "a.test.key"),
+                           "tc": os.path.join(self.pki, "top.test.pem"),
+                           "tk": os.path.join(self.pki, "top.test.key")}
+        with JsServer(script, files={"top/index.html": "top\n", "a/index.html": "site a\n"}) as srv:
+            self.assertEqual(tls_get(srv.port2, "a.test", "a.test", "/who.txt"),
+                             (200, b"a"))
+            self.assertEqual(tls_get(srv.port2, "www.a.test", "www.a.test", "/"),
+                             (200, b"site a\n"))
+            self.assertEqual(tls_get(srv.port2, "x.b.test", "x.b.test", "/who.txt"), (200, b"b"))
+            self.assertEqual(tls_get(srv.port2, "nobody.test", "nobody.test", "/who.txt"),
+                             (200, b"b"))  # default: true
+            self.assertEqual(tls_get(srv.port2, "a.test", "x.b.test", "/who.txt")[0], 421)
+            self.assertEqual(peer_cert(srv.port2, "a.test"), der(os.path.join(self.pki,
+                                                                               "a.test.pem")))
+            self.assertEqual(peer_cert(srv.port2, "x.b.test"),
+                             der(os.path.join(self.pki, "top.test.pem")))
+
+    def test_hosts_option_errors(self):
+        from jsrun import JsServer
+        for hosts, expect in (('{"a.test": {bind: "x"}}',
+                               "hosts['a.test']: 'bind' is not a per-host option"),
+                              ('{"a.test": 3}', "hosts['a.test'] must be an object"),
+                              ('[]', "option 'hosts' must be an object")):
+            script = ('require("rampart-server").start({bind: "127.0.0.1:{port}", '
+                      'user: "nobody", hosts: %s});' % hosts)
+            with JsServer(script, wait=False) as srv:
+                srv.wait()
+                self.assertIn(expect, srv.output())
+
+
 class ConfErrors(unittest.TestCase):
     def check(self, text, expect):
         d = tempfile.mkdtemp(prefix="rptest-vh-")
