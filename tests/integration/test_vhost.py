@@ -333,6 +333,33 @@ server.start({bind: ["127.0.0.1:{port}", "127.0.0.1:{port2} tls"], user: "nobody
                 self.assertIn(expect, srv.output())
 
 
+class RouteCompression(unittest.TestCase):
+    def test_compress_per_route(self):
+        conf = EX + """LoadModule gzip mod_gzip.so
+CompressFiles off
+Map / {dir}/top
+<Route /c/>
+    CompressFiles html
+    CompressMinSize 10
+</Route>
+<Host a.test>
+    Map / {dir}/a
+    CompressFiles on
+</Host>
+"""
+        page = "<p>" + "compress me " * 200 + "</p>\n"
+        files = {"top/p.html": page, "top/c/p.html": page, "a/p.html": page}
+        with Server(conf=conf, files=files) as srv:
+            def enc(host, path):
+                st, h, _ = srv.request("GET", path, headers={"Host": host,
+                                                             "Accept-Encoding": "gzip"})
+                self.assertEqual(st, 200)
+                return h.get("content-encoding")
+            self.assertIsNone(enc("x.test", "/p.html"))
+            self.assertEqual(enc("x.test", "/c/p.html"), "gzip")
+            self.assertEqual(enc("a.test", "/p.html"), "gzip")
+
+
 class ConfErrors(unittest.TestCase):
     def check(self, text, expect):
         d = tempfile.mkdtemp(prefix="rptest-vh-")
