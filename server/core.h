@@ -364,6 +364,7 @@ int rp_host_routes_match(const rp_host *h, const char *path, bool websocket, rp_
 int rp_req_select_host(rp_req *r);
 /* Open each host's AccessLog (start, reload); -1 with *err. */
 int rp_hosts_open_logs(rp_server *s, const char **err);
+int rp_hosts_reopen_logs(rp_server *s); /* SIGUSR1 */
 /* accesslog.c: r's line in format f; 0 when nothing to write. */
 size_t rp_access_log_format(rp_req *r, const struct rp_logfmt *f, char *buf, size_t cap);
 /* tls.c: the host the handshake's server name chose, NULL without SNI. */

@@ -719,8 +719,34 @@ int rp_hosts_open_logs(rp_server *s, const char **err)
             return -1;
         }
         rp_pool_cleanup_add(s->pool, close_fd, (void *)(intptr_t)h->log_fd);
+        /* as log.c does for the shared logs: User can reopen it after rotation */
+        struct passwd *pw = s->core->user && geteuid() == 0 ? getpwnam(s->core->user) : NULL;
+        if (pw && fchown(h->log_fd, pw->pw_uid, pw->pw_gid) != 0)
+            rp_log(NULL, RP_LOG_WARN, "cannot chown AccessLog '%s': %s", h->access_log,
+                   strerror(errno));
     }
     return 0;
+}
+
+/* SIGUSR1 after rotation: the same descriptor, a new file (writers never
+ * see it closed, as for the shared logs in log.c). */
+int rp_hosts_reopen_logs(rp_server *s)
+{
+    int rc = 0;
+    for (size_t i = 1; s->vh && i < s->vh->hosts.n; i++) {
+        rp_host *h = s->vh->hosts.v[i];
+        if (h->log_fd < 0)
+            continue;
+        int fd = open(h->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            rp_log(NULL, RP_LOG_ERR, "cannot reopen '%s': %s", h->access_log, strerror(errno));
+            rc = -1;
+            continue;
+        }
+        dup2(fd, h->log_fd);
+        close(fd);
+    }
+    return rc;
 }
 
 /* Before the core's own log hook: a host with its own AccessLog gets the

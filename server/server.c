@@ -173,7 +173,10 @@ static void on_reopen(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    if (rp_log_reopen() == 0)
+    int rc = rp_log_reopen();
+    if (g_run.current && rp_hosts_reopen_logs(g_run.current) != 0)
+        rc = -1;
+    if (rc == 0)
         rp_log(NULL, RP_LOG_NOTICE, "log files reopened");
 }
 

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import tempfile
 import base64
+import pwd
 import unittest
 
 from rptest import REPO, Server, run_httpd, wait_until
@@ -199,6 +200,21 @@ class DefaultHostAndLogs(unittest.TestCase):
             self.assertTrue(all(l.endswith(" / 200") for l in lines), lines)
             # the shared log has only a.test's request
             self.assertEqual(srv.access_log().count("GET / "), 1)
+            # rotation: SIGUSR1 reopens the host's log under its name
+            os.rename(dlog, dlog + ".1")
+            fd = os.open(dlog, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)  # logrotate's create
+            if os.geteuid() == 0:
+                nb = pwd.getpwnam("nobody")
+                os.fchown(fd, nb.pw_uid, nb.pw_gid)
+            os.close(fd)
+            before = srv.error_log().count("log files reopened")
+            os.kill(srv.pid, signal.SIGUSR1)
+            wait_until(lambda: srv.error_log().count("log files reopened") > before,
+                       what="the reopen")
+            self.assertEqual(srv.request("GET", "/", headers={"Host": "d.test"})[0], 200)
+            wait_until(lambda: os.path.exists(dlog) and read(dlog).count("\n") == 1,
+                       what="a line in the new d.log")
+            self.assertEqual(read(dlog + ".1").count("\n"), 2)
 
 
 def basic(user, password):
