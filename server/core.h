@@ -308,6 +308,11 @@ typedef struct rp_scope {
 typedef struct rp_tls_pair {
     char *cert, *key;
     const char *cert_at, *key_at; /* "file:line" */
+    char *staple;                 /* SslStaplingFile: a DER OCSP response, or NULL */
+    const char *staple_at;
+    unsigned char *ocsp; /* its bytes, read when the TLS context is built */
+    size_t ocsp_len;
+    const void *leaf; /* X509 * of cert in the context, to find the pair again */
 } rp_tls_pair;
 
 typedef struct rp_host {

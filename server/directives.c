@@ -581,6 +581,24 @@ static const char *set_tls_file(rp_cmd *cmd, void *conf, int argc, char *const a
     return e;
 }
 
+/* SslStaplingFile: the OCSP response of the certificate just named. */
+static const char *set_stapling_file(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    rp_host *h = rp_cmd_host(cmd);
+    rp_tls_pair *last = h->certs.n ? h->certs.v[h->certs.n - 1] : NULL;
+    if (!last || !last->cert)
+        return rp_cmd_error(cmd, "SslStaplingFile: name the certificate first (it belongs to the "
+                                 "SslCertFile before it)");
+    if (last->staple)
+        return rp_cmd_error(cmd, "SslStaplingFile: the certificate '%s' has one already",
+                            last->cert);
+    last->staple = rp_cmd_resolve_path(cmd, argv[0]);
+    last->staple_at = where(cmd);
+    return NULL;
+}
+
 static const char *set_access_log(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     rp_host *h = rp_cmd_host(cmd);
@@ -774,8 +792,8 @@ static int host_log_hook(rp_req *r)
 /* Where each core directive may be written (RP_SCOPE_*). */
 RP_EXPORT int rp_core_directive_scope(const rp_directive *d)
 {
-    static const char *const host_ok[] = {"Map",       "SslCertFile", "SslKeyFile",
-                                          "AccessLog", "LogFormat",   NULL};
+    static const char *const host_ok[] = {"Map",       "SslCertFile",     "SslKeyFile", "AccessLog",
+                                          "LogFormat", "SslStaplingFile", NULL};
     if (d->set == rp_conf_include)
         return RP_SCOPE_ALL;
     if (d->set == set_default_host)
@@ -861,6 +879,9 @@ static const rp_directive core_directives[] = {
     {"SslCertFile", 1, 1, set_tls_file, OFF(ssl_cert),
      "SslCertFile file: PEM certificate chain, leaf first (e.g. fullchain.pem)"},
     {"SslKeyFile", 1, 1, set_tls_file, OFF(ssl_key), "SslKeyFile file: PEM private key"},
+    {"SslStaplingFile", 1, 1, set_stapling_file, 0,
+     "SslStaplingFile file: a DER OCSP response for the SslCertFile before it, sent to clients "
+     "that ask (OCSP stapling); read again on reload (default none)"},
     {"SslStrictSni", 1, 1, set_strict_sni, 0,
      "SslStrictSni on|off: refuse TLS handshakes whose server name is no <Host>'s, instead of "
      "answering with the default host's certificate (default off)"},

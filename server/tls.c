@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <strings.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <event2/bufferevent_ssl.h>
@@ -134,6 +135,56 @@ static int unreadable(const char *what, const char *path, char *err, size_t n)
 
 /* One certificate (chain) and its key into ctx; a context holds one per
  * key type, so an RSA and an ECDSA pair can live side by side. */
+/* The whole OCSP response file into pool memory; -1 with a message. */
+static int read_staple(rp_server *s, rp_tls_pair *p, char *err, size_t n)
+{
+    FILE *f = fopen(p->staple, "rb");
+    if (!f) {
+        snprintf(err, n, "%s: SslStaplingFile '%s': cannot read it: %s", p->staple_at, p->staple,
+                 strerror(errno));
+        return -1;
+    }
+    unsigned char buf[65536];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    const unsigned char *q = buf;
+    OCSP_RESPONSE *resp = len && !more ? d2i_OCSP_RESPONSE(NULL, &q, (long)len) : NULL;
+    if (!resp) {
+        ERR_clear_error();
+        snprintf(err, n,
+                 "%s: SslStaplingFile '%s' is not a DER OCSP response (of at most 64 KiB; "
+                 "openssl ocsp -respout writes one)",
+                 p->staple_at, p->staple);
+        return -1;
+    }
+    OCSP_RESPONSE_free(resp);
+    p->ocsp = rp_palloc(s->pool, len);
+    memcpy(p->ocsp, buf, len);
+    p->ocsp_len = len;
+    return 0;
+}
+
+/* A client asked for the certificate's status: staple the response of the
+ * certificate this handshake uses, if it has one. */
+static int staple_cb(SSL *ssl, void *arg)
+{
+    const rp_host *h = arg;
+    const X509 *leaf = SSL_get_certificate(ssl);
+    for (size_t i = 0; i < h->certs.n; i++) {
+        const rp_tls_pair *p = h->certs.v[i];
+        if (p->leaf != leaf || !p->ocsp)
+            continue;
+        unsigned char *copy = OPENSSL_malloc(p->ocsp_len); /* OpenSSL frees it */
+        if (!copy)
+            return SSL_TLSEXT_ERR_NOACK;
+        memcpy(copy, p->ocsp, p->ocsp_len);
+        SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)p->ocsp_len);
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
 static int load_pair(SSL_CTX *ctx, const rp_tls_pair *p, char *err, size_t n)
 {
     if (!p->cert || !p->key) {
@@ -236,9 +287,18 @@ static SSL_CTX *host_ctx(rp_server *s, rp_host *h, char *err, size_t n)
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)len);
     SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
     SSL_CTX_set_tlsext_servername_arg(ctx, s);
-    for (size_t i = 0; i < h->certs.n; i++)
-        if (load_pair(ctx, h->certs.v[i], err, n) != 0)
+    bool stapling = false;
+    for (size_t i = 0; i < h->certs.n; i++) {
+        rp_tls_pair *p = h->certs.v[i];
+        if (load_pair(ctx, p, err, n) != 0 || (p->staple && read_staple(s, p, err, n) != 0))
             return NULL;
+        p->leaf = SSL_CTX_get0_certificate(ctx); /* the one just loaded */
+        stapling = stapling || p->staple;
+    }
+    if (stapling) {
+        SSL_CTX_set_tlsext_status_cb(ctx, staple_cb);
+        SSL_CTX_set_tlsext_status_arg(ctx, h);
+    }
     return ctx;
 }
 

@@ -376,6 +376,63 @@ Map / {dir}/top
             self.assertEqual(enc("a.test", "/p.html"), "gzip")
 
 
+class Stapling(unittest.TestCase):
+    """SslStaplingFile: a real OCSP response made with openssl ocsp, checked
+    with openssl s_client -status."""
+
+    def test_staple_per_certificate(self):
+        d = tempfile.mkdtemp(prefix="rptest-ocsp-")
+        try:
+            os.chmod(d, 0o755)
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+                    "-out", "ca.pem", "-days", "2", "-subj", "/CN=ca", "-addext",
+                    "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", cwd=d)
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "s.key", "-out", "s.csr",
+                    "-subj", "/CN=s.test", cwd=d)
+            with open(os.path.join(d, "ext"), "w") as f:
+                f.write("subjectAltName=DNS:s.test\n")
+            openssl("x509", "-req", "-in", "s.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-out", "s.pem", "-days", "2", "-extfile", "ext", cwd=d)
+            serial = subprocess.run(["openssl", "x509", "-in", "s.pem", "-noout", "-serial"],
+                                    cwd=d, capture_output=True, text=True,
+                                    check=True).stdout.strip().split("=")[1]
+            with open(os.path.join(d, "index.txt"), "w") as f:
+                f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=s.test\n" % serial)
+            openssl("ocsp", "-issuer", "ca.pem", "-cert", "s.pem", "-reqout", "req.der",
+                    "-no_nonce", cwd=d)
+            openssl("ocsp", "-index", "index.txt", "-rsigner", "ca.pem", "-rkey", "ca.key",
+                    "-CA", "ca.pem", "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1",
+                    cwd=d)
+            self_signed(d, "t.test")
+            for name in os.listdir(d):
+                os.chmod(os.path.join(d, name), 0o644)
+            conf = EX + ("Map / {dir}/top\nSslCertFile %(d)s/t.test.pem\nSslKeyFile %(d)s/t.test.key\n"
+                         "<Host s.test>\nSslCertFile %(d)s/s.pem\nSslStaplingFile %(d)s/resp.der\n"
+                         "SslKeyFile %(d)s/s.key\n</Host>\n" % {"d": d})
+            with Server(conf=conf, files=FILES, binds=["127.0.0.1:{port} tls"]) as srv:
+                def status(name):
+                    return subprocess.run(
+                        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port,
+                         "-servername", name, "-status"], input="", capture_output=True,
+                        text=True, timeout=30).stdout
+                out = status("s.test")
+                self.assertIn("OCSP Response Status: successful", out)
+                self.assertIn("Cert Status: good", out)
+                self.assertIn("OCSP response: no response sent", status("other.test"))
+            # a file that is no OCSP response: a file:line error at -t
+            path = os.path.join(d, "bad.conf")
+            with open(path, "w") as f:
+                f.write(EX + "Bind 127.0.0.1:4431 tls\nSslCertFile %(d)s/s.pem\n"
+                        "SslStaplingFile %(d)s/s.pem\nSslKeyFile %(d)s/s.key\n" % {"d": d})
+            r = run_httpd(["-t", "-f", path])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("bad.conf:4: SslStaplingFile '%s/s.pem' is not a DER OCSP response" % d,
+                          r.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class ConfErrors(unittest.TestCase):
     def check(self, text, expect):
         d = tempfile.mkdtemp(prefix="rptest-vh-")
