@@ -666,9 +666,12 @@ int rp_req_select_host(rp_req *r)
     if (r->conn->tls && vh->hosts.n > 1) {
         /* The certificate the client checked was the SNI host's: another
          * host's content on this connection would not be what it vouched
-         * for (RFC 9110 15.5.20). */
+         * for (RFC 9110 15.5.20).  Without a Host (HTTP/1.0) the server
+         * name is all there is to go by. */
         const rp_host *sni = rp_tls_sni_host(r);
-        if (sni && sni != h)
+        if (sni && !len)
+            h = sni;
+        else if (sni && sni != h)
             return 421;
     }
     r->host = h;

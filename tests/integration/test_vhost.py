@@ -110,6 +110,24 @@ def tls_get(port, sni, host, path="/"):
     return int(head.split()[1]), body
 
 
+def tls_get10(port, sni):
+    """An HTTP/1.0 GET with no Host header over TLS -> (status, body)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=sni) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 class PlainHosts(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -555,6 +573,8 @@ Map / {{dir}}/top
             # SNI chose a, Host asks for b: Misdirected Request
             self.assertEqual(tls_get(port, "a.test", "b.test")[0], 421)
             self.assertEqual(tls_get(port, "nobody.test", "a.test")[0], 421)
+            # HTTP/1.0 without Host: the server name decides
+            self.assertEqual(tls_get10(port, "b.test"), (200, b"site b\n"))
             # no SNI at all: the Host header decides
             self.assertEqual(tls_get(port, None, "b.test"), (200, b"site b\n"))
             # plain HTTP on the same configuration: no SNI, no 421
