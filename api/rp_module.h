@@ -21,8 +21,10 @@
  * the descriptor field `handler`; 1.3 adds functions only (same
  * descriptor): metrics (rp_metrics.h), request ids and timing, the
  * authenticated user, typed compression and range choices, rp_resp_abort,
- * rp_req_protocol, rp_log_req, the cookie walker, CIDR matching.
- * Streamed request bodies are 1.4 (functions only): rp_module_stream_body,
+ * rp_req_protocol, rp_log_req, the cookie walker, CIDR matching; 1.4
+ * appends `route_directives`, `create_route_conf` and `merge_route_conf`
+ * (per-route settings) and adds rp_req_route_conf and the streamed request
+ * body functions: rp_module_stream_body,
  * rp_req_body_stream/_pause/_resume/_streamed/_length/_received.
  */
 #ifndef RP_MODULE_H
@@ -149,6 +151,20 @@ struct rp_module {
      * HANDLER hooks, which also serve requests no route claims; when they
      * all decline the answer is 404.  NULL: the HANDLER hooks decide. */
     int (*handler)(rp_req *r);
+
+    /* ---- ABI 1.4 -------------------------------------------------------- */
+
+    /* Per-route settings.  These directives may be written at the top
+     * level, inside <Host> and inside <Route>; their setters get the route
+     * conf of the scope being read (made by create_route_conf, defaults
+     * only).  `directives` above stay top-level only.  The core merges top
+     * level -> host -> route once, when the configuration is finalized:
+     * merge_route_conf(p, parent, child) returns the child's settings with
+     * the parent's filling what the child left unset (NULL: the child wins
+     * whole).  A request reads the result with rp_req_route_conf. */
+    const rp_directive *route_directives;
+    void *(*create_route_conf)(rp_pool *p);
+    void *(*merge_route_conf)(rp_pool *p, void *parent, void *child);
 };
 
 #define RP_MODULE_HEADER \
@@ -160,6 +176,10 @@ struct rp_module {
 
 /* The configuration object of module m in server s (what create_conf made). */
 RP_API void *rp_server_conf(const rp_server *s, const rp_module *m);
+/* The merged route conf of module m for request r: the best-matching
+ * <Route> of r's host, else the host's, else the top level's.  NULL when m
+ * has no create_route_conf.  Constant time (ABI 1.4). */
+RP_API void *rp_req_route_conf(const rp_req *r, const rp_module *m);
 /* The running server's number of worker threads. */
 RP_API int rp_server_threads(const rp_server *s);
 

@@ -10,8 +10,9 @@
 #   scripts/gen-directives.sh [--check] [BUILD_DIR]     (default: build)
 #
 # Every build/modules/mod_*.so is loaded (in name order) into one
-# configuration and listed with -L, which prints "name<TAB>module<TAB>help"
-# lines.  A help text "Name args: meaning (default X)" becomes the columns
+# configuration and listed with -L, which prints "name<TAB>module<TAB>help
+# <TAB>scope" lines (scope: where the directive may be written: server,
+# host, route).  A help text "Name args: meaning (default X)" becomes the columns
 # syntax, meaning and default; core directives whose help has no
 # "(default ...)" take theirs from CORE_DEFAULTS below.
 #
@@ -76,7 +77,7 @@ for line in open(tsv, encoding="utf-8"):
     line = line.rstrip("\n")
     if not line:
         continue
-    name, module, help_ = (line.split("\t", 2) + ["", ""])[:3]
+    name, module, help_, scope = (line.split("\t", 3) + ["", "", ""])[:4]
     syntax, meaning = help_, ""
     m = re.match(r"^(%s\b.*?): (.*)$" % re.escape(name), help_)
     if m:
@@ -92,7 +93,7 @@ for line in open(tsv, encoding="utf-8"):
         meaning = (meaning[:d.start()] + keep + meaning[d.end():]).strip()
     elif module == "core":
         default = CORE_DEFAULTS.get(name, "")
-    rows.append((name, module, syntax, meaning, default))
+    rows.append((name, module, syntax, meaning, default, scope or "server"))
 
 
 def md(s):
@@ -100,11 +101,11 @@ def md(s):
 
 
 def readme_block():
-    out = ["| directive | module | default | meaning |",
-           "|-----------|--------|---------|---------|"]
-    for name, module, syntax, meaning, default in rows:
-        out.append("| `%s` | %s | %s | %s |" % (
-            md(syntax), module, "`%s`" % md(default) if default else "—", md(meaning)))
+    out = ["| directive | module | scope | default | meaning |",
+           "|-----------|--------|-------|---------|---------|"]
+    for name, module, syntax, meaning, default, scope in rows:
+        out.append("| `%s` | %s | %s | %s | %s |" % (
+            md(syntax), module, scope, "`%s`" % md(default) if default else "—", md(meaning)))
     return "\n".join(out) + "\n"
 
 
@@ -121,7 +122,7 @@ def roff_line(s):
 def man_block():
     out = []
     last = None
-    for name, module, syntax, meaning, default in rows:
+    for name, module, syntax, meaning, default, scope in rows:
         if module != last:
             out.append('.SS "%s"' % ("Core" if module == "core" else "mod_" + module))
             last = module
@@ -134,6 +135,8 @@ def man_block():
             body.append(meaning if meaning.endswith(".") else meaning + ".")
         if default:
             body.append("Default: " + default + ".")
+        if scope != "server":
+            body.append("Scope: " + scope + ".")
         for k, b in enumerate(body or ["\\&"]):
             if k:
                 out.append(".br")

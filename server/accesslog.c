@@ -410,9 +410,15 @@ static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)
 
 RP_API size_t rp_access_log_line(rp_req *r, char *buf, size_t cap)
 {
-    if (!rp_access_log_enabled() || cap < 2)
+    if (!rp_access_log_enabled())
         return 0;
-    const rp_logfmt *f = r->server->core->log_fmt;
+    return rp_access_log_format(r, r->server->core->log_fmt, buf, cap);
+}
+
+size_t rp_access_log_format(rp_req *r, const rp_logfmt *f, char *buf, size_t cap)
+{
+    if (cap < 2 || !f)
+        return 0;
     lbuf o = {buf, 0, cap - 1, f->json};
     time_t now = time(NULL);
     for (size_t i = 0; i < f->n; i++)

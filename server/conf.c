@@ -153,18 +153,42 @@ int rp_conf_split(rp_pool *p, const char *line, char ***argvp, const char **err)
 
 /* ---- applying one directive ----------------------------------------------- */
 
-static const rp_directive *find_directive(const rp_server *s, const char *name, rp_modrec **mod)
+/* A module's `directives`, then its `route_directives` (*route set). */
+static const rp_directive *find_directive(const rp_server *s, const char *name, rp_modrec **mod,
+                                          bool *route)
 {
-    for (size_t i = 0; i < s->mods.n; i++) {
-        rp_modrec *m = s->mods.v[i];
-        for (const rp_directive *d = m->desc->directives; d && d->name; d++) {
-            if (strcasecmp(d->name, name) == 0) {
-                *mod = m;
-                return d;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->mods.n; i++) {
+            rp_modrec *m = s->mods.v[i];
+            const rp_directive *d = pass ? m->desc->route_directives : m->desc->directives;
+            for (; d && d->name; d++) {
+                if (strcasecmp(d->name, name) == 0) {
+                    *mod = m;
+                    *route = pass == 1;
+                    return d;
+                }
             }
         }
     }
     return NULL;
+}
+
+/* Where d may be written: route directives anywhere, the core's own by its
+ * table, every other module directive at the top level only. */
+static int scope_mask(const rp_modrec *mod, const rp_directive *d, bool route)
+{
+    if (route)
+        return RP_SCOPE_ALL;
+    return mod->index == 0 ? rp_core_directive_scope(d) : RP_SCOPE_SERVER;
+}
+
+static const char *scope_error(rp_server *s, const rp_directive *d, int now, int mask)
+{
+    if (now == RP_SCOPE_SERVER)
+        return rp_psprintf(s->pool, "%s is not allowed at the top level (allowed: %s)", d->name,
+                           rp_scope_names(s->pool, mask));
+    return rp_psprintf(s->pool, "%s is not allowed inside <%s> (allowed: %s)", d->name,
+                       now == RP_SCOPE_ROUTE ? "Route" : "Host", rp_scope_names(s->pool, mask));
 }
 
 static const char *arity_text(rp_pool *p, const rp_directive *d)
@@ -185,6 +209,8 @@ static const char *nearest_directive(const rp_server *s, const char *name)
     for (size_t i = 0; i < s->mods.n; i++) {
         const rp_modrec *m = s->mods.v[i];
         for (const rp_directive *d = m->desc->directives; d && d->name; d++)
+            rp_suggest(name, d->name, &best);
+        for (const rp_directive *d = m->desc->route_directives; d && d->name; d++)
             rp_suggest(name, d->name, &best);
     }
     return best;
@@ -223,19 +249,29 @@ static int apply_line(rp_server *s, const char *file, int line, const char *dir,
                       const conf_frame *fr, int argc, char **argv, const char **err)
 {
     rp_modrec *mod = NULL;
-    const rp_directive *d = find_directive(s, argv[0], &mod);
+    bool route = false;
+    const rp_directive *d = argv[0][0] == '<' ? NULL : find_directive(s, argv[0], &mod, &route);
     const char *e;
     rp_cmd cmd = {s, d, file, line, dir, fr, NULL};
     int nargs = argc - 1;
+    int now = rp_scope_now(s), mask = d ? scope_mask(mod, d, route) : 0;
 
-    if (!d)
+    if (argv[0][0] == '<') {
+        e = rp_block_line(&cmd, argc, argv);
+        if (!e) {
+            record_line(s, file, line, argv[0], argc, argv);
+            return 0;
+        }
+    } else if (!d)
         e = unknown_directive(s, argv[0]);
+    else if (!(mask & now))
+        e = scope_error(s, d, now, mask);
     else if (nargs < d->min_args || (d->max_args >= 0 && nargs > d->max_args))
         e = rp_psprintf(s->pool, "%s takes %s but %d %s given%s%s%s", d->name,
                         arity_text(s->pool, d), nargs, nargs == 1 ? "was" : "were",
                         d->help ? " (usage: " : "", d->help ? d->help : "", d->help ? ")" : "");
     else
-        e = d->set(&cmd, mod->conf, nargs, argv + 1);
+        e = d->set(&cmd, route ? rp_scope_conf(s, mod) : mod->conf, nargs, argv + 1);
     if (!e) {
         record_line(s, file, line, d->name, argc, argv);
         return 0;

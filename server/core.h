@@ -203,6 +203,7 @@ struct rp_server {
     int hook_seq;
     rp_vec applied;                /* rp_conf_line *: every directive that took effect (-T) */
     struct rp_metrics *metrics;    /* metrics.c: series plugins publish */
+    struct rp_vhosts *vh;          /* route.c: hosts and scopes; NULL until first needed */
 };
 
 /* metrics.c: slots and per-thread rows for every series made so far; after
@@ -284,5 +285,95 @@ void rp_modtab_add(rp_server *s, const rp_module *key, rp_modrec *rec);
 const char *rp_conf_include(rp_cmd *cmd, void *conf, int argc, char *const argv[]);
 /* The directory relative paths of the directive being applied resolve in. */
 const char *rp_cmd_dir(const rp_cmd *cmd);
+
+/* ---- scopes and virtual hosts (route.c, conf.c) ---------------------- */
+
+/* Where a directive may appear: a bit each.  Module `directives` are server
+ * scope; `route_directives` are valid in all three. */
+#define RP_SCOPE_SERVER 1
+#define RP_SCOPE_HOST 2
+#define RP_SCOPE_ROUTE 4
+#define RP_SCOPE_ALL 7
+
+/* The settings one scope gives (the top level, a <Host>, a <Route>): the
+ * route confs its lines set, per module index, and after finalize the
+ * merged vector a request reads (rp_req_route_conf). */
+typedef struct rp_scope {
+    int kind; /* RP_SCOPE_* */
+    struct rp_scope *parent;
+    rp_vec own;    /* void * per module index, NULL where no line of this scope set it */
+    void **merged; /* s->mods.n entries, filled by rp_routes_finalize */
+} rp_scope;
+
+/* One certificate and its key; a host may have several (RSA + ECDSA). */
+typedef struct rp_tls_pair {
+    char *cert, *key;
+    const char *cert_at, *key_at; /* "file:line" */
+    char *staple;                 /* SslStaplingFile: a DER OCSP response, or NULL */
+    const char *staple_at;
+    unsigned char *ocsp; /* its bytes, read when the TLS context is built */
+    size_t ocsp_len;
+    const void *leaf; /* X509 * of cert in the context, to find the pair again */
+} rp_tls_pair;
+
+typedef struct rp_host {
+    char **names;   /* lower-case; NULL-terminated; NULL for the top level */
+    rp_vec *routes; /* its Map table (the top level's is s->routes) */
+    rp_vec own_routes;
+    rp_vec blocks; /* rp_route * of its <Route> blocks, target = rp_scope * */
+    rp_scope scope;
+    rp_vec certs;     /* rp_tls_pair * */
+    char *access_log; /* AccessLog inside <Host>: its own file */
+    const struct rp_logfmt *log_fmt;
+    int log_fd; /* -1 until rp_hosts_open_logs */
+    bool is_default;
+    void *tls;      /* SSL_CTX * of its certificates, or NULL */
+    const char *at; /* "file:line" of <Host>, or NULL for the top level */
+    int index;      /* 0 = the top level */
+} rp_host;
+
+typedef struct rp_vhosts {
+    rp_host *top;                   /* the top-level settings: a host with no names */
+    rp_vec hosts;                   /* rp_host *, top first */
+    rp_host *dflt;                  /* Default, else top */
+    rp_host *cur_host;              /* reading: the open <Host>, NULL outside */
+    rp_scope *cur;                  /* reading: the scope lines apply to */
+    const char *host_at, *route_at; /* reading: "file:line" of the open blocks */
+    /* lookup, built by rp_routes_finalize */
+    const char **exact;   /* sorted names ... */
+    rp_host **exact_host; /* ... and their hosts */
+    size_t nexact;
+    const char **wild; /* "*.x" as ".x", longest first ... */
+    rp_host **wild_host;
+    size_t nwild;
+    bool any_headers; /* a Header line exists: the core's filter joins */
+    int strict_sni;   /* SslStrictSni on: refuse unknown server names */
+} rp_vhosts;
+
+rp_vhosts *rp_vhosts_of(rp_server *s); /* made on first use */
+rp_host *rp_cmd_host(rp_cmd *cmd);     /* the host lines apply to now */
+/* Conf reader: "<Host ...>", "</Host>", "<Route key>", "</Route>". */
+const char *rp_block_line(rp_cmd *cmd, int argc, char **argv);
+/* Reading ends: a block left open is an error. */
+const char *rp_blocks_check_closed(rp_server *s);
+/* The route conf of module m in the scope being read (made on first use). */
+void *rp_scope_conf(rp_server *s, rp_modrec *m);
+int rp_scope_now(rp_server *s);                               /* RP_SCOPE_* of the lines read now */
+RP_EXPORT const char *rp_scope_names(rp_pool *p, int mask);   /* "server, host" */
+RP_EXPORT int rp_core_directive_scope(const rp_directive *d); /* mask of a core directive */
+/* The host a name selects (lower-case, no port, no trailing dot); the
+ * default host when none, with *known false. */
+const rp_host *rp_host_lookup(const rp_server *s, const char *name, size_t len, bool *known);
+int rp_host_routes_match(const rp_host *h, const char *path, bool websocket, rp_route_match *m);
+/* Per request: pick the host (Host or :authority), 421 when a TLS
+ * connection's SNI chose another, the <Route> scope.  0 or a status. */
+int rp_req_select_host(rp_req *r);
+/* Open each host's AccessLog (start, reload); -1 with *err. */
+int rp_hosts_open_logs(rp_server *s, const char **err);
+int rp_hosts_reopen_logs(rp_server *s); /* SIGUSR1 */
+/* accesslog.c: r's line in format f; 0 when nothing to write. */
+size_t rp_access_log_format(rp_req *r, const struct rp_logfmt *f, char *buf, size_t cap);
+/* tls.c: the host the handshake's server name chose, NULL without SNI. */
+const rp_host *rp_tls_sni_host(const rp_req *r);
 
 #endif

@@ -8,8 +8,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
 #include "core.h"
 #include "listen.h"
+#include "runtime.h"
 
 /* The core's conf with bookkeeping the public struct has no room for. */
 typedef struct core_priv {
@@ -462,10 +465,31 @@ static const rp_logfmt *named_format(rp_cmd *cmd, rp_core_conf *c, const char *n
     return NULL;
 }
 
+/* Inside <Host>: that host's format only (names are defined at the top). */
+static const char *host_log_format(rp_cmd *cmd, rp_core_conf *c, rp_host *h, int argc,
+                                   char *const argv[])
+{
+    const rp_logfmt *f = NULL;
+    if (argc != 1)
+        return rp_cmd_error(cmd, "LogFormat: inside <Host> give one format or name (define "
+                                 "named formats at the top level)");
+    if (!strchr(argv[0], '%') && (f = named_format(cmd, c, argv[0]))) {
+        h->log_fmt = f;
+        return NULL;
+    }
+    const char *e = rp_logfmt_compile(rp_cmd_pool(cmd), argv[0], &f);
+    if (e)
+        return rp_cmd_error(cmd, "LogFormat: %s", e);
+    h->log_fmt = f;
+    return NULL;
+}
+
 static const char *set_log_format(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     rp_core_conf *c = conf;
     const rp_logfmt *f = NULL;
+    if (rp_cmd_host(cmd)->index > 0)
+        return host_log_format(cmd, c, rp_cmd_host(cmd), argc, argv);
     if (argc == 1 && !strchr(argv[0], '%')) {
         if (!(f = named_format(cmd, c, argv[0])))
             return rp_cmd_error(cmd,
@@ -525,14 +549,259 @@ static const char *set_secure(rp_cmd *cmd, void *conf, int argc, char *const arg
     return e;
 }
 
+/* SslCertFile and SslKeyFile build pairs: a line starts a new pair once
+ * the last one has both files, so "cert key cert key" is two certificates
+ * (RSA + ECDSA) and a repeated line before its partner replaces it. */
+static void add_tls_file(rp_cmd *cmd, rp_host *h, bool is_cert, char *path)
+{
+    rp_pool *p = rp_cmd_pool(cmd);
+    rp_tls_pair *last = h->certs.n ? h->certs.v[h->certs.n - 1] : NULL;
+    if (!last || (last->cert && last->key)) {
+        last = rp_pcalloc(p, sizeof *last);
+        rp_vec_push(p, &h->certs, last);
+    }
+    *(is_cert ? &last->cert : &last->key) = path;
+    *(is_cert ? &last->cert_at : &last->key_at) = where(cmd);
+}
+
 static const char *set_tls_file(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     rp_core_conf *c = conf;
+    rp_host *h = rp_cmd_host(cmd);
+    bool is_cert = rp_cmd_offset(cmd) == offsetof(rp_core_conf, ssl_cert);
+    if (h->index > 0) {
+        add_tls_file(cmd, h, is_cert, rp_cmd_resolve_path(cmd, argv[0]));
+        return NULL;
+    }
     const char *e = rp_set_path(cmd, conf, argc, argv);
-    if (!e)
-        *(rp_cmd_offset(cmd) == offsetof(rp_core_conf, ssl_cert) ? &c->cert_at : &c->key_at) =
-            where(cmd);
+    if (!e) {
+        *(is_cert ? &c->cert_at : &c->key_at) = where(cmd);
+        add_tls_file(cmd, h, is_cert, is_cert ? c->ssl_cert : c->ssl_key);
+    }
     return e;
+}
+
+/* SslStaplingFile: the OCSP response of the certificate just named. */
+static const char *set_stapling_file(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    rp_host *h = rp_cmd_host(cmd);
+    rp_tls_pair *last = h->certs.n ? h->certs.v[h->certs.n - 1] : NULL;
+    if (!last || !last->cert)
+        return rp_cmd_error(cmd, "SslStaplingFile: name the certificate first (it belongs to the "
+                                 "SslCertFile before it)");
+    if (last->staple)
+        return rp_cmd_error(cmd, "SslStaplingFile: the certificate '%s' has one already",
+                            last->cert);
+    last->staple = rp_cmd_resolve_path(cmd, argv[0]);
+    last->staple_at = where(cmd);
+    return NULL;
+}
+
+static const char *set_access_log(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_host *h = rp_cmd_host(cmd);
+    if (h->index > 0) {
+        h->access_log = rp_cmd_resolve_path(cmd, argv[0]);
+        return NULL;
+    }
+    return rp_set_path(cmd, conf, argc, argv);
+}
+
+static const char *set_default_host(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    (void)argv;
+    rp_cmd_host(cmd)->is_default = true;
+    return NULL;
+}
+
+static const char *set_strict_sni(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    int on;
+    if (rp_parse_flag(argv[0], &on) < 0)
+        return rp_cmd_error(cmd, "SslStrictSni: expected on or off, got '%s'", argv[0]);
+    rp_vhosts_of(rp_cmd_server(cmd))->strict_sni = on;
+    return NULL;
+}
+
+/* ---- Header: the core's per-route setting --------------------------------- */
+
+typedef enum { HDR_SET, HDR_ADD, HDR_UNSET } hdr_verb;
+
+typedef struct hdr_op {
+    hdr_verb verb;
+    const char *name, *value;
+} hdr_op;
+
+typedef struct core_route_conf {
+    rp_vec ops; /* hdr_op *, applied in order */
+} core_route_conf;
+
+static void *core_create_route_conf(rp_pool *p)
+{
+    return rp_pcalloc(p, sizeof(core_route_conf));
+}
+
+/* The parent's operations, then the child's: a child's "set" wins. */
+static void *core_merge_route_conf(rp_pool *p, void *parent, void *child)
+{
+    const core_route_conf *a = parent, *b = child;
+    core_route_conf *m = rp_pcalloc(p, sizeof *m);
+    for (size_t i = 0; i < a->ops.n; i++)
+        rp_vec_push(p, &m->ops, a->ops.v[i]);
+    for (size_t i = 0; i < b->ops.n; i++)
+        rp_vec_push(p, &m->ops, b->ops.v[i]);
+    return m;
+}
+
+static bool header_token(const char *s)
+{
+    return *s && strspn(s, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(s);
+}
+
+static const char *set_header(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    core_route_conf *c = conf;
+    rp_pool *p = rp_cmd_pool(cmd);
+    hdr_op *op = rp_pcalloc(p, sizeof *op);
+    if (strcasecmp(argv[0], "set") == 0)
+        op->verb = HDR_SET;
+    else if (strcasecmp(argv[0], "add") == 0)
+        op->verb = HDR_ADD;
+    else if (strcasecmp(argv[0], "unset") == 0)
+        op->verb = HDR_UNSET;
+    else
+        return rp_cmd_error(cmd, "Header: expected set, add or unset, got '%s'", argv[0]);
+    if (argc < 2 || !header_token(argv[1]))
+        return rp_cmd_error(cmd, "Header %s: '%s' is not a header name", argv[0],
+                            argc < 2 ? "" : argv[1]);
+    if ((op->verb == HDR_UNSET) != (argc == 2))
+        return rp_cmd_error(cmd, "Header: %s takes %s", argv[0],
+                            op->verb == HDR_UNSET ? "a name only" : "a name and a value");
+    for (const char *v = argc > 2 ? argv[2] : ""; *v; v++)
+        if ((unsigned char)*v < 0x20 && *v != '\t')
+            return rp_cmd_error(cmd, "Header: the value may not hold control characters");
+    op->name = rp_pstrdup(p, argv[1]);
+    op->value = argc > 2 ? rp_pstrdup(p, argv[2]) : NULL;
+    rp_vec_push(p, &c->ops, op);
+    rp_vhosts_of(rp_cmd_server(cmd))->any_headers = true;
+    return NULL;
+}
+
+/* Applied when the response starts; never joins the chain. */
+static int header_setup(rp_filter *f, rp_req *r)
+{
+    (void)f;
+    const core_route_conf *c = rp_req_route_conf(r, &rp_module_core);
+    for (size_t i = 0; c && i < c->ops.n; i++) {
+        const hdr_op *op = c->ops.v[i];
+        if (op->verb == HDR_SET)
+            rp_resp_header_set(r, op->name, op->value);
+        else if (op->verb == HDR_ADD)
+            rp_resp_header_add(r, op->name, op->value);
+        else
+            rp_resp_header_unset(r, op->name);
+    }
+    return RP_DECLINED;
+}
+
+static int header_pass(rp_filter *f, rp_brigade *bb)
+{
+    return rp_filter_pass(f, bb);
+}
+
+/* ---- per-host access logs ---------------------------------------------- */
+
+static void close_fd(void *arg)
+{
+    close((int)(intptr_t)arg);
+}
+
+int rp_hosts_open_logs(rp_server *s, const char **err)
+{
+    rp_vhosts *vh = rp_vhosts_of(s);
+    for (size_t i = 1; i < vh->hosts.n; i++) {
+        rp_host *h = vh->hosts.v[i];
+        if (!h->access_log || h->log_fd >= 0)
+            continue;
+        h->log_fd = open(h->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (h->log_fd < 0) {
+            *err = rp_psprintf(s->pool, "%s: cannot open the AccessLog '%s' of this <Host>: %s",
+                               h->at, h->access_log, strerror(errno));
+            return -1;
+        }
+        rp_pool_cleanup_add(s->pool, close_fd, (void *)(intptr_t)h->log_fd);
+        /* as log.c does for the shared logs: User can reopen it after rotation */
+        struct passwd *pw = s->core->user && geteuid() == 0 ? getpwnam(s->core->user) : NULL;
+        if (pw && fchown(h->log_fd, pw->pw_uid, pw->pw_gid) != 0)
+            rp_log(NULL, RP_LOG_WARN, "cannot chown AccessLog '%s': %s", h->access_log,
+                   strerror(errno));
+    }
+    return 0;
+}
+
+/* SIGUSR1 after rotation: the same descriptor, a new file (writers never
+ * see it closed, as for the shared logs in log.c). */
+int rp_hosts_reopen_logs(rp_server *s)
+{
+    int rc = 0;
+    for (size_t i = 1; s->vh && i < s->vh->hosts.n; i++) {
+        rp_host *h = s->vh->hosts.v[i];
+        if (h->log_fd < 0)
+            continue;
+        int fd = open(h->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            rp_log(NULL, RP_LOG_ERR, "cannot reopen '%s': %s", h->access_log, strerror(errno));
+            rc = -1;
+            continue;
+        }
+        dup2(fd, h->log_fd);
+        close(fd);
+    }
+    return rc;
+}
+
+/* Before the core's own log hook: a host with its own AccessLog gets the
+ * line there, and the shared log does not. */
+static int host_log_hook(rp_req *r)
+{
+    const rp_host *h = r->host;
+    if (r->log_skip || !h || h->log_fd < 0)
+        return RP_OK;
+    char line[16384];
+    size_t n = rp_access_log_format(r, h->log_fmt ? h->log_fmt : r->server->core->log_fmt, line,
+                                    sizeof line);
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(h->log_fd, line + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    r->log_skip = true;
+    return RP_OK;
+}
+
+/* Where each core directive may be written (RP_SCOPE_*). */
+RP_EXPORT int rp_core_directive_scope(const rp_directive *d)
+{
+    static const char *const host_ok[] = {"Map",       "SslCertFile",     "SslKeyFile", "AccessLog",
+                                          "LogFormat", "SslStaplingFile", NULL};
+    if (d->set == rp_conf_include)
+        return RP_SCOPE_ALL;
+    if (d->set == set_default_host)
+        return RP_SCOPE_HOST;
+    for (size_t i = 0; host_ok[i]; i++)
+        if (strcmp(d->name, host_ok[i]) == 0)
+            return RP_SCOPE_SERVER | RP_SCOPE_HOST;
+    return RP_SCOPE_SERVER;
 }
 
 static const rp_directive core_directives[] = {
@@ -575,7 +844,8 @@ static const rp_directive core_directives[] = {
     {"MaxBodySize", 1, 1, rp_set_size, OFF(max_body), "MaxBodySize size: request body"},
     {"MaxHeaders", 1, 1, set_max_headers, 0, "MaxHeaders N: header lines per request"},
     {"Log", 1, 1, rp_set_flag, OFF(log), "Log on|off: access logging"},
-    {"AccessLog", 1, 1, rp_set_path, OFF(access_log), "AccessLog file: instead of stdout"},
+    {"AccessLog", 1, 1, set_access_log, OFF(access_log),
+     "AccessLog file: instead of stdout; inside <Host>, that host's own log"},
     {"ErrorLog", 1, 1, rp_set_path, OFF(error_log), "ErrorLog file: instead of stderr"},
     {"LogLevel", 1, 1, set_log_level, 0, "LogLevel err|warn|notice|info|debug"},
     {"LogFormat", 1, 2, set_log_format, 0,
@@ -609,6 +879,15 @@ static const rp_directive core_directives[] = {
     {"SslCertFile", 1, 1, set_tls_file, OFF(ssl_cert),
      "SslCertFile file: PEM certificate chain, leaf first (e.g. fullchain.pem)"},
     {"SslKeyFile", 1, 1, set_tls_file, OFF(ssl_key), "SslKeyFile file: PEM private key"},
+    {"SslStaplingFile", 1, 1, set_stapling_file, 0,
+     "SslStaplingFile file: a DER OCSP response for the SslCertFile before it, sent to clients "
+     "that ask (OCSP stapling); read again on reload (default none)"},
+    {"SslStrictSni", 1, 1, set_strict_sni, 0,
+     "SslStrictSni on|off: refuse TLS handshakes whose server name is no <Host>'s, instead of "
+     "answering with the default host's certificate (default off)"},
+    {"Default", 0, 0, set_default_host, 0,
+     "Default: inside <Host>, requests for names no host claims go to this one (default: the "
+     "top-level settings)"},
     {"HttpsRedirect", 1, 1, set_https_redirect, 0,
      "HttpsRedirect off|permanent|temporary: send plain-HTTP requests to the TLS Bind (301/302)"},
     {"SslMinVersion", 1, 1, set_ssl_min, OFF(ssl_min),
@@ -633,9 +912,28 @@ static const rp_directive core_directives[] = {
      "0 = never (default SendTimeout)"},
     RP_DIRECTIVES_END};
 
+static const rp_directive core_route_directives[] = {
+    {"Header", 2, 3, set_header, 0,
+     "Header set|add|unset name [value]: change a response header (like httpd's mod_headers); "
+     "a <Route> or <Host> adds its lines after those of the enclosing scope"},
+    RP_DIRECTIVES_END};
+
+static bool any_host_log(rp_server *s)
+{
+    for (size_t i = 1; s->vh && i < s->vh->hosts.n; i++)
+        if (((rp_host *)s->vh->hosts.v[i])->access_log)
+            return true;
+    return false;
+}
+
 static void core_register_hooks(rp_hooks *h, void *conf)
 {
     rp_hook_add(h, RP_PHASE_LOG, rp_access_log_hook, RP_HOOK_LAST, NULL, NULL);
+    if (any_host_log(h->server))
+        rp_hook_add(h, RP_PHASE_LOG, host_log_hook, RP_HOOK_LAST - 1, NULL, NULL);
+    if (h->server->vh && h->server->vh->any_headers)
+        rp_filter_register(h, "header", RP_FILTER_CONTENT, RP_HOOK_FIRST, header_setup,
+                           header_pass);
     if (((rp_core_conf *)conf)->request_id)
         rp_hook_add(h, RP_PHASE_MAP, rp_request_id_hook, RP_HOOK_FIRST, NULL, NULL);
     if (((rp_core_conf *)conf)->https_redirect)
@@ -681,6 +979,9 @@ const rp_module rp_module_core = {
     .create_conf = core_create_conf,
     .register_hooks = core_register_hooks,
     .post_config = core_post_config,
+    .route_directives = core_route_directives,
+    .create_route_conf = core_create_route_conf,
+    .merge_route_conf = core_merge_route_conf,
 };
 
 RP_API void *rp_server_conf(const rp_server *s, const rp_module *m)

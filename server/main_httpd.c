@@ -104,12 +104,17 @@ static int load_config(rp_server *s, const opts *o)
 
 /* One line per directive: name, module, help. Documentation is generated
  * from this, so it cannot drift from the tables. */
+/* name, module, help and scope (where it may be written), tab-separated. */
 static void print_directives(const rp_server *s)
 {
     for (size_t i = 0; i < s->mods.n; i++) {
         const rp_module *m = ((const rp_modrec *)s->mods.v[i])->desc;
         for (const rp_directive *d = m->directives; d && d->name; d++)
-            printf("%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "");
+            printf("%s\t%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "",
+                   rp_scope_names(s->pool, i == 0 ? rp_core_directive_scope(d) : RP_SCOPE_SERVER));
+        for (const rp_directive *d = m->route_directives; d && d->name; d++)
+            printf("%s\t%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "",
+                   rp_scope_names(s->pool, RP_SCOPE_ALL));
     }
 }
 

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -302,6 +303,12 @@ static int declares(const rp_module *d, const char *directive)
         d->abi_minor > RP_ABI_MINOR || d->struct_size < RP_MODULE_SIZE_1_0)
         return 0; /* not a descriptor whose table we may read */
     for (const rp_directive *x = d->directives; x && x->name; x++)
+        if (strcasecmp(x->name, directive) == 0)
+            return 1;
+    /* ABI 1.4 route directives, when the plugin's descriptor has the field */
+    if (d->struct_size < offsetof(rp_module, route_directives) + sizeof(void *))
+        return 0;
+    for (const rp_directive *x = d->route_directives; x && x->name; x++)
         if (strcasecmp(x->name, directive) == 0)
             return 1;
     return 0;

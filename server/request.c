@@ -184,12 +184,30 @@ static int run_all(rp_req *r, rp_phase ph)
 static void match_route(rp_req *r)
 {
     rp_route_match m;
-    if (rp_routes_match(r->server, r->path, r->websocket, &m) == 0) {
+    if (r->host ? rp_host_routes_match(r->host, r->path, r->websocket, &m) == 0
+                : rp_routes_match(r->server, r->path, r->websocket, &m) == 0) {
         r->route_key = m.route->key;
         r->route_owner = m.route->owner;
         r->route_target = m.route->target;
         r->route_rest = m.rest;
     }
+}
+
+/* Path, virtual host (421, <Route> settings) and route, once: a streamed
+ * body's head does it before the body, the pipeline otherwise.  The
+ * outcome is kept so a refusal is answered after the body, as always. */
+static int route_request(rp_req *r)
+{
+    if (r->routed)
+        return r->route_status;
+    r->routed = true;
+    int rc = rp_req_normalize_path(r);
+    if (!rc)
+        rc = rp_req_select_host(r);
+    if (!rc)
+        match_route(r);
+    r->route_status = (short)rc;
+    return rc;
 }
 
 /* The route decides who serves it (nginx's content handler): the owner's
@@ -259,12 +277,9 @@ static int pipeline(rp_req *r)
 {
     if (r->server->core->log_ip_header)
         client_from_header(r);
-    int rc;
-    if (!r->routed) { /* a streamed body's head did both already */
-        if ((rc = rp_req_normalize_path(r)) != 0)
-            return rc;
-        match_route(r);
-    }
+    int rc = route_request(r);
+    if (rc)
+        return rc;
     rc = run_first(r, RP_PHASE_MAP);
     if (rc != RP_OK && rc != RP_DECLINED)
         return rc;
@@ -316,10 +331,8 @@ RP_API void rp_module_stream_body(rp_server *s, const rp_module *m)
 
 bool rp_req_stream_wanted(rp_req *r)
 {
-    if (rp_req_normalize_path(r) != 0)
-        return false; /* the pipeline answers 400 after the body, as always */
-    match_route(r);
-    r->routed = true;
+    if (route_request(r) != 0)
+        return false; /* the pipeline answers 400/421 after the body */
     return r->route_owner && r->route_owner->stream_body;
 }
 

@@ -127,7 +127,8 @@ struct rp_req {
     size_t body_len, body_cap;
     /* a streamed body (rp_req_body_stream; request.c has the common part) */
     unsigned char bmode;     /* RP_BODY_* */
-    bool routed;             /* path normalized and route matched early (streaming) */
+    bool routed;             /* route_request done (early when streaming) */
+    short route_status;      /* its outcome: 0 or an HTTP status */
     bool body_paused;        /* rp_req_body_pause */
     bool body_ended;         /* no more bytes will come: body_status says why */
     bool expect_continue;    /* HTTP/1.1: a 100-continue owed until reading starts */
@@ -150,6 +151,8 @@ struct rp_req {
     rp_modrec *route_owner;
     void *route_target;
     const char *route_rest;
+    const struct rp_host *host; /* the virtual host (rp_req_select_host), NULL before */
+    void **route_conf;          /* its merged per-route settings, by module index */
 
     void **ctx;
     rp_kv notes;

@@ -144,6 +144,12 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         return;
     }
     const char *what_changed = needs_restart(g_run.current, s);
+    if (!what_changed && rp_hosts_open_logs(s, &err) != 0) {
+        rp_log(NULL, RP_LOG_ERR, "reload refused, still serving the previous configuration: %s",
+               err);
+        rp_server_free(s);
+        return;
+    }
     if (what_changed) {
         rp_log(NULL, RP_LOG_ERR, "reload refused, still serving the previous configuration: "
                                  "%s changed, which takes a restart", what_changed);
@@ -167,7 +173,10 @@ static void on_reopen(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    if (rp_log_reopen() == 0)
+    int rc = rp_log_reopen();
+    if (g_run.current && rp_hosts_reopen_logs(g_run.current) != 0)
+        rc = -1;
+    if (rc == 0)
         rp_log(NULL, RP_LOG_NOTICE, "log files reopened");
 }
 
@@ -296,7 +305,7 @@ RP_API int rp_server_start(rp_server *s, pid_t *pid, const char **err)
     static char msg[512];
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    if (rp_log_open(s->core, err) != 0)
+    if (rp_log_open(s->core, err) != 0 || rp_hosts_open_logs(s, err) != 0)
         return RP_SERVER_FAILED;
     block_signals(SIG_BLOCK);
     if (rp_listeners_open(s, &g_run.ls, msg, sizeof msg) != 0) {

@@ -6,6 +6,7 @@
  * is the same as for plain connections.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 #include <strings.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <event2/bufferevent_ssl.h>
@@ -120,7 +122,6 @@ static int set_protocols(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t 
     /* A record rp_tls_write_now could not finish is retried by the
      * bufferevent from its own buffer: same bytes, another address. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rampart", 7);
     return 0;
 }
 
@@ -132,37 +133,101 @@ static int unreadable(const char *what, const char *path, char *err, size_t n)
     return 1;
 }
 
-static int load_keys(SSL_CTX *ctx, const rp_core_conf *c, char *err, size_t n)
+/* One certificate (chain) and its key into ctx; a context holds one per
+ * key type, so an RSA and an ECDSA pair can live side by side. */
+/* The whole OCSP response file into pool memory; -1 with a message. */
+static int read_staple(rp_server *s, rp_tls_pair *p, char *err, size_t n)
 {
-    if (!c->ssl_cert || !c->ssl_key) {
-        const char *at = c->tls_at ? c->tls_at : c->cert_at ? c->cert_at : c->key_at;
-        snprintf(err, n,
-                 "%s: TLS is asked for here but %s is not set (TLS needs both SslCertFile and "
-                 "SslKeyFile)",
-                 at ? at : "(configuration)", !c->ssl_cert ? "SslCertFile" : "SslKeyFile");
+    FILE *f = fopen(p->staple, "rb");
+    if (!f) {
+        snprintf(err, n, "%s: SslStaplingFile '%s': cannot read it: %s", p->staple_at, p->staple,
+                 strerror(errno));
         return -1;
     }
-    if (unreadable("SslCertFile", c->ssl_cert, err, n) || unreadable("SslKeyFile", c->ssl_key, err, n))
+    unsigned char buf[65536];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    const unsigned char *q = buf;
+    OCSP_RESPONSE *resp = len && !more ? d2i_OCSP_RESPONSE(NULL, &q, (long)len) : NULL;
+    if (!resp) {
+        ERR_clear_error();
+        snprintf(err, n,
+                 "%s: SslStaplingFile '%s' is not a DER OCSP response (of at most 64 KiB; "
+                 "openssl ocsp -respout writes one)",
+                 p->staple_at, p->staple);
         return -1;
-    if (SSL_CTX_use_certificate_chain_file(ctx, c->ssl_cert) != 1) {
+    }
+    OCSP_RESPONSE_free(resp);
+    p->ocsp = rp_palloc(s->pool, len);
+    memcpy(p->ocsp, buf, len);
+    p->ocsp_len = len;
+    return 0;
+}
+
+/* A client asked for the certificate's status: staple the response of the
+ * certificate this handshake uses, if it has one. */
+static int staple_cb(SSL *ssl, void *arg)
+{
+    const rp_host *h = arg;
+    const X509 *leaf = SSL_get_certificate(ssl);
+    for (size_t i = 0; i < h->certs.n; i++) {
+        const rp_tls_pair *p = h->certs.v[i];
+        if (p->leaf != leaf || !p->ocsp)
+            continue;
+        unsigned char *copy = OPENSSL_malloc(p->ocsp_len); /* OpenSSL frees it */
+        if (!copy)
+            return SSL_TLSEXT_ERR_NOACK;
+        memcpy(copy, p->ocsp, p->ocsp_len);
+        SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)p->ocsp_len);
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static int load_pair(SSL_CTX *ctx, const rp_tls_pair *p, char *err, size_t n)
+{
+    if (!p->cert || !p->key) {
+        const char *at = p->cert ? p->cert_at : p->key_at;
+        snprintf(err, n,
+                 "%s: %s has no %s to go with it (each certificate needs both SslCertFile "
+                 "and SslKeyFile)",
+                 at ? at : "(configuration)", p->cert ? "SslCertFile" : "SslKeyFile",
+                 p->cert ? "SslKeyFile" : "SslCertFile");
+        return -1;
+    }
+    if (unreadable("SslCertFile", p->cert, err, n) || unreadable("SslKeyFile", p->key, err, n))
+        return -1;
+    if (SSL_CTX_use_certificate_chain_file(ctx, p->cert) != 1) {
         snprintf(err, n, "%s: SslCertFile '%s': cannot load the certificate chain: %s",
-                 c->cert_at ? c->cert_at : "(configuration)", c->ssl_cert, ssl_reason());
+                 p->cert_at ? p->cert_at : "(configuration)", p->cert, ssl_reason());
         return -1;
     }
     /* OpenSSL checks the key against the certificate while loading it. */
-    int loaded = SSL_CTX_use_PrivateKey_file(ctx, c->ssl_key, SSL_FILETYPE_PEM) == 1;
+    int loaded = SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) == 1;
     if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(err, n, "%s: SslKeyFile '%s': cannot load the private key: %s",
-                 c->key_at ? c->key_at : "(configuration)", c->ssl_key, ssl_reason());
+                 p->key_at ? p->key_at : "(configuration)", p->key, ssl_reason());
         return -1;
     }
     if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
         snprintf(err, n, "%s: SslKeyFile '%s' does not match the certificate in SslCertFile '%s'",
-                 c->key_at ? c->key_at : "(configuration)", c->ssl_key, c->ssl_cert);
+                 p->key_at ? p->key_at : "(configuration)", p->key, p->cert);
         return -1;
     }
     return 0;
+}
+
+/* TLS is wanted but no host has a certificate: name the line that asked. */
+static int no_certificate(const rp_core_conf *c, char *err, size_t n)
+{
+    const char *at = c->tls_at ? c->tls_at : c->cert_at ? c->cert_at : c->key_at;
+    snprintf(err, n,
+             "%s: TLS is asked for here but %s is not set (TLS needs both SslCertFile and "
+             "SslKeyFile)",
+             at ? at : "(configuration)", !c->ssl_cert ? "SslCertFile" : "SslKeyFile");
+    return -1;
 }
 
 static void free_ctx(void *ctx)
@@ -170,19 +235,97 @@ static void free_ctx(void *ctx)
     SSL_CTX_free(ctx);
 }
 
-int rp_tls_init(rp_server *s, char *err, size_t n)
+static pthread_once_t sni_once = PTHREAD_ONCE_INIT;
+static int sni_index = -1;
+
+static void sni_index_init(void)
+{
+    sni_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* The client hello named a server: answer with that host's certificates
+ * (its own context), remember the host for the 421 check, and for an
+ * unknown name use the default host's unless SslStrictSni refuses. */
+static int sni_select(SSL *ssl, int *alert, void *arg)
+{
+    rp_server *s = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name)
+        return SSL_TLSEXT_ERR_NOACK;
+    bool known;
+    const rp_host *h = rp_host_lookup(s, name, strlen(name), &known);
+    if (!known && s->vh->strict_sni) {
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    SSL_set_ex_data(ssl, sni_index, (void *)h);
+    if (h->tls && h->tls != SSL_get_SSL_CTX(ssl))
+        SSL_set_SSL_CTX(ssl, h->tls);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+const rp_host *rp_tls_sni_host(const rp_req *r)
+{
+    SSL *ssl = r->conn->bev ? bufferevent_openssl_get_ssl(r->conn->bev) : NULL;
+    return ssl && sni_index >= 0 ? SSL_get_ex_data(ssl, sni_index) : NULL;
+}
+
+/* A context per host with certificates.  Each has its own session id
+ * context, so a session made for one host does not resume on another. */
+static SSL_CTX *host_ctx(rp_server *s, rp_host *h, char *err, size_t n)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
         snprintf(err, n, "cannot create a TLS context: %s", ssl_reason());
-        return -1;
+        return NULL;
     }
-    if (set_protocols(ctx, s->core, err, n) != 0 || load_keys(ctx, s->core, err, n) != 0) {
-        SSL_CTX_free(ctx);
-        return -1;
-    }
-    s->tls = ctx;
     rp_pool_cleanup_add(s->pool, free_ctx, ctx); /* lives as long as the configuration */
+    if (set_protocols(ctx, s->core, err, n) != 0)
+        return NULL;
+    char sid[32];
+    int len = snprintf(sid, sizeof sid, "rampart/%d", h->index);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid, (unsigned)len);
+    SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
+    SSL_CTX_set_tlsext_servername_arg(ctx, s);
+    bool stapling = false;
+    for (size_t i = 0; i < h->certs.n; i++) {
+        rp_tls_pair *p = h->certs.v[i];
+        if (load_pair(ctx, p, err, n) != 0 || (p->staple && read_staple(s, p, err, n) != 0))
+            return NULL;
+        p->leaf = SSL_CTX_get0_certificate(ctx); /* the one just loaded */
+        stapling = stapling || p->staple;
+    }
+    if (stapling) {
+        SSL_CTX_set_tlsext_status_cb(ctx, staple_cb);
+        SSL_CTX_set_tlsext_status_arg(ctx, h);
+    }
+    return ctx;
+}
+
+int rp_tls_init(rp_server *s, char *err, size_t n)
+{
+    pthread_once(&sni_once, sni_index_init);
+    rp_vhosts *vh = rp_vhosts_of(s);
+    void *first = NULL;
+    for (size_t i = 0; i < vh->top->certs.n; i++) { /* the top level's own wording */
+        const rp_tls_pair *p = vh->top->certs.v[i];
+        if (!p->cert || !p->key)
+            return no_certificate(s->core, err, n);
+    }
+    for (size_t i = 0; i < vh->hosts.n; i++) {
+        rp_host *h = vh->hosts.v[i];
+        if (!h->certs.n)
+            continue;
+        if (!(h->tls = host_ctx(s, h, err, n)))
+            return -1;
+        first = first ? first : h->tls;
+    }
+    /* The context a handshake starts in: the default host's certificate
+     * answers clients that send no name or an unknown one. */
+    void *base = vh->dflt->tls ? vh->dflt->tls : vh->top->tls ? vh->top->tls : first;
+    if (!base)
+        return no_certificate(s->core, err, n);
+    s->tls = base;
     return 0;
 }
 

@@ -1,9 +1,13 @@
 /* mod_access - who may see what: address rules, hidden files, HTTP Basic.
  *
- *   Allow /prefix/ 127.0.0.0/8 ::1        first Allow/Deny that matches decides
- *   Deny  /prefix/ all                    ... with 403
- *   DenyHidden on|off                     404 for "/.x" segments (default on)
- *   AuthBasic /prefix/ "Realm" htpasswd   401 until a user of the file logs in
+ *   Allow [/prefix/] 127.0.0.0/8 ::1       first Allow/Deny that matches decides
+ *   Deny  [/prefix/] all                   ... with 403
+ *   DenyHidden on|off                      404 for "/.x" segments (default on)
+ *   AuthBasic [/prefix/] "Realm" htpasswd  401 until a user of the file logs in
+ *
+ * All four are route settings (top level, <Host>, <Route>); without a
+ * prefix a rule covers the whole scope it is written in.  A <Route>'s
+ * address rules are tried before those of its host and the top level.
  *
  * One AUTH hook, first in the phase, checks them in that order: a refused
  * address learns nothing more, a hidden path answers 404 whether or not it
@@ -20,15 +24,47 @@
 typedef struct {
     acc_addr_list addr;
     acc_auth_list auth;
-    int deny_hidden;
+    int deny_hidden; /* -1: not set here (on unless an enclosing scope says off) */
 } acc_conf;
 
 static void *acc_create_conf(rp_pool *p)
 {
     acc_conf *c = rp_pcalloc(p, sizeof *c);
-    c->deny_hidden = 1;
+    c->deny_hidden = -1;
     return c;
 }
+
+/* Copies of the rules of from, appended to to (rules are linked in place,
+ * so a list shared by two scopes cannot simply be chained). */
+static void addr_append(rp_pool *p, acc_addr_list *to, const acc_addr_list *from)
+{
+    for (const acc_addr_rule *r = from->first; r; r = r->next) {
+        acc_addr_rule *c = rp_palloc(p, sizeof *c);
+        *c = *r;
+        c->next = NULL;
+        if (to->last)
+            to->last->next = c;
+        else
+            to->first = c;
+        to->last = c;
+    }
+}
+
+/* Inner address rules first, then the enclosing ones; an inner AuthBasic
+ * replaces the enclosing ones; DenyHidden as set nearest. */
+static void *acc_merge_conf(rp_pool *p, void *parent, void *child)
+{
+    const acc_conf *a = parent, *b = child;
+    acc_conf *m = rp_pcalloc(p, sizeof *m);
+    addr_append(p, &m->addr, &b->addr);
+    addr_append(p, &m->addr, &a->addr);
+    m->auth = b->auth.first ? b->auth : a->auth;
+    m->deny_hidden = b->deny_hidden >= 0 ? b->deny_hidden : a->deny_hidden;
+    return m;
+}
+
+/* The whole scope the rule is written in: "/" covers every path. */
+static const acc_scope k_everything = {"", 0};
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -106,15 +142,20 @@ static char *b64_decode(rp_pool *p, const char *s, size_t n)
 static const char *set_addr_rule(rp_cmd *cmd, acc_conf *c, bool allow, int argc, char *const argv[])
 {
     acc_addr_rule *r = rp_pcalloc(rp_cmd_pool(cmd), sizeof *r);
-    const char *err = acc_scope_parse(cmd, argv[0], &r->scope);
+    int first = argv[0][0] == '/' ? 1 : 0; /* "Allow /prefix/ addr..." */
+    r->scope = k_everything;
+    if (first && argc < 2)
+        return rp_cmd_error(cmd, "%s: give the addresses after the prefix '%s'", rp_cmd_name(cmd),
+                            argv[0]);
+    const char *err = first ? acc_scope_parse(cmd, argv[0], &r->scope) : NULL;
     if (err)
         return err;
     r->allow = allow;
-    r->ncidr = argc - 1;
+    r->ncidr = argc - first;
     r->cidr = rp_pcalloc(rp_cmd_pool(cmd), sizeof *r->cidr * (size_t)r->ncidr);
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *why;
-        if (rp_cidr_parse(argv[i], &r->cidr[i - 1], &why) != 0)
+        if (rp_cidr_parse(argv[i], &r->cidr[i - first], &why) != 0)
             return rp_cmd_error(cmd,
                                 "%s: '%s': %s; write an address (10.1.2.3, ::1), a network "
                                 "(10.0.0.0/8, fd00::/8) or all",
@@ -141,12 +182,13 @@ static const char *set_deny(rp_cmd *cmd, void *conf, int argc, char *const argv[
 static const char *set_auth_basic(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     acc_conf *c = conf;
-    (void)argc;
     acc_auth_rule *r = rp_pcalloc(rp_cmd_pool(cmd), sizeof *r);
-    const char *err = acc_scope_parse(cmd, argv[0], &r->scope);
+    r->scope = k_everything;
+    const char *err = argc == 3 ? acc_scope_parse(cmd, argv[0], &r->scope) : NULL;
     if (err)
         return err;
-    for (const char *s = argv[1]; *s; s++)
+    argv += argc - 2; /* realm, file */
+    for (const char *s = argv[0]; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return rp_cmd_error(cmd, "%s: the realm may not hold control characters",
                                 rp_cmd_name(cmd));
@@ -154,9 +196,9 @@ static const char *set_auth_basic(rp_cmd *cmd, void *conf, int argc, char *const
         if (o->scope.len == r->scope.len && strcmp(o->scope.prefix, r->scope.prefix) == 0)
             return rp_cmd_error(cmd, "%s: %s/ is protected already by an earlier AuthBasic",
                                 rp_cmd_name(cmd), r->scope.prefix);
-    r->realm = rp_pstrdup(rp_cmd_pool(cmd), argv[1]);
-    r->challenge = make_challenge(cmd, argv[1]);
-    r->file = acc_pwfile_open(cmd, rp_cmd_resolve_path(cmd, argv[2]), &err);
+    r->realm = rp_pstrdup(rp_cmd_pool(cmd), argv[0]);
+    r->challenge = make_challenge(cmd, argv[0]);
+    r->file = acc_pwfile_open(cmd, rp_cmd_resolve_path(cmd, argv[1]), &err);
     if (!r->file)
         return err;
     if (c->auth.last)
@@ -168,18 +210,20 @@ static const char *set_auth_basic(rp_cmd *cmd, void *conf, int argc, char *const
 }
 
 static const rp_directive acc_directives[] = {
-    {"Allow", 2, -1, set_allow, 0,
-     "Allow /prefix/ address...: let these clients (10.0.0.0/8, ::1, all) in below the prefix; "
-     "the first Allow or Deny line matching path and client decides (default everyone is let in)"},
-    {"Deny", 2, -1, set_deny, 0,
-     "Deny /prefix/ address...: answer 403 to these clients below the prefix; IPv4-mapped "
-     "IPv6 clients match IPv4 networks"},
+    {"Allow", 1, -1, set_allow, 0,
+     "Allow [/prefix/] address...: let these clients (10.0.0.0/8, ::1, all) in below the prefix "
+     "(none: the whole scope); the first Allow or Deny line matching path and client decides, "
+     "a <Route>'s before its host's (default everyone is let in)"},
+    {"Deny", 1, -1, set_deny, 0,
+     "Deny [/prefix/] address...: answer 403 to these clients below the prefix (none: the whole "
+     "scope); IPv4-mapped IPv6 clients match IPv4 networks"},
     {"DenyHidden", 1, 1, rp_set_flag, offsetof(acc_conf, deny_hidden),
      "DenyHidden on|off: answer 404 for paths with a segment starting with '.', except "
      "/.well-known/ (default on)"},
-    {"AuthBasic", 3, 3, set_auth_basic, 0,
-     "AuthBasic /prefix/ realm file: HTTP Basic login below the prefix against an htpasswd "
-     "file of bcrypt or SHA-crypt hashes, re-read when it changes; the longest prefix wins"},
+    {"AuthBasic", 2, 3, set_auth_basic, 0,
+     "AuthBasic [/prefix/] realm file: HTTP Basic login below the prefix (none: the whole "
+     "scope) against an htpasswd file of bcrypt or SHA-crypt hashes, re-read when it changes; "
+     "the longest prefix wins, and a <Route>'s replace its host's"},
     RP_DIRECTIVES_END};
 
 /* ---- matching -------------------------------------------------------------- */
@@ -268,7 +312,7 @@ static int basic_auth(rp_req *r, const acc_auth_rule *rule)
 
 static int acc_auth(rp_req *r)
 {
-    const acc_conf *c = rp_req_conf(r, &rp_module_access);
+    const acc_conf *c = rp_req_route_conf(r, &rp_module_access);
     const char *path = rp_req_path(r);
     if (c->addr.first) {
         rp_cidr a;
@@ -279,7 +323,7 @@ static int acc_auth(rp_req *r)
             return 403;
         }
     }
-    if (c->deny_hidden && acc_path_hidden(path))
+    if (c->deny_hidden != 0 && acc_path_hidden(path))
         return 404;
     const acc_auth_rule *rule = acc_auth_find(&c->auth, path);
     return rule ? basic_auth(r, rule) : RP_DECLINED;
@@ -297,9 +341,10 @@ RP_MODULE_DECLARE(access) = {
     RP_MODULE_HEADER,
     .name = "access",
     .version = "0.1.0",
-    .directives = acc_directives,
-    .create_conf = acc_create_conf,
     .register_hooks = acc_register_hooks,
     .worker_init = acc_worker_init,
     .worker_exit = acc_worker_exit,
+    .route_directives = acc_directives,
+    .create_route_conf = acc_create_conf,
+    .merge_route_conf = acc_merge_conf,
 };

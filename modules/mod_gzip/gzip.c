@@ -36,10 +36,40 @@ static void *gz_create_conf(rp_pool *p)
     return c;
 }
 
+static void *gz_create_route_conf(rp_pool *p)
+{
+    gz_conf *c = rp_pcalloc(p, sizeof *c);
+    c->exts = default_exts;
+    c->level = GZ_LEVEL_DEFAULT;
+    c->min_size = GZ_MIN_SIZE_DEFAULT;
+    return c;
+}
+
+/* The enclosing scope's settings with those this scope set on top. */
+static void *gz_merge_route_conf(rp_pool *p, void *parent, void *child)
+{
+    const gz_conf *b = child;
+    gz_conf *m = rp_palloc(p, sizeof *m);
+    *m = *(const gz_conf *)parent;
+    if (b->set & GZ_SET_FILES) {
+        m->files = b->files;
+        m->exts = b->exts;
+    }
+    if (b->set & GZ_SET_SCRIPTS)
+        m->scripts = b->scripts;
+    if (b->set & GZ_SET_LEVEL)
+        m->level = b->level;
+    if (b->set & GZ_SET_MIN_SIZE)
+        m->min_size = b->min_size;
+    m->set |= b->set;
+    return m;
+}
+
 static const char *set_files(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     gz_conf *c = conf;
     int on;
+    c->set |= GZ_SET_FILES;
     if (argc == 1 && rp_parse_flag(argv[0], &on) == 0) {
         c->files = on;
         c->exts = default_exts;
@@ -73,6 +103,7 @@ static const char *set_level(rp_cmd *cmd, void *conf, int argc, char *const argv
     if (rp_parse_long(argv[0], &v) != 0 || v < GZ_LEVEL_MIN || v > GZ_LEVEL_MAX)
         return rp_cmd_error(cmd, "CompressLevel: '%s' is not an integer from 1 to 10", argv[0]);
     c->level = v;
+    c->set |= GZ_SET_LEVEL;
     return NULL;
 }
 
@@ -85,17 +116,23 @@ static const char *set_min_size(rp_cmd *cmd, void *conf, int argc, char *const a
         return rp_cmd_error(cmd, "CompressMinSize: '%s' is not a size in bytes (e.g. 1000, 4k)",
                             argv[0]);
     c->min_size = v;
+    c->set |= GZ_SET_MIN_SIZE;
     return NULL;
+}
+
+static const char *set_scripts(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    ((gz_conf *)conf)->set |= GZ_SET_SCRIPTS;
+    return rp_set_flag(cmd, conf, argc, argv);
 }
 
 static const rp_directive gz_directives[] = {
     {"CompressFiles", 1, -1, set_files, 0,
      "CompressFiles on|off|ext...: gzip files with these extensions (on: html css js json "
      "xml txt text htm; default off)"},
-    {"CompressScripts", 1, 1, rp_set_flag, offsetof(gz_conf, scripts),
+    {"CompressScripts", 1, 1, set_scripts, offsetof(gz_conf, scripts),
      "CompressScripts on|off: gzip script output by default (default off)"},
-    {"CompressLevel", 1, 1, set_level, 0,
-     "CompressLevel 1-10: gzip effort, 10 = best (default 1)"},
+    {"CompressLevel", 1, 1, set_level, 0, "CompressLevel 1-10: gzip effort, 10 = best (default 1)"},
     {"CompressMinSize", 1, 1, set_min_size, 0,
      "CompressMinSize bytes: smaller bodies are sent as they are (default 1000)"},
     RP_DIRECTIVES_END,
@@ -178,7 +215,9 @@ static int stream_plain(rp_filter *f, rp_req *r, long level)
     return RP_OK;
 }
 
-static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *rf, long level)
+/* c: the route's settings; srv: the module conf (metrics, warnings). */
+static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const gz_conf *srv,
+                     const rp_file *rf, long level)
 {
     if (level != c->level || !whole_file(r, rf)) {
         /* Not the cacheable whole file (or another level): on the fly. */
@@ -187,7 +226,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *r
     gz_orig o = {.path = rp_file_path(rf), .st = *rp_file_stat(rf), .level = level};
     const char *identity_etag = rp_resp_header_get(r, "ETag");
     rp_file *copy = gz_cache_get(r, &o);
-    rp_metric_add(copy ? c->cache_hits : c->cache_misses, rp_req_worker(r), 1);
+    rp_metric_add(copy ? srv->cache_hits : srv->cache_misses, rp_req_worker(r), 1);
     if (copy) {
         int64_t clen = (int64_t)rp_file_stat(copy)->st_size;
         gz_set_headers(r, clen);
@@ -204,7 +243,7 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *r
         gz_ctx_cached(r, f, copy, clen);
         return RP_OK;
     }
-    gz_tee *tee = gz_tee_begin(r, c, &o);
+    gz_tee *tee = gz_tee_begin(r, srv, &o);
     if (!gz_ctx_stream(r, f, level, &o, tee)) {
         gz_tee_abort(tee);
         return RP_DECLINED;
@@ -215,8 +254,8 @@ static int join_file(rp_filter *f, rp_req *r, const gz_conf *c, const rp_file *r
 
 static int gz_setup(rp_filter *f, rp_req *r)
 {
-    const gz_conf *c = rp_req_conf(r, GZ_SELF);
-    if (!c)
+    const gz_conf *srv = rp_req_conf(r, GZ_SELF), *c = rp_req_route_conf(r, GZ_SELF);
+    if (!srv || !c)
         return RP_DECLINED;
     const rp_file *rf = rp_resp_file(r);
     const char *file = rf ? rp_file_path(rf) : NULL;
@@ -248,7 +287,7 @@ static int gz_setup(rp_filter *f, rp_req *r)
     if (!gz_accepts(rp_req_header(r, "Accept-Encoding")))
         return RP_DECLINED;
     if (file)
-        return join_file(f, r, c, rf, level);
+        return join_file(f, r, c, srv, rf, level);
     if (len < 0 && c->min_size > 0) {
         /* Unknown length: hold up to min_size bytes to find out (filter.c). */
         gz_ctx *x = gz_ctx_stream(r, f, level, NULL, NULL);
@@ -280,8 +319,10 @@ RP_MODULE_DECLARE(gzip) = {
     RP_MODULE_HEADER,
     .name = "gzip",
     .version = "0.1.0 (zlib " ZLIB_VERSION ")", /* -V shows the library too */
-    .directives = gz_directives,
     .create_conf = gz_create_conf,
     .register_hooks = gz_register_hooks,
     .post_config = gz_post_config,
+    .route_directives = gz_directives,
+    .create_route_conf = gz_create_route_conf,
+    .merge_route_conf = gz_merge_route_conf,
 };

@@ -39,7 +39,16 @@ typedef struct gz_conf {
     size_t min_size;  /* CompressMinSize */
     gz_warned *warned;
     rp_metric *cache_hits, *cache_misses; /* .gzipcache copies found / not (yet) there */
+    unsigned set; /* route confs: GZ_SET_* of the fields a line of this scope set */
 } gz_conf;
+
+/* The Compress* directives are route settings (top level, <Host>, <Route>):
+ * a route conf uses the fields above up to min_size; warned and the metrics
+ * live in the module conf only. */
+#define GZ_SET_FILES 1u
+#define GZ_SET_SCRIPTS 2u
+#define GZ_SET_LEVEL 4u
+#define GZ_SET_MIN_SIZE 8u
 
 /* ---- accept.c ---- */
 

@@ -41,6 +41,7 @@ typedef struct build {
     duk_idx_t opts, lines, fns;
     duk_uarridx_t nlines, nfns;
     int secure; /* secure: true was given (the ssl* options apply) */
+    const char *fn_prefix; /* hosts: "host1:" keeps map function names apart */
 } build;
 
 typedef struct opt_def opt_def;
@@ -553,8 +554,8 @@ static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
     const char *opt = duk_push_sprintf(ctx, "map['%s']", key);
     duk_idx_t opt_idx = duk_get_top_index(ctx);
     if (duk_is_function(ctx, v)) {
-        char what[32];
-        snprintf(what, sizeof what, "map:%u", i);
+        char what[48];
+        snprintf(what, sizeof what, "%smap:%u", b->fn_prefix ? b->fn_prefix : "", i);
         const char *t = add_fn(b, v, what);
         duk_idx_t l = line_begin(b, opt, "Map");
         line_arg(b, l, key);
@@ -702,6 +703,8 @@ static void opt_secure(build *b, const opt_def *d)
                                   "'sslCertFile' must be set too");
 }
 
+static void opt_hosts(build *b, const opt_def *d);
+
 /* Every option, in the order its directive is applied (Threads before
  * UseThreads: useThreads:false wins). */
 static const opt_def opt_defs[] = {
@@ -769,8 +772,103 @@ static const opt_def opt_defs[] = {
     {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */
     {"statusPage", "Map", opt_metrics_map, 0, 0}, /* "/status" -> Map /status metrics:status */
     {"map", "Map", opt_map, 0, 0},
+    /* {"a.com www.a.com": {map, sslCertFile, ...}}: <Host> blocks, after
+     * every top-level line (the top level is the default host) */
+    {"hosts", "Host", opt_hosts, 0, 0},
     {NULL, NULL, NULL, 0, 0},
 };
+
+/* The options a hosts entry takes: those whose directives are valid inside
+ * <Host> (scope host or route), checked by their own opt_defs[] entries. */
+static const char *const host_options[] = {"map",         "accessLog",  "logFormat",
+                                           "sslCertFile", "sslKeyFile", "cacheControl",
+                                           "access",      "denyHidden", NULL};
+
+static int host_option(const char *k)
+{
+    for (int i = 0; host_options[i]; i++)
+        if (strcmp(k, host_options[i]) == 0)
+            return 1;
+    return strcmp(k, "default") == 0;
+}
+
+/* One hosts entry, value at the top: "<Host names >", its lines, "</Host>". */
+static void host_block(build *b, const char *names, unsigned n)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t v = duk_get_top_index(ctx);
+    const char *opt = duk_push_sprintf(ctx, "hosts['%s']", names);
+    if (!duk_is_object(ctx, v) || duk_is_array(ctx, v) || duk_is_function(ctx, v))
+        (void)duk_type_error(ctx, "start(): %s must be an object of per-host options, got %s", opt,
+                             type_of(ctx, v));
+    duk_enum(ctx, v, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 0)) {
+        const char *k = duk_get_string(ctx, -1);
+        if (!host_option(k))
+            (void)duk_type_error(ctx,
+                                 "start(): %s: '%s' is not a per-host option (per host: "
+                                 "map, accessLog, logFormat, sslCertFile, sslKeyFile, "
+                                 "cacheControl, access, denyHidden, default)",
+                                 opt, k);
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    duk_idx_t l = line_begin(b, opt, "<Host");
+    char *copy = strdup(names), *save = NULL;
+    int words = 0;
+    for (char *w = copy ? strtok_r(copy, " \t", &save) : NULL; w;
+         w = strtok_r(NULL, " \t", &save)) {
+        line_arg(b, l, w);
+        words++;
+    }
+    free(copy);
+    if (!words)
+        (void)duk_type_error(ctx, "start(): hosts: a key must hold host names, got '%s'", names);
+    line_arg(b, l, ">");
+    line_end(b);
+    duk_get_prop_string(ctx, v, "default");
+    if (duk_to_boolean(ctx, -1)) {
+        line_begin(b, opt, "Default");
+        line_end(b);
+    }
+    duk_pop(ctx);
+    duk_push_sprintf(ctx, "host%u:", n);
+    b->fn_prefix = duk_get_string(ctx, -1); /* stays on the stack below the options */
+    for (const opt_def *d = opt_defs; d->option; d++) {
+        if (!host_option(d->option))
+            continue;
+        duk_idx_t top = duk_get_top(ctx);
+        duk_get_prop_string(ctx, v, d->option);
+        if (!duk_is_undefined(ctx, -1)) {
+            if ((d->flags & OPT_IF_SECURE) && !b->secure)
+                want(b, d->option, duk_is_string(ctx, -1), "a string");
+            else
+                d->check(b, d);
+        }
+        duk_set_top(ctx, top);
+    }
+    b->fn_prefix = NULL;
+    line_begin(b, opt, "</Host>");
+    line_end(b);
+}
+
+static void opt_hosts(build *b, const opt_def *d)
+{
+    duk_context *ctx = b->ctx;
+    duk_idx_t hosts = duk_get_top_index(ctx);
+    want(b, d->option,
+         duk_is_object(ctx, hosts) && !duk_is_array(ctx, hosts) && !duk_is_function(ctx, hosts),
+         "an object of \"name name...\": {per-host options}");
+    unsigned n = 0;
+    duk_enum(ctx, hosts, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        duk_idx_t top = duk_get_top(ctx);
+        host_block(b, duk_get_string(ctx, -2), ++n);
+        duk_set_top(ctx, top);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
 
 static const opt_def *find_option(const char *option)
 {
@@ -986,7 +1084,7 @@ static duk_ret_t js_start(duk_context *ctx)
                               type_of(ctx, 0));
     duk_set_top(ctx, 1);
 
-    build b = {ctx, 0, 0, 0, 0, 0, 0};
+    build b = {ctx, 0, 0, 0, 0, 0, 0, NULL};
     duk_push_array(ctx);
     b.lines = duk_get_top_index(ctx);
     duk_push_array(ctx);

@@ -233,7 +233,7 @@ static int redirect_to_slash(rp_req *r)
  * type, ranges): caching and the route's own headers. */
 static void set_file_headers(rp_req *r, const st_target *t)
 {
-    const st_conf *c = rp_req_conf(r, &rp_module_static);
+    const st_conf *c = rp_req_route_conf(r, &rp_module_static);
     if (c && c->cache_control)
         rp_resp_header_set(r, "Cache-Control", c->cache_control);
     for (size_t i = 0; i < t->nheaders; i++)
@@ -357,8 +357,10 @@ RP_MODULE_DECLARE(static) = {
     RP_MODULE_HEADER,
     .name = "static",
     .version = "0.1.0",
-    .directives = static_directives,
-    .create_conf = static_create_conf,
     .map_target = static_map_target,
     .handler = static_handler,
+    /* CacheControl is a route setting; its one field means the innermost
+     * scope that sets it wins whole, so no merge function is needed. */
+    .route_directives = static_directives,
+    .create_route_conf = static_create_conf,
 };

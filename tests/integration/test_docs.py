@@ -72,8 +72,9 @@ class TestDirectiveReference(unittest.TestCase):
         lines = r.stdout.splitlines()
         self.assertGreater(len(lines), 20)
         for line in lines:
-            self.assertEqual(line.count("\t"), 2, line)
-            name, module, help_ = line.split("\t")
+            self.assertEqual(line.count("\t"), 3, line)
+            name, module, help_, scope = line.split("\t")
+            self.assertRegex(scope, r"^(server|host|route)(, (host|route))*$")
             self.assertRegex(name, r"^[A-Z][A-Za-z0-9]+$")
             self.assertTrue(help_.startswith(name), "help of %s should start with its "
                             "syntax: %r" % (name, help_))

@@ -152,7 +152,7 @@ console.log("DONE");
             # nothing near: the list of known options, from the same table
             self.assertEqual(got[4][0], "TypeError")
             self.assertRegex(got[4][1], r"^start\(\): unknown option 'zzzqqq' \(known: bind, user, "
-                             r".*\bmap\)$")
+                             r".*\bmap, hosts\)$")
 
     def test_uncaught_bad_option_exits_nonzero(self):
         srv = JsServer('require("rampart-server").start({threads: "many"});\n', start=False)
