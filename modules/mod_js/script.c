@@ -12,44 +12,6 @@
 #include "js_int.h"
 #include "rp_js.h"
 
-static char *g_script_path;
-static char *g_script_dir;
-static int g_argc;
-static char **g_argv;
-static duk_context *g_main;
-static rp_server *g_server;
-
-const char *js_script_path(void)
-{
-    return g_script_path;
-}
-const char *js_script_dir(void)
-{
-    return g_script_dir;
-}
-int js_script_argc(void)
-{
-    return g_argc;
-}
-char **js_script_argv(void)
-{
-    return g_argv;
-}
-rp_server *js_started_server(void)
-{
-    return g_server;
-}
-
-int js_set_started_server(rp_server *s)
-{
-    if (g_server || !s)
-        return -1;
-    g_server = s;
-    if (g_main && rp_server_base(s))
-        js_heap_set_loop(g_main, rp_server_base(s));
-    return 0;
-}
-
 static duk_ret_t run_main_safe(duk_context *ctx, void *udata)
 {
     (void)udata;
@@ -85,17 +47,16 @@ static int run_script(int argc, char **argv)
         free(real);
         return 1;
     }
-    g_script_path = real;
-    g_script_dir = strdup(real);
-    char *slash = g_script_dir ? strrchr(g_script_dir, '/') : NULL;
-    if (slash)
-        *(slash == g_script_dir ? slash + 1 : slash) = '\0';
-    g_argc = argc;
-    g_argv = argv;
+    if (js_script_set(real, argc, argv) != 0) {
+        fprintf(stderr, "rampart: out of memory\n");
+        free(real);
+        free(src);
+        return 1;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     struct event_base *loop = event_base_new();
-    js_heap_opts o = {.loop = loop, .script_dir = g_script_dir, .is_main = 1};
+    js_heap_opts o = {.loop = loop, .script_dir = js_script_dir(), .is_main = 1};
     duk_context *ctx = loop ? js_heap_new(&o) : NULL;
     if (!ctx) {
         fprintf(stderr, "rampart: cannot create the JavaScript heap\n");
@@ -104,20 +65,21 @@ static int run_script(int argc, char **argv)
             event_base_free(loop);
         return 1;
     }
-    g_main = ctx;
+    js_script_set_main(ctx);
 
     js_strip_shebang(src, len);
     duk_push_lstring(ctx, src, len);
     free(src);
     duk_push_string(ctx, real);
+    free(real); /* js_script_set kept its own copy */
     int rc = 0;
     if (js_guard(ctx, run_main_guarded, &rc) != 0)
         rc = 1; /* heap_fatal logged it; the heap is only destroyed now */
     fflush(stdout);
 
     if (rc == 0) {
-        if (g_server) {
-            rc = rp_server_loop(g_server);
+        if (js_started_server()) {
+            rc = rp_server_loop(js_started_server());
             /* rp_server_loop freed the server base the main timers were on */
             js_timers_abandon_loop(ctx);
         } else {
@@ -125,7 +87,7 @@ static int run_script(int argc, char **argv)
         }
     }
     fflush(stdout);
-    g_main = NULL;
+    js_script_set_main(NULL);
     js_heap_free(ctx);
     event_base_free(loop);
     return rc;
@@ -133,11 +95,14 @@ static int run_script(int argc, char **argv)
 
 static const rp_js_service_v1 js_service = {run_script};
 
+static void test_hooks_install(duk_context *ctx);
+
 /* Published when mod_js.so is loaded, so the `rampart` executable finds it
  * right after LoadModule whatever mod_js.c's hooks do. */
 __attribute__((constructor)) static void js_service_publish(void)
 {
     rp_service_register(RP_JS_SERVICE, RP_JS_SERVICE_VERSION, &js_service);
+    js_test_hooks_set(test_hooks_install);
 }
 
 /* ==== test hooks ==============================================================
@@ -242,7 +207,7 @@ static duk_ret_t t_deadline(duk_context *ctx)
     return 1;
 }
 
-void js_test_hooks_install(duk_context *ctx)
+static void test_hooks_install(duk_context *ctx)
 {
     duk_push_object(ctx);
     static const js_fn fns[] = {{"snapshot", t_snapshot, DUK_VARARGS, NULL},
