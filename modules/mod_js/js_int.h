@@ -52,9 +52,10 @@ extern const rp_module js_log_tag;
  *   clearMetronome   on the heap's loop (timers.c)
  *   process          argv ([exe, script, args...]), env, scriptPath (the
  *                    script's directory), scriptName, exit(code)
- * With RAMPART_TEST_HOOKS set in the environment also __rptest (the
- * installer script.c registers with js_test_hooks_set; runtime.c adds
- * __rptest.fatal(msg), which calls duk_fatal).
+ * With RAMPART_TEST_HOOKS set in the environment also __rptest.fatal(msg)
+ * (rt/runtime.c), which calls duk_fatal: the integration tests' way to break
+ * a heap mid-request.  Everything else the runtime does is tested on its
+ * own heaps by tests/unit/test_jsrt_*.c.
  * Heaps run all JS inside protected calls; their fatal handler (reached only
  * if Duktape cannot continue) logs through rp_log and stderr, then leaves
  * through the js_guard landing, or aborts when there is none. */
@@ -468,9 +469,6 @@ void js_json_push(duk_context *ctx, duk_idx_t idx, int indent);
 /* rt/format.c: console.log-style text of the value at idx (strings raw, objects
  * as JSON, cycles marked); pushes the string.  Never throws. */
 void js_inspect_push(duk_context *ctx, duk_idx_t idx);
-/* The hidden test hooks (RAMPART_TEST_HOOKS=1): script.c registers their
- * installer when mod_js.so loads; js_heap_new calls it on every heap then. */
-void js_test_hooks_set(void (*install)(duk_context *ctx));
 
 /* ---- rampart.event (event.c) ------------------------------------------------
  * js_event_install: rampart.event {on, off, trigger} (heap_init).

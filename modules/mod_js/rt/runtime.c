@@ -378,7 +378,9 @@ static void heap_fatal(void *udata, const char *msg)
 }
 
 /* __rptest.fatal(msg) (RAMPART_TEST_HOOKS): a Duktape fatal error on
- * demand, to test the landings. */
+ * demand, for the integration tests of what a server does when a heap
+ * breaks mid-request (the landings themselves are unit-tested:
+ * tests/unit/test_jsrt_heap.c). */
 static duk_ret_t test_fatal(duk_context *ctx)
 {
     (void)duk_fatal(ctx, duk_is_string(ctx, 0) ? duk_get_string(ctx, 0) : "test fatal error");
@@ -387,11 +389,10 @@ static duk_ret_t test_fatal(duk_context *ctx)
 
 static void install_fatal_hook(duk_context *ctx)
 {
-    if (duk_get_global_string(ctx, "__rptest") && duk_is_object(ctx, -1)) {
-        static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
-        js_put_functions(ctx, -1, fns, 0);
-    }
-    duk_pop(ctx);
+    static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
+    duk_push_object(ctx);
+    js_put_functions(ctx, -1, fns, 0);
+    js_def_global(ctx, "__rptest");
 }
 
 /* ---- runtime natives ------------------------------------------------------- */
@@ -463,14 +464,6 @@ void js_def_global(duk_context *ctx, const char *name)
 
 /* ---- heaps ------------------------------------------------------------------- */
 
-/* The hidden test hooks' installer (js_test_hooks_set), or NULL. */
-static void (*g_test_hooks)(duk_context *ctx);
-
-void js_test_hooks_set(void (*install)(duk_context *ctx))
-{
-    g_test_hooks = install;
-}
-
 static duk_ret_t heap_init(duk_context *ctx, void *udata)
 {
     (void)udata;
@@ -479,10 +472,8 @@ static duk_ret_t heap_init(duk_context *ctx, void *udata)
     js_timers_install(ctx);
     js_require_install(ctx);
     js_event_install(ctx);
-    if (g_test_hooks && getenv("RAMPART_TEST_HOOKS")) {
-        g_test_hooks(ctx);
+    if (getenv("RAMPART_TEST_HOOKS"))
         install_fatal_hook(ctx);
-    }
     return 0;
 }
 
