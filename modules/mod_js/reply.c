@@ -11,10 +11,18 @@
  * header overrides it.  Other values are sent as JSON (objects) or their
  * string form.  "@path" sends a file (relative paths resolve against the
  * main script's directory); a missing file is 404.  What req.printf / req.put
- * left in the server buffer goes out first (stream.c).
+ * left in the server buffer (srvbuf.c) goes out first.
+ *
+ * This file is the one place that builds a response from JavaScript values:
+ * the return object of a function, req.reply()'s (deferred, stream.c calls
+ * back here), each piece of a chunked reply (req.chunkSend / chunkEnd) and
+ * the plain error answers.  stream.c only keeps the deferred and chunked
+ * requests' state and decides when a piece goes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +30,8 @@
 #include <unistd.h>
 
 #include "js_stream.h"
+
+#define SRVBUF_COPY_MAX ((size_t)8192) /* smaller: copied, the buffer's memory kept */
 
 /* Keys of the return object that are not a body. */
 static int is_meta_key(const char *k)
@@ -99,46 +109,114 @@ static void take_headers(duk_context *ctx, rp_req *r, js_plan *plan)
     duk_pop(ctx);
 }
 
+const void *js_body_bytes(duk_context *ctx, duk_idx_t idx, size_t *n)
+{
+    *n = 0;
+    if (duk_is_null_or_undefined(ctx, idx))
+        return "";
+    if (duk_is_buffer_data(ctx, idx)) {
+        duk_size_t bl = 0;
+        const void *p = duk_get_buffer_data(ctx, idx, &bl);
+        *n = bl;
+        return p ? p : "";
+    }
+    if (!duk_is_string(ctx, idx)) {
+        if (duk_is_object(ctx, idx) && !duk_is_function(ctx, idx))
+            duk_json_encode(ctx, idx);
+        else
+            duk_to_string(ctx, idx);
+    }
+    duk_size_t sl = 0;
+    const char *s = duk_get_lstring(ctx, idx, &sl);
+    *n = sl;
+    return s ? s : "";
+}
+
+/* A body's bytes s[0..n): "@path" names a file (returns its path, relative
+ * ones against the main script's directory, in buf), "\\@..." is the text
+ * from the '@' on (s and n move past the backslash); anything else is
+ * itself (NULL). */
+static const char *body_file(const js_conf *c, const char **s, size_t *n, char *buf, size_t len)
+{
+    if (*n >= 1 && (*s)[0] == '@') {
+        const char *f = *s + 1;
+        if (f[0] == '/' || !c || !c->script_dir)
+            return f;
+        snprintf(buf, len, "%s/%s", c->script_dir, f);
+        return buf;
+    }
+    if (*n >= 2 && (*s)[0] == '\\' && (*s)[1] == '@') {
+        (*s)++;
+        (*n)--;
+    }
+    return NULL;
+}
+
 /* The body value at the top: resolve its bytes (it stays on the stack). */
 static void take_body(duk_context *ctx, rp_req *r, js_plan *plan)
 {
-    rp_pool *p = rp_req_pool(r);
     plan->has_body = 1;
-    if (duk_is_null_or_undefined(ctx, -1)) {
-        plan->data = "";
-        plan->len = 0;
+    size_t n = 0;
+    const char *s = js_body_bytes(ctx, -1, &n);
+    char path[PATH_MAX];
+    const char *f = duk_is_string(ctx, -1)
+                        ? body_file(rp_req_conf(r, JS_SELF), &s, &n, path, sizeof path)
+                        : NULL;
+    if (f) {
+        plan->file = rp_pstrdup(rp_req_pool(r), f);
         return;
-    }
-    if (duk_is_buffer_data(ctx, -1)) {
-        duk_size_t n = 0;
-        plan->data = duk_get_buffer_data(ctx, -1, &n);
-        plan->len = n;
-        if (!plan->data)
-            plan->data = "";
-        return;
-    }
-    if (!duk_is_string(ctx, -1)) {
-        if (duk_is_object(ctx, -1) && !duk_is_function(ctx, -1))
-            duk_json_encode(ctx, -1);
-        else
-            duk_to_string(ctx, -1);
-    }
-    duk_size_t n = 0;
-    const char *s = duk_get_lstring(ctx, -1, &n);
-    if (n >= 1 && s[0] == '@') {
-        const js_conf *c = rp_req_conf(r, JS_SELF);
-        const char *f = s + 1;
-        if (f[0] != '/' && c && c->script_dir)
-            f = rp_psprintf(p, "%s/%s", c->script_dir, f);
-        plan->file = rp_pstrdup(p, f);
-        return;
-    }
-    if (n >= 2 && s[0] == '\\' && s[1] == '@') {
-        s++;
-        n--;
     }
     plan->data = s;
     plan->len = n;
+}
+
+/* Bytes out, by reference when owned (malloc'ed: freed once sent). */
+static int write_bytes(rp_req *r, void *p, size_t n, int owned)
+{
+    if (!n) {
+        if (owned)
+            free(p);
+        return 0;
+    }
+    return owned ? rp_resp_write_ref(r, p, n, free, p) : rp_resp_write(r, p, n);
+}
+
+/* What req.printf / req.put left in the server buffer becomes plan->pre:
+ * copied into the request's pool when small, else its memory handed over. */
+static void take_srvbuf(duk_context *ctx, rp_req *r, js_plan *plan)
+{
+    size_t n;
+    const void *d = js_srvbuf_data(ctx, &n);
+    if (!n)
+        return;
+    if (n < SRVBUF_COPY_MAX) {
+        plan->pre = rp_palloc(rp_req_pool(r), n);
+        memcpy(plan->pre, d, n);
+        plan->prelen = n;
+        plan->pre_owned = 0;
+        js_srvbuf_reset(ctx);
+    } else {
+        plan->pre = js_srvbuf_take(ctx, &plan->prelen);
+        plan->pre_owned = 1;
+    }
+}
+
+static int write_pre(rp_req *r, js_plan *plan)
+{
+    int rc = write_bytes(r, plan->pre, plan->prelen, plan->pre_owned);
+    plan->pre = NULL;
+    plan->prelen = 0;
+    plan->pre_owned = 0;
+    return rc;
+}
+
+void js_plan_drop_pre(js_plan *plan)
+{
+    if (plan->pre_owned)
+        free(plan->pre);
+    plan->pre = NULL;
+    plan->prelen = 0;
+    plan->pre_owned = 0;
 }
 
 void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
@@ -244,8 +322,12 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
     } else {
         duk_push_undefined(ctx);
     }
-    if (!plan->why)
+    if (!plan->why) {
+        take_srvbuf(ctx, r, plan);
         plan->why = js_stream_prepare(ctx, r, plan);
+        if (plan->why)
+            js_plan_drop_pre(plan);
+    }
 }
 
 static void apply_headers(rp_req *r, const js_plan *plan)
@@ -288,7 +370,7 @@ static int send_file(rp_req *r, js_plan *plan)
         js_plan_drop_pre(plan);
         return RP_OK;
     }
-    js_plan_write_pre(r, plan);
+    write_pre(r, plan);
     int own = size > 0 ? dup(fd) : -1; /* fd stays the request's */
     if (own >= 0)
         rp_resp_sendfile(r, own, 0, size);
@@ -330,7 +412,7 @@ int js_reply_send(rp_req *r, const js_plan *plan_in, const js_conf *c, void (*re
             release(arg);
         return RP_OK;
     }
-    js_plan_write_pre(r, plan);
+    write_pre(r, plan);
     if (plan->stream) {
         if (release)
             release(arg);
@@ -362,4 +444,107 @@ int js_reply_dev_error(rp_req *r, const char *text)
     if (!rp_req_is_head(r))
         rp_resp_write(r, body, strlen(body));
     return RP_OK;
+}
+
+void js_reply_error(rp_req *r, int status, const char *text)
+{
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    if (rp_resp_started(r))
+        return;
+    if (c && c->dev && text) {
+        js_reply_dev_error(r, text);
+        return;
+    }
+    rp_pool *p = rp_req_pool(r);
+    int st = status >= 400 ? status : 500;
+    char *body = rp_psprintf(p, "%d %s\n", st, rp_status_reason(st));
+    rp_resp_set_status(r, st);
+    rp_resp_header_set(r, "Content-Type", "text/plain; charset=utf-8");
+    rp_resp_set_length(r, (int64_t)strlen(body));
+    if (!rp_req_is_head(r))
+        rp_resp_write(r, body, strlen(body));
+}
+
+/* ---- pieces of a chunked reply ------------------------------------------------ */
+
+/* An "@file" piece, read into memory when the response is compressed
+ * (sendfile would bypass the filter).  Takes fd. */
+static int write_file_piece(rp_req *r, int fd, off_t size, int no_sendfile)
+{
+    if (!no_sendfile)
+        return rp_resp_sendfile(r, fd, 0, (int64_t)size);
+    char *buf = malloc(size ? (size_t)size : 1);
+    size_t got = 0;
+    while (buf && got < (size_t)size) {
+        ssize_t n = read(fd, buf + got, (size_t)size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        return -1;
+    return rp_resp_write_ref(r, buf, got, free, buf);
+}
+
+/* Opens an "@file" piece (throws naming it when it cannot). */
+static int open_piece(duk_context *ctx, const char *f, const char *as_given, off_t *size)
+{
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        err = EISDIR;
+    }
+    if (fd < 0)
+        (void)duk_error(ctx, DUK_ERR_ERROR, "req.chunkSend: '%s': %s", as_given, strerror(err));
+    *size = st.st_size;
+    return fd;
+}
+
+double js_reply_chunk(duk_context *ctx, rp_req *r, duk_idx_t idx, const js_conf *c, int no_sendfile)
+{
+    size_t n = 0;
+    const char *p = js_body_bytes(ctx, idx, &n);
+    int fd = -1;
+    off_t fsize = 0;
+    char path[PATH_MAX];
+    const char *f = duk_is_string(ctx, idx) ? body_file(c, &p, &n, path, sizeof path) : NULL;
+    if (f) {
+        fd = open_piece(ctx, f, duk_get_string(ctx, idx), &fsize);
+        n = 0;
+    }
+    if (!r) { /* the client went away: nothing goes, the buffer is emptied */
+        if (fd >= 0)
+            close(fd);
+        js_srvbuf_reset(ctx);
+        return 0;
+    }
+    /* the server buffer: copied when small (its memory stays for the next
+     * callback; no pool memory per chunk, a stream may run for hours) */
+    size_t bl;
+    const void *b = js_srvbuf_data(ctx, &bl);
+    int rc = 0;
+    if (bl >= SRVBUF_COPY_MAX) {
+        void *own = js_srvbuf_take(ctx, &bl);
+        rc = write_bytes(r, own, bl, 1);
+    } else if (bl) {
+        rc = rp_resp_write(r, b, bl);
+        js_srvbuf_reset(ctx);
+    }
+    double total = (double)bl + (double)n;
+    if (n)
+        rc |= rp_resp_write(r, p, n);
+    if (fd >= 0 && fsize > 0) {
+        rc |= write_file_piece(r, fd, fsize, no_sendfile);
+        total += (double)fsize;
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    return rc != 0 ? -1 : total;
 }
