@@ -33,12 +33,100 @@
 
 #define SRVBUF_COPY_MAX ((size_t)8192) /* smaller: copied, the buffer's memory kept */
 
-/* Keys of the return object that are not a body. */
-static int is_meta_key(const char *k)
+/* Keys of the return object that are not a body, as bits. */
+enum {
+    K_STATUS = 1,
+    K_HEADERS = 2,
+    K_COMPRESS = 4,
+    K_DEFER = 8,
+    K_CHUNK = 16,
+    K_CHUNKDELAY = 32,
+    K_NORANGECAP = 64,
+    K_NOACCEPTRANGES = 128,
+    K_ALL = 255
+};
+
+static unsigned meta_key(const char *k, size_t n)
 {
-    return strcmp(k, "status") == 0 || strcmp(k, "headers") == 0 || strcmp(k, "compress") == 0 ||
-           strcmp(k, "defer") == 0 || strcmp(k, "chunk") == 0 || strcmp(k, "chunkDelay") == 0 ||
-           strcmp(k, "noRangeCap") == 0 || strcmp(k, "noAcceptRanges") == 0;
+    static const struct {
+        const char *name;
+        size_t len;
+        unsigned bit;
+    } keys[] = {{"status", 6, K_STATUS},
+                {"headers", 7, K_HEADERS},
+                {"compress", 8, K_COMPRESS},
+                {"defer", 5, K_DEFER},
+                {"chunk", 5, K_CHUNK},
+                {"chunkDelay", 10, K_CHUNKDELAY},
+                {"noRangeCap", 10, K_NORANGECAP},
+                {"noAcceptRanges", 14, K_NOACCEPTRANGES}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].len == n && memcmp(keys[i].name, k, n) == 0)
+            return keys[i].bit;
+    return 0;
+}
+
+/* Duktape's walk of a plain object's own keys (duk_ownkeys.inc, appended to
+ * duktape.c by gen_duk_config.cmake). */
+duk_int_t rp_duk_own_key(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos, const char **key,
+                         duk_size_t *len, duk_bool_t *enumerable, duk_bool_t *plain_proto);
+
+/* What the return object's keys say: the body key (the first that is a
+ * known extension), the first unknown one, and which meta keys it may
+ * have (only those are looked up). */
+typedef struct key_scan {
+    const char *body_key, *unknown;
+    unsigned meta;
+    int known;
+} key_scan;
+
+static void note_key(rp_req *r, js_plan *plan, key_scan *ks, const char *k, unsigned m)
+{
+    if (m) {
+        ks->known = 1;
+    } else if (!ks->body_key) {
+        const char *mime = rp_mime_type(rp_req_server(r), k);
+        if (mime) {
+            ks->body_key = rp_pstrdup(rp_req_pool(r), k);
+            plan->ctype = mime;
+            ks->known = 1;
+        } else if (!ks->unknown) {
+            ks->unknown = rp_pstrdup(rp_req_pool(r), k);
+        }
+    }
+}
+
+/* The keys in duk_enum's order.  A plain object (the usual {html: ...}) is
+ * walked in place, and then only the meta keys it owns are looked up
+ * later; anything else goes through duk_enum and every meta key is looked
+ * up, inherited ones included. */
+static void scan_keys(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan, key_scan *ks)
+{
+    duk_uint_t pos = 0;
+    const char *k;
+    duk_size_t n;
+    duk_bool_t en, plain = 0;
+    int rc;
+    while ((rc = rp_duk_own_key(ctx, idx, &pos, &k, &n, &en, &plain)) == 1) {
+        unsigned m = meta_key(k, n);
+        ks->meta |= m; /* also a non-enumerable one: it is read like any */
+        if (en)
+            note_key(r, plan, ks, k, m);
+    }
+    if (rc == 0) {
+        if (!plain)
+            ks->meta = K_ALL;
+        return;
+    }
+    ks->meta = K_ALL;
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 0)) {
+        duk_size_t kl;
+        k = duk_get_lstring(ctx, -1, &kl);
+        note_key(r, plan, ks, k, meta_key(k, kl));
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
 }
 
 static const char *type_name(duk_context *ctx, duk_idx_t idx)
@@ -219,11 +307,18 @@ void js_plan_drop_pre(js_plan *plan)
     plan->pre_owned = 0;
 }
 
+/* The boolean value of the member key of the object at idx. */
+static int get_flag(duk_context *ctx, duk_idx_t idx, const char *key)
+{
+    duk_get_prop_string(ctx, idx, key);
+    int v = duk_to_boolean(ctx, -1);
+    duk_pop(ctx);
+    return v;
+}
+
 void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
 {
     rp_pool *p = rp_req_pool(r);
-    const char *body_key = NULL, *unknown = NULL;
-    int known = 0;
     idx = duk_normalize_index(ctx, idx);
     plan->compress = -1;
     if (!duk_is_object(ctx, idx) || duk_is_array(ctx, idx) || duk_is_function(ctx, idx) ||
@@ -235,24 +330,10 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         duk_push_undefined(ctx);
         return;
     }
-    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-    while (duk_next(ctx, -1, 0)) {
-        const char *k = duk_get_string(ctx, -1);
-        if (is_meta_key(k)) {
-            known = 1;
-        } else if (!body_key) {
-            const char *mime = rp_mime_type(rp_req_server(r), k);
-            if (mime) {
-                body_key = rp_pstrdup(p, k);
-                plan->ctype = mime;
-                known = 1;
-            } else if (!unknown) {
-                unknown = rp_pstrdup(p, k);
-            }
-        }
-        duk_pop(ctx);
-    }
-    duk_pop(ctx);
+    key_scan ks = {NULL, NULL, 0, 0};
+    scan_keys(ctx, r, idx, plan, &ks);
+    const char *body_key = ks.body_key, *unknown = ks.unknown;
+    int known = ks.known;
     if (!plan->why && !known)
         plan->why = unknown ? rp_psprintf(p,
                                           "the return object has no known key: '%s' is not an "
@@ -264,41 +345,39 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         duk_push_undefined(ctx);
         return;
     }
-    if (duk_get_prop_literal(ctx, idx, "status")) {
-        double st = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
-        if (st < 100 || st > 599 || st != (double)(int)st)
-            plan->why = rp_psprintf(p, "'status' must be an integer from 100 to 599, got %s",
-                                    duk_safe_to_string(ctx, -1));
-        else
-            plan->status = (int)st;
+    if (ks.meta & K_STATUS) {
+        if (duk_get_prop_literal(ctx, idx, "status")) {
+            double st = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
+            if (st < 100 || st > 599 || st != (double)(int)st)
+                plan->why = rp_psprintf(p, "'status' must be an integer from 100 to 599, got %s",
+                                        duk_safe_to_string(ctx, -1));
+            else
+                plan->status = (int)st;
+        }
+        duk_pop(ctx);
     }
-    duk_pop(ctx);
-    if (duk_get_prop_literal(ctx, idx, "compress")) {
-        if (duk_is_boolean(ctx, -1))
-            plan->compress = duk_get_boolean(ctx, -1) ? 11 : 0;
-        else if (duk_is_number(ctx, -1) && duk_get_number(ctx, -1) >= 0 &&
-                 duk_get_number(ctx, -1) <= 10)
-            plan->compress = (int)duk_get_number(ctx, -1);
-        else
-            plan->why = "'compress' must be true, false or a level from 0 to 10";
+    if (ks.meta & K_COMPRESS) {
+        if (duk_get_prop_literal(ctx, idx, "compress")) {
+            if (duk_is_boolean(ctx, -1))
+                plan->compress = duk_get_boolean(ctx, -1) ? 11 : 0;
+            else if (duk_is_number(ctx, -1) && duk_get_number(ctx, -1) >= 0 &&
+                     duk_get_number(ctx, -1) <= 10)
+                plan->compress = (int)duk_get_number(ctx, -1);
+            else
+                plan->why = "'compress' must be true, false or a level from 0 to 10";
+        }
+        duk_pop(ctx);
     }
-    duk_pop(ctx);
-    duk_get_prop_literal(ctx, idx, "defer");
-    plan->defer = duk_to_boolean(ctx, -1);
-    duk_pop(ctx);
+    plan->defer = (ks.meta & K_DEFER) && get_flag(ctx, idx, "defer");
     /* "@file" answers: noAcceptRanges wins over noRangeCap */
-    duk_get_prop_literal(ctx, idx, "noRangeCap");
-    if (duk_to_boolean(ctx, -1))
+    if ((ks.meta & K_NORANGECAP) && get_flag(ctx, idx, "noRangeCap"))
         plan->ranges = RP_RANGES_UNCAPPED;
-    duk_pop(ctx);
-    duk_get_prop_literal(ctx, idx, "noAcceptRanges");
-    if (duk_to_boolean(ctx, -1))
+    if ((ks.meta & K_NOACCEPTRANGES) && get_flag(ctx, idx, "noAcceptRanges"))
         plan->ranges = RP_RANGES_OFF;
-    duk_pop(ctx);
-    duk_get_prop_literal(ctx, idx, "chunk");
-    plan->chunk = duk_to_boolean(ctx, -1);
-    duk_pop(ctx);
-    if (duk_get_prop_literal(ctx, idx, "chunkDelay")) {
+    plan->chunk = (ks.meta & K_CHUNK) && get_flag(ctx, idx, "chunk");
+    if (!(ks.meta & K_CHUNKDELAY)) {
+        duk_push_undefined(ctx);
+    } else if (duk_get_prop_string(ctx, idx, "chunkDelay")) {
         double d = duk_is_number(ctx, -1) ? duk_get_number(ctx, -1) : -1;
         if (!(d >= 0 && d <= 86400000.0))
             plan->why = rp_psprintf(p, "'chunkDelay' must be a number of milliseconds >= 0, got %s",
@@ -309,10 +388,12 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         plan->why = "'chunkDelay' must be a number of milliseconds >= 0";
     }
     duk_pop(ctx);
-    if (duk_get_prop_literal(ctx, idx, "headers"))
-        take_headers(ctx, r, plan);
-    else
-        duk_pop(ctx);
+    if (ks.meta & K_HEADERS) {
+        if (duk_get_prop_literal(ctx, idx, "headers"))
+            take_headers(ctx, r, plan);
+        else
+            duk_pop(ctx);
+    }
     if (body_key && !plan->why) {
         duk_get_prop_string(ctx, idx, body_key);
         if (plan->chunk && duk_is_function(ctx, -1))

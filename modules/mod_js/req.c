@@ -849,6 +849,10 @@ void js_req_proto_members(duk_context *ctx, duk_idx_t proto)
     }
 }
 
+/* duk_ownkeys.inc (appended to duktape.c): an enumerable, configurable
+ * accessor [key getter setter] put straight into a fresh object. */
+void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
+
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
     size_t blen = 0;
@@ -901,9 +905,7 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         }
         duk_dup(ctx, get);
         duk_dup(ctx, get + 1);
-        duk_def_prop(ctx, req,
-                     DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
-                         DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+        rp_duk_def_accessor(ctx, req); /* duk_def_prop's result, without its generality */
     }
 
     if (ex && ex->errmsg) {

@@ -91,6 +91,9 @@ struct js_hstream {
     js_sreq *replying; /* req.reply preparing it (unlinked), with its rp_req */
     rp_req *replying_r;
     int dying; /* the heap is destroyed or broken: its stash is not touched */
+    /* kept alive by the heap stash (JS_STASH_REQPROTO) for the heap's life:
+     * pushed by pointer, once per request */
+    void *req_proto;
 };
 
 static double now_mono(void)
@@ -632,24 +635,26 @@ static duk_ret_t req_reply(duk_context *ctx)
     return 1;
 }
 
-static void push_req_proto(duk_context *ctx)
+static void push_req_proto(duk_context *ctx, js_hstream *hs)
 {
-    duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQPROTO)) {
-        duk_pop(ctx);
-        duk_push_object(ctx);
-        js_push_srvbuf_proto(ctx);
-        duk_set_prototype(ctx, -2);
-        static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
-                                    {"chunkSend", req_chunk_send, 1, NULL},
-                                    {"chunkEnd", req_chunk_end, 1, NULL},
-                                    {NULL, NULL, 0, NULL}};
-        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
-        js_req_proto_members(ctx, -1);
-        duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
+    if (hs->req_proto) {
+        duk_push_heapptr(ctx, hs->req_proto);
+        return;
     }
+    duk_push_heap_stash(ctx);
+    duk_push_object(ctx);
+    js_push_srvbuf_proto(ctx);
+    duk_set_prototype(ctx, -2);
+    static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
+                                {"chunkSend", req_chunk_send, 1, NULL},
+                                {"chunkEnd", req_chunk_end, 1, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
+    js_req_proto_members(ctx, -1);
+    duk_dup_top(ctx);
+    duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
     duk_remove(ctx, -2);
+    hs->req_proto = duk_get_heapptr(ctx, -1);
 }
 
 /* ---- the hooks for req.c and reply.c ------------------------------------------------ */
@@ -666,7 +671,7 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     hs->cur_async = async_ok;
     duk_push_uint(ctx, hs->cur_id);
     duk_put_prop_literal(ctx, req_idx, REQ_ID);
-    push_req_proto(ctx); /* last: the put above need not search its chain */
+    push_req_proto(ctx, hs); /* last: the put above need not search its chain */
     duk_set_prototype(ctx, req_idx);
     duk_push_heap_stash(ctx);
     duk_dup(ctx, req_idx);
