@@ -57,6 +57,16 @@ typedef struct js_srvbuf {
     size_t len, cap;
     int oom; /* a write ran out of memory (req.printf reports it) */
 } js_srvbuf;
+/* stream.c: heap pointers req.c pushes once per request (duk_push_heapptr
+ * instead of a stash lookup): the req members' getter and setter (kept
+ * alive by the stash, JS_STASH_REQ_ACCESSORS) and the stash itself; NULL
+ * until req.c sets them.  Creates the heap's stream state on first use
+ * (throws on out-of-memory). */
+typedef struct js_req_cache {
+    void *get, *set, *stash;
+} js_req_cache;
+js_req_cache *js_req_cache_of(duk_context *ctx);
+
 /* stream.c: the heap's server buffer; create: make the state on first use
  * (throws on out-of-memory), else NULL when there is none. */
 js_srvbuf *js_srvbuf_of(duk_context *ctx, int create);

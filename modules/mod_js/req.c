@@ -803,24 +803,25 @@ static duk_ret_t member_set(duk_context *ctx)
     return 0;
 }
 
-/* Push the getter and the setter, made once per heap. */
+/* Push the getter and the setter, made once per heap (kept in the stash,
+ * pushed by pointer). */
 static void push_accessors(duk_context *ctx)
 {
-    duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQ_ACCESSORS)) {
-        duk_pop(ctx);
+    js_req_cache *rc = js_req_cache_of(ctx);
+    if (!rc->get) {
+        duk_push_heapptr(ctx, rc->stash);
         duk_push_array(ctx);
         duk_push_c_function(ctx, member_get, 1);
+        rc->get = duk_get_heapptr(ctx, -1);
         duk_put_prop_index(ctx, -2, 0);
         duk_push_c_function(ctx, member_set, 2);
+        rc->set = duk_get_heapptr(ctx, -1);
         duk_put_prop_index(ctx, -2, 1);
-        duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, JS_STASH_REQ_ACCESSORS);
+        duk_put_prop_literal(ctx, -2, JS_STASH_REQ_ACCESSORS);
+        duk_pop(ctx);
     }
-    duk_get_prop_index(ctx, -1, 0);
-    duk_get_prop_index(ctx, -2, 1);
-    duk_remove(ctx, -3);
-    duk_remove(ctx, -3);
+    duk_push_heapptr(ctx, rc->get);
+    duk_push_heapptr(ctx, rc->set);
 }
 
 /* The getter of the prototype's members: computed on each read (cheap

@@ -94,6 +94,7 @@ struct js_hstream {
     /* kept alive by the heap stash (JS_STASH_REQPROTO) for the heap's life:
      * pushed by pointer, once per request */
     void *req_proto;
+    js_req_cache rc; /* req.c's */
 };
 
 static double now_mono(void)
@@ -148,6 +149,7 @@ static js_hstream *hs_get(duk_context *ctx)
         (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory");
     hs->ctx = ctx;
     duk_push_heap_stash(ctx);
+    hs->rc.stash = duk_get_heapptr(ctx, -1); /* the heap's own: lives as long */
     duk_push_bare_object(ctx);
     duk_push_bare_object(ctx);
     duk_put_prop_literal(ctx, -3, JS_STASH_STREAMS);
@@ -159,6 +161,11 @@ static js_hstream *hs_get(duk_context *ctx)
     duk_pop(ctx);
     js_heap_set_stream(ctx, hs);
     return hs;
+}
+
+js_req_cache *js_req_cache_of(duk_context *ctx)
+{
+    return &hs_get(ctx)->rc;
 }
 
 js_srvbuf *js_srvbuf_of(duk_context *ctx, int create)
@@ -673,7 +680,7 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     duk_put_prop_literal(ctx, req_idx, REQ_ID);
     push_req_proto(ctx, hs); /* last: the put above need not search its chain */
     duk_set_prototype(ctx, req_idx);
-    duk_push_heap_stash(ctx);
+    duk_push_heapptr(ctx, hs->rc.stash);
     duk_dup(ctx, req_idx);
     duk_put_prop_literal(ctx, -2, JS_STASH_CURREQ);
     duk_pop(ctx);
