@@ -73,6 +73,13 @@ static long max_form_params(rp_req *r)
     return c && c->max_form_params > 0 ? c->max_form_params : JS_MAX_FORM_PARAMS;
 }
 
+/* duk_ownkeys.inc (appended to duktape.c): an enumerable, configurable
+ * accessor [key getter setter] put straight into a fresh object. */
+void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
+/* duk_ownkeys.inc: a configurable own accessor becomes a data property
+ * holding the value at the top, in place; 0 when it is no such accessor. */
+duk_bool_t rp_duk_accessor_to_data(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx);
+
 /* Keys starting with these bytes would become Duktape symbols (hidden
  * properties): never let a client create one. */
 static int symbol_key(const char *k, size_t n)
@@ -577,6 +584,8 @@ static int settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx, int as
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
     key_idx = duk_normalize_index(ctx, key_idx);
+    if (rp_duk_accessor_to_data(ctx, obj_idx, key_idx))
+        return 0; /* the usual case, in place */
     duk_dup(ctx, obj_idx);
     duk_dup(ctx, key_idx);
     duk_dup(ctx, -3);
@@ -849,10 +858,6 @@ void js_req_proto_members(duk_context *ctx, duk_idx_t proto)
         duk_def_prop(ctx, proto, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE);
     }
 }
-
-/* duk_ownkeys.inc (appended to duktape.c): an enumerable, configurable
- * accessor [key getter setter] put straight into a fresh object. */
-void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
 
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
