@@ -11,7 +11,11 @@
 #   1 worker : rampart threads:1   vs  one node process
 #   2 workers: rampart threads:2   vs  node cluster of 2 workers
 # wrk runs against the two servers interleaved (rampart, node, rampart, node,
-# ...) ROUNDS times each; the table shows the median req/s and the ratio.
+# ...) ROUNDS times each; the table shows the median req/s and the ratio, and
+# the median server CPU time per request (user + system of the server's
+# processes over the run, /proc; node: the primary and its workers) and its
+# ratio - steadier than req/s on a shared machine, where the client and
+# other work compete for the same cores.
 #
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
@@ -105,6 +109,17 @@ start_node() { # threads port (node's cluster workers leave with their primary)
         env PORT="$2" THREADS="$1" "$NODE" "$tmp/node_hello.js"
 }
 
+# One run: "req_per_sec cpu_us_per_request" for the server processes pids.
+measure() { # "pids" [wrk args...] url
+    local pids=$1 t0 t1 rps reqs
+    shift
+    t0=$(cpu_ticks $pids)
+    read -r rps _ _ reqs <<<"$(run_wrk_n "$@")"
+    t1=$(cpu_ticks $pids)
+    awk -v r="$rps" -v n="$reqs" -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? d * 1e6 / hz / n : 0) }'
+}
+
 echo "bench/js: rampart vs node $("$NODE" --version)"
 echo "bench/js: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds, median"
 api_lua="$here/bench/js-api.lua"
@@ -127,17 +142,27 @@ for w in $WORKERS; do
         warm_up "${args[@]}" "http://127.0.0.1:$p2$path"
         ours=()
         theirs=()
+        ourcpu=()
+        theircpu=()
+        node_pids=$(proc_family "$node_pid")
         for r in $(seq 1 "$ROUNDS"); do
-            read -r a _ _ <<<"$(run_wrk "${args[@]}" "http://127.0.0.1:$p1$path")"; ours+=("$a")
-            read -r a _ _ <<<"$(run_wrk "${args[@]}" "http://127.0.0.1:$p2$path")"; theirs+=("$a")
+            read -r a c <<<"$(measure "$ours_pid" "${args[@]}" "http://127.0.0.1:$p1$path")"
+            ours+=("$a"); ourcpu+=("$c")
+            read -r a c <<<"$(measure "$node_pids" "${args[@]}" "http://127.0.0.1:$p2$path")"
+            theirs+=("$a"); theircpu+=("$c")
         done
         o=$(median "${ours[@]}")
         n=$(median "${theirs[@]}")
-        results+=("$(printf '%-9s %7s %14.0f %14.0f %10s' "$case" "$w" "$o" "$n" "$(ratio "$o" "$n")")")
-        echo "bench/js: $case workers=$w rampart=${ours[*]} node=${theirs[*]}"
+        oc=$(median "${ourcpu[@]}")
+        nc=$(median "${theircpu[@]}")
+        results+=("$(printf '%-9s %7s %14.0f %14.0f %7s %10s %10s %7s' "$case" "$w" "$o" "$n" \
+            "$(ratio "$o" "$n")" "$oc" "$nc" "$(ratio "$oc" "$nc")")")
+        echo "bench/js: $case workers=$w rampart=${ours[*]} node=${theirs[*]}" \
+            "cpu_us/req rampart=${ourcpu[*]} node=${theircpu[*]}"
     done
     bench_stop_all
 done
 echo
-printf '%-9s %7s %14s %14s %10s\n' "case" "workers" "rampart req/s" "node req/s" "ratio"
+printf '%-9s %7s %14s %14s %7s %10s %10s %7s\n' "case" "workers" "rampart req/s" "node req/s" \
+    "ratio" "rp us/req" "node us/req" "ratio"
 printf '%s\n' "${results[@]}"

@@ -2,7 +2,8 @@
 #
 # Copies the Duktape amalgamation (duktape.c, duktape.h, duk_config.h) into
 # OUT, inserts OVERRIDES at duk_config.h's "__OVERRIDE_DEFINES__" marker and
-# makes two small insertions into duktape.c (below).
+# makes two small insertions into duktape.c and appends one function
+# (below).
 # All three are copied so that duktape.c's #include "duktape.h" and
 # duktape.h's #include "duk_config.h" find the generated configuration
 # rather than the originals next to them.
@@ -49,5 +50,10 @@ rp_duk_insert(duk
 rp_duk_insert(duk
   "DUK_LOCAL void duk__array_qsort(duk_hthread *thr, duk_int_t lo, duk_int_t hi) {\n\tduk_int_t p, l, r;\n"
   "\tduk_native_stack_check(thr); /* mod_js: gen_duk_config.cmake */\n")
+# 3. duk_ownkeys.inc (next to OVERRIDES) is appended: rp_duk_own_key, a
+#    walk of a plain object's own keys without an enumerator object.
+get_filename_component(ovdir "${OVERRIDES}" DIRECTORY)
+file(READ "${ovdir}/duk_ownkeys.inc" ownkeys)
+string(APPEND duk "${ownkeys}")
 file(WRITE "${OUT}/duktape.c.tmp" "${duk}")
 file(RENAME "${OUT}/duktape.c.tmp" "${OUT}/duktape.c")

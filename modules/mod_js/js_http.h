@@ -206,7 +206,7 @@ void js_ws_worker_exit(js_wsw *wsw);
 int js_ws_post_config(const js_conf *c);
 int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t);
 
-/* ---- stream.c: the server buffer, defer, chunking -------------------------
+/* ---- srvbuf.c: the server buffer ------------------------------------------
  * For the websocket side too (req.wsSend prepends the server buffer).
  * One server buffer per heap ("one per thread" in the spec: the HTTP heap
  * and the websocket heap each have their own), written by req.printf,

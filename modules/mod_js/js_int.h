@@ -3,9 +3,12 @@
  * script runner) and its HTTP half (start(), routes, request and return
  * objects).  Duktape appears only inside modules/mod_js.
  *
- * Owned by the runtime half (runtime.c, require.c, utils.c, timers.c,
- * copy.c, script.c).  The HTTP half (mod_js.c, start.c, req.c, reply.c ...)
- * codes against the functions below.
+ * Owned by the runtime half: the files in rt/ (runtime.c, require.c,
+ * timers.c, copy.c, event.c, format.c, fs.c, process.c, console.c), built
+ * with Duktape and errstack.c as the static library librpjsrt that mod_js
+ * links and tests/unit/test_jsrt_*.c drive.  The HTTP half (mod_js.c,
+ * start.c, req.c, reply.c ...) and the script runner (script.c) code
+ * against the functions below.
  *
  * Conventions
  *  - "Throws" means a Duktape error is thrown (longjmp): call such functions
@@ -30,6 +33,11 @@ struct event_base;
 
 /* ---- the module (mod_js.c, HTTP half) ---------------------------------- */
 extern const rp_module rp_module_js;
+/* What the runtime's log lines name (rt/runtime.c): "js", as mod_js's own,
+ * without the runtime depending on the module it serves (its unit tests
+ * link no module). */
+extern const rp_module js_log_tag;
+#define JS_LOG (&js_log_tag)
 
 /* ---- heaps (runtime.c) ---------------------------------------------------
  * Every heap gets the same globals, all non-enumerable (so js_snapshot_take
@@ -44,8 +52,10 @@ extern const rp_module rp_module_js;
  *   clearMetronome   on the heap's loop (timers.c)
  *   process          argv ([exe, script, args...]), env, scriptPath (the
  *                    script's directory), scriptName, exit(code)
- * With RAMPART_TEST_HOOKS set in the environment also __rptest (script.c;
- * runtime.c adds __rptest.fatal(msg), which calls duk_fatal).
+ * With RAMPART_TEST_HOOKS set in the environment also __rptest.fatal(msg)
+ * (rt/runtime.c), which calls duk_fatal: the integration tests' way to break
+ * a heap mid-request.  Everything else the runtime does is tested on its
+ * own heaps by tests/unit/test_jsrt_*.c.
  * Heaps run all JS inside protected calls; their fatal handler (reached only
  * if Duktape cannot continue) logs through rp_log and stderr, then leaves
  * through the js_guard landing, or aborts when there is none. */
@@ -297,7 +307,7 @@ void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what);
  * reads properties): call it inside a safe call. */
 int js_push_error_stack(duk_context *ctx, duk_idx_t idx);
 
-/* ---- printf engine (utils.c) -----------------------------------------------
+/* ---- printf engine (rt/format.c) -----------------------------------------------
  * The formats of rampart.utils.printf, for req.printf and friends:
  *   %s %d %i %u %f %F %e %E %g %G %x %X %o %c %% with flags "-+ 0#", width
  *   and precision (also "*"); %J JSON (width = indent: %3J indents by 3),
@@ -311,10 +321,11 @@ size_t js_format(duk_context *ctx, duk_idx_t fmt_idx, js_out_fn out, void *arg);
 /* Convenience: formats like js_format and pushes the result as a string. */
 void js_sprintf_push(duk_context *ctx, duk_idx_t fmt_idx);
 
-/* ---- the script runner (script.c) ------------------------------------------
- * Published as service "js" version 1 (rp_js_service_v1 in the public
- * rp_js.h; registered by script.c when mod_js.so is loaded, mod_js.c need not
- * do it) for the `rampart` executable (front/main_rampart.c). */
+/* ---- the script and its server (rt/process.c) ------------------------------
+ * The script runner (script.c) is published as service "js" version 1
+ * (rp_js_service_v1 in the public rp_js.h; registered by script.c when
+ * mod_js.so is loaded, mod_js.c need not do it) for the `rampart`
+ * executable (front/main_rampart.c). */
 
 /* start() calls this in the process that serves (not in the parent of a
  * daemon) right after rp_server_start returned RP_SERVER_STARTED.  The
@@ -325,6 +336,13 @@ int js_set_started_server(rp_server *s);
 /* The server start() started, or NULL. */
 rp_server *js_started_server(void);
 
+/* The runner records the script before making its heap: its real path
+ * (the directory is derived) and its arguments (argv[0] as given; argv is
+ * kept, not copied).  Returns 0, or -1 on out-of-memory. */
+int js_script_set(const char *real_path, int argc, char **argv);
+/* The runner's main heap (NULL once freed): js_set_started_server moves its
+ * timers onto the server's loop. */
+void js_script_set_main(duk_context *ctx);
 /* The main script: absolute path, its directory, its arguments (argv[0] is
  * the script path as given).  NULL/0 outside `rampart` (rampart-httpd). */
 const char *js_script_path(void);
@@ -432,7 +450,7 @@ void js_push_native(duk_context *ctx, const char *path);
 void js_push_native_registry(duk_context *ctx);
 
 /* Installers called by js_heap_new (each pushes nothing, leaves the stack). */
-void js_utils_install(duk_context *ctx);    /* utils.c: rampart, console */
+void js_utils_install(duk_context *ctx);    /* console.c: rampart, console */
 void js_timers_install(duk_context *ctx);   /* timers.c */
 void js_require_install(duk_context *ctx);  /* require.c */
 void js_timers_free(js_heap *h);            /* timers.c: all timers of the heap */
@@ -445,14 +463,12 @@ void js_push_module_cache(duk_context *ctx);
 void js_strip_shebang(char *src, size_t len);
 /* Read a whole file into malloc'ed memory (NUL-terminated); NULL + errno. */
 char *js_read_file(const char *path, size_t *len);
-/* utils.c: JSON-encode the value at idx with indent (0: compact), pushes the
+/* rt/format.c: JSON-encode the value at idx with indent (0: compact), pushes the
  * string; Buffers as their byte objects.  Throws on cycles. */
 void js_json_push(duk_context *ctx, duk_idx_t idx, int indent);
-/* utils.c: console.log-style text of the value at idx (strings raw, objects
+/* rt/format.c: console.log-style text of the value at idx (strings raw, objects
  * as JSON, cycles marked); pushes the string.  Never throws. */
 void js_inspect_push(duk_context *ctx, duk_idx_t idx);
-/* script.c: the hidden test hooks (RAMPART_TEST_HOOKS=1). */
-void js_test_hooks_install(duk_context *ctx);
 
 /* ---- rampart.event (event.c) ------------------------------------------------
  * js_event_install: rampart.event {on, off, trigger} (heap_init).

@@ -73,6 +73,13 @@ static long max_form_params(rp_req *r)
     return c && c->max_form_params > 0 ? c->max_form_params : JS_MAX_FORM_PARAMS;
 }
 
+/* duk_ownkeys.inc (appended to duktape.c): an enumerable, configurable
+ * accessor [key getter setter] put straight into a fresh object. */
+void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
+/* duk_ownkeys.inc: a configurable own accessor becomes a data property
+ * holding the value at the top, in place; 0 when it is no such accessor. */
+duk_bool_t rp_duk_accessor_to_data(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx);
+
 /* Keys starting with these bytes would become Duktape symbols (hidden
  * properties): never let a client create one. */
 static int symbol_key(const char *k, size_t n)
@@ -577,6 +584,8 @@ static int settle(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx, int as
 {
     obj_idx = duk_normalize_index(ctx, obj_idx);
     key_idx = duk_normalize_index(ctx, key_idx);
+    if (rp_duk_accessor_to_data(ctx, obj_idx, key_idx))
+        return 0; /* the usual case, in place */
     duk_dup(ctx, obj_idx);
     duk_dup(ctx, key_idx);
     duk_dup(ctx, -3);
@@ -803,24 +812,25 @@ static duk_ret_t member_set(duk_context *ctx)
     return 0;
 }
 
-/* Push the getter and the setter, made once per heap. */
+/* Push the getter and the setter, made once per heap (kept in the stash,
+ * pushed by pointer). */
 static void push_accessors(duk_context *ctx)
 {
-    duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQ_ACCESSORS)) {
-        duk_pop(ctx);
+    js_req_cache *rc = js_req_cache_of(ctx);
+    if (!rc->get) {
+        duk_push_heapptr(ctx, rc->stash);
         duk_push_array(ctx);
         duk_push_c_function(ctx, member_get, 1);
+        rc->get = duk_get_heapptr(ctx, -1);
         duk_put_prop_index(ctx, -2, 0);
         duk_push_c_function(ctx, member_set, 2);
+        rc->set = duk_get_heapptr(ctx, -1);
         duk_put_prop_index(ctx, -2, 1);
-        duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, JS_STASH_REQ_ACCESSORS);
+        duk_put_prop_literal(ctx, -2, JS_STASH_REQ_ACCESSORS);
+        duk_pop(ctx);
     }
-    duk_get_prop_index(ctx, -1, 0);
-    duk_get_prop_index(ctx, -2, 1);
-    duk_remove(ctx, -3);
-    duk_remove(ctx, -3);
+    duk_push_heapptr(ctx, rc->get);
+    duk_push_heapptr(ctx, rc->set);
 }
 
 /* The getter of the prototype's members: computed on each read (cheap
@@ -901,9 +911,7 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         }
         duk_dup(ctx, get);
         duk_dup(ctx, get + 1);
-        duk_def_prop(ctx, req,
-                     DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
-                         DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+        rp_duk_def_accessor(ctx, req); /* duk_def_prop's result, without its generality */
     }
 
     if (ex && ex->errmsg) {

@@ -1,21 +1,20 @@
-/* stream.c - streaming replies (mod_js, HTTP half).
+/* stream.c - deferred and chunked replies (mod_js, HTTP half): the state of
+ * the requests that outlive their function, and when their pieces go.
+ * What a piece is made of and how it is written is reply.c's; the server
+ * buffer (req.printf ...) is srvbuf.c's, kept here in the heap's state.
  *
- *  The server buffer   req.printf(fmt, ...), req.put(data), req.getpos(),
- *                      req.rewind(pos), req.getBuffer(): one buffer per heap
- *                      (the spec's "one per thread"; the websocket heap has
- *                      its own).  It is emptied when a function starts; what
- *                      it holds when the function returns goes out before
- *                      the body (below 8 KiB copied, else its memory is
- *                      handed to the response: rp_resp_write_ref, no copy).
  *  Deferred replies    return {defer: true}; later req.reply(returnObject)
- *                      from a timer or event answers (once).  Any number
- *                      may wait on one worker.  A client that goes away
- *                      meanwhile: the request is finished at once and the
- *                      later req.reply is dropped (returns false, logged).
+ *                      from a timer or event answers (once), through
+ *                      js_reply_prepare / js_reply_send like a return value.
+ *                      Any number may wait on one worker.  A client that
+ *                      goes away meanwhile: the request is finished at once
+ *                      and the later req.reply is dropped (returns false,
+ *                      logged).
  *  Chunked replies     return {chunk: true, chunkDelay: ms, <ext>: callback}:
  *                      Transfer-Encoding: chunked; callback(req) runs once
  *                      per chunk with req.chunkIndex and sends with
- *                      req.chunkSend(data) / req.chunkEnd([data]).  The next
+ *                      req.chunkSend(data) / req.chunkEnd([data])
+ *                      (js_reply_chunk).  The next
  *                      callback waits until the output has drained to 16 KiB
  *                      (rp_resp_on_drain: a slow client holds one chunk, not
  *                      the whole stream) and for the next chunkDelay beat
@@ -36,15 +35,11 @@
  * (hidden REQ_ID) and find their js_sreq by it, so a req object kept past
  * its request can never reach a freed rp_req.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <event2/event.h>
 
 #include "js_stream.h"
@@ -52,10 +47,9 @@
 #define HS_PTR DUK_HIDDEN_SYMBOL("rpStreamPtr") /* on the holder: the js_hstream */
 #define REQ_ID DUK_HIDDEN_SYMBOL("rpReqId")
 
-#define SRVBUF_COPY_MAX ((size_t)8192)    /* smaller: copied, memory kept */
-#define CHUNK_LOW_WATER ((size_t)16384)   /* next chunk when output <= this */
-#define IDLE_RETRY 0.01                   /* s: chunkDelay 0, nothing sent */
-#define MAX_TOMBS 4096                    /* dropped deferred ids remembered */
+#define CHUNK_LOW_WATER ((size_t)16384) /* next chunk when output <= this */
+#define IDLE_RETRY 0.01                 /* s: chunkDelay 0, nothing sent */
+#define MAX_TOMBS 4096                  /* dropped deferred ids remembered */
 
 enum { S_DEFER = 1, S_CHUNK = 2 };
 
@@ -86,9 +80,7 @@ struct js_sreq {
 
 struct js_hstream {
     duk_context *ctx;
-    char *buf; /* the server buffer */
-    size_t len, cap;
-    int oom;
+    js_srvbuf sb; /* the server buffer (srvbuf.c) */
     unsigned next_id;
     unsigned cur_id;   /* the request whose function runs (or ran last) */
     const rp_req *cur_r; /* compared, never dereferenced */
@@ -99,6 +91,10 @@ struct js_hstream {
     js_sreq *replying; /* req.reply preparing it (unlinked), with its rp_req */
     rp_req *replying_r;
     int dying; /* the heap is destroyed or broken: its stash is not touched */
+    /* kept alive by the heap stash (JS_STASH_REQPROTO) for the heap's life:
+     * pushed by pointer, once per request */
+    void *req_proto;
+    js_req_cache rc; /* req.c's */
 };
 
 static double now_mono(void)
@@ -137,7 +133,7 @@ static duk_ret_t hs_finalize(duk_context *ctx)
         s_close(s);
         s = next;
     }
-    free(hs->buf);
+    free(hs->sb.buf);
     free(hs);
     return 0;
 }
@@ -153,6 +149,7 @@ static js_hstream *hs_get(duk_context *ctx)
         (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory");
     hs->ctx = ctx;
     duk_push_heap_stash(ctx);
+    hs->rc.stash = duk_get_heapptr(ctx, -1); /* the heap's own: lives as long */
     duk_push_bare_object(ctx);
     duk_push_bare_object(ctx);
     duk_put_prop_literal(ctx, -3, JS_STASH_STREAMS);
@@ -166,196 +163,16 @@ static js_hstream *hs_get(duk_context *ctx)
     return hs;
 }
 
-/* ---- the server buffer ------------------------------------------------------ */
-
-static int sb_reserve(js_hstream *hs, size_t add)
+js_req_cache *js_req_cache_of(duk_context *ctx)
 {
-    if (hs->cap - hs->len >= add)
-        return 0;
-    size_t need = hs->len + add;
-    if (need < hs->len)
-        return -1;
-    size_t ncap = hs->cap ? hs->cap : 4096;
-    while (ncap < need) {
-        if (ncap > ((size_t)-1) / 2)
-            return -1;
-        ncap *= 2;
-    }
-    char *n = realloc(hs->buf, ncap);
-    if (!n)
-        return -1;
-    hs->buf = n;
-    hs->cap = ncap;
-    return 0;
+    return &hs_get(ctx)->rc;
 }
 
-static void sb_out(void *arg, const char *data, size_t len)
+js_srvbuf *js_srvbuf_of(duk_context *ctx, int create)
 {
-    js_hstream *hs = arg;
-    if (hs->oom || !len)
-        return;
-    if (sb_reserve(hs, len) != 0) {
-        hs->oom = 1;
-        return;
-    }
-    memcpy(hs->buf + hs->len, data, len);
-    hs->len += len;
-}
-
-const void *js_srvbuf_data(duk_context *ctx, size_t *len)
-{
-    js_hstream *hs = hs_peek(ctx);
-    *len = hs ? hs->len : 0;
-    return hs && hs->len ? hs->buf : NULL;
-}
-
-void js_srvbuf_reset(duk_context *ctx)
-{
-    js_hstream *hs = hs_peek(ctx);
-    if (hs)
-        hs->len = 0;
-}
-
-void *js_srvbuf_take(duk_context *ctx, size_t *len)
-{
-    js_hstream *hs = hs_peek(ctx);
-    *len = 0;
-    if (!hs || !hs->len)
-        return NULL;
-    void *p = hs->buf;
-    *len = hs->len;
-    hs->buf = NULL;
-    hs->len = hs->cap = 0;
-    return p;
-}
-
-/* The bytes of the value at idx for put / chunkSend: Buffers as they are,
- * strings as UTF-8, null/undefined as nothing, objects as JSON, anything
- * else as its string form (converted in place). */
-static const void *data_of(duk_context *ctx, duk_idx_t idx, size_t *n)
-{
-    *n = 0;
-    if (duk_is_null_or_undefined(ctx, idx))
-        return "";
-    if (duk_is_buffer_data(ctx, idx)) {
-        duk_size_t bl = 0;
-        const void *p = duk_get_buffer_data(ctx, idx, &bl);
-        *n = bl;
-        return p ? p : "";
-    }
-    if (!duk_is_string(ctx, idx)) {
-        if (duk_is_object(ctx, idx) && !duk_is_function(ctx, idx))
-            duk_json_encode(ctx, idx);
-        else
-            duk_to_string(ctx, idx);
-    }
-    duk_size_t sl = 0;
-    const char *s = duk_get_lstring(ctx, idx, &sl);
-    *n = sl;
-    return s ? s : "";
-}
-
-static duk_ret_t format_cb(duk_context *ctx, void *udata)
-{
-    js_hstream *hs = udata;
-    size_t n = js_format(ctx, 0, sb_out, hs);
-    duk_push_number(ctx, (double)n);
-    return 1;
-}
-
-/* req.printf(fmt, ...): bytes written.  A bad format leaves the buffer as
- * it was. */
-static duk_ret_t req_printf(duk_context *ctx)
-{
-    js_hstream *hs = hs_get(ctx);
-    if (!duk_is_string(ctx, 0))
-        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "req.printf: the format must be a string");
-    size_t before = hs->len;
-    hs->oom = 0;
-    if (duk_safe_call(ctx, format_cb, hs, duk_get_top(ctx), 1) != DUK_EXEC_SUCCESS) {
-        if (hs->len > before)
-            hs->len = before;
-        return duk_throw(ctx);
-    }
-    if (hs->oom) {
-        if (hs->len > before)
-            hs->len = before;
-        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "req.printf: out of memory");
-    }
-    return 1;
-}
-
-/* req.put(data): bytes written. */
-static duk_ret_t req_put(duk_context *ctx)
-{
-    js_hstream *hs = hs_get(ctx);
-    size_t n = 0;
-    const void *p = data_of(ctx, 0, &n);
-    if (n && sb_reserve(hs, n) != 0)
-        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "req.put: out of memory");
-    if (n) {
-        memcpy(hs->buf + hs->len, p, n);
-        hs->len += n;
-    }
-    duk_push_number(ctx, (double)n);
-    return 1;
-}
-
-static duk_ret_t req_getpos(duk_context *ctx)
-{
-    js_hstream *hs = hs_get(ctx);
-    duk_push_number(ctx, (double)hs->len);
-    return 1;
-}
-
-/* req.rewind(pos): the end moves back to pos (0 <= pos <= getpos()). */
-static duk_ret_t req_rewind(duk_context *ctx)
-{
-    js_hstream *hs = hs_get(ctx);
-    if (!duk_is_number(ctx, 0))
-        return duk_error(ctx, DUK_ERR_TYPE_ERROR,
-                         "req.rewind: the position must be a number (0 to req.getpos())");
-    double pos = duk_get_number(ctx, 0);
-    if (!(pos >= 0) || pos != floor(pos))
-        return duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                         "req.rewind: the position must be a whole number >= 0, got %s",
-                         duk_safe_to_string(ctx, 0));
-    if (pos > (double)hs->len)
-        return duk_error(ctx, DUK_ERR_RANGE_ERROR,
-                         "req.rewind: position %.0f is past the end of the server buffer "
-                         "(req.getpos() is %lu)",
-                         pos, (unsigned long)hs->len);
-    hs->len = (size_t)pos;
-    duk_push_number(ctx, pos);
-    return 1;
-}
-
-static duk_ret_t req_getbuffer(duk_context *ctx)
-{
-    js_hstream *hs = hs_get(ctx);
-    void *b = duk_push_fixed_buffer(ctx, hs->len);
-    if (hs->len)
-        memcpy(b, hs->buf, hs->len);
-    return 1;
-}
-
-void js_push_srvbuf_proto(duk_context *ctx)
-{
-    duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, JS_STASH_BUFPROTO)) {
-        duk_pop(ctx);
-        duk_push_object(ctx);
-        static const js_fn fns[] = {{"printf", req_printf, DUK_VARARGS, NULL},
-                                    {"put", req_put, 1, NULL},
-                                    {"getpos", req_getpos, 0, NULL},
-                                    {"rewind", req_rewind, 1, NULL},
-                                    {"getBuffer", req_getbuffer, 0, NULL},
-                                    {NULL, NULL, 0, NULL}};
-        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
-        duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, JS_STASH_BUFPROTO);
-    }
-    duk_remove(ctx, -2);
+    if (!create)
+        return hs_peek(ctx) ? &hs_peek(ctx)->sb : NULL;
+    return &hs_get(ctx)->sb;
 }
 
 /* ---- deferred and chunked requests: bookkeeping ------------------------------ */
@@ -440,27 +257,6 @@ static void s_free(js_sreq *s)
     free(s);
 }
 
-/* A minimal error answer that runs no hooks (no JavaScript: this may be
- * called with JavaScript running in the heap, or while it is destroyed). */
-static void answer_error(rp_req *r, int status, const char *text)
-{
-    const js_conf *c = rp_req_conf(r, JS_SELF);
-    if (rp_resp_started(r))
-        return;
-    if (c && c->dev && text) {
-        js_reply_dev_error(r, text);
-        return;
-    }
-    rp_pool *p = rp_req_pool(r);
-    int st = status >= 400 ? status : 500;
-    char *body = rp_psprintf(p, "%d %s\n", st, rp_status_reason(st));
-    rp_resp_set_status(r, st);
-    rp_resp_header_set(r, "Content-Type", "text/plain; charset=utf-8");
-    rp_resp_set_length(r, (int64_t)strlen(body));
-    if (!rp_req_is_head(r))
-        rp_resp_write(r, body, strlen(body));
-}
-
 /* The heap is destroyed (worker exit, a heap reset after a script
  * timeout) or broken (why: the fatal error): finish what is still pending
  * without JavaScript - 500 unless the response already started. */
@@ -473,13 +269,13 @@ static void s_close_why(js_sreq *s, const char *why)
         if (s->mode == S_DEFER) {
             rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away before req.reply; "
                    "answering 500", what(s));
-            answer_error(r, 500,
+            js_reply_error(r, 500,
                          why ? why : "the JavaScript heap was reset before req.reply() answered");
         } else {
             rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away; the chunked reply "
                    "ends after %u chunks", what(s), s->index);
             if (why)
-                answer_error(r, 500, why);
+                js_reply_error(r, 500, why);
         }
     }
     s_finish(s);
@@ -581,7 +377,7 @@ static void chunk_guarded(duk_context *ctx, void *arg)
     js_hstream *hs = s->hs;
     double timeout = s->conf ? s->conf->timeout : 0;
     hs->running = s;
-    hs->len = 0;
+    hs->sb.len = 0;
     s->sent = 0;
     if (timeout > 0)
         js_deadline_arm(ctx, timeout);
@@ -590,7 +386,7 @@ static void chunk_guarded(duk_context *ctx, void *arg)
     if (timeout > 0)
         js_deadline_arm(ctx, 0);
     hs->running = NULL;
-    hs->len = 0;
+    hs->sb.len = 0;
 }
 
 static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
@@ -617,7 +413,7 @@ static void chunk_fire(evutil_socket_t fd, short ev, void *arg)
         rp_log(JS_SELF, RP_LOG_ERR, "%s: chunk callback (chunk %u): %s; the reply ends", what(s),
                s->index, text);
         if (s->r && !s->gone && !rp_resp_started(s->r))
-            answer_error(s->r, 500, text);
+            js_reply_error(s->r, 500, text);
         if (!job.expired)
             duk_pop(ctx);
         s->ended = 1;
@@ -680,106 +476,18 @@ static js_sreq *running_for_this(duk_context *ctx, js_hstream *hs, const char *f
     return s;
 }
 
-static int write_file(rp_req *r, const js_sreq *s, int fd, off_t size)
-{
-    if (!s->no_sendfile)
-        return rp_resp_sendfile(r, fd, 0, (int64_t)size);
-    char *buf = malloc(size ? (size_t)size : 1);
-    size_t got = 0;
-    while (buf && got < (size_t)size) {
-        ssize_t n = read(fd, buf + got, (size_t)size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!buf)
-        return -1;
-    return rp_resp_write_ref(r, buf, got, free, buf);
-}
-
-/* Send the server buffer, then the data at idx.  Returns the bytes queued. */
+/* Send the server buffer, then the data at idx (reply.c writes them).
+ * Returns the bytes queued. */
 static double send_data(duk_context *ctx, js_sreq *s, duk_idx_t idx)
 {
-    js_hstream *hs = s->hs;
-    const void *p = NULL;
-    size_t n = 0;
-    int fd = -1;
-    off_t fsize = 0;
-    if (duk_is_string(ctx, idx)) {
-        duk_size_t sl = 0;
-        const char *str = duk_get_lstring(ctx, idx, &sl);
-        if (sl >= 1 && str[0] == '@') {
-            const char *f = str + 1;
-            char *path = NULL;
-            if (f[0] != '/' && s->conf && s->conf->script_dir) {
-                size_t pl = strlen(s->conf->script_dir) + strlen(f) + 2;
-                path = malloc(pl);
-                if (path)
-                    snprintf(path, pl, "%s/%s", s->conf->script_dir, f);
-            }
-            fd = open(path ? path : f, O_RDONLY | O_CLOEXEC);
-            int err = errno;
-            free(path);
-            struct stat st;
-            memset(&st, 0, sizeof st);
-            if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-                close(fd);
-                fd = -1;
-                err = EISDIR;
-            }
-            if (fd < 0)
-                (void)duk_error(ctx, DUK_ERR_ERROR, "req.chunkSend: '%s': %s", str, strerror(err));
-            fsize = st.st_size;
-        } else if (sl >= 2 && str[0] == '\\' && str[1] == '@') {
-            p = str + 1;
-            n = sl - 1;
-        } else {
-            p = str;
-            n = sl;
-        }
-    } else {
-        p = data_of(ctx, idx, &n);
-    }
-    rp_req *r = s->r;
-    if (s->gone || !r) {
-        if (fd >= 0)
-            close(fd);
-        hs->len = 0;
+    double n = js_reply_chunk(ctx, s->gone ? NULL : s->r, idx, s->conf, s->no_sendfile);
+    if (n < 0) {
+        s->gone = 1; /* the client went away: the abort hook says so too */
         return 0;
     }
-    double total = 0;
-    int rc = 0;
-    if (hs->len) {
-        size_t bl = hs->len;
-        if (bl >= SRVBUF_COPY_MAX) {
-            void *b = js_srvbuf_take(ctx, &bl);
-            rc |= rp_resp_write_ref(r, b, bl, free, b);
-        } else {
-            rc |= rp_resp_write(r, hs->buf, bl);
-            hs->len = 0;
-        }
-        total += (double)bl;
-    }
-    if (n) {
-        rc |= rp_resp_write(r, p, n);
-        total += (double)n;
-    }
-    if (fd >= 0) {
-        if (fsize > 0) {
-            rc |= write_file(r, s, fd, fsize);
-            total += (double)fsize;
-        } else {
-            close(fd);
-        }
-    }
-    if (rc != 0)
-        s->gone = 1; /* the client went away: the abort hook says so too */
-    if (total > 0)
+    if (n > 0)
         s->sent = 1;
-    return rc != 0 ? 0 : total;
+    return n;
 }
 
 /* req.chunkSend(data): bytes queued (0 if the client went away). */
@@ -909,7 +617,7 @@ static duk_ret_t req_reply(duk_context *ctx)
         hs->replying_r = save_rep_r;
         const char *text = rc != DUK_EXEC_SUCCESS ? js_error_text(ctx, -1) : st.plan.why;
         rp_log(JS_SELF, RP_LOG_ERR, "%s: req.reply: %s", what(s), text);
-        answer_error(r, 500, text);
+        js_reply_error(r, 500, text);
         rp_resp_finish(r);
         js_plan_drop_pre(&st.plan);
         js_stream_cancel(&st.plan);
@@ -927,31 +635,33 @@ static duk_ret_t req_reply(duk_context *ctx)
     int ret = js_reply_send(r, &st.plan, c, NULL, NULL);
     if (ret != RP_ASYNC) {
         if (ret != RP_OK)
-            answer_error(r, ret, NULL);
+            js_reply_error(r, ret, NULL);
         rp_resp_finish(r);
     }
     duk_push_true(ctx);
     return 1;
 }
 
-static void push_req_proto(duk_context *ctx)
+static void push_req_proto(duk_context *ctx, js_hstream *hs)
 {
-    duk_push_heap_stash(ctx);
-    if (!duk_get_prop_literal(ctx, -1, JS_STASH_REQPROTO)) {
-        duk_pop(ctx);
-        duk_push_object(ctx);
-        js_push_srvbuf_proto(ctx);
-        duk_set_prototype(ctx, -2);
-        static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
-                                    {"chunkSend", req_chunk_send, 1, NULL},
-                                    {"chunkEnd", req_chunk_end, 1, NULL},
-                                    {NULL, NULL, 0, NULL}};
-        js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
-        js_req_proto_members(ctx, -1);
-        duk_dup_top(ctx);
-        duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
+    if (hs->req_proto) {
+        duk_push_heapptr(ctx, hs->req_proto);
+        return;
     }
+    duk_push_heap_stash(ctx);
+    duk_push_object(ctx);
+    js_push_srvbuf_proto(ctx);
+    duk_set_prototype(ctx, -2);
+    static const js_fn fns[] = {{"reply", req_reply, 1, NULL},
+                                {"chunkSend", req_chunk_send, 1, NULL},
+                                {"chunkEnd", req_chunk_end, 1, NULL},
+                                {NULL, NULL, 0, NULL}};
+    js_put_functions(ctx, -1, fns, JS_FN_HIDDEN | JS_FN_NAMED);
+    js_req_proto_members(ctx, -1);
+    duk_dup_top(ctx);
+    duk_put_prop_literal(ctx, -3, JS_STASH_REQPROTO);
     duk_remove(ctx, -2);
+    hs->req_proto = duk_get_heapptr(ctx, -1);
 }
 
 /* ---- the hooks for req.c and reply.c ------------------------------------------------ */
@@ -960,7 +670,7 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
 {
     req_idx = duk_normalize_index(ctx, req_idx);
     js_hstream *hs = hs_get(ctx);
-    hs->len = 0;
+    hs->sb.len = 0;
     if (++hs->next_id == 0)
         hs->next_id = 1;
     hs->cur_id = hs->next_id;
@@ -968,9 +678,9 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     hs->cur_async = async_ok;
     duk_push_uint(ctx, hs->cur_id);
     duk_put_prop_literal(ctx, req_idx, REQ_ID);
-    push_req_proto(ctx); /* last: the put above need not search its chain */
+    push_req_proto(ctx, hs); /* last: the put above need not search its chain */
     duk_set_prototype(ctx, req_idx);
-    duk_push_heap_stash(ctx);
+    duk_push_heapptr(ctx, hs->rc.stash);
     duk_dup(ctx, req_idx);
     duk_put_prop_literal(ctx, -2, JS_STASH_CURREQ);
     duk_pop(ctx);
@@ -993,18 +703,6 @@ const char *js_stream_prepare(duk_context *ctx, rp_req *r, js_plan *plan)
         s = calloc(1, sizeof *s);
         if (!s)
             return "out of memory";
-    }
-    if (hs->len) {
-        if (hs->len < SRVBUF_COPY_MAX) {
-            plan->pre = rp_palloc(rp_req_pool(r), hs->len);
-            memcpy(plan->pre, hs->buf, hs->len);
-            plan->prelen = hs->len;
-            plan->pre_owned = 0;
-            hs->len = 0;
-        } else {
-            plan->pre = js_srvbuf_take(ctx, &plan->prelen);
-            plan->pre_owned = 1;
-        }
     }
     if (!s)
         return NULL;
@@ -1080,30 +778,4 @@ void js_stream_cancel(js_plan *plan)
         return;
     s->r = NULL;
     s_free(s);
-}
-
-int js_plan_write_pre(rp_req *r, js_plan *plan)
-{
-    int rc = 0;
-    if (plan->prelen) {
-        if (plan->pre_owned)
-            rc = rp_resp_write_ref(r, plan->pre, plan->prelen, free, plan->pre);
-        else
-            rc = rp_resp_write(r, plan->pre, plan->prelen);
-    } else if (plan->pre_owned) {
-        free(plan->pre);
-    }
-    plan->pre = NULL;
-    plan->prelen = 0;
-    plan->pre_owned = 0;
-    return rc;
-}
-
-void js_plan_drop_pre(js_plan *plan)
-{
-    if (plan->pre_owned)
-        free(plan->pre);
-    plan->pre = NULL;
-    plan->prelen = 0;
-    plan->pre_owned = 0;
 }

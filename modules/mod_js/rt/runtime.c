@@ -1,4 +1,4 @@
-/* runtime.c - Duktape heaps for mod_js: creation with the rampart globals,
+/* runtime.c - Duktape heaps for mod_js's runtime (librpjsrt): creation with the rampart globals,
  * the fatal handler and its landing (js_guard), the heap allocator with its
  * memory cap, the native stack check, the cooperative deadline
  * (exec-timeout check, also for long natives and the server's stop), the
@@ -16,73 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 #include "js_int.h"
+#include "rt.h"
 
-extern char **environ;
+/* Only the name is read (rp_log's "[js]"); it is no plugin descriptor. */
+const rp_module js_log_tag = {.name = "js"};
 
-/* ---- clocks and files ------------------------------------------------------ */
+/* ---- clocks and scripts ------------------------------------------------------ */
 
 double js_now_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-char *js_read_file(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        errno = EISDIR;
-        return NULL;
-    }
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        errno = ENOMEM;
-        return NULL;
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
 }
 
 void js_strip_shebang(char *src, size_t len)
@@ -107,6 +52,19 @@ int js_stopping_now(void)
     return rp_stop_state_get() == RP_STOP_NOW;
 }
 
+/* What both interrupt checks answer before reading a clock: 1 throw, 0 go
+ * on, -1 armed and not yet known to have expired. */
+static int deadline_verdict(const js_heap *h)
+{
+    if (!h || h->freeing)
+        return 0;
+    if (js_stopping_now())
+        return 1;
+    if (!h->armed)
+        return 0;
+    return h->expired ? 1 : -1;
+}
+
 /* Called by Duktape (DUK_USE_EXEC_TIMEOUT_CHECK) every 256k instructions,
  * and by js_native_interrupt.  Nonzero makes Duktape throw "execution
  * timeout"; it keeps answering so until the deadline is disarmed, so the
@@ -114,14 +72,9 @@ int js_stopping_now(void)
 int js_exec_timeout_check(void *udata)
 {
     js_heap *h = udata;
-    if (!h || h->freeing)
-        return 0;
-    if (js_stopping_now())
-        return 1;
-    if (!h->armed)
-        return 0;
-    if (h->expired)
-        return 1;
+    int v = deadline_verdict(h);
+    if (v >= 0)
+        return v;
     if (js_now_mono() >= h->deadline) {
         h->expired = 1;
         return 1;
@@ -139,14 +92,9 @@ int js_exec_timeout_check(void *udata)
 int js_native_interrupt(void *udata)
 {
     js_heap *h = udata;
-    if (!h || h->freeing)
-        return 0;
-    if (js_stopping_now())
-        return 1;
-    if (!h->armed)
-        return 0;
-    if (h->expired)
-        return 1;
+    int v = deadline_verdict(h);
+    if (v >= 0)
+        return v;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 >= h->deadline) {
@@ -285,7 +233,7 @@ int js_deadline_expired(duk_context *ctx)
 void js_default_fatal(void *udata, const char *msg)
 {
     (void)udata;
-    rp_log(&rp_module_js, RP_LOG_ERR, "Duktape fatal error: %s", msg ? msg : "(no message)");
+    rp_log(JS_LOG, RP_LOG_ERR, "Duktape fatal error: %s", msg ? msg : "(no message)");
     fprintf(stderr, "rampart: Duktape fatal error: %s\n", msg ? msg : "(no message)");
     abort();
 }
@@ -354,7 +302,7 @@ int js_guard(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), void *ar
 static void main_heap_broke(js_heap *h, const char *what)
 {
     if (js_started_server()) {
-        rp_log(&rp_module_js, RP_LOG_ERR,
+        rp_log(JS_LOG, RP_LOG_ERR,
                "%s: Duktape fatal error in the main heap (%s): the main script's timers and "
                "rampart.event callbacks stop; the server goes on",
                what, h->fatal_msg);
@@ -380,7 +328,7 @@ int js_guard_loop(duk_context *ctx, void (*fn)(duk_context *ctx, void *arg), voi
     else if (h->on_broken)
         h->on_broken(ctx, what); /* may free the heap: h is not touched after */
     else
-        rp_log(&rp_module_js, RP_LOG_ERR,
+        rp_log(JS_LOG, RP_LOG_ERR,
                "%s: Duktape fatal error (%s): the heap is replaced when next used", what,
                h->fatal_msg);
     return -1;
@@ -417,12 +365,12 @@ static void heap_fatal(void *udata, const char *msg)
     if (h && l && l->heap == h) {
         h->broken = 1;
         snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s", msg);
-        rp_log(&rp_module_js, RP_LOG_ERR,
+        rp_log(JS_LOG, RP_LOG_ERR,
                "Duktape fatal error in %s heap: %s; the heap is discarded",
                h->is_main ? "the main" : "a worker", msg);
         longjmp(l->jb, 1);
     }
-    rp_log(&rp_module_js, RP_LOG_ERR, "Duktape fatal error in %s heap: %s",
+    rp_log(JS_LOG, RP_LOG_ERR, "Duktape fatal error in %s heap: %s",
            h && h->is_main ? "the main" : "a worker", msg);
     fprintf(stderr, "rampart: Duktape fatal error: %s\n", msg);
     fflush(NULL);
@@ -430,7 +378,9 @@ static void heap_fatal(void *udata, const char *msg)
 }
 
 /* __rptest.fatal(msg) (RAMPART_TEST_HOOKS): a Duktape fatal error on
- * demand, to test the landings. */
+ * demand, for the integration tests of what a server does when a heap
+ * breaks mid-request (the landings themselves are unit-tested:
+ * tests/unit/test_jsrt_heap.c). */
 static duk_ret_t test_fatal(duk_context *ctx)
 {
     (void)duk_fatal(ctx, duk_is_string(ctx, 0) ? duk_get_string(ctx, 0) : "test fatal error");
@@ -439,11 +389,10 @@ static duk_ret_t test_fatal(duk_context *ctx)
 
 static void install_fatal_hook(duk_context *ctx)
 {
-    if (duk_get_global_string(ctx, "__rptest") && duk_is_object(ctx, -1)) {
-        static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
-        js_put_functions(ctx, -1, fns, 0);
-    }
-    duk_pop(ctx);
+    static const js_fn fns[] = {{"fatal", test_fatal, 1, NULL}, {NULL, NULL, 0, NULL}};
+    duk_push_object(ctx);
+    js_put_functions(ctx, -1, fns, 0);
+    js_def_global(ctx, "__rptest");
 }
 
 /* ---- runtime natives ------------------------------------------------------- */
@@ -513,96 +462,18 @@ void js_def_global(duk_context *ctx, const char *name)
     duk_pop_2(ctx);
 }
 
-/* ---- process ------------------------------------------------------------------ */
-
-static duk_ret_t process_exit(duk_context *ctx)
-{
-    int code = duk_is_undefined(ctx, 0) ? 0 : duk_to_int(ctx, 0);
-    fflush(NULL);
-    exit(code);
-}
-
-/* process.memoryUsage(): {rss, heapUsed} in bytes, as Node names them;
- * heapUsed is this heap's (each worker thread has its own). */
-static duk_ret_t process_memory(duk_context *ctx)
-{
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    duk_push_object(ctx);
-    duk_push_number(ctx, (double)resident * (double)sysconf(_SC_PAGESIZE));
-    duk_put_prop_literal(ctx, -2, "rss");
-    duk_push_number(ctx, (double)js_heap_memory_used(ctx));
-    duk_put_prop_literal(ctx, -2, "heapUsed");
-    return 1;
-}
-
-static void install_process(duk_context *ctx)
-{
-    duk_push_global_object(ctx);
-    duk_push_string(ctx, "process");
-    duk_push_object(ctx);
-    js_register_native(ctx, -1, "process");
-
-    duk_push_array(ctx);
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    duk_push_string(ctx, n > 0 ? exe : "rampart");
-    duk_put_prop_index(ctx, -2, 0);
-    char **argv = js_script_argv();
-    for (int i = 0; i < js_script_argc(); i++) {
-        duk_push_string(ctx, i == 0 && js_script_path() ? js_script_path() : argv[i]);
-        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i + 1);
-    }
-    duk_put_prop_string(ctx, -2, "argv");
-
-    duk_push_object(ctx);
-    for (char **e = environ; e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (!eq)
-            continue;
-        duk_push_lstring(ctx, *e, (duk_size_t)(eq - *e));
-        duk_push_string(ctx, eq + 1);
-        duk_put_prop(ctx, -3);
-    }
-    duk_put_prop_string(ctx, -2, "env");
-
-    const char *sp = js_script_path();
-    duk_push_string(ctx, js_script_dir() ? js_script_dir() : "");
-    duk_put_prop_string(ctx, -2, "scriptPath");
-    const char *slash = sp ? strrchr(sp, '/') : NULL;
-    duk_push_string(ctx, sp ? (slash ? slash + 1 : sp) : "");
-    duk_put_prop_string(ctx, -2, "scriptName");
-    static const js_fn fns[] = {{"exit", process_exit, 1, "process.exit"},
-                                {"memoryUsage", process_memory, 0, "process.memoryUsage"},
-                                {NULL, NULL, 0, NULL}};
-    js_put_functions(ctx, -1, fns, JS_FN_NAMED);
-
-    duk_def_prop(ctx, -3,
-                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_CONFIGURABLE |
-                     DUK_DEFPROP_CLEAR_ENUMERABLE);
-    duk_pop(ctx);
-}
-
 /* ---- heaps ------------------------------------------------------------------- */
 
 static duk_ret_t heap_init(duk_context *ctx, void *udata)
 {
     (void)udata;
-    install_process(ctx);
+    js_process_install(ctx);
     js_utils_install(ctx);
     js_timers_install(ctx);
     js_require_install(ctx);
     js_event_install(ctx);
-    if (getenv("RAMPART_TEST_HOOKS")) {
-        js_test_hooks_install(ctx);
+    if (getenv("RAMPART_TEST_HOOKS"))
         install_fatal_hook(ctx);
-    }
     return 0;
 }
 
@@ -613,12 +484,12 @@ static void setup_guarded(duk_context *ctx, void *arg)
     const js_heap_opts *o = arg;
     const char *name = o->name ? o->name : "a heap";
     if (o->snap && js_snapshot_apply(o->snap, ctx) != 0)
-        rp_log(&rp_module_js, RP_LOG_ERR, "%s: the main script's globals could not be copied",
+        rp_log(JS_LOG, RP_LOG_ERR, "%s: the main script's globals could not be copied",
                name);
     if (!o->setup)
         return;
     if (duk_safe_call(ctx, o->setup, o->setup_arg, 0, 1) != DUK_EXEC_SUCCESS)
-        rp_log(&rp_module_js, RP_LOG_ERR, "%s: cannot set up the heap: %s", name,
+        rp_log(JS_LOG, RP_LOG_ERR, "%s: cannot set up the heap: %s", name,
                duk_safe_to_string(ctx, -1));
     duk_pop(ctx);
 }
@@ -650,7 +521,7 @@ duk_context *js_heap_new(const js_heap_opts *o)
         return NULL;
     }
     if (duk_safe_call(h->ctx, heap_init, NULL, 0, 1) != DUK_EXEC_SUCCESS) {
-        rp_log(&rp_module_js, RP_LOG_ERR, "cannot set up a JavaScript heap: %s",
+        rp_log(JS_LOG, RP_LOG_ERR, "cannot set up a JavaScript heap: %s",
                duk_safe_to_string(h->ctx, -1));
         duk_pop(h->ctx);
         js_heap_free(h->ctx);
@@ -787,7 +658,7 @@ void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what)
         fprintf(stderr, "%s%s%s: %s\n", where, where[0] ? ": " : "", what, text);
         fflush(stderr);
     } else {
-        rp_log(&rp_module_js, RP_LOG_ERR, "%s%s%s: %s", where, where[0] ? ": " : "", what, text);
+        rp_log(JS_LOG, RP_LOG_ERR, "%s%s%s: %s", where, where[0] ? ": " : "", what, text);
     }
     duk_pop(ctx);
 }

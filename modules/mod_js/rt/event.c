@@ -437,7 +437,7 @@ static void cluster_cb(rp_worker *w, const char *channel, const void *data, size
     const unsigned char *nul = len > 2 ? memchr(p + 1, 0, len - 1) : NULL;
     if (!nul || nul == p + 1 || p[0] != (unsigned char)host_order()) {
         /* a redis-cli PUBLISH, or a server of the other byte order */
-        rp_log(&rp_module_js, RP_LOG_DEBUG,
+        rp_log(JS_LOG, RP_LOG_DEBUG,
                "rampart.event: a cluster message that is no trigger (%zu bytes) dropped", len);
         return;
     }
@@ -451,7 +451,7 @@ void js_event_worker_init(rp_worker *w)
 {
     const rp_cluster_service_v1 *cl = cluster();
     if (cl && cl->subscribe(w, EV_CHANNEL, RP_CLUSTER_OTHERS_ONLY, cluster_cb, NULL) < 0)
-        rp_log(&rp_module_js, RP_LOG_WARN,
+        rp_log(JS_LOG, RP_LOG_WARN,
                "worker %d: rampart.event: cannot subscribe to the cluster's events",
                rp_worker_index(w));
 }

@@ -803,7 +803,7 @@ static void decode_value(duk_context *ctx, rd *r)
         duk_push_lstring(ctx, p, n);
         const char *id = duk_get_string(ctx, -1);
         if (duk_safe_call(ctx, require_safe, (void *)id, 0, 1) != DUK_EXEC_SUCCESS) {
-            rp_log(&rp_module_js, RP_LOG_WARN, "copying globals: module '%s': %s", id,
+            rp_log(JS_LOG, RP_LOG_WARN, "copying globals: module '%s': %s", id,
                    duk_safe_to_string(ctx, -1));
             duk_pop(ctx);
             duk_push_undefined(ctx);
@@ -850,7 +850,7 @@ int js_snapshot_apply(const js_snapshot *snap, duk_context *ctx)
     if (!snap || !ctx || snap->oom)
         return -1;
     if (duk_safe_call(ctx, apply_safe, (void *)snap, 0, 1) != DUK_EXEC_SUCCESS) {
-        rp_log(&rp_module_js, RP_LOG_ERR, "copying the main script's globals: %s",
+        rp_log(JS_LOG, RP_LOG_ERR, "copying the main script's globals: %s",
                duk_safe_to_string(ctx, -1));
         duk_pop(ctx);
         return -1;

@@ -46,7 +46,7 @@ void js_builtin_register(const char *name, duk_c_function loader)
         nbuiltins++;
     } else {
         free(nm);
-        rp_log(&rp_module_js, RP_LOG_ERR, "out of memory registering builtin module '%s'", name);
+        rp_log(JS_LOG, RP_LOG_ERR, "out of memory registering builtin module '%s'", name);
     }
     pthread_mutex_unlock(&builtins_lock);
 }
