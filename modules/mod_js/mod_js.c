@@ -19,6 +19,7 @@
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
  *   BeginFunc / EndFunc file.js    around every mapped function (hooks.c)
+ *   BeginFuncOnFile on|off         BeginFunc before static files too
  *   LogFunc file.js                function(logdata, logline): the access log
  */
 #include <stdint.h>
@@ -30,6 +31,7 @@
 
 #include "js_http.h"
 #include "../mod_dirlist/rp_dirlist.h"
+#include "../mod_static/rp_static.h"
 
 /* Bodies at least this large go out by reference (no copy). */
 #define JS_REF_MIN 8192
@@ -93,6 +95,8 @@ static const rp_directive js_directives[] = {
     {"BeginFunc", 1, 1, js_set_begin_func, 0,
      "BeginFunc module.js: function(req) before every mapped function (false: 404, an object: "
      "the answer)"},
+    {"BeginFuncOnFile", 1, 1, rp_set_flag, offsetof(js_conf, begin_on_file),
+     "BeginFuncOnFile on|off: BeginFunc also runs before static files, with req.fsPath"},
     {"EndFunc", 1, 1, js_set_end_func, 0,
      "EndFunc module.js: function(req) after every mapped function; req.reply is what is sent"},
     {"LogFunc", 1, 1, js_set_log_func, 0,
@@ -319,6 +323,7 @@ typedef struct run_state {
     js_plan plan;
     int status;      /* answer this instead (404: no function, 400: bad body) */
     const char *why; /* the reason for a 400 */
+    const char **replace; /* BeginFuncOnFile: beginFunc for the file ex->fspath */
 } run_state;
 
 /* [fn, req] at the top: the mapped function between beginFunc and endFunc
@@ -347,9 +352,32 @@ static duk_ret_t run_hooked(duk_context *ctx, run_state *st, const js_conf *c)
     return 1;
 }
 
+/* [req] at the top: beginFunc for a static file (BeginFuncOnFile).  Going
+ * on is RP_DECLINED, for mod_static to send the file (or *replace). */
+static duk_ret_t run_on_file(duk_context *ctx, run_state *st, const js_conf *c)
+{
+    int h = js_hook_file(ctx, st->r, c, -1, st->ex->fspath, st->replace);
+    if (h == JS_HOOK_REPLY) {
+        js_reply_prepare(ctx, st->r, -1, &st->plan);
+        return 1;
+    }
+    st->status = h == JS_HOOK_404 ? 404 : RP_DECLINED;
+    duk_push_undefined(ctx);
+    return 1;
+}
+
 static duk_ret_t run_cb(duk_context *ctx, void *udata)
 {
     run_state *st = udata;
+    if (st->replace) { /* beginFunc pushes its own target */
+        int bad = js_push_req(ctx, st->r, st->ex, &st->why);
+        if (bad) {
+            st->status = bad;
+            duk_push_undefined(ctx);
+            return 1;
+        }
+        return run_on_file(ctx, st, rp_req_conf(st->r, JS_SELF));
+    }
     if (!js_push_target(ctx, st->r, st->t)) {
         st->status = 404;
         duk_push_undefined(ctx);
@@ -486,6 +514,7 @@ typedef struct run_job {
     rp_req *r;
     const js_target *t;
     const js_extra *ex;
+    const char **replace; /* BeginFuncOnFile's call, else NULL */
     int ret;
     int reset;
 } run_job;
@@ -502,6 +531,7 @@ static void run_guarded(duk_context *ctx, void *arg)
     st.r = job->r;
     st.t = job->t;
     st.ex = job->ex;
+    st.replace = job->replace;
     st.plan.status = job->ex->default_status;
 
     js_heap_memory_hit(ctx); /* count refusals from this call on */
@@ -522,11 +552,12 @@ static void run_guarded(duk_context *ctx, void *arg)
  * core to answer (404 also after a JS error in non-developer mode, with the
  * error kept for notFoundFunc).  A Duktape fatal error ends only this
  * request: 500, and the worker gets a fresh heap. */
-static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+static int js_run_in(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex,
+                     const char **replace)
 {
     if (!jw->heap && !(jw->heap = wheap_new(jw)))
         return 500;
-    run_job job = {jw, r, t, ex, 500, 0};
+    run_job job = {jw, r, t, ex, replace, 500, 0};
     if (js_guard(jw->heap->ctx, run_guarded, &job) == 0) {
         if (job.reset)
             wheap_reset(jw);
@@ -537,6 +568,11 @@ static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *
         rp_psprintf(rp_req_pool(r), "Duktape fatal error: %s", js_heap_fatal_msg(jw->heap->ctx));
     wheap_reset(jw);
     return faulted(r, jw->conf, 500, msg);
+}
+
+static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+{
+    return js_run_in(jw, r, t, ex, NULL);
 }
 
 static js_worker *worker_of(rp_req *r)
@@ -574,6 +610,20 @@ static int run_dirfunc(rp_req *r, const char *fs_path)
     int ret = js_run(jw, r, c->dirfunc, &ex);
     rc->in_error = 0;
     return ret == RP_OK ? RP_OK : RP_DECLINED;
+}
+
+/* mod_static's file hook (rp_static.h): BeginFuncOnFile.  RP_DECLINED
+ * sends the file (or *replace); a throw is handled as a mapped
+ * function's (404 and notFoundFunc, or the developer page). */
+static int js_file_hook(rp_req *r, const char *fs_path, void *arg, const char **replace)
+{
+    (void)arg;
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    js_worker *jw = worker_of(r);
+    if (!c || !c->beginfunc || !c->begin_on_file || !jw)
+        return RP_DECLINED;
+    js_extra ex = {NULL, fs_path, 200, 0};
+    return js_run_in(jw, r, c->beginfunc, &ex, replace);
 }
 
 static int js_dir_provider(rp_req *r, const char *fs_path, void *arg)
@@ -713,6 +763,16 @@ static int js_post_config(rp_server *s, void *conf)
             rp_log(JS_SELF, RP_LOG_ERR, "cannot register the directory function with mod_dirlist");
             return RP_ERROR;
         }
+    }
+    const rp_static_api *st = rp_service_get(RP_STATIC_SERVICE, 1);
+    if (c->beginfunc && c->begin_on_file) {
+        if (!st || st->add_file_hook(js_file_hook, NULL) != 0) {
+            rp_log(JS_SELF, RP_LOG_ERR, "BeginFuncOnFile: %s",
+                   st ? "cannot register with mod_static" : "needs mod_static loaded");
+            return RP_ERROR;
+        }
+    } else if (st) {
+        st->remove_file_hook(js_file_hook, NULL); /* a reload turned it off */
     }
     if (js_ws_post_config(c) != RP_OK)
         return RP_ERROR;
