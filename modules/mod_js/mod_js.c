@@ -159,6 +159,7 @@ static duk_ret_t setup_stash(duk_context *ctx, void *udata)
     duk_push_bare_object(ctx);
     duk_put_prop_literal(ctx, -2, JS_STASH_WS_CONNS);
     duk_pop(ctx);
+    js_errstack_install(ctx); /* err.stack as scripts read it: cleaned */
     return 0;
 }
 

@@ -490,3 +490,47 @@ class TestWebsocketHooks(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+ERRSTACK = r'''
+var server = require("rampart-server");
+function parseBad() { try { JSON.parse("{"); } catch (e) { return e; } }
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, map: {
+  "/stack": function (req) {
+    var nul; try { nul.x; } catch (e) { nul = e; }
+    var own = new Error("own"); own.stack = "assigned";
+    var mod; try { require("{dir}/bad.js"); } catch (e) { mod = e; }
+    return {json: {json: parseBad().stack, nul: nul.stack, own: own.stack, mod: mod.stack,
+                   str: String(nul)}};
+  }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestErrStack(unittest.TestCase):
+    """err.stack read by a script in a worker heap is the cleaned trace the
+    log shows (errstack.c): no C source frames, no Duktape flags."""
+
+    def test_stack_is_cleaned(self):
+        with JsServer(ERRSTACK, files={"bad.js": "module.exports = 1 +;\n"}) as srv:
+            st, _, b = srv.request("GET", "/stack")
+            self.assertEqual(st, 200, b)
+            d = json.loads(b)
+            script = srv.path("test.js")
+            for k in ("json", "nul", "mod"):
+                self.assertNotRegex(d[k], r"\.c:\d+", k)
+                for flag in ("internal", "preventsyield", "strict"):
+                    self.assertNotIn(flag, d[k], k)
+            self.assertEqual(d["json"].split("\n"), [
+                "SyntaxError: invalid json (at offset 2)",
+                "    at parse (native)",
+                "    at parseBad (%s:3)" % script,
+                "    at [anon] (%s:9)" % script])
+            self.assertEqual(d["nul"].split("\n"), [
+                "TypeError: cannot read property 'x' of undefined",
+                "    at [anon] (%s:6)" % script])
+            # a syntax error in a module starts at its own place
+            self.assertIn("\n    at %s:1\n" % srv.path("bad.js"), d["mod"])
+            self.assertEqual(d["own"], "assigned")  # assignment still works
+            self.assertEqual(d["str"], "TypeError: cannot read property 'x' of undefined")
+
