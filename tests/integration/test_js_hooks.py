@@ -321,6 +321,28 @@ catch (e) { console.log("ERR " + e.message); }
             self.assertIn("option 'beginFunc' must be", out)
             self.assertIn("'noSuchFunction' is not a global function", out)
 
+    def test_module_syntax_errors_throw_at_start(self):
+        # start() compiles the module scripts it maps (as rampart-httpd -t
+        # does): the error names the option and the script's line
+        script = r'''
+var server = require("rampart-server");
+try { server.start({bind: "127.0.0.1:{port}", user: "nobody",
+                    map: {"/x": {module: "{dir}/bad.js"}}}); }
+catch (e) { console.log("ERR1 " + e.message); }
+try { server.start({bind: "127.0.0.1:{port}", user: "nobody", beginFunc: {module: "{dir}/bad.js"},
+                    map: {"/x": function () { return {txt: "x"}; }}}); }
+catch (e) { console.log("ERR2 " + e.message); }
+'''
+        files = {"bad.js": "module.exports = function () {\n  return {txt: 'x' +};\n};\n"}
+        with JsServer(script, files=files, wait=False) as srv:
+            srv.wait()
+            out = srv.stdout()
+            bad = srv.path("bad.js")
+            self.assertIn("ERR1 start(): option 'map['/x']': MapModule /x: %s:2: SyntaxError" % bad,
+                          out)
+            self.assertIn("ERR2 start(): option 'beginFunc': BeginFunc: %s:2: SyntaxError" % bad,
+                          out)
+
 
 LOGS = r'''
 var server = require("rampart-server");
