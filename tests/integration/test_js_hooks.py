@@ -556,3 +556,41 @@ class TestErrStack(unittest.TestCase):
             self.assertEqual(d["own"], "assigned")  # assignment still works
             self.assertEqual(d["str"], "TypeError: cannot read property 'x' of undefined")
 
+
+DEVPAGE = r'''
+var server = require("rampart-server");
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, developerMode: true, map: {
+  "/f/": function (req) {
+    /* an error quoting a client-chosen file name, as a failed read would */
+    rampart.utils.readFile("{dir}/no-such-dir/" + req.path.file);
+  }}});
+'''
+HOSTILE = "<img src=x onerror='alert(1)'>&\".txt"
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestDevErrorPage(unittest.TestCase):
+    """The developer-mode script-error page (errpage.c): styled like the
+    demo's pages, every inserted value HTML-escaped."""
+
+    def test_hostile_file_name_is_escaped(self):
+        import html
+        import re
+        import urllib.parse
+        with JsServer(DEVPAGE) as srv:
+            st, h, b = srv.request("GET", "/f/" + urllib.parse.quote(HOSTILE))
+            self.assertEqual(st, 500, b)
+            self.assertTrue(h["content-type"].startswith("text/html"))
+            text = b.decode()
+            self.assertNotIn("<img", text)
+            self.assertNotIn("onerror='", text)
+            pre = re.search(r"<pre>(.*)</pre>", text, re.S).group(1)
+            self.assertIn(HOSTILE, html.unescape(pre))
+            code = re.search(r"<code>(GET [^<]*)</code>", text).group(1)
+            self.assertEqual(html.unescape(code), "GET /f/" + HOSTILE)
+            # the demo site's look, inline
+            self.assertIn("<style>", text)
+            self.assertIn("--accent:#b5482a", text)
+            self.assertIn("<h1>500 Internal Server Error</h1>", text)
+            self.assertNotIn("<link", text)
+
