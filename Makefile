@@ -64,13 +64,16 @@ test-asan:
 
 # Side-by-side against peers on loopback, each case interleaved with its
 # peer in one run; see bench/README.md.  A case whose script is not there
-# yet is skipped.
-BENCH_CASES = run.sh gzip.sh ws.sh js.sh js-heap.sh scale.sh slow.sh proxy.sh h2.sh
+# yet is skipped.  The Python cases (cluster.py) find the build through the
+# test helpers' RP_BUILD_DIR.
+BENCH_CASES = run.sh gzip.sh ws.sh js.sh js-heap.sh scale.sh slow.sh proxy.sh h2.sh \
+              access.sh cluster.py
 
 bench: build deps-bench
 	@for b in $(BENCH_CASES); do \
 	    if [ -x bench/$$b ]; then \
-	        echo "== bench/$$b"; BUILD_DIR=$(BUILD_DIR) ./bench/$$b || exit 1; \
+	        echo "== bench/$$b"; \
+	        BUILD_DIR=$(BUILD_DIR) RP_BUILD_DIR=$(abspath $(BUILD_DIR)) ./bench/$$b || exit 1; \
 	    fi; \
 	done
 

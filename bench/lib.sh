@@ -77,8 +77,10 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
 }
 
 # Start a server in the background, remember its pid (in the named variable
-# and for the cleanup), and wait until url answers (a 2xx for http://, an
-# accepted connection for tcp://host:port).  log gets its output.
+# and for the cleanup), and wait until url answers: for http(s):// a status
+# below 400 (curl -f), for tcp://HOST/PORT an accepted connection - written
+# with a slash, not host:port, because what follows tcp:// goes to bash's
+# /dev/tcp/HOST/PORT as is.  log gets its output.
 bench_start() { # var log url cmd args...
     local var=$1 log=$2 url=$3 pid _
     shift 3

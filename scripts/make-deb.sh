@@ -6,7 +6,8 @@
 # A build of its own (build-deb/tree: prefix /usr, configuration in
 # /etc/rampart, no tests), installed into a staging directory, adjusted for
 # the package (logs in /var/log/rampart, User www-data), then packed with
-# dpkg-deb.  Dependencies come from dpkg-shlibdeps.  packaging/deb/ holds the
+# dpkg-deb.  Dependencies come from dpkg-shlibdeps; the llhttp runtime
+# package (libllhttp9.2 on Debian 12) is checked to be among them.  packaging/deb/ holds the
 # control template, the maintainer scripts and the logrotate file.
 set -euo pipefail
 
@@ -51,8 +52,24 @@ mkdir -p "$STAGE/DEBIAN" "$OUT/shlibs/debian"
 mapfile -t elfs < <(find "$STAGE/usr" -type f \( -perm -u+x -o -name '*.so*' \) \
     -exec sh -c 'head -c4 "$1" | grep -q ELF' _ {} \; -print)
 depends=$(cd "$OUT/shlibs" && dpkg-shlibdeps -O -l"$STAGE/usr/lib/$(gcc -print-multiarch)" \
-    "${elfs[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+    "${elfs[@]}" 2>"$OUT/shlibs/stderr" | sed -n 's/^shlibs:Depends=//p') ||
+    { cat "$OUT/shlibs/stderr" >&2; die "dpkg-shlibdeps failed"; }
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
+
+# llhttp's runtime package.  Debian 12 has none of its own: install-deps.sh
+# installs trixie's libllhttp9.2, whose shlibs file gives the dependency.
+# A libllhttp from elsewhere (built into /usr/local) would leave the package
+# without it, or make dpkg-shlibdeps fail: say which library and why.
+llhttp_so=$(for e in "${elfs[@]}"; do readelf -d "$e"; done |
+    sed -n 's/.*(NEEDED).*\[\(libllhttp\.so[^]]*\)\].*/\1/p' | sort -u | head -n 1)
+[ -n "$llhttp_so" ] || die "no binary links libllhttp: the build changed?"
+llhttp_path=$(ldconfig -p | awk -v so="$llhttp_so" '$1 == so { print $NF; exit }')
+[ -n "$llhttp_path" ] || die "$llhttp_so is not in the dynamic linker's cache"
+llhttp_pkg=$(dpkg -S "$(readlink -f "$llhttp_path")" 2>/dev/null | head -n 1 | cut -d: -f1)
+[ -n "$llhttp_pkg" ] || die "$llhttp_path ($llhttp_so) comes from no Debian package: install \
+libllhttp9.2 (scripts/install-deps.sh) so the package can depend on it"
+grep -Eq "(^|, )$llhttp_pkg( \(|,|\$)" <<<"$depends" ||
+    die "Depends names no $llhttp_pkg (the package of $llhttp_so): $depends"
 size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$version-1/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
     -e "s/@DEPENDS@/$depends/" "$ROOT/packaging/deb/control.in" >"$STAGE/DEBIAN/control"

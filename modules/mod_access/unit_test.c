@@ -9,25 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../tests/unit/ut.h"
 #include "access_int.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 static rp_cidr net(const char *s)
 {
     rp_cidr c;
     const char *why = NULL;
-    CHECK(rp_cidr_parse(s, &c, &why) == 0, "'%s' refused: %s", s, why ? why : "?");
+    CHECK_MSG(rp_cidr_parse(s, &c, &why) == 0, "'%s' refused: %s", s, why ? why : "?");
     return c;
 }
 
@@ -62,43 +51,43 @@ static void test_cidr(void)
     for (int i = 0; bad[i]; i++) {
         rp_cidr c;
         const char *why = NULL;
-        CHECK(rp_cidr_parse(bad[i], &c, &why) == -1 && why, "'%s' accepted", bad[i]);
+        CHECK_MSG(rp_cidr_parse(bad[i], &c, &why) == -1 && why, "'%s' accepted", bad[i]);
     }
     rp_cidr c = net("10.1.2.3/8");
-    CHECK(c.family == 4 && c.bits == 8 && c.addr[0] == 10 && c.addr[1] == 0,
-          "host bits not cleared");
+    CHECK_MSG(c.family == 4 && c.bits == 8 && c.addr[0] == 10 && c.addr[1] == 0,
+              "host bits not cleared");
     c = net("::ffff:10.0.0.0/104");
-    CHECK(c.family == 4 && c.bits == 8 && c.addr[0] == 10, "mapped network not made IPv4");
+    CHECK_MSG(c.family == 4 && c.bits == 8 && c.addr[0] == 10, "mapped network not made IPv4");
     c = net("::ffff:0:0/95");
-    CHECK(c.family == 6 && c.bits == 95, "a network wider than the mapped block stays IPv6");
+    CHECK_MSG(c.family == 6 && c.bits == 95, "a network wider than the mapped block stays IPv6");
     c = net("all");
-    CHECK(c.family == 0, "all");
+    CHECK_MSG(c.family == 0, "all");
 }
 
 static void test_decide(void)
 {
     const char *v4only[] = {"+127.0.0.0/8", "-all", NULL};
-    CHECK(decide("", v4only, "/x", "127.9.9.9") == 1, "v4 in 127/8");
-    CHECK(decide("", v4only, "/x", "::1") == 0, "::1 denied");
-    CHECK(decide("", v4only, "/x", "::ffff:127.0.0.1") == 1, "mapped client is IPv4");
-    CHECK(decide("", v4only, "/x", "128.0.0.1") == 0, "outside 127/8");
-    CHECK(decide("", v4only, "/x", "") == 0, "no address: only 'all' matches");
+    CHECK_MSG(decide("", v4only, "/x", "127.9.9.9") == 1, "v4 in 127/8");
+    CHECK_MSG(decide("", v4only, "/x", "::1") == 0, "::1 denied");
+    CHECK_MSG(decide("", v4only, "/x", "::ffff:127.0.0.1") == 1, "mapped client is IPv4");
+    CHECK_MSG(decide("", v4only, "/x", "128.0.0.1") == 0, "outside 127/8");
+    CHECK_MSG(decide("", v4only, "/x", "") == 0, "no address: only 'all' matches");
 
     const char *first[] = {"-10.0.0.0/8", "+10.1.0.0/16", NULL};
-    CHECK(decide("", first, "/", "10.1.2.3") == 0, "first match wins");
-    CHECK(decide("", first, "/", "11.0.0.1") == -1, "no match: no decision");
+    CHECK_MSG(decide("", first, "/", "10.1.2.3") == 0, "first match wins");
+    CHECK_MSG(decide("", first, "/", "11.0.0.1") == -1, "no match: no decision");
 
     const char *v6[] = {"-2001:db8::/33", NULL};
-    CHECK(decide("", v6, "/", "2001:db8:7fff::1") == 0, "/33 holds :7fff");
-    CHECK(decide("", v6, "/", "2001:db8:8000::1") == -1, "/33 excludes :8000");
-    CHECK(decide("", v6, "/", "32.1.13.184") == -1, "v4 never matches a v6 network");
+    CHECK_MSG(decide("", v6, "/", "2001:db8:7fff::1") == 0, "/33 holds :7fff");
+    CHECK_MSG(decide("", v6, "/", "2001:db8:8000::1") == -1, "/33 excludes :8000");
+    CHECK_MSG(decide("", v6, "/", "32.1.13.184") == -1, "v4 never matches a v6 network");
 
     const char *scoped[] = {"-all", NULL};
-    CHECK(decide("/admin", scoped, "/admin", "::1") == 0, "scope itself");
-    CHECK(decide("/admin", scoped, "/admin/x", "::1") == 0, "below the scope");
-    CHECK(decide("/admin", scoped, "/administrator", "::1") == -1, "whole segments only");
-    CHECK(decide("/admin", scoped, "/", "::1") == -1, "above the scope");
-    CHECK(decide("", scoped, "/anything", "::1") == 0, "root scope covers all");
+    CHECK_MSG(decide("/admin", scoped, "/admin", "::1") == 0, "scope itself");
+    CHECK_MSG(decide("/admin", scoped, "/admin/x", "::1") == 0, "below the scope");
+    CHECK_MSG(decide("/admin", scoped, "/administrator", "::1") == -1, "whole segments only");
+    CHECK_MSG(decide("/admin", scoped, "/", "::1") == -1, "above the scope");
+    CHECK_MSG(decide("", scoped, "/anything", "::1") == 0, "root scope covers all");
 }
 
 static void test_hidden(void)
@@ -110,9 +99,9 @@ static void test_hidden(void)
         "/",    "/a.b", "/a/b.", "/.well-known", "/.well-known/", "/.well-known/acme-challenge/t",
         "/a/b", NULL};
     for (int i = 0; hidden[i]; i++)
-        CHECK(acc_path_hidden(hidden[i]), "'%s' not hidden", hidden[i]);
+        CHECK_MSG(acc_path_hidden(hidden[i]), "'%s' not hidden", hidden[i]);
     for (int i = 0; shown[i]; i++)
-        CHECK(!acc_path_hidden(shown[i]), "'%s' hidden", shown[i]);
+        CHECK_MSG(!acc_path_hidden(shown[i]), "'%s' hidden", shown[i]);
 }
 
 int main(void)
@@ -120,10 +109,5 @@ int main(void)
     test_cidr();
     test_decide();
     test_hidden();
-    if (failures) {
-        fprintf(stderr, "%d failure(s)\n", failures);
-        return 1;
-    }
-    puts("mod_access unit: all passed");
-    return 0;
+    UT_DONE();
 }

@@ -99,6 +99,41 @@ static int dl_remove_provider(rp_dirlist_provider fn, const void *arg)
 
 /* ---- the built-in page ---------------------------------------------------- */
 
+/* Styled like the demo site's pages (examples/www/style.css: palette, type,
+ * column), self-contained because the listed site may have no stylesheet.
+ * The rows keep the spec's shape (name, date, size cells); every name and
+ * the path are HTML-escaped, hrefs URL-encoded first. */
+static const char page_css[] =
+    ":root{--ink:#1d2430;--muted:#5b6575;--accent:#b5482a;--paper:#fbfaf7;--rule:#e4e0d8}"
+    "*{box-sizing:border-box}"
+    "body{margin:0 auto;max-width:52rem;padding:2rem 1.25rem 3rem;"
+    "font:17px/1.6 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;"
+    "color:var(--ink);background:var(--paper)}"
+    "h1{margin:0 0 1.5rem;font-size:2rem;letter-spacing:.02em;overflow-wrap:anywhere}"
+    "a{color:var(--accent);text-underline-offset:.15em}"
+    "table{border-collapse:collapse;width:100%}"
+    "th,td{padding:.25rem 1.5rem .25rem 0;text-align:left;vertical-align:top}"
+    "th{color:var(--muted);font-weight:600;font-size:.9rem;border-bottom:1px solid var(--rule)}"
+    "td{border-bottom:1px solid var(--rule)}"
+    "td:first-child{overflow-wrap:anywhere}"
+    "td+td{white-space:nowrap;color:var(--muted);"
+    "font:.92em/1.6 ui-monospace,\"DejaVu Sans Mono\",monospace}"
+    "td:last-child,th:last-child{text-align:right;padding-right:0}"
+    "tr:hover td{background:#f0ede6}"
+    "footer{margin-top:3rem;padding-top:1rem;border-top:1px solid var(--rule);"
+    "color:var(--muted);font-size:.9rem}";
+
+/* printf formats: the path (title), the CSS, the path (heading). */
+static const char page_head[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"UTF-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>Index of %s</title>\n<style>%s</style>\n</head>\n<body>\n"
+    "<h1>Index of %s</h1>\n<table>\n"
+    "<thead><tr><th>Name</th><th>Last modified</th><th>Size</th></tr></thead>\n<tbody>\n";
+/* the number of entries, and "y" or "ies" */
+static const char page_tail[] = "</tbody>\n</table>\n<footer>%zu entr%s &mdash; "
+                                "rampart</footer>\n</body>\n</html>\n";
+
 typedef struct dl_entry {
     const char *name;
     int is_dir;
@@ -226,16 +261,12 @@ static int dl_builtin(rp_req *r, const char *fs_path)
 
     const char *path = rp_html_escape(p, rp_req_path(r));
     dl_buf b = {0};
-    buf_add(&b, rp_psprintf(p,
-                            "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"><title>Index of "
-                            "%s</title><style>td{padding-right:22px;}</style></head><body>"
-                            "<h1>Index of %s</h1><hr><table>\n",
-                            path, path));
+    buf_add(&b, rp_psprintf(p, page_head, path, page_css, path));
     if (strcmp(rp_req_path(r), "/") != 0)
         buf_add(&b, "<tr><td><a href=\"../\">Parent Directory</a></td><td></td><td>-</td></tr>\n");
     for (size_t i = 0; i < n; i++)
         add_row(&b, p, &v[i]);
-    buf_add(&b, "</table></body></html>\n");
+    buf_add(&b, rp_psprintf(p, page_tail, n, n == 1 ? "y" : "ies"));
     free(v);
     if (b.failed) {
         free(b.data);

@@ -9,7 +9,12 @@
  * ("preventsyield", "internal", "strict") go, and an error whose fileName /
  * lineNumber name a script that no frame shows (a SyntaxError in a module:
  * require sets them) gets that place as its first frame.  Duktape 2 keeps
- * no column numbers, so a place is "file:line". */
+ * no column numbers, so a place is "file:line".
+ *
+ * Scripts reading err.stack get the same text: js_errstack_install puts a
+ * getter on Error.prototype.stack that cleans what Duktape's own getter
+ * returns.  Cleaning is idempotent, so js_push_error_stack may read an
+ * already cleaned stack. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,10 +66,12 @@ static int own_place(duk_context *ctx, duk_idx_t idx, const char *stack)
     duk_get_prop_string(ctx, idx, "lineNumber");
     const char *file = duk_get_string(ctx, -2);
     int ok = file && *file && duk_is_number(ctx, -1) && !is_c_place(file, strlen(file));
-    if (ok) {
-        duk_push_sprintf(ctx, "(%s:%ld)", file, (long)duk_get_int(ctx, -1));
-        ok = strstr(stack, duk_get_string(ctx, -1)) == NULL;
-        duk_pop(ctx);
+    if (ok) { /* shown already: by a frame, or by an earlier cleaning */
+        long line = (long)duk_get_int(ctx, -1);
+        duk_push_sprintf(ctx, "(%s:%ld)", file, line);
+        duk_push_sprintf(ctx, FRAME_PREFIX "%s:%ld", file, line);
+        ok = !strstr(stack, duk_get_string(ctx, -2)) && !strstr(stack, duk_get_string(ctx, -1));
+        duk_pop_2(ctx);
     }
     if (ok)
         duk_push_sprintf(ctx, FRAME_PREFIX "%s:%ld", file, (long)duk_get_int(ctx, -1));
@@ -73,16 +80,10 @@ static int own_place(duk_context *ctx, duk_idx_t idx, const char *stack)
     return ok;
 }
 
-int js_push_error_stack(duk_context *ctx, duk_idx_t idx)
+/* The raw stack string at the top, of the Error at idx: replaced by the
+ * cleaned one. */
+static void clean_top(duk_context *ctx, duk_idx_t idx)
 {
-    idx = duk_normalize_index(ctx, idx);
-    if (!duk_is_error(ctx, idx))
-        return 0;
-    duk_get_prop_string(ctx, idx, "stack");
-    if (!duk_is_string(ctx, -1)) {
-        duk_pop(ctx);
-        return 0;
-    }
     const char *stack = duk_get_string(ctx, -1);
     duk_idx_t base = duk_get_top(ctx);
     int in_frames = 0;
@@ -107,5 +108,63 @@ int js_push_error_stack(duk_context *ctx, duk_idx_t idx)
     duk_insert(ctx, base);
     duk_join(ctx, n);
     duk_remove(ctx, -2); /* the raw stack */
+}
+
+int js_push_error_stack(duk_context *ctx, duk_idx_t idx)
+{
+    idx = duk_normalize_index(ctx, idx);
+    if (!duk_is_error(ctx, idx))
+        return 0;
+    duk_get_prop_string(ctx, idx, "stack");
+    if (!duk_is_string(ctx, -1)) {
+        duk_pop(ctx);
+        return 0;
+    }
+    clean_top(ctx, idx);
     return 1;
+}
+
+#define K_RAW_GETTER DUK_HIDDEN_SYMBOL("rpRawStack")
+
+/* Error.prototype.stack's getter: Duktape's (kept on this function), then
+ * cleaned - for errors only; anything else gets Duktape's answer. */
+static duk_ret_t stack_getter(duk_context *ctx)
+{
+    duk_push_this(ctx);
+    duk_push_current_function(ctx);
+    duk_get_prop_literal(ctx, -1, K_RAW_GETTER);
+    duk_dup(ctx, 0);
+    duk_call_method(ctx, 0); /* [this fn raw] */
+    if (duk_is_string(ctx, -1) && duk_is_error(ctx, 0))
+        clean_top(ctx, 0);
+    return 1;
+}
+
+static duk_ret_t install_safe(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    duk_get_global_literal(ctx, "Error");
+    duk_get_prop_literal(ctx, -1, "prototype");
+    duk_idx_t proto = duk_get_top_index(ctx);
+    duk_push_literal(ctx, "stack");
+    duk_get_prop_desc(ctx, proto, 0); /* [.. proto desc] */
+    duk_get_prop_literal(ctx, -1, "get");
+    duk_get_prop_literal(ctx, -2, "set"); /* [.. proto desc get set] */
+    if (!duk_is_function(ctx, -2) || duk_has_prop_literal(ctx, -2, K_RAW_GETTER))
+        return 0; /* no Duktape getter to wrap, or wrapped already */
+    duk_push_literal(ctx, "stack");
+    duk_push_c_function(ctx, stack_getter, 0);
+    duk_dup(ctx, -4);
+    duk_put_prop_literal(ctx, -2, K_RAW_GETTER);
+    duk_dup(ctx, -3); /* Duktape's setter: assigning stack still works */
+    duk_def_prop(ctx, proto, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER);
+    return 0;
+}
+
+int js_errstack_install(duk_context *ctx)
+{
+    duk_idx_t top = duk_get_top(ctx);
+    int rc = duk_safe_call(ctx, install_safe, NULL, 0, 1) == DUK_EXEC_SUCCESS ? 0 : -1;
+    duk_set_top(ctx, top);
+    return rc;
 }

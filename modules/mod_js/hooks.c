@@ -11,8 +11,16 @@
  *                      log line (only while access logging is on): logline
  *                      is the line the core would write, logdata its parts
  *
- * target: a module file, or "js:function:NAME" from start().  BeginFunc and
- * EndFunc never run for static files, notFoundFunc or directoryFunc; they
+ *   BeginFuncOnFile on BeginFunc also runs before every static file with
+ *                      req.fsPath = the file's real path (mod_static's
+ *                      "static" service, rp_static.h): false answers 404,
+ *                      an object answers instead of the file, a changed
+ *                      req.fsPath sends that file (mod_static refuses one
+ *                      outside every mapped directory: 404)
+ *
+ * target: a module file, or "js:function:NAME" from start().  BeginFunc
+ * (unless BeginFuncOnFile) and EndFunc never run for static files,
+ * notFoundFunc or directoryFunc; they
  * run in the mapped function's call (mod_js.c run_cb): same worker heap,
  * same ScriptTimeout, and a throw is handled as the mapped function's own
  * error (logged; 500 in developer mode, else 404 / notFoundFunc).
@@ -43,6 +51,21 @@ int js_hook_begin(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_i
     if (duk_is_object(ctx, -1) && !duk_is_function(ctx, -1) && !duk_is_array(ctx, -1) &&
         !duk_is_buffer_data(ctx, -1))
         return JS_HOOK_REPLY;
+    duk_pop(ctx);
+    return JS_HOOK_GO_ON;
+}
+
+int js_hook_file(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx, const char *fs,
+                 const char **replace)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    int h = js_hook_begin(ctx, r, c, req_idx);
+    if (h != JS_HOOK_GO_ON)
+        return h;
+    duk_get_prop_literal(ctx, req_idx, "fsPath");
+    const char *now = duk_get_string(ctx, -1);
+    if (now && strcmp(now, fs) != 0)
+        *replace = rp_pstrdup(rp_req_pool(r), now);
     duk_pop(ctx);
     return JS_HOOK_GO_ON;
 }

@@ -43,6 +43,7 @@ typedef struct js_conf {
     js_target *notfound; /* NotFound: every 404 */
     js_target *dirfunc;  /* DirectoryScript: directories without index.html */
     js_target *beginfunc; /* BeginFunc: before every mapped function (hooks.c) */
+    int begin_on_file;    /* BeginFuncOnFile: and before static files (req.fsPath) */
     js_target *endfunc;   /* EndFunc: after every mapped function, sees req.reply */
     js_target *logfunc;   /* LogFunc: writes the access log line instead of the core */
     /* start() asked for TLS but no loaded code provides it: warn. */
@@ -161,6 +162,12 @@ js_target *js_parse_target(rp_cmd *cmd, js_conf *c, const char *key, const char 
 enum { JS_HOOK_GO_ON = 0, JS_HOOK_404, JS_HOOK_REPLY };
 int js_hook_begin(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
 void js_hook_end(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx);
+/* BeginFuncOnFile: js_hook_begin for a static file, req.fsPath at req_idx
+ * holding fs (mod_static's real path of it).  Going on, a req.fsPath
+ * changed to another string is left in *replace (r's pool) for mod_static
+ * to send instead - it checks that it lies below a mapped root. */
+int js_hook_file(duk_context *ctx, rp_req *r, const js_conf *c, duk_idx_t req_idx, const char *fs,
+                 const char **replace);
 /* Websockets (ws_js.c): js_hook_begin runs once before the first call (r
  * the upgrade request); js_hook_ws_end once after the wsOnDisconnect
  * callbacks, with req.reply = {}, its changes and return value unused, a

@@ -306,6 +306,10 @@ void js_report_error(duk_context *ctx, duk_idx_t idx, const char *what);
  * 0 (nothing pushed) if idx holds no Error with a stack.  May throw (it
  * reads properties): call it inside a safe call. */
 int js_push_error_stack(duk_context *ctx, duk_idx_t idx);
+/* (errstack.c) Make err.stack, as scripts read it, that same cleaned text
+ * (a getter on Error.prototype.stack).  Idempotent; 0, or -1 if the heap
+ * refused.  Never throws. */
+int js_errstack_install(duk_context *ctx);
 
 /* ---- printf engine (rt/format.c) -----------------------------------------------
  * The formats of rampart.utils.printf, for req.printf and friends:

@@ -19,17 +19,21 @@
  *   DirectoryScript file.js        a module exporting function(req) for
  *                                  directories without index.html (req.fsPath)
  *   BeginFunc / EndFunc file.js    around every mapped function (hooks.c)
+ *   BeginFuncOnFile on|off         BeginFunc before static files too
  *   LogFunc file.js                function(logdata, logline): the access log
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "js_http.h"
 #include "../mod_dirlist/rp_dirlist.h"
+#include "../mod_static/rp_static.h"
 
 /* Bodies at least this large go out by reference (no copy). */
 #define JS_REF_MIN 8192
@@ -73,6 +77,156 @@ static size_t mem_limit_of(const js_conf *c)
     return c->mem_limit ? c->mem_limit : JS_SCRIPT_MEMORY_LIMIT;
 }
 
+/* ---- compiling module scripts when the configuration is read ------------
+ * A syntax error in a mapped module would otherwise show only at its first
+ * request (a 500 or 404).  Every directive naming a module file therefore
+ * compiles it as require() will (the same wrapper, so the same errors and
+ * line numbers) in a throwaway heap: `rampart-httpd -t`, a reload and
+ * start() report "conf:line: ... file.js:N: SyntaxError ...".  Bare module
+ * names (found by require's search at run time) and JSON modules are left
+ * to the first request. */
+
+static duk_ret_t compile_check_safe(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    if (duk_pcompile(ctx, DUK_COMPILE_FUNCTION) == 0)
+        duk_push_undefined(ctx); /* compiled: no error to return */
+    return 1;
+}
+
+/* NULL if path compiles, else the message (configuration pool). */
+static const char *compile_error_of(rp_pool *p, const char *path)
+{
+    static const char head[] = "function (module, exports, require, __filename, __dirname) {";
+    size_t len;
+    char *src = js_read_file(path, &len);
+    if (!src)
+        return rp_psprintf(p, "cannot read module file '%s'", path);
+    js_strip_shebang(src, len);
+    duk_context *ctx = duk_create_heap_default();
+    if (!ctx) {
+        free(src);
+        return NULL; /* no memory to check with: the first request will tell */
+    }
+    duk_push_string(ctx, head);
+    duk_push_lstring(ctx, src, len);
+    duk_push_string(ctx, "\n}");
+    duk_concat(ctx, 3);
+    free(src);
+    duk_push_string(ctx, path);
+    const char *msg = NULL;
+    if (duk_safe_call(ctx, compile_check_safe, NULL, 2, 1) != DUK_EXEC_SUCCESS ||
+        !duk_is_undefined(ctx, -1)) {
+        const char *m = duk_safe_to_string(ctx, -1);
+        const char *l = strstr(m, "(line ");
+        long line = l ? strtol(l + 6, NULL, 10) : 0;
+        msg = line > 0 ? rp_psprintf(p, "%s:%ld: %s", path, line, m)
+                       : rp_psprintf(p, "%s: %s", path, m);
+    }
+    duk_destroy_heap(ctx);
+    return msg;
+}
+
+static int ends_in(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A module name as the directive resolved it (absolute): the file require
+ * loads for it (name, name.js), or NULL for a bare name or JSON. */
+static const char *module_file(rp_pool *p, const char *name)
+{
+    if (name[0] != '/' || ends_in(name, ".json"))
+        return NULL;
+    if (is_regular(name))
+        return name;
+    const char *js = rp_psprintf(p, "%s.js", name);
+    return is_regular(js) ? js : NULL;
+}
+
+/* NULL, or the directive's error for the module target t. */
+static const char *check_target(rp_cmd *cmd, const js_target *t)
+{
+    if (!t || t->kind != JS_T_MODULE)
+        return NULL;
+    const char *file = module_file(rp_cmd_pool(cmd), t->name);
+    const char *e = file ? compile_error_of(rp_cmd_pool(cmd), file) : NULL;
+    return e ? rp_cmd_error(cmd, "%s: %s", rp_cmd_name(cmd), e) : NULL;
+}
+
+/* Every *.js directly in dir (MapModulePath key dir). */
+static const char *check_dir(rp_cmd *cmd, const char *key, const char *dir)
+{
+    rp_pool *p = rp_cmd_pool(cmd);
+    DIR *d = opendir(dir);
+    const char *e = NULL;
+    struct dirent *de;
+    while (d && !e && (de = readdir(d))) {
+        const char *f = rp_psprintf(p, "%s/%s", dir, de->d_name);
+        if (de->d_name[0] != '.' && ends_in(de->d_name, ".js") && is_regular(f))
+            e = compile_error_of(p, f);
+    }
+    if (d)
+        closedir(d);
+    return e ? rp_cmd_error(cmd, "%s %s: %s", rp_cmd_name(cmd), key, e) : NULL;
+}
+
+static const char *set_map_module(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = js_set_map_module(cmd, conf, argc, argv);
+    if (e)
+        return e;
+    const char *file = module_file(rp_cmd_pool(cmd), rp_cmd_resolve_path(cmd, argv[1]));
+    const char *ce = file ? compile_error_of(rp_cmd_pool(cmd), file) : NULL;
+    return ce ? rp_cmd_error(cmd, "%s %s: %s", rp_cmd_name(cmd), argv[0], ce) : NULL;
+}
+
+static const char *set_map_module_path(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = js_set_map_module_path(cmd, conf, argc, argv);
+    if (e)
+        return e;
+    char *real = realpath(rp_cmd_resolve_path(cmd, argv[1]), NULL);
+    e = real ? check_dir(cmd, argv[0], real) : NULL;
+    free(real);
+    return e;
+}
+
+/* The setters of directives holding one target, checked after them. */
+#define CHECKED_SETTER(name, set, field)                                                           \
+    static const char *name(rp_cmd *cmd, void *conf, int argc, char *const argv[])                 \
+    {                                                                                              \
+        const char *e = set(cmd, conf, argc, argv);                                                \
+        return e ? e : check_target(cmd, ((js_conf *)conf)->field);                                \
+    }
+CHECKED_SETTER(set_notfound, js_set_notfound, notfound)
+CHECKED_SETTER(set_dirscript, js_set_dirscript, dirfunc)
+CHECKED_SETTER(set_begin_func, js_set_begin_func, beginfunc)
+CHECKED_SETTER(set_end_func, js_set_end_func, endfunc)
+CHECKED_SETTER(set_log_func, js_set_log_func, logfunc)
+
+/* "Map /key file.js" */
+static int map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
+                      const char **err)
+{
+    int rc = js_map_target(cmd, conf, key, argc, argv, err);
+    if (rc != RP_OK)
+        return rc;
+    const char *file = module_file(rp_cmd_pool(cmd), rp_cmd_resolve_path(cmd, argv[0]));
+    const char *ce = file ? compile_error_of(rp_cmd_pool(cmd), file) : NULL;
+    if (!ce)
+        return RP_OK;
+    *err = rp_cmd_error(cmd, "Map %s: %s", key, ce);
+    return RP_ERROR;
+}
+
 static const rp_directive js_directives[] = {
     {"ScriptTimeout", 1, 1, set_timeout, offsetof(js_conf, timeout),
      "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit)"},
@@ -82,20 +236,22 @@ static const rp_directive js_directives[] = {
      "DeveloperMode on|off: JavaScript errors answer 500 with the error and line numbers"},
     {"ScriptDir", 1, 1, rp_set_path, offsetof(js_conf, script_dir),
      "ScriptDir dir: directory for require() and relative @file returns"},
-    {"MapModule", 2, 3, js_set_map_module, 0,
+    {"MapModule", 2, 3, set_map_module, 0,
      "MapModule /key module.js [exact]: a module exporting a function or {\"/path\": function}"},
-    {"MapModulePath", 2, 2, js_set_map_module_path, 0,
+    {"MapModulePath", 2, 2, set_map_module_path, 0,
      "MapModulePath /key/ dir: /key/name.ext runs dir/name.js"},
-    {"NotFound", 1, 1, js_set_notfound, 0,
+    {"NotFound", 1, 1, set_notfound, 0,
      "NotFound module.js: a module exporting function(req) that answers every 404"},
-    {"DirectoryScript", 1, 1, js_set_dirscript, 0,
+    {"DirectoryScript", 1, 1, set_dirscript, 0,
      "DirectoryScript module.js: function(req) listing directories (req.fsPath)"},
-    {"BeginFunc", 1, 1, js_set_begin_func, 0,
+    {"BeginFunc", 1, 1, set_begin_func, 0,
      "BeginFunc module.js: function(req) before every mapped function (false: 404, an object: "
      "the answer)"},
-    {"EndFunc", 1, 1, js_set_end_func, 0,
+    {"BeginFuncOnFile", 1, 1, rp_set_flag, offsetof(js_conf, begin_on_file),
+     "BeginFuncOnFile on|off: BeginFunc also runs before static files, with req.fsPath"},
+    {"EndFunc", 1, 1, set_end_func, 0,
      "EndFunc module.js: function(req) after every mapped function; req.reply is what is sent"},
-    {"LogFunc", 1, 1, js_set_log_func, 0,
+    {"LogFunc", 1, 1, set_log_func, 0,
      "LogFunc module.js: function(logdata, logline) writes the access log line instead"},
     {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
      "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
@@ -317,8 +473,9 @@ typedef struct run_state {
     const js_target *t;
     const js_extra *ex;
     js_plan plan;
-    int status;      /* answer this instead (404: no function, 400: bad body) */
-    const char *why; /* the reason for a 400 */
+    int status;           /* answer this instead (404: no function, 400: bad body) */
+    const char *why;      /* the reason for a 400 */
+    const char **replace; /* BeginFuncOnFile: beginFunc for the file ex->fspath */
 } run_state;
 
 /* [fn, req] at the top: the mapped function between beginFunc and endFunc
@@ -347,9 +504,32 @@ static duk_ret_t run_hooked(duk_context *ctx, run_state *st, const js_conf *c)
     return 1;
 }
 
+/* [req] at the top: beginFunc for a static file (BeginFuncOnFile).  Going
+ * on is RP_DECLINED, for mod_static to send the file (or *replace). */
+static duk_ret_t run_on_file(duk_context *ctx, run_state *st, const js_conf *c)
+{
+    int h = js_hook_file(ctx, st->r, c, -1, st->ex->fspath, st->replace);
+    if (h == JS_HOOK_REPLY) {
+        js_reply_prepare(ctx, st->r, -1, &st->plan);
+        return 1;
+    }
+    st->status = h == JS_HOOK_404 ? 404 : RP_DECLINED;
+    duk_push_undefined(ctx);
+    return 1;
+}
+
 static duk_ret_t run_cb(duk_context *ctx, void *udata)
 {
     run_state *st = udata;
+    if (st->replace) { /* beginFunc pushes its own target */
+        int bad = js_push_req(ctx, st->r, st->ex, &st->why);
+        if (bad) {
+            st->status = bad;
+            duk_push_undefined(ctx);
+            return 1;
+        }
+        return run_on_file(ctx, st, rp_req_conf(st->r, JS_SELF));
+    }
     if (!js_push_target(ctx, st->r, st->t)) {
         st->status = 404;
         duk_push_undefined(ctx);
@@ -486,6 +666,7 @@ typedef struct run_job {
     rp_req *r;
     const js_target *t;
     const js_extra *ex;
+    const char **replace; /* BeginFuncOnFile's call, else NULL */
     int ret;
     int reset;
 } run_job;
@@ -502,6 +683,7 @@ static void run_guarded(duk_context *ctx, void *arg)
     st.r = job->r;
     st.t = job->t;
     st.ex = job->ex;
+    st.replace = job->replace;
     st.plan.status = job->ex->default_status;
 
     js_heap_memory_hit(ctx); /* count refusals from this call on */
@@ -522,11 +704,12 @@ static void run_guarded(duk_context *ctx, void *arg)
  * core to answer (404 also after a JS error in non-developer mode, with the
  * error kept for notFoundFunc).  A Duktape fatal error ends only this
  * request: 500, and the worker gets a fresh heap. */
-static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+static int js_run_in(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex,
+                     const char **replace)
 {
     if (!jw->heap && !(jw->heap = wheap_new(jw)))
         return 500;
-    run_job job = {jw, r, t, ex, 500, 0};
+    run_job job = {jw, r, t, ex, replace, 500, 0};
     if (js_guard(jw->heap->ctx, run_guarded, &job) == 0) {
         if (job.reset)
             wheap_reset(jw);
@@ -537,6 +720,11 @@ static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *
         rp_psprintf(rp_req_pool(r), "Duktape fatal error: %s", js_heap_fatal_msg(jw->heap->ctx));
     wheap_reset(jw);
     return faulted(r, jw->conf, 500, msg);
+}
+
+static int js_run(js_worker *jw, rp_req *r, const js_target *t, const js_extra *ex)
+{
+    return js_run_in(jw, r, t, ex, NULL);
 }
 
 static js_worker *worker_of(rp_req *r)
@@ -574,6 +762,20 @@ static int run_dirfunc(rp_req *r, const char *fs_path)
     int ret = js_run(jw, r, c->dirfunc, &ex);
     rc->in_error = 0;
     return ret == RP_OK ? RP_OK : RP_DECLINED;
+}
+
+/* mod_static's file hook (rp_static.h): BeginFuncOnFile.  RP_DECLINED
+ * sends the file (or *replace); a throw is handled as a mapped
+ * function's (404 and notFoundFunc, or the developer page). */
+static int js_file_hook(rp_req *r, const char *fs_path, void *arg, const char **replace)
+{
+    (void)arg;
+    const js_conf *c = rp_req_conf(r, JS_SELF);
+    js_worker *jw = worker_of(r);
+    if (!c || !c->beginfunc || !c->begin_on_file || !jw)
+        return RP_DECLINED;
+    js_extra ex = {NULL, fs_path, 200, 0};
+    return js_run_in(jw, r, c->beginfunc, &ex, replace);
 }
 
 static int js_dir_provider(rp_req *r, const char *fs_path, void *arg)
@@ -665,8 +867,8 @@ static int js_log_hook(rp_req *r)
     log_job job = {jw, {r, c, line, n}, 0};
     if (jw->heap || (jw->heap = wheap_new(jw))) {
         if (js_guard(jw->heap->ctx, log_guarded, &job) != 0) {
-            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s",
-                   rp_req_method(r), rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
+            rp_log(JS_SELF, RP_LOG_ERR, "%s %s: logFunc: Duktape fatal error: %s", rp_req_method(r),
+                   rp_req_path(r), js_heap_fatal_msg(jw->heap->ctx));
             wheap_reset(jw); /* our landing: nothing else runs in it */
         }
     }
@@ -714,6 +916,16 @@ static int js_post_config(rp_server *s, void *conf)
             return RP_ERROR;
         }
     }
+    const rp_static_api *st = rp_service_get(RP_STATIC_SERVICE, 1);
+    if (c->beginfunc && c->begin_on_file) {
+        if (!st || st->add_file_hook(js_file_hook, NULL) != 0) {
+            rp_log(JS_SELF, RP_LOG_ERR, "BeginFuncOnFile: %s",
+                   st ? "cannot register with mod_static" : "needs mod_static loaded");
+            return RP_ERROR;
+        }
+    } else if (st) {
+        st->remove_file_hook(js_file_hook, NULL); /* a reload turned it off */
+    }
     if (js_ws_post_config(c) != RP_OK)
         return RP_ERROR;
     if (c->secure)
@@ -729,7 +941,7 @@ RP_MODULE_DECLARE(js) = {
     .version = "0.1.0",
     .directives = js_directives,
     .create_conf = js_create_conf,
-    .map_target = js_map_target,
+    .map_target = map_target,
     .register_hooks = js_register_hooks,
     .post_config = js_post_config,
     .worker_init = js_worker_init,

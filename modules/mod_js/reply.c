@@ -511,22 +511,6 @@ int js_reply_send(rp_req *r, const js_plan *plan_in, const js_conf *c, void (*re
     return RP_OK;
 }
 
-int js_reply_dev_error(rp_req *r, const char *text)
-{
-    rp_pool *p = rp_req_pool(r);
-    char *body = rp_psprintf(p,
-                             "<!DOCTYPE html>\n<html><head><title>500 Internal Server Error"
-                             "</title></head>\n<body><h1>Internal Server Error</h1>\n<pre>%s"
-                             "</pre></body></html>\n",
-                             rp_html_escape(p, text));
-    rp_resp_set_status(r, 500);
-    rp_resp_header_set(r, "Content-Type", "text/html; charset=utf-8");
-    rp_resp_set_length(r, (int64_t)strlen(body));
-    if (!rp_req_is_head(r))
-        rp_resp_write(r, body, strlen(body));
-    return RP_OK;
-}
-
 void js_reply_error(rp_req *r, int status, const char *text)
 {
     const js_conf *c = rp_req_conf(r, JS_SELF);

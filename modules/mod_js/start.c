@@ -767,6 +767,7 @@ static const opt_def opt_defs[] = {
     {"beginFunc", "BeginFunc", opt_hook, 0, 0}, /* before mapped functions (hooks.c) */
     {"endFunc", "EndFunc", opt_hook, 0, 0},     /* after them, with req.reply */
     {"logFunc", "LogFunc", opt_hook, 0, 0},     /* the access log line (log: true) */
+    {"beginFuncOnFile", "BeginFuncOnFile", opt_bool, 0, 0},
     /* Map key dir [Header N V]... | Map key js:function:... | MapModule key
      * name | MapModulePath key dir */
     {"metrics", "Map", opt_metrics_map, 0, 0},    /* "/metrics" -> Map /metrics metrics: */

@@ -4,11 +4,14 @@
  *   CacheControl "max-age=84600, public" | on | off
  *   Map /key /dir [Header Name Value | "Name: Value"]...
  *
- * The descriptor, the directives, the Map target and the handler live here;
- * safe path resolution is in path.c.  Validators, ranges and the open-file
- * cache are the core's (rp_file.h).
+ * The descriptor, the directives, the Map target, the handler and the
+ * "static" service (rp_static.h: file hooks, resolve) live here; safe path
+ * resolution is in path.c.  Validators, ranges and the open-file cache are
+ * the core's (rp_file.h).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +19,21 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "rp_static.h"
 #include "static_int.h"
 
 #define ST_CC_DEFAULT "max-age=84600, public"
 
-/* Our configuration: only the Cache-Control value (NULL: send none). */
+/* The server's: every mapped directory (of every host), so that a file
+ * hook's replacement can be checked against all roots. */
 typedef struct st_conf {
-    const char *cache_control;
+    st_target *targets; /* linked through st_target.next */
 } st_conf;
+
+/* A scope's (server, host, route): the Cache-Control value, NULL: none. */
+typedef struct st_route_conf {
+    const char *cache_control;
+} st_route_conf;
 
 /* Forward declaration: the handler compares route owners with it. */
 RP_API extern const rp_module rp_module_static;
@@ -32,7 +42,12 @@ RP_API extern const rp_module rp_module_static;
 
 static void *static_create_conf(rp_pool *p)
 {
-    st_conf *c = rp_pcalloc(p, sizeof *c);
+    return rp_pcalloc(p, sizeof(st_conf));
+}
+
+static void *static_create_route_conf(rp_pool *p)
+{
+    st_route_conf *c = rp_pcalloc(p, sizeof *c);
     c->cache_control = ST_CC_DEFAULT;
     return c;
 }
@@ -60,7 +75,7 @@ static int is_token(const char *s)
 
 static const char *set_cache_control(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
-    st_conf *c = conf;
+    st_route_conf *c = conf;
     int on;
     (void)argc;
     if (rp_parse_flag(argv[0], &on) == 0)
@@ -168,7 +183,7 @@ static int map_fail(const char **err, const char *msg)
 static int static_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
                              char *const argv[], const char **err)
 {
-    (void)conf;
+    st_conf *c = conf;
     if (argc < 1)
         return RP_DECLINED;
     const char *dir = rp_cmd_resolve_path(cmd, argv[0]);
@@ -195,7 +210,11 @@ static int static_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
     size_t klen = strlen(key);
     const char *k = key[klen - 1] == '/' ? key : rp_psprintf(rp_cmd_pool(cmd), "%s/", key);
     e = rp_route_add(cmd, k, &rp_module_static, t);
-    return e ? map_fail(err, e) : RP_OK;
+    if (e)
+        return map_fail(err, e);
+    t->next = c->targets;
+    c->targets = t;
+    return RP_OK;
 }
 
 /* ---- the handler ---------------------------------------------------------- */
@@ -233,7 +252,7 @@ static int redirect_to_slash(rp_req *r)
  * type, ranges): caching and the route's own headers. */
 static void set_file_headers(rp_req *r, const st_target *t)
 {
-    const st_conf *c = rp_req_route_conf(r, &rp_module_static);
+    const st_route_conf *c = rp_req_route_conf(r, &rp_module_static);
     if (c && c->cache_control)
         rp_resp_header_set(r, "Cache-Control", c->cache_control);
     for (size_t i = 0; i < t->nheaders; i++)
@@ -279,8 +298,166 @@ static rp_file *get_file(rp_req *r, const st_target *t, const char *rel, int *st
     return rp_file_get(r, t, key, open_below_root, &a, status);
 }
 
-static int serve_file(rp_req *r, const st_target *t, rp_file *f)
+/* ---- file hooks: the "static" service (rp_static.h) ----------------------- */
+
+#define ST_MAX_HOOKS 16
+
+typedef struct st_hook {
+    rp_static_file_hook fn;
+    void *arg;
+} st_hook;
+
+/* Written under the lock (post_config, reload); the count is read without
+ * it first so that a server without hooks pays one atomic load per file. */
+static pthread_mutex_t g_hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static st_hook g_hooks[ST_MAX_HOOKS];
+static atomic_size_t g_nhooks;
+
+static int st_add_file_hook(rp_static_file_hook fn, void *arg)
 {
+    int rc = -1;
+    pthread_mutex_lock(&g_hook_lock);
+    size_t n = atomic_load(&g_nhooks);
+    for (size_t i = 0; i < n; i++)
+        if (g_hooks[i].fn == fn && g_hooks[i].arg == arg)
+            rc = 0;
+    if (rc != 0 && n < ST_MAX_HOOKS) {
+        g_hooks[n].fn = fn;
+        g_hooks[n].arg = arg;
+        atomic_store(&g_nhooks, n + 1);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&g_hook_lock);
+    return rc;
+}
+
+static int st_remove_file_hook(rp_static_file_hook fn, const void *arg)
+{
+    int rc = -1;
+    pthread_mutex_lock(&g_hook_lock);
+    size_t n = atomic_load(&g_nhooks);
+    for (size_t i = 0; i < n && rc != 0; i++) {
+        if (g_hooks[i].fn == fn && g_hooks[i].arg == arg) {
+            memmove(&g_hooks[i], &g_hooks[i + 1], (n - i - 1) * sizeof g_hooks[0]);
+            atomic_store(&g_nhooks, n - 1);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&g_hook_lock);
+    return rc;
+}
+
+/* The mapping a hook's replacement path lies in: relative paths are below
+ * t's root; absolute ones below the deepest mapped root holding them (any
+ * of our Map lines).  NULL when none does or rel would climb out. */
+static const st_target *target_of_path(rp_req *r, const st_target *t, const char *path,
+                                       const char **rel)
+{
+    const st_target *best = NULL;
+    if (path[0] != '/') {
+        best = t;
+        *rel = path;
+    } else {
+        const st_conf *c = rp_req_conf(r, &rp_module_static);
+        for (const st_target *x = c ? c->targets : NULL; x; x = x->next)
+            if ((!best || x->root_len > best->root_len) && rp_path_within(x->root, path))
+                best = x;
+        if (!best)
+            return NULL;
+        *rel = path + best->root_len;
+    }
+    while (**rel == '/')
+        (*rel)++;
+    /* "..", empty: never let a textual prefix match climb out */
+    return **rel && st_rest_is_safe(*rel) ? best : NULL;
+}
+
+static rp_file *get_file(rp_req *r, const st_target *t, const char *rel, int *status);
+
+/* A hook asked for another file: *t, *rel and *f follow it.  0, or 404
+ * (outside every mapped root, missing, not a regular file). */
+static int replace_file(rp_req *r, const st_target **t, const char **rel, rp_file **f,
+                        const char *path)
+{
+    const char *nrel;
+    const st_target *nt = target_of_path(r, *t, path, &nrel);
+    int status = 404;
+    rp_file *nf = nt ? get_file(r, nt, nrel, &status) : NULL;
+    if (!nf) {
+        rp_log(&rp_module_static, RP_LOG_WARN,
+               "%s: a file hook's replacement '%s' is no file below a mapped directory",
+               rp_req_path(r), path);
+        return 404;
+    }
+    *t = nt;
+    *rel = nrel;
+    *f = nf;
+    return 0;
+}
+
+/* Offer the file to the hooks.  RP_DECLINED: send *f (perhaps replaced);
+ * anything else is the answer. */
+static int run_file_hooks(rp_req *r, const st_target **t, const char **rel, rp_file **f)
+{
+    if (atomic_load_explicit(&g_nhooks, memory_order_relaxed) == 0)
+        return RP_DECLINED;
+    st_hook snap[ST_MAX_HOOKS];
+    pthread_mutex_lock(&g_hook_lock);
+    size_t n = atomic_load(&g_nhooks);
+    memcpy(snap, g_hooks, n * sizeof snap[0]);
+    pthread_mutex_unlock(&g_hook_lock);
+    /* the real path: what the safe lookup found, so never outside a root */
+    const char *fs = st_realpath_inside(*t, *rel, rp_req_pool(r));
+    for (size_t i = 0; i < n && fs; i++) {
+        const char *replace = NULL;
+        int rc = snap[i].fn(r, fs, snap[i].arg, &replace);
+        if (rc != RP_DECLINED)
+            return rc;
+        if (!replace || strcmp(replace, fs) == 0)
+            continue;
+        if (replace_file(r, t, rel, f, replace))
+            return 404;
+        fs = st_realpath_inside(*t, *rel, rp_req_pool(r));
+    }
+    return fs ? RP_DECLINED : 404; /* gone since it was opened */
+}
+
+/* The "static" service's resolve: the file r's route maps it to. */
+static const char *st_resolve(rp_req *r)
+{
+    if (rp_req_route_owner(r) != &rp_module_static)
+        return NULL;
+    const st_target *t = rp_req_route_target(r);
+    const char *rest = rp_req_route_rest(r);
+    while (*rest == '/')
+        rest++;
+    if (!t || !st_rest_is_safe(rest))
+        return NULL;
+    struct stat st;
+    const char *used;
+    if (st_lookup(t, rest, rp_req_pool(r), &st, &used) != 0 || !S_ISREG(st.st_mode))
+        return NULL;
+    return st_realpath_inside(t, rest, rp_req_pool(r));
+}
+
+static const rp_static_api st_api = {
+    .resolve = st_resolve,
+    .add_file_hook = st_add_file_hook,
+    .remove_file_hook = st_remove_file_hook,
+};
+
+static void static_register_hooks(rp_hooks *h, void *conf)
+{
+    (void)h;
+    (void)conf;
+    (void)rp_service_register(RP_STATIC_SERVICE, RP_STATIC_VERSION, &st_api);
+}
+
+static int serve_file(rp_req *r, const st_target *t, const char *rel, rp_file *f)
+{
+    int rc = run_file_hooks(r, &t, &rel, &f);
+    if (rc != RP_DECLINED)
+        return rc;
     set_file_headers(r, t);
     return rp_resp_send_file(r, f);
 }
@@ -300,7 +477,7 @@ static int serve_dir(rp_req *r, const st_target *t, const char *rest)
     int status;
     rp_file *f = get_file(r, t, index, &status);
     if (f)
-        return serve_file(r, t, f);
+        return serve_file(r, t, index, f);
     const char *real = st_realpath_inside(t, rest, p);
     if (real)
         rp_req_note_set(r, "static.dir", real);
@@ -349,7 +526,7 @@ static int static_handler(rp_req *r)
     int status;
     rp_file *f = get_file(r, t, rest, &status);
     if (f)
-        return serve_file(r, t, f);
+        return serve_file(r, t, rest, f);
     return status == ST_IS_DIR ? serve_dir(r, t, rest) : status;
 }
 
@@ -358,9 +535,11 @@ RP_MODULE_DECLARE(static) = {
     .name = "static",
     .version = "0.1.0",
     .map_target = static_map_target,
+    .register_hooks = static_register_hooks,
     .handler = static_handler,
     /* CacheControl is a route setting; its one field means the innermost
      * scope that sets it wins whole, so no merge function is needed. */
     .route_directives = static_directives,
-    .create_route_conf = static_create_conf,
+    .create_conf = static_create_conf,
+    .create_route_conf = static_create_route_conf,
 };

@@ -22,6 +22,7 @@ typedef struct st_target {
     int root_fd;      /* O_PATH directory fd for openat2(RESOLVE_BENEATH), or -1 */
     size_t nheaders;
     st_header *headers;
+    struct st_target *next; /* the configuration's list of every mapping */
 } st_target;
 
 /* ---- path.c: safe resolution below the root ---- */

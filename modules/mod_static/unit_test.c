@@ -13,19 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../tests/unit/ut.h"
 #include "static_int.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                      \
-    do {                                                      \
-        if (!(cond)) {                                        \
-            failures++;                                       \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                     \
-            fputc('\n', stderr);                              \
-        }                                                     \
-    } while (0)
 
 static void put(const char *dir, const char *name, const char *content)
 {
@@ -84,9 +73,9 @@ static void test_rest_is_safe(void)
     static const char *good[] = {"", "a", "a..b", "..a", "a..", "a/..b/c", "...", "a/.../b", ".x",
                                  NULL};
     for (int i = 0; bad[i]; i++)
-        CHECK(!st_rest_is_safe(bad[i]), "rest '%s' accepted", bad[i]);
+        CHECK_MSG(!st_rest_is_safe(bad[i]), "rest '%s' accepted", bad[i]);
     for (int i = 0; good[i]; i++)
-        CHECK(st_rest_is_safe(good[i]), "rest '%s' refused", good[i]);
+        CHECK_MSG(st_rest_is_safe(good[i]), "rest '%s' refused", good[i]);
 }
 
 static void expect(const st_target *t, rp_pool *p, const char *rel, int want, const char *mode)
@@ -94,7 +83,7 @@ static void expect(const st_target *t, rp_pool *p, const char *rel, int want, co
     struct stat st;
     const char *used = NULL;
     int got = st_lookup(t, rel, p, &st, &used);
-    CHECK(got == want, "[%s] lookup '%s': %d, want %d", mode, rel, got, want);
+    CHECK_MSG(got == want, "[%s] lookup '%s': %d, want %d", mode, rel, got, want);
 }
 
 static void expect_content(const st_target *t, rp_pool *p, const char *rel, const char *want,
@@ -105,16 +94,16 @@ static void expect_content(const st_target *t, rp_pool *p, const char *rel, cons
     char buf[64] = {0};
     int status = 0;
     if (st_lookup(t, rel, p, &st, &used) != 0) {
-        CHECK(0, "[%s] lookup '%s' failed", mode, rel);
+        CHECK_MSG(0, "[%s] lookup '%s' failed", mode, rel);
         return;
     }
     int fd = st_open_read(t, used, p, &st, &status);
-    CHECK(fd >= 0, "[%s] open '%s': status %d", mode, rel, status);
+    CHECK_MSG(fd >= 0, "[%s] open '%s': status %d", mode, rel, status);
     if (fd < 0)
         return;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    CHECK(n >= 0 && strcmp(buf, want) == 0, "[%s] '%s' read '%s'", mode, rel, buf);
+    CHECK_MSG(n >= 0 && strcmp(buf, want) == 0, "[%s] '%s' read '%s'", mode, rel, buf);
 }
 
 static void test_lookup(st_target *t, rp_pool *p, const char *mode)
@@ -134,9 +123,9 @@ static void test_lookup(st_target *t, rp_pool *p, const char *mode)
     expect_content(t, p, "sub/../a.txt", "AAA", mode);
     struct stat st;
     int status = 0;
-    CHECK(st_open_read(t, "fifo", p, &st, &status) < 0 && status == 404,
-          "[%s] fifo opened for reading", mode);
-    CHECK(st_realpath_inside(t, "evil_dir", p) == NULL, "[%s] realpath escaped", mode);
+    CHECK_MSG(st_open_read(t, "fifo", p, &st, &status) < 0 && status == 404,
+              "[%s] fifo opened for reading", mode);
+    CHECK_MSG(st_realpath_inside(t, "evil_dir", p) == NULL, "[%s] realpath escaped", mode);
 }
 
 static void test_ranges(void)
@@ -162,9 +151,9 @@ static void test_ranges(void)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int64_t off = -1, len = -1;
         int rc = rp_range_parse(c[i].v, c[i].size, &off, &len);
-        CHECK(rc == c[i].rc && (rc != 206 || (off == c[i].off && len == c[i].len)),
-              "range '%s' size %lld: %d %lld+%lld", c[i].v, (long long)c[i].size, rc,
-              (long long)off, (long long)len);
+        CHECK_MSG(rc == c[i].rc && (rc != 206 || (off == c[i].off && len == c[i].len)),
+                  "range '%s' size %lld: %d %lld+%lld", c[i].v, (long long)c[i].size, rc,
+                  (long long)off, (long long)len);
     }
 }
 
@@ -199,6 +188,5 @@ int main(void)
     rp_pool_destroy(p);
     free(real);
     cleanup_tree(tmp);
-    printf("%s (%d failures)\n", failures ? "FAILED" : "OK", failures);
-    return failures ? 1 : 0;
+    UT_DONE();
 }

@@ -3,7 +3,8 @@
 #
 # 1. scripts/make-deb.sh builds rampart_<v>_<arch>.deb (its own build tree)
 # 2. dpkg-deb: the package holds the binaries, modules, headers, rampart.pc,
-#    man pages, the conf, the systemd unit and the logrotate file
+#    man pages, the conf, the systemd unit and the logrotate file, and
+#    depends on the llhttp runtime package (libllhttp9.2 on Debian 12)
 # 3. dpkg -i into this machine (needs root; the package must not be
 #    installed already, so an administrator's copy is never touched)
 # 4. the installed rampart-httpd checks the installed conf (-t), then serves
@@ -49,6 +50,12 @@ for f in /usr/bin/rampart-httpd /usr/bin/rampart /usr/lib/$ma/librampart.so \
     grep -qx "$f" "$tmp/list" || fail "the package lacks $f"
 done
 dpkg-deb -f "$deb" Depends | grep -q "libevent" || fail "Depends names no libevent"
+# llhttp's runtime package (Debian 12 has none of its own; install-deps.sh
+# takes trixie's libllhttp9.2): named by its package, with a version
+llhttp_pkg='libllhttp[0-9.]+'
+grep -q '^12' /etc/debian_version 2>/dev/null && llhttp_pkg='libllhttp9\.2'
+dpkg-deb -f "$deb" Depends | grep -Eq "(^|, )$llhttp_pkg \(>= [^)]+\)" ||
+    fail "Depends names no llhttp runtime package ($llhttp_pkg): $(dpkg-deb -f "$deb" Depends)"
 dpkg-deb -e "$deb" "$tmp/control"
 grep -qx /etc/rampart/rampart-httpd.conf "$tmp/control/conffiles" || fail "conf is no conffile"
 

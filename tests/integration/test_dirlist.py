@@ -4,7 +4,8 @@ Covers: the listing page ("Index of /path/" title, Parent Directory link
 except at "/", one row per entry with link, trailing '/' for directories,
 last-modified and hsize() sizes), sorting (directories first, then names in
 byte order), escaping (a file named <script>&".txt is HTML-escaped in text
-and URL-encoded in its link, and the link works), .gzipcache hidden,
+and URL-encoded in its link, and the link works; a hostile directory name in
+the title and heading), the page styled like the demo site's, .gzipcache hidden,
 index.html still served, HEAD, 403 with "DirectoryFunc off" and without the
 module, listings together with mod_gzip, and the DirectoryFunc directive's
 errors.
@@ -27,6 +28,7 @@ import urllib.parse
 from rptest import Server
 
 NASTY = '<script>&".txt'
+NASTY_DIR = "<img src=x onerror='alert(1)'>"
 
 FILES = {
     "www/list/b.txt": b"bee\n",
@@ -41,6 +43,7 @@ FILES = {
     "www/withindex/other.txt": b"other\n",
     "www/empty/.keep": b"",
     "www/top.txt": b"top\n",
+    "www/hostile/" + NASTY_DIR + "/in.txt": b"in\n",
 }
 
 CONF = ("LoadModule static mod_static.so\n"
@@ -121,6 +124,33 @@ class DirList(unittest.TestCase):
         st, _, data = self.srv.request("GET", "/list/sp%20ace.txt")
         self.assertEqual((st, data), (200, b"space\n"))
 
+    def test_styled_like_the_demo(self):
+        text = self.listing("/list/").decode()
+        # the demo site's palette and column (examples/www/style.css), inline
+        self.assertIn("<style>", text)
+        self.assertIn("--accent:#b5482a", text)
+        self.assertIn("max-width:", text)
+        self.assertIn('<meta name="viewport"', text)
+        self.assertIn("<th>Name</th><th>Last modified</th><th>Size</th>", text)
+        n = len(rows(text.encode()))
+        self.assertIn("<footer>%d entries" % n, text)
+        self.assertNotIn("<link", text)  # no stylesheet the site may lack
+
+    def test_hostile_directory_name_in_path(self):
+        path = "/hostile/" + NASTY_DIR + "/"
+        body = self.listing("/hostile/" + urllib.parse.quote(NASTY_DIR) + "/").decode()
+        self.assertNotIn("<img", body)
+        title = re.search(r"<title>Index of ([^<]*)</title>", body).group(1)
+        heading = re.search(r"<h1>Index of ([^<]*)</h1>", body).group(1)
+        self.assertEqual(html.unescape(title), path)
+        self.assertEqual(html.unescape(heading), path)
+        self.assertNotIn("'", title + heading)
+        # and in the parent's listing: text escaped, link encoded
+        r = {html.unescape(x[1]): x for x in rows(self.listing("/hostile/"))}
+        row = r[NASTY_DIR + "/"]
+        self.assertEqual(urllib.parse.unquote(html.unescape(row[0])), NASTY_DIR + "/")
+        self.assertNotIn("'", row[0] + row[1])
+
     def test_directory_links(self):
         r = {html.unescape(x[1]): x for x in rows(self.listing("/list/"))}
         self.assertEqual(r["adir/"][0], "adir/")
@@ -137,7 +167,7 @@ class DirList(unittest.TestCase):
         self.assertIn(b"<title>Index of /</title>", body)
         self.assertNotIn(b"Parent Directory", body)
         names = [x[1] for x in rows(body)]
-        self.assertEqual(names, ["empty/", "list/", "withindex/", "top.txt"])
+        self.assertEqual(names, ["empty/", "hostile/", "list/", "withindex/", "top.txt"])
 
     def test_empty_directory(self):
         body = self.listing("/empty/")

@@ -1,8 +1,10 @@
 """start()'s beginFunc and endFunc (NEWER.md's hooks; mod_js hooks.c) with a
 real `rampart` script: beginFunc sees every JS request, may change req,
 answer it (an object) or refuse it (false: 404); endFunc sees req.reply and
-may change what is sent; neither runs for static files; a throwing hook is
-logged and the request still answered; without hooks nothing changes.
+may change what is sent; neither runs for static files unless
+beginFuncOnFile (then beginFunc gets req.fsPath, never outside a mapped
+root, and may refuse, answer or swap the file); a throwing hook is logged
+and the request still answered; without hooks nothing changes.
 
 Run: cd tests/integration && python3 -m unittest test_js_hooks -v
 """
@@ -12,9 +14,11 @@ import os
 import unittest
 
 from jsrun import BUILD, JsServer, RAMPART, wait_until
+from rptest import Server
 from wsclient import WSClient, OP_TEXT
 
 HAVE_RAMPART = os.path.exists(RAMPART)
+HAVE_JS = os.path.exists(os.path.join(BUILD, "modules", "mod_js.so"))
 HAVE_WS = HAVE_RAMPART and os.path.exists(os.path.join(BUILD, "modules", "mod_ws.so"))
 
 MAIN = r'''
@@ -142,6 +146,143 @@ class TestHooks(unittest.TestCase):
         self.assertEqual(st, 200)
 
 
+ON_FILE = r'''
+var server = require("rampart-server");
+var seen = [];
+function begin(req) {
+    var p = req.fsPath;
+    if (p === undefined) return true;       /* a JS route */
+    seen.push(p);
+    var name = p.split("/").pop();
+    if (name == "deny.txt") return false;
+    if (name == "obj.txt") return {status: 203, txt: "instead of " + name};
+    if (name == "swap.txt") req.fsPath = "{dir}/www/b.txt";
+    if (name == "other.txt") req.fsPath = "{dir}/other/o.txt";
+    if (name == "escape.txt") req.fsPath = "/etc/passwd";
+    if (name == "dots.txt") req.fsPath = "{dir}/www/../secret.txt";
+    if (name == "rel.txt") req.fsPath = "b.txt";
+    if (name == "reldots.txt") req.fsPath = "sub/../b.txt";
+    if (name == "reldir.txt") req.fsPath = "sub";
+    if (name == "boom.txt") throw new Error("beginFuncOnFile exploded");
+    return true;
+}
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, beginFunc: begin,
+  beginFuncOnFile: true,
+  map: {"/": "{dir}/www", "/o/": "{dir}/other",
+        "/seen": function (req) { return {json: {seen: seen, fsPath: req.fsPath || null}}; }}});
+'''
+
+ON_FILE_FILES = {
+    "www/a.txt": "file a\n", "www/b.txt": "file b\n", "www/deny.txt": "deny\n",
+    "www/obj.txt": "obj\n", "www/swap.txt": "swap\n", "www/other.txt": "other\n",
+    "www/escape.txt": "escape\n", "www/dots.txt": "dots\n", "www/rel.txt": "rel\n", "www/reldots.txt": "reldots\n",
+    "www/reldir.txt": "reldir\n", "www/boom.txt": "boom\n",
+    "www/sub/index.html": "<p>index</p>\n", "other/o.txt": "file o\n",
+    "secret.txt": "SECRET outside every root\n",
+}
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestBeginFuncOnFile(unittest.TestCase):
+    """beginFuncOnFile (NEWER.md): beginFunc before static files with
+    req.fsPath, through mod_static's "static" service (rp_static.h)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = JsServer(ON_FILE, files=ON_FILE_FILES)
+        # a symlink inside the root to a file outside every mapped root
+        os.symlink(cls.srv.path("secret.txt"), cls.srv.path("www/link.txt"))
+        cls.www = os.path.realpath(cls.srv.path("www"))
+        cls.other = os.path.realpath(cls.srv.path("other"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        rep = cls.srv.sanitizer_report()
+        cls.srv.remove_dir()
+        if rep:
+            raise AssertionError("sanitizer report from rampart:\n" + rep)
+
+    def get(self, path):
+        return self.srv.request("GET", path)
+
+    def seen(self):
+        st, _, b = self.get("/seen")
+        self.assertEqual(st, 200, b)
+        return json.loads(b)
+
+    def test_hook_sees_the_real_path(self):
+        self.assertEqual(self.get("/a.txt")[::2], (200, b"file a\n"))
+        self.assertIn(os.path.join(self.www, "a.txt"), self.seen()["seen"])
+        # index.html of a directory is a file too
+        self.assertEqual(self.get("/sub/")[::2], (200, b"<p>index</p>\n"))
+        self.assertIn(os.path.join(self.www, "sub", "index.html"), self.seen()["seen"])
+        # a JS route gets no fsPath
+        self.assertIsNone(self.seen()["fsPath"])
+
+    def test_head_runs_the_hook(self):
+        st, _, b = self.srv.request("HEAD", "/obj.txt")
+        self.assertEqual((st, b), (203, b""))
+
+    def test_false_is_404_and_object_answers(self):
+        st, _, b = self.get("/deny.txt")
+        self.assertEqual(st, 404)
+        self.assertNotIn(b"deny", b)
+        self.assertEqual(self.get("/obj.txt")[::2], (203, b"instead of obj.txt"))
+
+    def test_changed_fspath_sends_that_file(self):
+        self.assertEqual(self.get("/swap.txt")[::2], (200, b"file b\n"))
+        # another mapped root
+        self.assertEqual(self.get("/other.txt")[::2], (200, b"file o\n"))
+        # relative: below the route's root
+        self.assertEqual(self.get("/rel.txt")[::2], (200, b"file b\n"))
+
+    def test_replacement_outside_every_root_is_404(self):
+        for path in ("/escape.txt", "/dots.txt", "/reldots.txt", "/reldir.txt"):
+            st, _, b = self.get(path)
+            self.assertEqual(st, 404, path)
+            self.assertNotIn(b"SECRET", b)
+            self.assertNotIn(b"root:", b)
+        self.assertTrue(wait_until(lambda: "/etc/passwd" in self.srv.stderr()))
+
+    def test_outside_any_root_never_reaches_the_hook(self):
+        for path in ("/link.txt", "/%2e%2e/secret.txt", "/../secret.txt", "/sub/../../secret.txt",
+                     "/o/../../secret.txt", "/missing.txt"):
+            st, _, b = self.get(path)
+            self.assertIn(st, (400, 404), path)
+            self.assertNotIn(b"SECRET", b)
+        roots = (self.www + "/", self.other + "/")
+        for p in self.seen()["seen"]:
+            self.assertTrue(p.startswith(roots), p)
+            self.assertTrue(os.path.isfile(p) and not os.path.islink(p), p)
+        self.assertNotIn(os.path.realpath(self.srv.path("secret.txt")), self.seen()["seen"])
+
+    def test_throw_is_the_scripts_error(self):
+        st, _, b = self.get("/boom.txt")
+        self.assertEqual(st, 404)
+        self.assertNotIn(b"boom", b)
+        self.assertTrue(wait_until(lambda: "beginFuncOnFile exploded" in self.srv.stderr()))
+        self.assertEqual(self.get("/a.txt")[0], 200)
+
+
+@unittest.skipUnless(HAVE_JS, "mod_js.so not built")
+class TestBeginFuncOnFileConf(unittest.TestCase):
+    """The same from a conf file (rampart-httpd): BeginFuncOnFile on."""
+
+    def test_conf_directive(self):
+        conf = ("LoadModule static mod_static.so\nLoadModule js mod_js.so\n"
+                "BeginFunc js/begin.js\nBeginFuncOnFile {on}\nMap / {www}\n")
+        files = {"www/a.txt": "file a\n",
+                 "js/begin.js": "module.exports = function (req) { return {txt: 'hook ' + "
+                                "req.fsPath.split('/').pop()}; };"}
+        with Server(conf=conf.replace("{on}", "on"), files=files) as srv:
+            st, _, b = srv.get("/a.txt")
+            self.assertEqual((st, b), (200, b"hook a.txt"))
+        with Server(conf=conf.replace("{on}", "off"), files=files) as srv:
+            st, _, b = srv.get("/a.txt")
+            self.assertEqual((st, b), (200, b"file a\n"))
+
+
 @unittest.skipUnless(HAVE_RAMPART, "rampart not built")
 class TestNoHooks(unittest.TestCase):
     def test_without_hooks_nothing_changes(self):
@@ -179,6 +320,28 @@ catch (e) { console.log("ERR " + e.message); }
             out = srv.stdout()
             self.assertIn("option 'beginFunc' must be", out)
             self.assertIn("'noSuchFunction' is not a global function", out)
+
+    def test_module_syntax_errors_throw_at_start(self):
+        # start() compiles the module scripts it maps (as rampart-httpd -t
+        # does): the error names the option and the script's line
+        script = r'''
+var server = require("rampart-server");
+try { server.start({bind: "127.0.0.1:{port}", user: "nobody",
+                    map: {"/x": {module: "{dir}/bad.js"}}}); }
+catch (e) { console.log("ERR1 " + e.message); }
+try { server.start({bind: "127.0.0.1:{port}", user: "nobody", beginFunc: {module: "{dir}/bad.js"},
+                    map: {"/x": function () { return {txt: "x"}; }}}); }
+catch (e) { console.log("ERR2 " + e.message); }
+'''
+        files = {"bad.js": "module.exports = function () {\n  return {txt: 'x' +};\n};\n"}
+        with JsServer(script, files=files, wait=False) as srv:
+            srv.wait()
+            out = srv.stdout()
+            bad = srv.path("bad.js")
+            self.assertIn("ERR1 start(): option 'map['/x']': MapModule /x: %s:2: SyntaxError" % bad,
+                          out)
+            self.assertIn("ERR2 start(): option 'beginFunc': BeginFunc: %s:2: SyntaxError" % bad,
+                          out)
 
 
 LOGS = r'''
@@ -349,3 +512,85 @@ class TestWebsocketHooks(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+ERRSTACK = r'''
+var server = require("rampart-server");
+function parseBad() { try { JSON.parse("{"); } catch (e) { return e; } }
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, map: {
+  "/stack": function (req) {
+    var nul; try { nul.x; } catch (e) { nul = e; }
+    var own = new Error("own"); own.stack = "assigned";
+    var mod; try { require("{dir}/bad.js"); } catch (e) { mod = e; }
+    return {json: {json: parseBad().stack, nul: nul.stack, own: own.stack, mod: mod.stack,
+                   str: String(nul)}};
+  }}});
+'''
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestErrStack(unittest.TestCase):
+    """err.stack read by a script in a worker heap is the cleaned trace the
+    log shows (errstack.c): no C source frames, no Duktape flags."""
+
+    def test_stack_is_cleaned(self):
+        with JsServer(ERRSTACK, files={"bad.js": "module.exports = 1 +;\n"}) as srv:
+            st, _, b = srv.request("GET", "/stack")
+            self.assertEqual(st, 200, b)
+            d = json.loads(b)
+            script = srv.path("test.js")
+            for k in ("json", "nul", "mod"):
+                self.assertNotRegex(d[k], r"\.c:\d+", k)
+                for flag in ("internal", "preventsyield", "strict"):
+                    self.assertNotIn(flag, d[k], k)
+            self.assertEqual(d["json"].split("\n"), [
+                "SyntaxError: invalid json (at offset 2)",
+                "    at parse (native)",
+                "    at parseBad (%s:3)" % script,
+                "    at [anon] (%s:9)" % script])
+            self.assertEqual(d["nul"].split("\n"), [
+                "TypeError: cannot read property 'x' of undefined",
+                "    at [anon] (%s:6)" % script])
+            # a syntax error in a module starts at its own place
+            self.assertIn("\n    at %s:1\n" % srv.path("bad.js"), d["mod"])
+            self.assertEqual(d["own"], "assigned")  # assignment still works
+            self.assertEqual(d["str"], "TypeError: cannot read property 'x' of undefined")
+
+
+DEVPAGE = r'''
+var server = require("rampart-server");
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, developerMode: true, map: {
+  "/f/": function (req) {
+    /* an error quoting a client-chosen file name, as a failed read would */
+    rampart.utils.readFile("{dir}/no-such-dir/" + req.path.file);
+  }}});
+'''
+HOSTILE = "<img src=x onerror='alert(1)'>&\".txt"
+
+
+@unittest.skipUnless(HAVE_RAMPART, "rampart not built")
+class TestDevErrorPage(unittest.TestCase):
+    """The developer-mode script-error page (errpage.c): styled like the
+    demo's pages, every inserted value HTML-escaped."""
+
+    def test_hostile_file_name_is_escaped(self):
+        import html
+        import re
+        import urllib.parse
+        with JsServer(DEVPAGE) as srv:
+            st, h, b = srv.request("GET", "/f/" + urllib.parse.quote(HOSTILE))
+            self.assertEqual(st, 500, b)
+            self.assertTrue(h["content-type"].startswith("text/html"))
+            text = b.decode()
+            self.assertNotIn("<img", text)
+            self.assertNotIn("onerror='", text)
+            pre = re.search(r"<pre>(.*)</pre>", text, re.S).group(1)
+            self.assertIn(HOSTILE, html.unescape(pre))
+            code = re.search(r"<code>(GET [^<]*)</code>", text).group(1)
+            self.assertEqual(html.unescape(code), "GET /f/" + HOSTILE)
+            # the demo site's look, inline
+            self.assertIn("<style>", text)
+            self.assertIn("--accent:#b5482a", text)
+            self.assertIn("<h1>500 Internal Server Error</h1>", text)
+            self.assertNotIn("<link", text)
+

@@ -350,3 +350,57 @@ class TestProcTitle(unittest.TestCase):
             want = " 127.0.0.1:%d" % srv.port
             wait_until(lambda: self.cmdline(srv.proc.pid).endswith(want), 10, what="the title")
             self.assertIn("test.js", self.cmdline(srv.proc.pid))
+
+
+HAVE_JS = os.path.exists(os.path.join(os.path.dirname(HTTPD), "..", "modules", "mod_js.so"))
+JS_GOOD = "module.exports = function () { return {txt: 'ok'}; };\n"
+JS_BAD = "module.exports = function () {\n  return {txt: 'x' +};\n};\n"
+
+
+@unittest.skipUnless(HAVE_JS, "mod_js.so not built")
+class TestConfigTestCompilesScripts(unittest.TestCase):
+    """`rampart-httpd -t` compiles the module scripts the configuration maps,
+    so a syntax error is a start-up error naming conf line and script line,
+    not a 500 at the first request (issue 16)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rpops-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        for rel, text in (("good.js", JS_GOOD), ("bad.js", JS_BAD), ("mods/fine.js", JS_GOOD),
+                          ("mods/broken.js", JS_BAD), ("goodmods/a.js", JS_GOOD),
+                          ("www/index.html", "x\n")):
+            p = os.path.join(self.dir, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write(text)
+
+    def check(self, line):
+        conf = os.path.join(self.dir, "t.conf")
+        with open(conf, "w") as f:
+            f.write("LoadModule static mod_static.so\nLoadModule js mod_js.so\n"
+                    "Map / www\n%s\n" % line)
+        return run_httpd(["-t", "-f", conf]), conf
+
+    def test_good_scripts_pass(self):
+        for line in ("MapModule /x good.js", "MapModule /x good", "MapModulePath /m/ goodmods",
+                     "Map /y good.js", "NotFound good.js", "DirectoryScript good.js",
+                     "BeginFunc good.js", "EndFunc good.js", "LogFunc good.js",
+                     "MapModule /z some-bare-module-name"):
+            r, conf = self.check(line)
+            self.assertEqual(r.returncode, 0, (line, r.stderr))
+            self.assertIn("is OK", r.stdout)
+
+    def test_syntax_error_names_conf_and_script_line(self):
+        bad = os.path.join(self.dir, "bad.js")
+        broken = os.path.join(self.dir, "mods", "broken.js")
+        for line, script in (("MapModule /x bad.js", bad), ("MapModule /x bad", bad),
+                             ("MapModulePath /m/ mods", broken), ("Map /y bad.js", bad),
+                             ("NotFound bad.js", bad), ("DirectoryScript bad.js", bad),
+                             ("BeginFunc bad.js", bad), ("EndFunc bad.js", bad),
+                             ("LogFunc bad.js", bad)):
+            r, conf = self.check(line)
+            self.assertEqual(r.returncode, 1, line)
+            self.assertIn("%s:4: %s" % (conf, line.split()[0]), r.stderr, line)
+            self.assertIn("%s:2: SyntaxError" % script, r.stderr, line)
+            self.assertNotIn("is OK", r.stdout)
+

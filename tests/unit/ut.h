@@ -26,6 +26,18 @@ static int ut_failures;
         }                                                                                          \
     } while (0)
 
+/* CHECK with a printf-style note saying which case failed, for checks in
+ * loops over tables of cases. */
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            ut_failures++;                                                                         \
+        }                                                                                          \
+    } while (0)
+
 /* got must be non-NULL and contain want. */
 #define CHECK_HAS(got, want)                                                                       \
     do {                                                                                           \

@@ -472,6 +472,7 @@ static duk_ret_t heap_init(duk_context *ctx, void *udata)
     js_timers_install(ctx);
     js_require_install(ctx);
     js_event_install(ctx);
+    js_errstack_install(ctx); /* err.stack as scripts read it: cleaned */
     if (getenv("RAMPART_TEST_HOOKS"))
         install_fatal_hook(ctx);
     return 0;
