@@ -65,7 +65,7 @@ test-asan:
 # Side-by-side against peers on loopback, each case interleaved with its
 # peer in one run; see bench/README.md.  A case whose script is not there
 # yet is skipped.
-BENCH_CASES = run.sh gzip.sh ws.sh js.sh js-heap.sh scale.sh slow.sh proxy.sh h2.sh
+BENCH_CASES = run.sh gzip.sh ws.sh js.sh js-heap.sh scale.sh slow.sh proxy.sh h2.sh cluster.py fanout.py
 
 bench: build deps-bench
 	@for b in $(BENCH_CASES); do \
