@@ -239,6 +239,7 @@ static void inst_free(void *arg)
     free(inst->out.v);
     free(inst->ws);
     pthread_mutex_destroy(&inst->lock);
+    pthread_mutex_destroy(&inst->run_lock);
     free(inst);
 }
 
@@ -289,6 +290,7 @@ static int cl_post_config(rp_server *s, void *conf)
     }
     inst->conf = c;
     pthread_mutex_init(&inst->lock, NULL);
+    pthread_mutex_init(&inst->run_lock, NULL);
     if (c->unix_path)
         inst->where = rp_psprintf(c->pool, "unix:%s", c->unix_path);
     else
@@ -415,12 +417,14 @@ static int worker_attach(cl_inst *inst, cl_worker *cw)
         return -1;
     if (!(cw->ev = event_new(rp_worker_base(cw->w), -1, 0, on_inbox, cw)))
         return -1;
+    pthread_mutex_lock(&inst->run_lock);
     pthread_mutex_lock(&inst->lock);
     if (inst->nws == inst->capws) {
         size_t cap = inst->capws ? inst->capws * 2 : 8;
         cl_worker **v = realloc(inst->ws, cap * sizeof *v);
         if (!v) {
             pthread_mutex_unlock(&inst->lock);
+            pthread_mutex_unlock(&inst->run_lock);
             return -1;
         }
         inst->ws = v;
@@ -436,6 +440,7 @@ static int worker_attach(cl_inst *inst, cl_worker *cw)
         g_current = inst; /* a reload's new instance takes over publishing */
         pthread_mutex_unlock(&g_lock);
     }
+    pthread_mutex_unlock(&inst->run_lock);
     return 0;
 }
 
@@ -444,6 +449,7 @@ static void worker_detach(cl_worker *cw)
     cl_inst *inst = cw->inst;
     int last = 0;
     if (inst) {
+        pthread_mutex_lock(&inst->run_lock);
         pthread_mutex_lock(&inst->lock);
         for (size_t i = 0; i < inst->nws; i++)
             if (inst->ws[i] == cw) {
@@ -460,6 +466,8 @@ static void worker_detach(cl_worker *cw)
         pthread_mutex_unlock(&g_lock);
         cl_link_stop(inst); /* its connections go with its last worker */
     }
+    if (inst)
+        pthread_mutex_unlock(&inst->run_lock);
     if (cw->ev)
         event_free(cw->ev);
     cl_msg *m;

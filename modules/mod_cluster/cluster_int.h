@@ -96,6 +96,9 @@ struct cl_inst {
     char pattern[300];
 
     pthread_mutex_t lock; /* out, wake_pending, state, workers, ws */
+    /* Held around a worker's arrival or departure with the link's start or
+     * stop that it causes (never taken by the Redis thread). */
+    pthread_mutex_t run_lock;
     cl_ring out;
     int wake_pending;
     int state; /* CL_NEW, CL_UP, CL_DOWN */

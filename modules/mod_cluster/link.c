@@ -415,6 +415,13 @@ static void *link_main(void *arg)
 
 int cl_link_start(cl_inst *inst)
 {
+    /* A configuration's workers can all leave and one come back (a stop
+     * that arrives while the threads are still starting): the instance
+     * then starts afresh, and the next stop joins this thread too. */
+    inst->started = inst->stopped = inst->stopping = 0;
+    inst->pub = inst->sub = NULL;
+    inst->pub_up = inst->sub_up = inst->inflight = 0;
+    set_state(inst, CL_NEW);
     inst->base = event_base_new();
     if (!inst->base)
         return -1;
@@ -440,6 +447,7 @@ void cl_link_stop(cl_inst *inst)
         event_active(inst->stop_ev, EV_READ, 1);
         pthread_join(inst->thread, NULL);
     }
+    inst->started = 0;
     inst->stopped = 1;
     if (inst->wake_ev)
         event_free(inst->wake_ev);
