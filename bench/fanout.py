@@ -10,7 +10,7 @@ event loop (rampart `threads: 1`; Node has one), on loopback ports:
 bench/fanout-rampart.js (`rampart`), bench/fanout-sio.js (`node`).  The load
 generator bench/fanout-load.js opens BENCH_FANOUT_CLIENTS websockets (200),
 every other one on each server, and each client broadcasts
-BENCH_FANOUT_RATES messages per second in turn (0.5,1,2,4,8,16; a step of
+BENCH_FANOUT_RATES messages per second in turn (0.5,1,2,4,8,16,32; a step of
 BENCH_FANOUT_STEP seconds, 3), each message to be delivered to every
 client of both servers, until a step saturates (under 90% delivered, or p99
 over 1 s).  Columns: deliveries expected and delivered per second, p50 and
@@ -46,7 +46,7 @@ from test_cluster import Redis  # noqa: E402
 NODE_DIR = os.path.join(HERE, ".node")
 NODE_PKGS = ["ws@8", "socket.io@4.8", "@socket.io/redis-adapter@8.3", "redis@4"]
 CLIENTS = int(os.environ.get("BENCH_FANOUT_CLIENTS", "200"))
-RATES = os.environ.get("BENCH_FANOUT_RATES", "0.5,1,2,4,8,16")
+RATES = os.environ.get("BENCH_FANOUT_RATES", "0.5,1,2,4,8,16,32")
 STEP = os.environ.get("BENCH_FANOUT_STEP", "3")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 
