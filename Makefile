@@ -64,10 +64,10 @@ test-asan:
 
 # Side-by-side against peers on loopback, each case interleaved with its
 # peer in one run; see bench/README.md.  A case whose script is not there
-# yet is skipped.  The Python cases (cluster.py) find the build through the
-# test helpers' RP_BUILD_DIR.
+# yet is skipped.  The Python cases (cluster.py, fanout.py) find the build
+# through the test helpers' RP_BUILD_DIR.
 BENCH_CASES = run.sh gzip.sh ws.sh js.sh js-heap.sh scale.sh slow.sh proxy.sh h2.sh \
-              access.sh cluster.py
+              access.sh cluster.py fanout.py
 
 bench: build deps-bench
 	@for b in $(BENCH_CASES); do \

@@ -33,10 +33,11 @@ LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 
 PKGS=("${BUILD_PKGS[@]}")
 want_test=0
+want_bench=0
 for arg in "$@"; do
     case "$arg" in
         --test) PKGS+=("${TEST_PKGS[@]}"); want_test=1 ;;
-        --bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+        --bench) PKGS+=("${BENCH_PKGS[@]}"); want_bench=1 ;;
         --fuzz) PKGS+=("${FUZZ_PKGS[@]}") ;;
         --deb) PKGS+=("${DEB_PKGS[@]}") ;;
         -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -102,6 +103,21 @@ if [ "$want_test" = 1 ] && [ ! -e "$browser_dir/node_modules/playwright-core/pac
         (cd "$browser_dir" && npm install --no-audit --no-fund --no-package-lock --silent)
     else
         echo "install-deps: npm not found: the browser test (tests/browser) needs Node and npm" >&2
+    fi
+fi
+
+# The benchmarks' Node peers and clients, into bench/.node (not part of the
+# repository), only if missing: ws (bench/ws.sh, bench/fanout.py), Socket.IO
+# 4.8 with @socket.io/redis-adapter 8.3 and node-redis 4 (bench/fanout.py).
+bench_node="$(cd "$(dirname "$0")/.." && pwd)/bench/.node"
+BENCH_NPM=(ws@8 socket.io@4.8 @socket.io/redis-adapter@8.3 redis@4)
+if [ "$want_bench" = 1 ] && { [ ! -e "$bench_node/node_modules/socket.io/package.json" ] ||
+                              [ ! -e "$bench_node/node_modules/@socket.io/redis-adapter/package.json" ]; }; then
+    if command -v npm >/dev/null; then
+        echo "install-deps: npm install into bench/.node (${BENCH_NPM[*]})"
+        npm install --prefix "$bench_node" --no-audit --no-fund --silent "${BENCH_NPM[@]}" >/dev/null
+    else
+        echo "install-deps: npm not found: bench/ws.sh and bench/fanout.py need Node and npm" >&2
     fi
 fi
 

@@ -235,10 +235,11 @@ static void inst_free(void *arg)
     pthread_mutex_unlock(&g_lock);
     cl_out *o;
     while ((o = cl_ring_pop(&inst->out)))
-        free(o);
+        cl_out_done(o, 0, NULL, 0);
     free(inst->out.v);
     free(inst->ws);
     pthread_mutex_destroy(&inst->lock);
+    pthread_mutex_destroy(&inst->run_lock);
     free(inst);
 }
 
@@ -289,6 +290,7 @@ static int cl_post_config(rp_server *s, void *conf)
     }
     inst->conf = c;
     pthread_mutex_init(&inst->lock, NULL);
+    pthread_mutex_init(&inst->run_lock, NULL);
     if (c->unix_path)
         inst->where = rp_psprintf(c->pool, "unix:%s", c->unix_path);
     else
@@ -415,12 +417,14 @@ static int worker_attach(cl_inst *inst, cl_worker *cw)
         return -1;
     if (!(cw->ev = event_new(rp_worker_base(cw->w), -1, 0, on_inbox, cw)))
         return -1;
+    pthread_mutex_lock(&inst->run_lock);
     pthread_mutex_lock(&inst->lock);
     if (inst->nws == inst->capws) {
         size_t cap = inst->capws ? inst->capws * 2 : 8;
         cl_worker **v = realloc(inst->ws, cap * sizeof *v);
         if (!v) {
             pthread_mutex_unlock(&inst->lock);
+            pthread_mutex_unlock(&inst->run_lock);
             return -1;
         }
         inst->ws = v;
@@ -436,6 +440,7 @@ static int worker_attach(cl_inst *inst, cl_worker *cw)
         g_current = inst; /* a reload's new instance takes over publishing */
         pthread_mutex_unlock(&g_lock);
     }
+    pthread_mutex_unlock(&inst->run_lock);
     return 0;
 }
 
@@ -444,6 +449,7 @@ static void worker_detach(cl_worker *cw)
     cl_inst *inst = cw->inst;
     int last = 0;
     if (inst) {
+        pthread_mutex_lock(&inst->run_lock);
         pthread_mutex_lock(&inst->lock);
         for (size_t i = 0; i < inst->nws; i++)
             if (inst->ws[i] == cw) {
@@ -460,6 +466,8 @@ static void worker_detach(cl_worker *cw)
         pthread_mutex_unlock(&g_lock);
         cl_link_stop(inst); /* its connections go with its last worker */
     }
+    if (inst)
+        pthread_mutex_unlock(&inst->run_lock);
     if (cw->ev)
         event_free(cw->ev);
     cl_msg *m;
@@ -506,24 +514,110 @@ static int svc_enabled(void)
     return on;
 }
 
-static cl_out *out_new(const char *prefix, const char *channel, const void *data, size_t len)
+/* A command of argc arguments in one allocation; the key_arg-th (or none
+ * when -1) gets "prefix:" before it. */
+static cl_out *out_new(int argc, const char *const *argv, const size_t *lens, int key_arg,
+                       const char *prefix)
 {
-    size_t pl = strlen(prefix), cl = strlen(channel);
-    cl_out *o = malloc(sizeof *o + pl + 1 + cl + CL_HDR_LEN + len);
+    size_t pl = strlen(prefix), total = 0;
+    for (int i = 0; i < argc; i++)
+        total += lens[i] + (i == key_arg ? pl + 1 : 0);
+    cl_out *o = malloc(sizeof *o + total);
     if (!o)
         return NULL;
-    o->clen = pl + 1 + cl;
-    o->plen = CL_HDR_LEN + len;
+    o->fn = NULL;
+    o->arg = NULL;
+    o->argc = argc;
     char *p = o->buf;
-    memcpy(p, prefix, pl);
-    p[pl] = ':';
-    memcpy(p + pl + 1, channel, cl);
-    p += o->clen;
-    memcpy(p, CL_HDR, 4);
-    memcpy(p + 4, cl_server_id(), CL_ID_LEN);
-    p[CL_HDR_LEN - 1] = '\n';
-    if (len)
-        memcpy(p + CL_HDR_LEN, data, len);
+    for (int i = 0; i < argc; i++) {
+        o->len[i] = lens[i];
+        if (i == key_arg) {
+            memcpy(p, prefix, pl);
+            p[pl] = ':';
+            p += pl + 1;
+            o->len[i] += pl + 1;
+        }
+        if (lens[i])
+            memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+    }
+    return o;
+}
+
+void cl_out_done(cl_out *o, int ok, const long long *v, size_t n)
+{
+    if (o->fn)
+        o->fn(ok, v, n, o->arg);
+    free(o);
+}
+
+/* Queue o on the current instance (made with its prefix by make()).  0 or
+ * -1 (o not made or dropped; a call's fn is not called).  The command o
+ * pushed out of a full queue is answered "no answer" after the locks. */
+static int enqueue(cl_out *(*make)(const char *prefix, void *ctx), void *ctx,
+                   rp_cluster_reply_fn fn, void *arg)
+{
+    int rc = -1, down = 0;
+    cl_out *o = NULL;
+    void *old = NULL;
+    rp_metric *m_disc = NULL, *m_queue = NULL;
+    pthread_mutex_lock(&g_lock); /* keeps the instance from stopping under us */
+    cl_inst *inst = g_current;
+    if (inst && (o = make(inst->conf->prefix, ctx))) {
+        o->fn = fn;
+        o->arg = arg;
+        int wake = 0;
+        pthread_mutex_lock(&inst->lock);
+        down = inst->state == CL_DOWN;
+        if (!down) {
+            cl_ring_push(&inst->out, o, &old);
+            wake = !inst->wake_pending;
+            inst->wake_pending = 1;
+        }
+        pthread_mutex_unlock(&inst->lock);
+        m_disc = inst->m_drop_disc;
+        m_queue = inst->m_drop_queue;
+        if (!down) {
+            rc = 0;
+            if (wake)
+                cl_link_wake(inst);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (down) {
+        if (!fn)
+            rp_metric_add(m_disc, NULL, 1);
+        free(o);
+    }
+    if (old) {
+        if (!((cl_out *)old)->fn)
+            rp_metric_add(m_queue, NULL, 1);
+        cl_out_done(old, 0, NULL, 0);
+    }
+    return rc;
+}
+
+typedef struct {
+    const char *channel;
+    const void *data;
+    size_t len;
+} pub_args;
+
+static cl_out *make_publish(const char *prefix, void *ctx)
+{
+    const pub_args *a = ctx;
+    char hdr[CL_HDR_LEN];
+    memcpy(hdr, CL_HDR, 4);
+    memcpy(hdr + 4, cl_server_id(), CL_ID_LEN);
+    hdr[CL_HDR_LEN - 1] = '\n';
+    /* "rp1:<id>\n" and the data are one argument: built as two, joined */
+    const char *argv[4] = {"PUBLISH", a->channel, hdr, a->data};
+    size_t lens[4] = {7, strlen(a->channel), CL_HDR_LEN, a->len};
+    cl_out *o = out_new(4, argv, lens, 1, prefix);
+    if (o) {
+        o->argc = 3;
+        o->len[2] += o->len[3];
+    }
     return o;
 }
 
@@ -532,35 +626,33 @@ static int svc_publish(const char *channel, const void *data, size_t len)
     size_t clen = channel ? strlen(channel) : 0;
     if (!clen || clen > RP_CLUSTER_CHANNEL_MAX || (!data && len))
         return -1;
-    int rc = -1;
-    pthread_mutex_lock(&g_lock); /* keeps the instance from stopping under us */
-    cl_inst *inst = g_current;
-    cl_out *o = inst ? out_new(inst->conf->prefix, channel, data, len) : NULL;
-    if (o) {
-        void *old = NULL;
-        pthread_mutex_lock(&inst->lock);
-        int down = inst->state == CL_DOWN, wake = 0;
-        if (!down) {
-            cl_ring_push(&inst->out, o, &old);
-            wake = !inst->wake_pending;
-            inst->wake_pending = 1;
-        }
-        pthread_mutex_unlock(&inst->lock);
-        if (down) {
-            free(o);
-            rp_metric_add(inst->m_drop_disc, NULL, 1);
-        } else {
-            rc = 0;
-            if (wake)
-                cl_link_wake(inst);
-            if (old) {
-                free(old);
-                rp_metric_add(inst->m_drop_queue, NULL, 1);
-            }
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-    return rc;
+    pub_args a = {channel, data, len};
+    return enqueue(make_publish, &a, NULL, NULL);
+}
+
+typedef struct {
+    int argc, key_arg;
+    const char *const *argv;
+    const size_t *lens;
+} call_args;
+
+static cl_out *make_call(const char *prefix, void *ctx)
+{
+    const call_args *a = ctx;
+    return out_new(a->argc, a->argv, a->lens, a->key_arg, prefix);
+}
+
+static int svc_call(int argc, const char *const *argv, const size_t *lens, int key_arg,
+                    rp_cluster_reply_fn fn, void *arg)
+{
+    if (argc < 1 || argc > RP_CLUSTER_CALL_ARGS || !argv || !lens || !fn || key_arg >= argc ||
+        key_arg < -1)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        if (!argv[i] && lens[i])
+            return -1;
+    call_args a = {argc, key_arg, argv, lens};
+    return enqueue(make_call, &a, fn, arg);
 }
 
 static int svc_subscribe(rp_worker *w, const char *channel, unsigned flags, rp_cluster_fn fn,
@@ -628,6 +720,7 @@ static const rp_cluster_service_v1 cl_service = {
     .subscribe = svc_subscribe,
     .unsubscribe = svc_unsubscribe,
     .origin = svc_origin,
+    .call = svc_call,
 };
 
 static void cl_register_hooks(rp_hooks *h, void *conf)

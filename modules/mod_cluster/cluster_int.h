@@ -46,10 +46,14 @@ typedef struct cl_msg {
     char data[]; /* channel follows data (+ NULs) */
 } cl_msg;
 
-/* A message waiting to be published: one allocation. */
+/* A command waiting to be sent: a PUBLISH (fn NULL: its answer is only
+ * counted) or a service call() (fn gets the answer).  One allocation. */
 typedef struct cl_out {
-    size_t clen, plen;
-    char buf[]; /* prefix:channel, then the payload */
+    rp_cluster_reply_fn fn;
+    void *arg;
+    int argc;
+    size_t len[RP_CLUSTER_CALL_ARGS];
+    char buf[]; /* the arguments, one after the other */
 } cl_out;
 
 /* A ring of pointers, oldest dropped when full. */
@@ -92,6 +96,9 @@ struct cl_inst {
     char pattern[300];
 
     pthread_mutex_t lock; /* out, wake_pending, state, workers, ws */
+    /* Held around a worker's arrival or departure with the link's start or
+     * stop that it causes (never taken by the Redis thread). */
+    pthread_mutex_t run_lock;
     cl_ring out;
     int wake_pending;
     int state; /* CL_NEW, CL_UP, CL_DOWN */
@@ -122,6 +129,8 @@ void cl_ring_push(cl_ring *r, void *p, void **dropped);
 void *cl_ring_pop(cl_ring *r);
 
 void cl_msg_unref(cl_msg *m);
+/* Give o's caller its answer (a call) and free o; ok 0: no answer. */
+void cl_out_done(cl_out *o, int ok, const long long *v, size_t n);
 const char *cl_server_id(void);
 
 /* link.c: the Redis thread */

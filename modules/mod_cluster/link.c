@@ -32,16 +32,20 @@ static void link_open_missing(cl_inst *inst);
 /* Drop what waits in the queue: it cannot be sent. */
 static void drop_queue(cl_inst *inst)
 {
-    int64_t n = 0;
-    pthread_mutex_lock(&inst->lock);
-    cl_out *o;
-    while ((o = cl_ring_pop(&inst->out))) {
-        free(o);
-        n++;
+    /* one at a time, answered outside the lock: a caller's fn may call
+     * again (refused now: the state is already down) */
+    int64_t pubs = 0;
+    for (;;) {
+        pthread_mutex_lock(&inst->lock);
+        cl_out *o = cl_ring_pop(&inst->out);
+        pthread_mutex_unlock(&inst->lock);
+        if (!o)
+            break;
+        pubs += !o->fn;
+        cl_out_done(o, 0, NULL, 0);
     }
-    pthread_mutex_unlock(&inst->lock);
-    if (n)
-        rp_metric_add(inst->m_drop_disc, NULL, n);
+    if (pubs)
+        rp_metric_add(inst->m_drop_disc, NULL, pubs);
 }
 
 static void set_state(cl_inst *inst, int state)
@@ -109,19 +113,66 @@ static void link_down(cl_inst *inst, const char *why)
 
 /* ---- publishing --------------------------------------------------------------- */
 
+/* A call()'s answer as integers (see rp_cluster_reply_fn). */
+static void answer_call(cl_out *o, const redisReply *r)
+{
+    long long v[16];
+    size_t n = 0;
+    int ok = r != NULL;
+    if (!r || r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_NIL) {
+        ok = 0;
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        v[n++] = r->integer;
+    } else if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements && ok; i++) {
+            if (i >= sizeof v / sizeof *v || r->element[i]->type != REDIS_REPLY_INTEGER)
+                ok = 0;
+            else
+                v[n++] = r->element[i]->integer;
+        }
+    } else if (r->type != REDIS_REPLY_STATUS) {
+        ok = 0;
+    }
+    cl_out_done(o, ok, ok ? v : NULL, ok ? n : 0);
+}
+
 static void on_published(redisAsyncContext *c, void *reply, void *priv)
 {
-    (void)priv;
     cl_inst *inst = c->data;
     redisReply *r = reply;
     if (c == inst->pub)
         inst->inflight--;
-    if (r && r->type != REDIS_REPLY_ERROR)
+    if (priv)
+        answer_call(priv, r);
+    else if (r && r->type != REDIS_REPLY_ERROR)
         rp_metric_add(inst->m_published, NULL, 1);
     else
         rp_metric_add(inst->m_drop_disc, NULL, 1); /* lost with the connection */
     if (r)
         pump(inst);
+}
+
+/* One command onto the publishing connection.  A PUBLISH is freed once
+ * hiredis has copied it; a call waits for its answer (on_published). */
+static void send_out(cl_inst *inst, cl_out *o)
+{
+    const char *argv[RP_CLUSTER_CALL_ARGS];
+    const char *p = o->buf;
+    for (int i = 0; i < o->argc; i++) {
+        argv[i] = p;
+        p += o->len[i];
+    }
+    void *priv = o->fn ? o : NULL;
+    if (inst->pub &&
+        redisAsyncCommandArgv(inst->pub, on_published, priv, o->argc, argv, o->len) == REDIS_OK) {
+        inst->inflight++;
+        if (!priv)
+            free(o);
+        return;
+    }
+    if (!o->fn)
+        rp_metric_add(inst->m_drop_disc, NULL, 1);
+    cl_out_done(o, 0, NULL, 0);
 }
 
 /* Queue -> connection, keeping at most CL_INFLIGHT unanswered; taken from
@@ -137,17 +188,8 @@ static void pump(cl_inst *inst)
         while (n < want && (batch[n] = cl_ring_pop(&inst->out)))
             n++;
         pthread_mutex_unlock(&inst->lock);
-        for (size_t i = 0; i < n; i++) {
-            cl_out *o = batch[i];
-            const char *argv[3] = {"PUBLISH", o->buf, o->buf + o->clen};
-            size_t lens[3] = {7, o->clen, o->plen};
-            if (inst->pub &&
-                redisAsyncCommandArgv(inst->pub, on_published, NULL, 3, argv, lens) == REDIS_OK)
-                inst->inflight++;
-            else
-                rp_metric_add(inst->m_drop_disc, NULL, 1);
-            free(o);
-        }
+        for (size_t i = 0; i < n; i++)
+            send_out(inst, batch[i]);
         if (n < want)
             return;
     }
@@ -373,6 +415,13 @@ static void *link_main(void *arg)
 
 int cl_link_start(cl_inst *inst)
 {
+    /* A configuration's workers can all leave and one come back (a stop
+     * that arrives while the threads are still starting): the instance
+     * then starts afresh, and the next stop joins this thread too. */
+    inst->started = inst->stopped = inst->stopping = 0;
+    inst->pub = inst->sub = NULL;
+    inst->pub_up = inst->sub_up = inst->inflight = 0;
+    set_state(inst, CL_NEW);
     inst->base = event_base_new();
     if (!inst->base)
         return -1;
@@ -398,6 +447,7 @@ void cl_link_stop(cl_inst *inst)
         event_active(inst->stop_ev, EV_READ, 1);
         pthread_join(inst->thread, NULL);
     }
+    inst->started = 0;
     inst->stopped = 1;
     if (inst->wake_ev)
         event_free(inst->wake_ev);

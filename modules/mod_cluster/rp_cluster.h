@@ -31,7 +31,8 @@
 #include <rampart.h>
 
 #define RP_CLUSTER_SERVICE "cluster"
-#define RP_CLUSTER_SERVICE_VERSION 1
+/* 2 added call(); a table of version 2 starts with version 1's. */
+#define RP_CLUSTER_SERVICE_VERSION 2
 
 /* Longest channel name (without the ClusterPrefix) publish/subscribe take. */
 #define RP_CLUSTER_CHANNEL_MAX 256
@@ -48,6 +49,19 @@ enum {
  * by a NUL that is not counted. */
 typedef void (*rp_cluster_fn)(rp_worker *w, const char *channel, const void *data, size_t len,
                               void *arg);
+
+/* The answer to call(): ok = 1 with Redis's reply as integers (an integer
+ * reply is one value, an array of integers n values, an OK or other status
+ * reply n = 0); ok = 0 when there is no answer to give: an error reply,
+ * another kind of reply, Redis unreachable or lost before it answered, the
+ * call dropped from a full queue, or the cluster stopping.  Called exactly
+ * once per accepted call, on mod_cluster's thread or, for a call dropped
+ * from a full queue, on the thread whose call pushed it out: be quick,
+ * never block, and take only locks that are never held around call(). */
+typedef void (*rp_cluster_reply_fn)(int ok, const long long *v, size_t n, void *arg);
+
+/* Most arguments of one call(). */
+#define RP_CLUSTER_CALL_ARGS 8
 
 typedef struct rp_cluster_service_v1 {
     /* 1 when this process runs a cluster (a `Cluster` directive and a
@@ -78,6 +92,21 @@ typedef struct rp_cluster_service_v1 {
     /* During a callback on w: the sender's server_id, "" when the message
      * was published by something else than mod_cluster (redis-cli). */
     const char *(*origin)(rp_worker *w);
+
+    /* Version 2. */
+    /* Send one Redis command (argv[0] the command, binary arguments, at most
+     * RP_CLUSTER_CALL_ARGS) on the publishing connection, in order with
+     * publish(), from any thread, without waiting; fn(ok, ...) gets the
+     * answer later.  key_arg is the index of the argument that names a key:
+     * it gets ClusterPrefix and ':' put before it, so that applications
+     * sharing one Redis keep apart (-1: no argument is a key).  0: on its
+     * way, fn will be called; -1: refused now (no cluster, Redis
+     * unreachable, bad arguments, no memory), fn will not be called. */
+    int (*call)(int argc, const char *const *argv, const size_t *lens, int key_arg,
+                rp_cluster_reply_fn fn, void *arg);
 } rp_cluster_service_v1;
+
+/* The same table, named for what it is now. */
+typedef rp_cluster_service_v1 rp_cluster_service;
 
 #endif

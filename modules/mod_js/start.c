@@ -744,6 +744,7 @@ static const opt_def opt_defs[] = {
     {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
     {"cluster", "Cluster", opt_string, 0, 0}, /* redis://host:port/db or unix:/path */
     {"clusterPrefix", "ClusterPrefix", opt_string, 0, 0},
+    {"rateLimitShared", "RateLimitShared", opt_bool, 0, 0}, /* counters in the cluster's Redis */
     {"access", "Allow", opt_access, 0, 0}, /* and Deny, AuthBasic (mod_access) */
     {"denyHidden", "DenyHidden", opt_bool, 0, 0},
     {"scriptTimeout", "ScriptTimeout", opt_seconds, 0, 0},

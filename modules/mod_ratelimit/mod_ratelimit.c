@@ -2,18 +2,36 @@
  *
  *   RateLimit /api/ 100 60 [ip|fingerprint|cookie:NAME|header:NAME]
  *   RateLimitEntries 100000
+ *   RateLimitShared on        (with mod_cluster's Cluster: counters in Redis)
  *
  * An AUTH hook that runs first: a request over its rule's limit gets 429
  * Too Many Requests with Retry-After before any other module (a password
  * check, a script) spends time on it.  Counters are shared by every worker
  * thread (table.c); each key's window starts with its first request.
+ *
+ * Shared counting (RateLimitShared on), the way nginx's and Envoy's remote
+ * limits keep requests from waiting: this server's table decides every
+ * request at once, from the last total Redis gave for the key plus the
+ * requests counted here since; each entry sends what it counted to Redis
+ * (one EVAL: INCRBY + PEXPIRE on the first, answering the total and the
+ * time left) through mod_cluster's connection, at most one update on its
+ * way per entry, and folds the answer in when it comes (on mod_cluster's
+ * thread).  The window is Redis's: it starts with the key's first request
+ * anywhere in the cluster.  While Redis cannot be reached the counting is
+ * this server's alone (one warning per outage); what was counted meanwhile
+ * goes to Redis with the next update once it is back.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <rampart.h>
+#include <openssl/evp.h>
 
+#include "../mod_cluster/rp_cluster.h"
 #include "table.h"
 
 RP_API const rp_module rp_module_ratelimit;
@@ -31,12 +49,26 @@ typedef struct {
     size_t nlen;
 } rl_rule;
 
+/* Shared counting's state: outlives the configuration while updates are
+ * on their way (each holds a reference). */
+typedef struct rl_shared {
+    atomic_int refs;
+    rl_table *table;
+    const rp_cluster_service *cl;
+    pthread_mutex_t lock; /* closed and the metrics, for answers after a reload */
+    int closed;
+    atomic_int local; /* 1 while Redis cannot be reached: counting here only */
+    rp_metric *m_synced, *m_failed;
+} rl_shared;
+
 typedef struct {
     rp_pool *pool;
     rl_rule *rules;
     size_t nrules, cap;
     long entries;
+    int shared;      /* RateLimitShared on */
     rl_table *table; /* made in post_config when there are rules */
+    rl_shared *sh;   /* when shared */
 } rl_conf;
 
 #define RL_DEFAULT_ENTRIES 100000L
@@ -132,6 +164,16 @@ static const char *set_entries(rp_cmd *cmd, void *conf, int argc, char *const ar
     return NULL;
 }
 
+static const char *set_shared(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    int on = strcmp(argv[0], "on") == 0;
+    if (!on && strcmp(argv[0], "off") != 0)
+        return rp_cmd_error(cmd, "RateLimitShared: '%s' must be on or off", argv[0]);
+    ((rl_conf *)conf)->shared = on;
+    return NULL;
+}
+
 static const rp_directive rl_directives[] = {
     {"RateLimit", 3, 4, set_rate_limit, 0,
      "RateLimit /path/ requests seconds [ip|fingerprint|cookie:NAME|header:NAME]: at most that "
@@ -140,6 +182,10 @@ static const rp_directive rl_directives[] = {
     {"RateLimitEntries", 1, 1, set_entries, 0,
      "RateLimitEntries n: clients counted at once, about 40 bytes each; beyond it the least "
      "recently seen are forgotten (default 100000)"},
+    {"RateLimitShared", 1, 1, set_shared, 0,
+     "RateLimitShared on|off: keep the RateLimit counters in the cluster's Redis (mod_cluster's "
+     "Cluster), so the limits hold across the servers; decided without waiting, counted here "
+     "alone while Redis is unreachable (default off)"},
     RP_DIRECTIVES_END};
 
 /* ---- per request ---------------------------------------------------------- */
@@ -196,6 +242,134 @@ static uint64_t client_key(const rl_conf *c, rp_req *r, const rl_rule *ru)
     return h;
 }
 
+/* ---- shared counting ------------------------------------------------------ */
+
+static uint64_t now_ms(void);
+
+/* One update on its way: the entry, and its key in Redis (without the
+ * ClusterPrefix mod_cluster puts first). */
+typedef struct rl_call {
+    rl_shared *sh;
+    rl_sync sync;
+    size_t klen;
+    char key[];
+} rl_call;
+
+/* INCRBY the window's total; the first request of a window sets its
+ * expiry (also when an expiry was lost); answer {total, ms left}. */
+static const char rl_script[] =
+    "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+    "local t = redis.call('PTTL', KEYS[1]) "
+    "if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) t = tonumber(ARGV[2]) end "
+    "return {n, t}";
+
+static void shared_unref(rl_shared *sh)
+{
+    if (atomic_fetch_sub(&sh->refs, 1) != 1)
+        return;
+    rl_table_free(sh->table);
+    pthread_mutex_destroy(&sh->lock);
+    free(sh);
+}
+
+/* Outage edges: one warning when counting falls back to this server, one
+ * notice when Redis answers again. */
+static void shared_outcome(rl_shared *sh, int ok)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (!sh->closed) {
+        rp_metric_add(ok ? sh->m_synced : sh->m_failed, NULL, 1);
+        if (atomic_exchange(&sh->local, !ok) != !ok) {
+            if (ok)
+                rp_log(&rp_module_ratelimit, RP_LOG_NOTICE,
+                       "RateLimitShared: Redis answers again; counters are shared again");
+            else
+                rp_log(&rp_module_ratelimit, RP_LOG_WARN,
+                       "RateLimitShared: cannot update the counters in Redis (no Cluster "
+                       "connection); counting on this server only until it is back");
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void shared_reply(int ok, const long long *v, size_t n, void *arg);
+
+/* Send call's update; on a refusal the entry keeps its count for later. */
+static void shared_send(rl_call *call)
+{
+    char delta[24], win[24];
+    int dl = snprintf(delta, sizeof delta, "%u", call->sync.delta);
+    int wl = snprintf(win, sizeof win, "%llu", (unsigned long long)call->sync.window_ms);
+    const char *argv[6] = {"EVAL", rl_script, "1", call->key, delta, win};
+    size_t lens[6] = {4, sizeof rl_script - 1, 1, call->klen, (size_t)dl, (size_t)wl};
+    if (call->sh->cl->call(6, argv, lens, 3, shared_reply, call) == 0)
+        return;
+    shared_reply(0, NULL, 0, call);
+}
+
+/* The answer (mod_cluster's thread, or ours when refused at once). */
+static void shared_reply(int ok, const long long *v, size_t n, void *arg)
+{
+    rl_call *call = arg;
+    rl_shared *sh = call->sh;
+    ok = ok && n == 2 && v[0] >= 0;
+    rl_sync next;
+    int more = rl_table_synced(sh->table, &call->sync, ok, ok ? (uint64_t)v[0] : 0,
+                               ok && v[1] > 0 ? (uint64_t)v[1] : 0, now_ms(), &next);
+    shared_outcome(sh, ok);
+    if (more) {
+        call->sync = next;
+        shared_send(call);
+        return;
+    }
+    free(call);
+    shared_unref(sh);
+}
+
+static void hex_sha256(const char *v, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(v, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The key in Redis: the rule's path, then how the client is known, the
+ * same on every server.  Cookie, header and User-Agent values go in as
+ * SHA-256 (they may be secrets, and they are of any length); addresses as
+ * they are. */
+static rl_call *shared_call(rp_req *r, const rl_rule *ru, rl_shared *sh)
+{
+    const char *v = NULL, *tag;
+    size_t vlen = 0;
+    char hex[65], buf[64 + 80];
+    if (ru->kind == KEY_COOKIE)
+        v = cookie_value(r, ru->name, ru->nlen, &vlen);
+    else if (ru->kind == KEY_HEADER && (v = rp_req_header(r, ru->name)) != NULL)
+        vlen = strlen(v);
+    if (v) {
+        tag = ru->kind == KEY_COOKIE ? "cookie" : "header";
+        hex_sha256(v, vlen, hex);
+        snprintf(buf, sizeof buf, "%s", hex);
+    } else if (ru->kind == KEY_FINGERPRINT) {
+        const char *ua = rp_req_header(r, "User-Agent");
+        tag = "fp";
+        hex_sha256(ua ? ua : "", ua ? strlen(ua) : 0, hex);
+        snprintf(buf, sizeof buf, "%s %s", rp_req_remote_ip(r), hex);
+    } else {
+        tag = "ip";
+        snprintf(buf, sizeof buf, "%s", rp_req_remote_ip(r));
+    }
+    size_t cap = 3 + ru->plen + 1 + strlen(tag) + 1 + strlen(buf) + 1;
+    rl_call *call = malloc(sizeof *call + cap);
+    if (!call)
+        return NULL;
+    call->sh = sh;
+    call->klen = (size_t)snprintf(call->key, cap, "rl:%s %s %s", ru->path, tag, buf);
+    return call;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -211,7 +385,20 @@ static int rl_auth(rp_req *r)
     const rl_rule *ru = rule_for(c, rp_req_path(r));
     if (!ru)
         return RP_DECLINED;
-    uint64_t wait = rl_table_hit(c->table, client_key(c, r, ru), ru->rate, ru->window_ms, now_ms());
+    rl_sync sync;
+    int need = 0;
+    uint64_t wait = rl_table_hit_shared(c->table, client_key(c, r, ru), ru->rate, ru->window_ms,
+                                        now_ms(), c->sh ? &sync : NULL, &need);
+    if (need) {
+        rl_call *call = shared_call(r, ru, c->sh);
+        if (call) {
+            call->sync = sync;
+            atomic_fetch_add(&c->sh->refs, 1);
+            shared_send(call);
+        } else {
+            rl_table_synced(c->table, &sync, 0, 0, 0, 0, &sync);
+        }
+    }
     if (!wait)
         return RP_DECLINED;
     char secs[24];
@@ -247,6 +434,50 @@ static double stat_evicted(void *t)
     return (double)ev;
 }
 
+static void close_shared(void *arg)
+{
+    rl_shared *sh = arg;
+    pthread_mutex_lock(&sh->lock);
+    sh->closed = 1; /* answers still on their way touch no metric or log */
+    pthread_mutex_unlock(&sh->lock);
+    shared_unref(sh);
+}
+
+static double stat_local(void *arg)
+{
+    return atomic_load(&((rl_shared *)arg)->local);
+}
+
+static int make_shared(rp_server *s, rl_conf *c)
+{
+    const rp_cluster_service *cl = rp_service_get(RP_CLUSTER_SERVICE, 2);
+    if (!cl) {
+        rp_log(&rp_module_ratelimit, RP_LOG_ERR,
+               "RateLimitShared on needs mod_cluster (LoadModule cluster mod_cluster.so) and "
+               "a Cluster directive naming the Redis");
+        return RP_ERROR;
+    }
+    rl_shared *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return RP_ERROR;
+    atomic_init(&sh->refs, 1);
+    atomic_init(&sh->local, 0);
+    pthread_mutex_init(&sh->lock, NULL);
+    sh->table = c->table;
+    sh->cl = cl;
+    sh->m_synced = rp_metric_counter(s, "rampart_ratelimit_shared_synced_total",
+                                     "Counter updates Redis answered (RateLimitShared)");
+    sh->m_failed = rp_metric_counter(
+        s, "rampart_ratelimit_shared_failed_total",
+        "Counter updates Redis did not answer: counted on this server until the next one");
+    rp_metric_gauge_fn(s, "rampart_ratelimit_shared_local",
+                       "1 while Redis cannot be reached and limits are counted per server",
+                       stat_local, sh);
+    c->sh = sh;
+    rp_pool_cleanup_add(c->pool, close_shared, sh); /* frees the table with the last update */
+    return RP_OK;
+}
+
 static int rl_post_config(rp_server *s, void *conf)
 {
     rl_conf *c = conf;
@@ -258,7 +489,15 @@ static int rl_post_config(rp_server *s, void *conf)
                "RateLimitEntries %ld: not enough memory for the counters", c->entries);
         return RP_ERROR;
     }
-    rp_pool_cleanup_add(c->pool, free_table, c->table);
+    if (c->shared) {
+        if (make_shared(s, c) != RP_OK) {
+            rl_table_free(c->table);
+            c->table = NULL;
+            return RP_ERROR;
+        }
+    } else {
+        rp_pool_cleanup_add(c->pool, free_table, c->table);
+    }
     /* counters kept by the table itself: read when scraped */
     rp_metric_gauge_fn(s, "rampart_ratelimit_refused", "Requests refused with 429 (since start)",
                        stat_refused, c->table);

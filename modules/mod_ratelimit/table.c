@@ -18,10 +18,15 @@
 typedef struct {
     uint64_t key;
     uint64_t start_ms;     /* when this key's window began */
-    uint32_t count;        /* requests counted in that window */
+    uint32_t count;        /* requests counted here in that window (and not yet in remote) */
     uint32_t chain;        /* next entry in the same hash bucket */
     uint32_t newer, older; /* LRU neighbours */
+    uint32_t remote;       /* shared counting: Redis's last total for the window */
+    uint32_t sync;         /* shared counting: SYNC_BUSY | the window's generation */
 } rl_entry;
+
+#define SYNC_BUSY 0x80000000u /* an update is on its way */
+#define SYNC_GEN 0x7fffffffu
 
 typedef struct {
     _Alignas(64) pthread_mutex_t lock;
@@ -195,10 +200,16 @@ static uint32_t find(const rl_shard *s, uint64_t key)
     return i;
 }
 
-uint64_t rl_table_hit(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms, uint64_t now_ms)
+static rl_shard *shard_of(rl_table *t, uint64_t key)
+{
+    return &t->shard[(key >> 58) % RL_SHARDS]; /* top bits: the chains use the low ones */
+}
+
+uint64_t rl_table_hit_shared(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms,
+                             uint64_t now_ms, rl_sync *sync, int *need)
 {
     key = finish(key);
-    rl_shard *s = &t->shard[(key >> 58) % RL_SHARDS]; /* top bits: the chains use the low ones */
+    rl_shard *s = shard_of(t, key);
     uint64_t wait = 0;
     pthread_mutex_lock(&s->lock);
     uint32_t i = find(s, key);
@@ -210,18 +221,59 @@ uint64_t rl_table_hit(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_
         lru_push(s, i);
     }
     rl_entry *e = &s->e[i];
-    if (now_ms - e->start_ms >= window_ms) { /* a new window */
+    if (now_ms - e->start_ms >= window_ms) { /* a new window: answers for the old are ignored */
         e->start_ms = now_ms;
-        e->count = 0;
+        e->count = e->remote = 0;
+        e->sync = ((e->sync & SYNC_GEN) + 1) & SYNC_GEN;
     }
-    if (e->count < rate) {
+    if ((uint64_t)e->remote + e->count < rate) {
         e->count++;
     } else {
         wait = e->start_ms + window_ms - now_ms;
         s->refused++;
     }
+    if (need)
+        *need = 0;
+    if (sync && e->count && !(e->sync & SYNC_BUSY)) {
+        e->sync |= SYNC_BUSY;
+        *sync = (rl_sync){key, window_ms, e->sync & SYNC_GEN, e->count};
+        *need = 1;
+    }
     pthread_mutex_unlock(&s->lock);
     return wait;
+}
+
+uint64_t rl_table_hit(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms, uint64_t now_ms)
+{
+    return rl_table_hit_shared(t, key, rate, window_ms, now_ms, NULL, NULL);
+}
+
+int rl_table_synced(rl_table *t, const rl_sync *sy, int ok, uint64_t total, uint64_t ttl_ms,
+                    uint64_t now_ms, rl_sync *next)
+{
+    rl_shard *s = shard_of(t, sy->key);
+    int more = 0;
+    pthread_mutex_lock(&s->lock);
+    uint32_t i = find(s, sy->key);
+    rl_entry *e = i == NIL ? NULL : &s->e[i];
+    if (!e || (e->sync & SYNC_GEN) != sy->gen) {
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    if (ok) {
+        e->count -= sy->delta < e->count ? sy->delta : e->count;
+        e->remote = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+        if (ttl_ms > 0 && ttl_ms <= sy->window_ms) /* Redis's window is the cluster's */
+            e->start_ms = now_ms + ttl_ms - sy->window_ms;
+    }
+    if (ok && e->count) {
+        *next = (rl_sync){sy->key, sy->window_ms, sy->gen, e->count};
+        more = 1;
+    } else {
+        e->sync &= SYNC_GEN;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return more;
 }
 
 void rl_table_stats(rl_table *t, uint64_t *evicted, uint64_t *refused)

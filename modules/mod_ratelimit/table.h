@@ -38,6 +38,34 @@ uint64_t rl_key_mix_u64(uint64_t h, uint64_t v);
 uint64_t rl_table_hit(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms,
                       uint64_t now_ms);
 
+/* Shared counting (RateLimitShared, mod_ratelimit.c): besides the requests
+ * counted here and not yet acknowledged by Redis (`count`), an entry keeps
+ * the last total Redis gave for its key (`remote`); a request is allowed
+ * while remote + count < rate, so the decision never waits for Redis.  At
+ * most one update per entry is on its way at a time; rl_sync says what to
+ * send, and rl_table_synced folds the answer in. */
+typedef struct rl_sync {
+    uint64_t key; /* the entry (the table's own form of the key) */
+    uint64_t window_ms;
+    uint32_t gen;   /* the entry's window when the update was made */
+    uint32_t delta; /* requests to add to the total in Redis */
+} rl_sync;
+
+/* rl_table_hit, and when sync is not NULL: *need = 1 when an update should
+ * be sent now (described in *sync; the entry counts it as on its way until
+ * rl_table_synced is called for it), else 0. */
+uint64_t rl_table_hit_shared(rl_table *t, uint64_t key, uint32_t rate, uint64_t window_ms,
+                             uint64_t now_ms, rl_sync *sync, int *need);
+
+/* The answer to update s: ok with Redis's total for the key and the
+ * milliseconds left in its window (the entry's window is aligned to
+ * Redis's), or !ok (no answer: the requests stay counted here and go with
+ * the next update).  An answer for an entry evicted or in a newer window
+ * since is ignored.  Returns 1 when requests counted meanwhile should be
+ * sent now (*next), else 0. */
+int rl_table_synced(rl_table *t, const rl_sync *s, int ok, uint64_t total, uint64_t ttl_ms,
+                    uint64_t now_ms, rl_sync *next);
+
 /* Totals since the table was made: entries evicted to make room for new
  * keys, and requests refused. */
 void rl_table_stats(rl_table *t, uint64_t *evicted, uint64_t *refused);

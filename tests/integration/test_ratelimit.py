@@ -7,14 +7,25 @@ when the cookie or header is missing, a new window once the old one ends,
 counting shared by the worker threads, a flood of distinct keys bounded by
 RateLimitEntries, and configuration errors naming file:line.
 
+RateLimitShared (counters kept in Redis through mod_cluster), with a
+redis-server and two servers started here: the limit holds across the
+servers, with exactly the documented excess (a server that has not yet
+heard of the other's requests admits one more, then refuses); Redis killed
+(one warning, counting on this server alone, with the last total Redis gave)
+and restarted (one notice, what was counted meanwhile reaches Redis).
+
 Run: cd tests/integration && python3 -m unittest test_ratelimit -v
 """
 
+import hashlib
 import http.client
 import os
+import re
 import unittest
+import uuid
 
 from rptest import Server, run_httpd, wait_until
+from test_cluster import REDIS, Redis, counter, metrics
 
 FILES = {"www/index.html": b"home\n", "www/api/a.txt": b"api\n",
          "www/login": b"login\n", "www/h/x.txt": b"h\n", "www/c/x.txt": b"c\n",
@@ -123,6 +134,142 @@ class RateLimitTest(unittest.TestCase):
         self.assertTrue(self.srv.alive())
 
 
+SHARED = """LoadModule static mod_static.so
+LoadModule ratelimit mod_ratelimit.so
+LoadModule cluster mod_cluster.so
+LoadModule metrics mod_metrics.so
+Map /metrics metrics:
+Map / {www}
+Cluster redis://127.0.0.1:%d/0
+RateLimitShared on
+RateLimit /s/ 10 600 header:X-Client
+RateLimit /o/ 3 600 header:X-Client
+"""
+
+SHARED_FILES = {"www/s/x.txt": b"s\n", "www/o/x.txt": b"o\n"}
+SYNCED = "rampart_ratelimit_shared_synced_total"
+
+
+def redis_key(path, client):
+    """The counter's key in Redis: ClusterPrefix, rule, SHA-256 of the header."""
+    return "rampart:rl:%s header %s" % (path, hashlib.sha256(client.encode()).hexdigest())
+
+
+@unittest.skipUnless(REDIS, "redis-server is not installed")
+class RateLimitSharedTest(unittest.TestCase):
+    def setUp(self):
+        self.cleanups = []
+        self.redis = Redis()
+        self.cleanups.append(self.redis.cleanup)
+
+    def tearDown(self):
+        for c in reversed(self.cleanups):
+            c()
+
+    def server(self):
+        s = Server(conf=SHARED % self.redis.port, files=SHARED_FILES, threads=2)
+
+        def finish():
+            s.stop()
+            rep = s.sanitizer_report()
+            s.cleanup(keep=bool(rep))
+            self.assertFalse(rep, "sanitizer report:\n" + rep)
+
+        self.cleanups.append(finish)
+        wait_until(lambda: counter(s, "rampart_cluster_connected") == 1, 20,
+                   what="the cluster connected")
+        return s
+
+    def total(self, path, client):
+        v = self.redis.command("GET", redis_key(path, client))
+        return int(v) if v is not None else 0
+
+    def wait_total(self, path, client, n):
+        wait_until(lambda: self.total(path, client) == n, 10,
+                   what="Redis counted %d for %s" % (n, client))
+
+    @staticmethod
+    def hits(srv, path, client, n):
+        return [srv.get(path, {"X-Client": client})[0] for _ in range(n)]
+
+    def test_limit_across_servers(self):
+        a, b = self.server(), self.server()
+        c = "c-" + uuid.uuid4().hex
+        self.assertEqual(self.hits(a, "/s/x.txt", c, 6), [200] * 6)
+        self.wait_total("/s/", c, 6)
+        # B has not heard of c: its first request goes by its own count, and
+        # its answer brings Redis's total (7) in
+        before = counter(b, SYNCED)
+        self.assertEqual(self.hits(b, "/s/x.txt", c, 1), [200])
+        self.wait_total("/s/", c, 7)
+        wait_until(lambda: counter(b, SYNCED) > before, 10, what="B folded the total in")
+        # 7 known + what B counts itself: three more, then refused
+        self.assertEqual(self.hits(b, "/s/x.txt", c, 4), [200, 200, 200, 429])
+        self.wait_total("/s/", c, 10)
+        # A last heard 6: it admits one more (the documented excess), and
+        # refuses once Redis's answer (11) is folded in
+        before = counter(a, SYNCED)
+        self.assertEqual(self.hits(a, "/s/x.txt", c, 1), [200])
+        self.wait_total("/s/", c, 11)
+        wait_until(lambda: counter(a, SYNCED) > before, 10, what="A folded the total in")
+        st, hd, _ = a.get("/s/x.txt", {"X-Client": c})
+        self.assertEqual(st, 429)
+        self.assertTrue(1 <= int(hd["retry-after"]) <= 600, hd)
+        self.assertEqual(self.hits(b, "/s/x.txt", c, 1), [429])
+        # the window is Redis's: the key expires with it
+        ttl = int(self.redis.command("PTTL", redis_key("/s/", c)))
+        self.assertTrue(0 < ttl <= 600000, ttl)
+        # another client is not touched; refusals are not counted
+        self.assertEqual(self.hits(b, "/s/x.txt", "other-" + c, 1), [200])
+        self.assertEqual(self.total("/s/", c), 11)
+        for s in (a, b):
+            self.assertEqual(counter(s, "rampart_ratelimit_shared_failed_total"), 0)
+            self.assertEqual(counter(s, "rampart_ratelimit_shared_local"), 0)
+
+    def warnings(self, srv):
+        return len(re.findall(r"\[warn\] \[ratelimit\]", srv.error_log()))
+
+    def test_redis_outage_and_recovery(self):
+        a = self.server()
+        c1, c2, c3 = ("%s-%s" % (n, uuid.uuid4().hex) for n in ("c1", "c2", "c3"))
+        self.assertEqual(self.hits(a, "/o/x.txt", c1, 1), [200])
+        self.wait_total("/o/", c1, 1)
+
+        self.redis.stop()
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 0, 10,
+                   what="the cluster lost Redis")
+        # counted on this server alone: c2 from zero, c1 from Redis's last 1
+        self.assertEqual(self.hits(a, "/o/x.txt", c2, 4), [200, 200, 200, 429])
+        self.assertEqual(self.hits(a, "/o/x.txt", c1, 3), [200, 200, 429])
+        a.wait_log(r"\[warn\] \[ratelimit\] RateLimitShared: cannot update", timeout=10)
+        self.assertEqual(self.warnings(a), 1, a.error_log())  # one per outage
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 1)
+        self.assertGreaterEqual(counter(a, "rampart_ratelimit_shared_failed_total"), 3)
+
+        self.redis.start()  # empty: no persistence
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 1, 20,
+                   what="the cluster back")
+        self.assertEqual(self.hits(a, "/o/x.txt", c3, 1), [200])
+        self.wait_total("/o/", c3, 1)
+        a.wait_log(r"\[notice\] \[ratelimit\] RateLimitShared: Redis answers again",
+                   timeout=10)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
+        # c2's three requests counted during the outage reach Redis with its
+        # next update (this request is refused, and not counted)
+        self.assertEqual(self.hits(a, "/o/x.txt", c2, 1), [429])
+        self.wait_total("/o/", c2, 3)
+
+        # a second outage: a second warning, still one
+        self.redis.stop()
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 0, 10,
+                   what="the cluster lost Redis again")
+        self.assertEqual(self.hits(a, "/o/x.txt", "c4-" + c1, 2), [200, 200])
+        wait_until(lambda: self.warnings(a) == 2, 10, what="the second outage's warning")
+        self.assertEqual(self.hits(a, "/o/x.txt", "c5-" + c1, 2), [200, 200])
+        self.assertEqual(self.warnings(a), 2)
+        self.assertTrue(a.alive())
+
+
 class RateLimitConfTest(unittest.TestCase):
     def check_error(self, line, want):
         srv = Server(conf="LoadModule ratelimit mod_ratelimit.so\n" + line + "\n",
@@ -145,6 +292,17 @@ class RateLimitConfTest(unittest.TestCase):
         self.check_error("RateLimit /a/ 3 60 ipp", "unknown key 'ipp'")
         self.check_error("RateLimit /a/ 3 60\nRateLimit /a/ 4 60", "already has a limit")
         self.check_error("RateLimitEntries 10", "from 64")
+        self.check_error("RateLimitShared yes", "RateLimitShared: 'yes' must be on or off")
+
+    def test_shared_needs_cluster(self):
+        srv = Server(conf="LoadModule ratelimit mod_ratelimit.so\nRateLimitShared on\n"
+                          "RateLimit /a/ 3 60\n", start=False)
+        try:
+            r = run_httpd(["-t", "-f", srv.conf_path])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("RateLimitShared on needs mod_cluster", r.stdout + r.stderr)
+        finally:
+            srv.cleanup()
 
     def test_no_rules_no_cost(self):
         srv = Server(conf="LoadModule static mod_static.so\n"

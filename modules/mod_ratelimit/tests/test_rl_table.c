@@ -90,8 +90,43 @@ static void test_threads(void)
     rl_table_free(t);
 }
 
+/* Shared counting: one update on its way per entry, answers folded in,
+ * the window aligned to Redis's, failures keeping the count for later,
+ * answers for an older window ignored. */
+static void test_shared(void)
+{
+    rl_table *t = rl_table_new(64);
+    uint64_t a = key_of(t, "10.0.0.1");
+    rl_sync s1, s2, next;
+    int need;
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1000, &s1, &need) == 0 && need == 1);
+    CHECK(s1.delta == 1 && s1.window_ms == 10000);
+    /* two more while the first update is on its way: no second update */
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1001, &s2, &need) == 0 && need == 0);
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1002, &s2, &need) == 0 && need == 0);
+    /* Redis: 3 in the cluster now (another server counted 2), 9000 ms left:
+     * the two counted meanwhile go next */
+    CHECK(rl_table_synced(t, &s1, 1, 3, 9000, 1100, &next) == 1 && next.delta == 2);
+    /* remote 3 + 2 counted here = 5: the limit */
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1200, &s2, &need) == 8900 && need == 0);
+    /* that update fails: the two stay counted here and go with the next one */
+    CHECK(rl_table_synced(t, &next, 0, 0, 0, 1300, &s2) == 0);
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1400, &s2, &need) == 8700 && need == 1);
+    CHECK(s2.delta == 2);
+    /* Redis's total went down (its key expired meanwhile): remote = 2 */
+    CHECK(rl_table_synced(t, &s2, 1, 2, 10000, 1500, &next) == 0);
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 1600, &s2, &need) == 0 && need == 1);
+    /* a new window before the answer: the answer is ignored */
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 11500, &next, &need) == 0 && need == 1);
+    CHECK(next.gen != s2.gen && next.delta == 1);
+    CHECK(rl_table_synced(t, &s2, 1, 100, 5000, 11600, &s1) == 0);
+    CHECK(rl_table_hit_shared(t, a, 5, 10000, 11700, &s1, &need) == 0 && need == 0);
+    rl_table_free(t);
+}
+
 int main(void)
 {
+    test_shared();
     test_window();
     test_keys_differ();
     test_eviction();
