@@ -27,7 +27,7 @@ TEST_PKGS=(curl openssl python3 python3-h2 nghttp2-client nginx-light apache2-ut
 # Packages that would start a service of their own as they are installed.
 SERVICE_PKGS=(nginx-light:nginx.service prometheus:prometheus.service
               redis-server:redis-server.service)
-BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest)
+BENCH_PKGS=(wrk nginx-light apache2-utils nghttp2-client testssl.sh slowhttptest redis-server)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 LLHTTP_PKGS=(libllhttp9.2 libllhttp-dev)
 
