@@ -1,21 +1,22 @@
 // tests/browser/chat.js - the chat example in a real browser.
 //
-//   node tests/browser/chat.js http://127.0.0.1:PORT/
+//   node tests/browser/chat.js http://127.0.0.1:PORT/ [http://127.0.0.1:PORT2/]
 //
 // Launches Debian's chromium (/usr/bin/chromium, or $CHROMIUM) headless
 // through playwright-core (tests/browser/node_modules, see package.json and
 // scripts/install-deps.sh), opens the page in two tabs, types a message in
 // the first and waits for it to appear in the second (and for its echo in
-// the first).  Prints one line of JSON and exits 0 on success, 1 on failure.
+// the first).  With two URLs the second tab opens the second one: two
+// servers of one cluster, the message crossing through Redis.  Prints one line of JSON and exits 0 on success, 1 on failure.
 // playwright gives the browser a fresh temporary profile (--user-data-dir)
 // and removes it on close.  Everything is bounded: 60 s overall.
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(__dirname, 'node_modules', 'playwright-core'));
 
-const url = process.argv[2];
-if (!url) {
-    console.error('usage: node chat.js URL');
+const urls = process.argv.slice(2);
+if (urls.length < 1 || urls.length > 2) {
+    console.error('usage: node chat.js URL [URL2]');
     process.exit(2);
 }
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -45,8 +46,8 @@ async function main() {
     const tabs = [await context.newPage(), await context.newPage()];
     const logs = [];
     tabs.forEach((p, i) => p.on('console', (m) => logs.push('tab' + i + ': ' + m.text())));
-    for (const p of tabs) {
-        await p.goto(url, { timeout: STEP });
+    for (const [i, p] of tabs.entries()) {
+        await p.goto(urls[i % urls.length], { timeout: STEP });
         await p.waitForSelector('body[data-connected="1"]', { timeout: STEP });
         await p.waitForFunction(
             () => document.getElementById('chatbox').innerText.indexOf('Greetings') >= 0,
