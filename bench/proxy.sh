@@ -13,9 +13,10 @@
 # CPU time per request (user + system of the proxy's processes over its
 # runs, the upstream excluded).  Each proxy's answer is checked first.
 #
-# Then one big download (BENCH_PROXY_BIG_MB, default 1024 MiB, a sparse
-# file) through each proxy with curl: time, and the growth of our peak RSS
-# (VmHWM) over it - the response is streamed, so it must stay small.
+# Then big downloads (BENCH_PROXY_BIG_MB, default 1024 MiB, a sparse file)
+# through each proxy with curl, alternating, BENCH_ROUNDS each: median time,
+# CPU per download, and the growth of our peak RSS (VmHWM) over them all -
+# the response is streamed, so it must stay small.
 #
 # Then one streamed upload of the same size (curl -T, Content-Length) to a
 # Python sink upstream that reads every byte and answers the count; nginx
@@ -198,7 +199,7 @@ printf '%-14s %7s %12.0f %12.0f %11s %7.2f ms %7.2f ms %12s %12s\n' "1 KiB proxi
     "$om" "$nm" "$(ratio "$om" "$nm")" "$(median "${op[@]}")" "$(median "${np[@]}")" "$ou" "$nu"
 [ "$oe" = 0 ] && [ "$ne" = 0 ] || echo "errors: ours $oe, nginx $ne (numbers suspect)"
 
-# ---- one big download ------------------------------------------------------------
+# ---- big downloads ----------------------------------------------------------------
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 big() { # url: prints seconds
     local t0 t1 size
@@ -208,20 +209,27 @@ big() { # url: prints seconds
     [ "$size" = $((BIG_MB * 1024 * 1024)) ] || die "short download from $1: $size bytes"
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
+# Alternating, BENCH_ROUNDS each: one download is at the mercy of whatever
+# else the machine does in those seconds.  Medians of the times, CPU per run.
 h0=$(hwm "$ours_pid")
-c0=$(cpu_ticks $ours_pids)
-os=$(big "http://127.0.0.1:$ours_port/big.bin")
-c1=$(cpu_ticks $ours_pids)
+ds_o=(); ds_n=(); cpu_o=0; cpu_n=0
+for r in $(seq 1 "$ROUNDS"); do
+    c0=$(cpu_ticks $ours_pids)
+    ds_o+=("$(big "http://127.0.0.1:$ours_port/big.bin")")
+    c1=$(cpu_ticks $ours_pids)
+    d0=$(cpu_ticks $nginx_pids)
+    ds_n+=("$(big "http://127.0.0.1:$nginx_port/big.bin")")
+    d1=$(cpu_ticks $nginx_pids)
+    cpu_o=$((cpu_o + c1 - c0)); cpu_n=$((cpu_n + d1 - d0))
+done
 h1=$(hwm "$ours_pid")
-d0=$(cpu_ticks $nginx_pids)
-ns=$(big "http://127.0.0.1:$nginx_port/big.bin")
-d1=$(cpu_ticks $nginx_pids)
-oc=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
-nc=$(awk -v t=$((d1 - d0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+os=$(median "${ds_o[@]}"); ns=$(median "${ds_n[@]}")
+oc=$(awk -v t="$cpu_o" -v hz="$hz" -v n="$ROUNDS" 'BEGIN { printf "%.2f", t / hz / n }')
+nc=$(awk -v t="$cpu_n" -v hz="$hz" -v n="$ROUNDS" 'BEGIN { printf "%.2f", t / hz / n }')
 echo
-printf '%s MiB download: ours %s s (CPU %s s), nginx %s s (CPU %s s); time ratio %s, CPU ratio %s\n' \
-    "$BIG_MB" "$os" "$oc" "$ns" "$nc" "$(ratio "$os" "$ns")" "$(ratio "$oc" "$nc")"
-echo "ours: peak RSS grew $((h1 - h0)) KiB over the download"
+printf '%s MiB download, median of %s: ours %s s (CPU %s s), nginx %s s (CPU %s s); time ratio %s, CPU ratio %s\n' \
+    "$BIG_MB" "$ROUNDS" "$os" "$oc" "$ns" "$nc" "$(ratio "$os" "$ns")" "$(ratio "$oc" "$nc")"
+echo "ours: peak RSS grew $((h1 - h0)) KiB over the downloads"
 
 # ---- one big streamed upload ------------------------------------------------------
 hwm_max() { # pids: the largest VmHWM among them, KiB
