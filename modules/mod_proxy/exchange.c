@@ -86,18 +86,103 @@ static double read_timeout(const px_exch *ex)
 
 /* ---- token lists ------------------------------------------------------------ */
 
-/* Hop-by-hop headers (RFC 9110 7.6.1) and those a Connection header names
- * belong to one connection and are never forwarded. */
-static int hop_by_hop(const char *n, const char *connection)
+/* What a header name is to the proxy.  This runs for every header both
+ * ways, so it is one switch on the length and, for the few names of that
+ * length, a first-letter test before a compare. */
+typedef enum {
+    HK_OTHER,
+    HK_HOP, /* hop-by-hop (RFC 9110 7.6.1): never forwarded */
+    HK_CONNECTION,
+    HK_UPGRADE, /* hop-by-hop too */
+    HK_HOST,
+    HK_CONTENT_LENGTH,
+    HK_EXPECT,
+    HK_XFF,
+    HK_XFP,
+    HK_XFH,
+    HK_VIA,
+    HK_DATE,
+    HK_SERVER,
+} hdr_kind;
+
+static int name_is(const char *n, const char *lower)
 {
-    static const char *const fixed[] = {"Connection",        "Keep-Alive", "TE", "Trailer",
-                                        "Transfer-Encoding", "Upgrade",    NULL};
-    for (int i = 0; fixed[i]; i++)
-        if (strcasecmp(n, fixed[i]) == 0)
-            return 1;
-    if (strncasecmp(n, "Proxy-", 6) == 0)
-        return 1;
-    return connection && rp_token_listed(connection, n);
+    return (n[0] | 0x20) == lower[0] && strcasecmp(n + 1, lower + 1) == 0;
+}
+
+static hdr_kind header_kind(const char *n)
+{
+    switch (strlen(n)) {
+    case 2:
+        return name_is(n, "te") ? HK_HOP : HK_OTHER;
+    case 3:
+        return name_is(n, "via") ? HK_VIA : HK_OTHER;
+    case 4:
+        return name_is(n, "host") ? HK_HOST : name_is(n, "date") ? HK_DATE : HK_OTHER;
+    case 6:
+        return name_is(n, "expect") ? HK_EXPECT : name_is(n, "server") ? HK_SERVER : HK_OTHER;
+    case 7:
+        return name_is(n, "trailer") ? HK_HOP : name_is(n, "upgrade") ? HK_UPGRADE : HK_OTHER;
+    case 10:
+        return name_is(n, "connection") ? HK_CONNECTION
+               : name_is(n, "keep-alive") ? HK_HOP
+                                          : HK_OTHER;
+    case 14:
+        return name_is(n, "content-length") ? HK_CONTENT_LENGTH : HK_OTHER;
+    case 15:
+        return name_is(n, "x-forwarded-for") ? HK_XFF : HK_OTHER;
+    case 16:
+        return name_is(n, "x-forwarded-host") ? HK_XFH : HK_OTHER;
+    case 17:
+        return name_is(n, "transfer-encoding") ? HK_HOP
+               : name_is(n, "x-forwarded-proto") ? HK_XFP
+                                                 : HK_OTHER;
+    default:
+        break;
+    }
+    return (n[0] | 0x20) == 'p' && strncasecmp(n, "Proxy-", 6) == 0 ? HK_HOP : HK_OTHER;
+}
+
+/* A Connection value that names headers beyond the usual "close" and
+ * "keep-alive" (whose Keep-Alive header is hop-by-hop anyway), else NULL:
+ * only then must each other header be looked up in it. */
+static const char *connection_names(const char *v)
+{
+    for (const char *s = v; s && *s;) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        size_t n = (size_t)(t - s);
+        if (n && !(n == 5 && strncasecmp(s, "close", 5) == 0) &&
+            !(n == 10 && strncasecmp(s, "keep-alive", 10) == 0) &&
+            !(n == 7 && strncasecmp(s, "upgrade", 7) == 0))
+            return v;
+        s = e;
+    }
+    return NULL;
+}
+
+/* Whether a header goes on: an end-to-end one (kinds the proxy writes
+ * itself in that direction excepted) that the Connection header's extra
+ * names do not claim for this hop. */
+static int request_forwards(hdr_kind k, const char *n, const char *conn_names)
+{
+    if (k != HK_OTHER && k != HK_DATE && k != HK_SERVER)
+        return 0; /* hop-by-hop, or Host, Content-Length, Expect, X-Forwarded-*, Via */
+    return !(conn_names && rp_token_listed(conn_names, n));
+}
+
+static int response_forwards(hdr_kind k, const char *n, const char *conn_names)
+{
+    if (k == HK_HOP || k == HK_CONNECTION || k == HK_UPGRADE || k == HK_CONTENT_LENGTH ||
+        k == HK_DATE || k == HK_SERVER)
+        return 0; /* the core writes Content-Length, Date and Server */
+    return !(conn_names && rp_token_listed(conn_names, n));
 }
 
 static int idempotent(const char *m)
@@ -138,88 +223,150 @@ static const char *target_path(px_exch *ex)
     return rp_pstrcat(ex->pool, base, ex->rest, (char *)NULL);
 }
 
-/* Join every header of that name into one list value, or NULL. */
-static const char *joined(rp_req *r, const char *name)
+/* v appended to a list value: "a, b". */
+static const char *list_add(rp_pool *p, const char *list, const char *v)
 {
-    const char *out = NULL, *n, *v;
-    for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++)
-        if (strcasecmp(n, name) == 0)
-            out = out ? rp_pstrcat(rp_req_pool(r), out, ", ", v, (char *)NULL) : v;
-    return out;
+    return list ? rp_pstrcat(p, list, ", ", v, (char *)NULL) : v;
 }
 
-static int skip_request_header(const char *n, const char *connection)
+/* The upstream request head is assembled in a stack buffer and handed to
+ * the evbuffer in one piece (or a few, for a large head): no printf, no
+ * evbuffer call per header. */
+typedef struct head_buf {
+    struct evbuffer *out;
+    size_t n;
+    char b[2048];
+} head_buf;
+
+static void hb_flush(head_buf *h)
 {
-    static const char *const ours[] = {"Host",
-                                       "Content-Length",
-                                       "Expect",
-                                       "X-Forwarded-For",
-                                       "X-Forwarded-Proto",
-                                       "X-Forwarded-Host",
-                                       "Via",
-                                       NULL};
-    for (int i = 0; ours[i]; i++)
-        if (strcasecmp(n, ours[i]) == 0)
-            return 1;
-    return hop_by_hop(n, connection);
+    evbuffer_add(h->out, h->b, h->n);
+    h->n = 0;
 }
 
-static void add_line(struct evbuffer *b, const char *n, const char *v)
+static void hb_add(head_buf *h, const char *s, size_t len)
 {
-    char buf[512];
-    size_t nl = strlen(n), vl = strlen(v);
-    if (nl + vl + 4 > sizeof buf) {
-        evbuffer_add_printf(b, "%s: %s\r\n", n, v);
+    if (h->n + len > sizeof h->b)
+        hb_flush(h);
+    if (len > sizeof h->b) {
+        evbuffer_add(h->out, s, len);
         return;
     }
-    memcpy(buf, n, nl);
-    memcpy(buf + nl, ": ", 2);
-    memcpy(buf + nl + 2, v, vl);
-    memcpy(buf + nl + 2 + vl, "\r\n", 2);
-    evbuffer_add(b, buf, nl + vl + 4);
+    memcpy(h->b + h->n, s, len);
+    h->n += len;
 }
 
-static void add_header_list(struct evbuffer *b, const char **list)
+static void hb_str(head_buf *h, const char *s)
 {
-    for (size_t i = 0; list && list[i]; i++)
-        evbuffer_add_printf(b, "%s\r\n", list[i]);
+    hb_add(h, s, strlen(s));
+}
+
+#define HB_LIT(h, lit) hb_add((h), (lit), sizeof(lit) - 1)
+
+static void hb_line(head_buf *h, const char *n, const char *v)
+{
+    hb_str(h, n);
+    HB_LIT(h, ": ");
+    hb_str(h, v);
+    HB_LIT(h, "\r\n");
+}
+
+static void hb_list(head_buf *h, const char **list)
+{
+    for (size_t i = 0; list && list[i]; i++) {
+        hb_str(h, list[i]);
+        HB_LIT(h, "\r\n");
+    }
+}
+
+/* The client's headers the proxy itself reads: Connection, Host and the
+ * forwarding chain, in one pass. */
+typedef struct fwd_in {
+    const char *connection, *host, *xff, *via;
+} fwd_in;
+
+static void read_client_headers(rp_req *r, fwd_in *in)
+{
+    rp_pool *p = rp_req_pool(r);
+    const char *n, *v;
+    memset(in, 0, sizeof *in);
+    for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++) {
+        switch (header_kind(n)) {
+        case HK_CONNECTION:
+            in->connection = list_add(p, in->connection, v);
+            break;
+        case HK_HOST:
+            if (!in->host)
+                in->host = v;
+            break;
+        case HK_XFF:
+            in->xff = list_add(p, in->xff, v);
+            break;
+        case HK_VIA:
+            in->via = list_add(p, in->via, v);
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 /* body_len -1: a streamed body of unknown length, sent chunked. */
 static void build_head(px_exch *ex, struct evbuffer *b, int64_t body_len)
 {
     rp_req *r = ex->r;
-    const char *q = rp_req_query(r), *n, *v;
-    evbuffer_add_printf(b, "%s %s%s%s HTTP/1.1\r\n", rp_req_method(r), target_path(ex),
-                        q ? "?" : "", q ? q : "");
-    const char *host = rp_req_header(r, "Host");
+    head_buf h = {.out = b, .n = 0};
+    fwd_in in;
+    read_client_headers(r, &in);
+    const char *q = rp_req_query(r), *n, *v, *m = rp_req_method(r);
+    hb_str(&h, m);
+    HB_LIT(&h, " ");
+    hb_str(&h, target_path(ex));
+    if (q) {
+        HB_LIT(&h, "?");
+        hb_str(&h, q);
+    }
+    HB_LIT(&h, " HTTP/1.1\r\n");
     int preserve = ex->rt->preserve_host >= 0 ? ex->rt->preserve_host : ex->c->preserve_host;
-    evbuffer_add_printf(b, "Host: %s\r\n", preserve && host ? host : ex->up->hostport);
-    const char *connection = joined(r, "Connection");
+    hb_line(&h, "Host", preserve && in.host ? in.host : ex->up->hostport);
+    const char *conn_names = connection_names(in.connection);
     for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++)
-        if (!skip_request_header(n, connection))
-            add_line(b, n, v);
-    const char *xff = joined(r, "X-Forwarded-For"), *via = joined(r, "Via");
-    evbuffer_add_printf(b, "X-Forwarded-For: %s%s%s\r\n", xff ? xff : "", xff ? ", " : "",
-                        rp_req_remote_ip(r));
-    evbuffer_add_printf(b, "X-Forwarded-Proto: %s\r\n", rp_req_is_tls(r) ? "https" : "http");
-    if (host)
-        evbuffer_add_printf(b, "X-Forwarded-Host: %s\r\n", host);
-    evbuffer_add_printf(b, "Via: %s%s1.%d rampart\r\n", via ? via : "", via ? ", " : "",
-                        rp_req_http_minor(r));
-    add_header_list(b, ex->c->headers);
-    add_header_list(b, ex->rt->headers);
-    if (ex->websocket)
-        evbuffer_add_printf(b, "Connection: Upgrade\r\nUpgrade: %s\r\n",
-                            rp_req_header(r, "Upgrade"));
-    else if (ex->c->keepalive == 0)
-        evbuffer_add(b, "Connection: close\r\n", 19);
-    const char *m = rp_req_method(r);
-    if (body_len < 0)
-        evbuffer_add(b, "Transfer-Encoding: chunked\r\n", 28);
-    else if (body_len > 0 || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))
-        evbuffer_add_printf(b, "Content-Length: %lld\r\n", (long long)body_len);
-    evbuffer_add(b, "\r\n", 2);
+        if (request_forwards(header_kind(n), n, conn_names))
+            hb_line(&h, n, v);
+    HB_LIT(&h, "X-Forwarded-For: ");
+    if (in.xff) {
+        hb_str(&h, in.xff);
+        HB_LIT(&h, ", ");
+    }
+    hb_str(&h, rp_req_remote_ip(r));
+    HB_LIT(&h, "\r\n");
+    hb_line(&h, "X-Forwarded-Proto", rp_req_is_tls(r) ? "https" : "http");
+    if (in.host)
+        hb_line(&h, "X-Forwarded-Host", in.host);
+    HB_LIT(&h, "Via: ");
+    if (in.via) {
+        hb_str(&h, in.via);
+        HB_LIT(&h, ", ");
+    }
+    hb_str(&h, rp_req_http_minor(r) == 0 ? "1.0 rampart\r\n" : "1.1 rampart\r\n");
+    hb_list(&h, ex->c->headers);
+    hb_list(&h, ex->rt->headers);
+    if (ex->websocket) {
+        const char *up = rp_req_header(r, "Upgrade");
+        HB_LIT(&h, "Connection: Upgrade\r\n");
+        hb_line(&h, "Upgrade", up ? up : "websocket");
+    } else if (ex->c->keepalive == 0) {
+        HB_LIT(&h, "Connection: close\r\n");
+    }
+    if (body_len < 0) {
+        HB_LIT(&h, "Transfer-Encoding: chunked\r\n");
+    } else if (body_len > 0 || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH")) {
+        char num[24];
+        snprintf(num, sizeof num, "%lld", (long long)body_len);
+        hb_line(&h, "Content-Length", num);
+    }
+    HB_LIT(&h, "\r\n");
+    hb_flush(&h);
 }
 
 /* A buffered request body (rp_req_body) is queued by reference after the
@@ -484,32 +631,29 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-static const char *resp_header(const px_exch *ex, const char *name)
-{
-    for (size_t i = 0; i < ex->nh; i++)
-        if (strcasecmp(ex->hnames[i], name) == 0)
-            return ex->hvalues[i];
-    return NULL;
-}
-
 /* The upstream's head becomes the client's, minus what belongs to the
  * upstream connection and what the core writes itself. */
 static void copy_head(px_exch *ex, int status)
 {
     rp_req *r = ex->r;
-    const char *connection = resp_header(ex, "Connection");
+    const char *connection = NULL, *upgrade = NULL;
+    for (size_t i = 0; i < ex->nh; i++) {
+        hdr_kind k = header_kind(ex->hnames[i]);
+        if (k == HK_CONNECTION)
+            connection = list_add(ex->pool, connection, ex->hvalues[i]);
+        else if (k == HK_UPGRADE && !upgrade)
+            upgrade = ex->hvalues[i];
+    }
+    const char *conn_names = connection_names(connection);
     rp_resp_set_status(r, status);
     for (size_t i = 0; i < ex->nh; i++) {
         const char *n = ex->hnames[i];
-        if (hop_by_hop(n, connection) || !strcasecmp(n, "Content-Length") ||
-            !strcasecmp(n, "Date") || !strcasecmp(n, "Server"))
-            continue;
-        rp_resp_header_add(r, n, ex->hvalues[i]);
+        if (response_forwards(header_kind(n), n, conn_names))
+            rp_resp_header_add(r, n, ex->hvalues[i]);
     }
     if (status == 101) {
         rp_resp_header_set(r, "Connection", "Upgrade");
-        rp_resp_header_set(r, "Upgrade",
-                           resp_header(ex, "Upgrade") ? resp_header(ex, "Upgrade") : "websocket");
+        rp_resp_header_set(r, "Upgrade", upgrade ? upgrade : "websocket");
     } else if (ex->parser.flags & F_CONTENT_LENGTH) {
         rp_resp_set_length(r, (int64_t)ex->parser.content_length);
     }

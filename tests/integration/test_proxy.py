@@ -268,11 +268,14 @@ Map /slow/ proxy:http://127.0.0.1:%(a)d/ timeout=0.5
         st, hd, body = self.get("/api/h", headers={
             "Connection": "keep-alive, X-Drop-Me", "X-Drop-Me": "1", "Keep-Alive": "300",
             "TE": "trailers", "Proxy-Authorization": "Basic eA==", "X-Kept": "yes",
-            "X-Forwarded-For": "10.1.2.3", "Via": "1.0 other"})
+            "X-Forwarded-For": "10.1.2.3", "Via": "1.0 other",
+            "tRAILER": "x-t", "Date": "Tue, 01 Dec 2026 00:00:00 GMT"})
         h = headers_of(json.loads(body))
-        for gone in ("x-drop-me", "keep-alive", "te", "proxy-authorization", "upgrade"):
+        for gone in ("x-drop-me", "keep-alive", "te", "proxy-authorization", "upgrade",
+                     "trailer"):
             self.assertNotIn(gone, h)
         self.assertEqual(h["x-kept"], "yes")
+        self.assertEqual(h["date"], "Tue, 01 Dec 2026 00:00:00 GMT")  # end-to-end
         self.assertEqual(h["x-forwarded-for"], "10.1.2.3, 127.0.0.1")
         self.assertEqual(h["x-forwarded-proto"], "http")
         self.assertEqual(h["x-forwarded-host"], "127.0.0.1:%d" % self.srv.port)
