@@ -408,9 +408,11 @@ static void put_item(lbuf *o, rp_req *r, const lf_item *it, time_t now)
     }
 }
 
+/* No line at all for a request of a <Host> that says Log off; logFunc
+ * (mod_js) reads the line here too, so it is silenced the same way. */
 RP_API size_t rp_access_log_line(rp_req *r, char *buf, size_t cap)
 {
-    if (!rp_access_log_enabled())
+    if (!rp_access_log_enabled() || (r->host && r->host->log_off))
         return 0;
     return rp_access_log_format(r, r->server->core->log_fmt, buf, cap);
 }

@@ -153,11 +153,17 @@ int rp_conf_split(rp_pool *p, const char *line, char ***argvp, const char **err)
 
 /* ---- applying one directive ----------------------------------------------- */
 
-/* A module's `directives`, then its `route_directives` (*route set). */
+/* A module's `directives`, then its `route_directives` (*route set).
+ * Inside <Host> or <Route> the route tables are searched first: a module
+ * may list one name in both, the top-level line then setting its
+ * module-wide value (read outside requests too, e.g. mod_js's
+ * ScriptTimeout for timers) and a block's line the per-route one. */
 static const rp_directive *find_directive(const rp_server *s, const char *name, rp_modrec **mod,
                                           bool *route)
 {
-    for (int pass = 0; pass < 2; pass++) {
+    bool route_first = rp_scope_now((rp_server *)s) != RP_SCOPE_SERVER;
+    for (int k = 0; k < 2; k++) {
+        int pass = route_first ? 1 - k : k;
         for (size_t i = 0; i < s->mods.n; i++) {
             rp_modrec *m = s->mods.v[i];
             const rp_directive *d = pass ? m->desc->route_directives : m->desc->directives;

@@ -326,6 +326,7 @@ typedef struct rp_host {
     char *access_log; /* AccessLog inside <Host>: its own file */
     const struct rp_logfmt *log_fmt;
     int log_fd; /* -1 until rp_hosts_open_logs */
+    bool log_off; /* Log off inside <Host>: no access log line for its requests */
     bool is_default;
     void *tls;      /* SSL_CTX * of its certificates, or NULL */
     const char *at; /* "file:line" of <Host>, or NULL for the top level */

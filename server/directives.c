@@ -609,6 +609,20 @@ static const char *set_access_log(rp_cmd *cmd, void *conf, int argc, char *const
     return rp_set_path(cmd, conf, argc, argv);
 }
 
+/* Log off inside <Host>: none of that host's requests is logged, neither
+ * in its own AccessLog nor in the shared one; at the top level, the flag. */
+static const char *set_log(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    rp_host *h = rp_cmd_host(cmd);
+    int on;
+    if (h->index == 0)
+        return rp_set_flag(cmd, conf, argc, argv);
+    if (rp_parse_flag(argv[0], &on) < 0)
+        return rp_cmd_error(cmd, "Log: expected on or off, got '%s'", argv[0]);
+    h->log_off = !on;
+    return NULL;
+}
+
 static const char *set_default_host(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     (void)conf;
@@ -772,7 +786,7 @@ int rp_hosts_reopen_logs(rp_server *s)
 static int host_log_hook(rp_req *r)
 {
     const rp_host *h = r->host;
-    if (r->log_skip || !h || h->log_fd < 0)
+    if (r->log_skip || !h || h->log_fd < 0 || h->log_off)
         return RP_OK;
     char line[16384];
     size_t n = rp_access_log_format(r, h->log_fmt ? h->log_fmt : r->server->core->log_fmt, line,
@@ -793,7 +807,7 @@ static int host_log_hook(rp_req *r)
 RP_EXPORT int rp_core_directive_scope(const rp_directive *d)
 {
     static const char *const host_ok[] = {"Map",       "SslCertFile",     "SslKeyFile", "AccessLog",
-                                          "LogFormat", "SslStaplingFile", NULL};
+                                          "LogFormat", "SslStaplingFile", "Log",        NULL};
     if (d->set == rp_conf_include)
         return RP_SCOPE_ALL;
     if (d->set == set_default_host)
@@ -843,7 +857,8 @@ static const rp_directive core_directives[] = {
     {"MaxUriLength", 1, 1, set_size_nonzero, OFF(max_uri), "MaxUriLength size: request target"},
     {"MaxBodySize", 1, 1, rp_set_size, OFF(max_body), "MaxBodySize size: request body"},
     {"MaxHeaders", 1, 1, set_max_headers, 0, "MaxHeaders N: header lines per request"},
-    {"Log", 1, 1, rp_set_flag, OFF(log), "Log on|off: access logging"},
+    {"Log", 1, 1, set_log, OFF(log),
+     "Log on|off: access logging; inside <Host>, off leaves that host's requests unlogged"},
     {"AccessLog", 1, 1, set_access_log, OFF(access_log),
      "AccessLog file: instead of stdout; inside <Host>, that host's own log"},
     {"ErrorLog", 1, 1, rp_set_path, OFF(error_log), "ErrorLog file: instead of stderr"},

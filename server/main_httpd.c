@@ -105,13 +105,25 @@ static int load_config(rp_server *s, const opts *o)
 /* One line per directive: name, module, help. Documentation is generated
  * from this, so it cannot drift from the tables. */
 /* name, module, help and scope (where it may be written), tab-separated. */
+/* A name in both of a module's tables is one directive written anywhere:
+ * its route entry is the one listed. */
+static bool also_route(const rp_module *m, const char *name)
+{
+    for (const rp_directive *d = m->route_directives; d && d->name; d++)
+        if (strcmp(d->name, name) == 0)
+            return true;
+    return false;
+}
+
 static void print_directives(const rp_server *s)
 {
     for (size_t i = 0; i < s->mods.n; i++) {
         const rp_module *m = ((const rp_modrec *)s->mods.v[i])->desc;
         for (const rp_directive *d = m->directives; d && d->name; d++)
-            printf("%s\t%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "",
-                   rp_scope_names(s->pool, i == 0 ? rp_core_directive_scope(d) : RP_SCOPE_SERVER));
+            if (!also_route(m, d->name))
+                printf(
+                    "%s\t%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "",
+                    rp_scope_names(s->pool, i == 0 ? rp_core_directive_scope(d) : RP_SCOPE_SERVER));
         for (const rp_directive *d = m->route_directives; d && d->name; d++)
             printf("%s\t%s\t%s\t%s\n", d->name, m->name, d->help ? d->help : "",
                    rp_scope_names(s->pool, RP_SCOPE_ALL));
@@ -200,14 +212,31 @@ static void print_word(const char *w)
     putchar('"');
 }
 
+/* -T: lines inside <Host> and <Route> are indented four spaces a level, so
+ * the blocks read as they nest.  The reader already refused unbalanced
+ * blocks, so the depth never goes below zero. */
+static int block_depth_change(const char *w)
+{
+    if (w[0] != '<')
+        return 0;
+    return w[1] == '/' ? -1 : 1;
+}
+
 static void print_effective_conf(const rp_server *s)
 {
     printf("# %zu directives took effect, in order\n", s->applied.n);
     const char *file = NULL;
+    int depth = 0;
     for (size_t i = 0; i < s->applied.n; i++) {
         const rp_conf_line *l = s->applied.v[i];
+        int change = block_depth_change(l->argv[0]);
         if (!file || strcmp(file, l->file) != 0)
             printf("# %s\n", file = l->file);
+        if (change < 0 && depth > 0)
+            depth--;
+        printf("%*s", depth * 4, "");
+        if (change > 0)
+            depth++;
         for (int a = 0; a < l->argc; a++) {
             if (a)
                 putchar(' ');

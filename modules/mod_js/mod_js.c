@@ -3,7 +3,8 @@
  * Duktape heap per worker thread (recreated after a script timeout).
  *
  *   LoadModule js mod_js.so
- *   ScriptTimeout 2.5              seconds, 0 = none (default)
+ *   ScriptTimeout 2.5              seconds, 0 = none (default); inside
+ *                                  <Host> or <Route>: that scope's HTTP calls
  *   ScriptMemoryLimit 512m         bytes a worker heap may hold (default
  *                                  512m; off = none): over it the script
  *                                  ends with 500 and the heap is recreated
@@ -54,6 +55,44 @@ static const char *set_timeout(rp_cmd *cmd, void *conf, int argc, char *const ar
         return rp_cmd_error(cmd, "ScriptTimeout: expected seconds (e.g. 2.5, 0 = none), got '%s'",
                             argv[0]);
     return NULL;
+}
+
+/* ScriptTimeout inside <Host> or <Route>: the deadline of the HTTP calls
+ * there.  At the top level the same name is found in js_directives first
+ * (the core searches a block's route tables first, the top level's module
+ * tables), so js_conf.timeout stays the module-wide value that also bounds
+ * what no route owns: timers, websocket callbacks, req.chunk callbacks. */
+typedef struct js_route_conf {
+    double timeout;
+    int timeout_set;
+} js_route_conf;
+
+static void *js_create_route_conf(rp_pool *p)
+{
+    return rp_pcalloc(p, sizeof(js_route_conf));
+}
+
+static void *js_merge_route_conf(rp_pool *p, void *parent, void *child)
+{
+    const js_route_conf *up = parent, *own = child;
+    js_route_conf *m = rp_palloc(p, sizeof *m);
+    *m = own->timeout_set ? *own : *up;
+    return m;
+}
+
+static const char *set_route_timeout(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = set_timeout(cmd, conf, argc, argv);
+    if (!e)
+        ((js_route_conf *)conf)->timeout_set = 1;
+    return e;
+}
+
+/* The deadline of an HTTP call for r: its route's, else the server's. */
+static double timeout_for(const rp_req *r, const js_conf *c)
+{
+    const js_route_conf *rc = rp_req_route_conf(r, JS_SELF);
+    return rc && rc->timeout_set ? rc->timeout : c->timeout;
 }
 
 /* "off" or 0: no cap (SIZE_MAX; 0 in the conf means unset). */
@@ -256,6 +295,14 @@ static const rp_directive js_directives[] = {
     {"MaxFormParams", 1, 1, js_set_max_form_params, 0,
      "MaxFormParams N: form fields or parts a request body may carry, more is 413 (default "
      "10000)"},
+    RP_DIRECTIVES_END,
+};
+
+static const rp_directive js_route_directives[] = {
+    {"ScriptTimeout", 1, 1, set_route_timeout, offsetof(js_route_conf, timeout),
+     "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit); inside <Host> "
+     "or <Route>, the limit of the HTTP handlers there (timers and websockets keep the "
+     "top-level value)"},
     RP_DIRECTIVES_END,
 };
 
@@ -562,7 +609,7 @@ static int send_text(rp_req *r, int status, const char *text)
 static int timed_out(rp_req *r, const js_conf *c)
 {
     rp_pool *p = rp_req_pool(r);
-    char *msg = rp_psprintf(p, "script timed out after %g seconds", c->timeout);
+    char *msg = rp_psprintf(p, "script timed out after %g seconds", timeout_for(r, c));
     rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s; the worker's JavaScript heap is reset",
            rp_req_method(r), rp_req_path(r), msg);
     if (c->dev)
@@ -687,11 +734,12 @@ static void run_guarded(duk_context *ctx, void *arg)
     st.plan.status = job->ex->default_status;
 
     js_heap_memory_hit(ctx); /* count refusals from this call on */
-    if (c->timeout > 0)
-        js_deadline_arm(ctx, c->timeout);
+    double timeout = timeout_for(job->r, c);
+    if (timeout > 0)
+        js_deadline_arm(ctx, timeout);
     int rc = duk_safe_call(ctx, run_cb, &st, 0, 1);
-    int expired = c->timeout > 0 && js_deadline_expired(ctx);
-    if (c->timeout > 0)
+    int expired = timeout > 0 && js_deadline_expired(ctx);
+    if (timeout > 0)
         js_deadline_arm(ctx, 0);
     if (rc != DUK_EXEC_SUCCESS)
         job->ret = run_failed(jw, job->r, top, expired, &job->reset);
@@ -947,4 +995,7 @@ RP_MODULE_DECLARE(js) = {
     .worker_init = js_worker_init,
     .worker_exit = js_worker_exit,
     .handler = js_handler,
+    .route_directives = js_route_directives,
+    .create_route_conf = js_create_route_conf,
+    .merge_route_conf = js_merge_route_conf,
 };

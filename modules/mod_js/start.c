@@ -547,6 +547,49 @@ static void map_proxy(build *b, const char *opt, const char *key, duk_idx_t v, d
     duk_pop(ctx);
 }
 
+/* {name: value, ...} at idx as "Header set name value" lines (the core's
+ * per-route setting, as the conf file writes it). */
+static void header_lines(build *b, const char *opt, duk_idx_t idx)
+{
+    duk_context *ctx = b->ctx;
+    if (!duk_is_object(ctx, idx) || duk_is_array(ctx, idx) || duk_is_function(ctx, idx))
+        (void)duk_type_error(ctx, "start(): %s must be an object of name: value, got %s", opt,
+                             type_of(ctx, idx));
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 1)) {
+        duk_idx_t l = line_begin(b, opt, "Header");
+        line_arg(b, l, "set");
+        line_arg(b, l, duk_get_string(ctx, -3));
+        line_arg(b, l, duk_to_string(ctx, -2));
+        line_end(b);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+}
+
+static void opt_headers(build *b, const opt_def *d)
+{
+    header_lines(b, d->option, duk_get_top_index(b->ctx));
+}
+
+/* map: {"/key": {path: dir, headers: {...}}}: the headers are a <Route>
+ * block of the directory's key ("/key/", as mod_static maps it). */
+static void path_headers(build *b, const char *opt, const char *key, duk_idx_t h)
+{
+    duk_context *ctx = b->ctx;
+    size_t kl = strlen(key);
+    duk_push_sprintf(ctx, "%s%s", key, kl && key[kl - 1] == '/' ? "" : "/");
+    duk_idx_t l = line_begin(b, opt, "<Route");
+    line_arg(b, l, duk_get_string(ctx, -2));
+    line_arg(b, l, ">");
+    line_end(b);
+    duk_pop(ctx);
+    header_lines(b, duk_push_sprintf(ctx, "%s.headers", opt), h);
+    duk_pop(ctx);
+    line_begin(b, opt, "</Route>");
+    line_end(b);
+}
+
 static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
 {
     duk_context *ctx = b->ctx;
@@ -609,25 +652,11 @@ static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
             duk_idx_t l = line_begin(b, opt, "Map");
             line_arg(b, l, key);
             line_arg(b, l, duk_get_string(ctx, p));
-            duk_get_prop_string(ctx, v, "headers");
-            duk_idx_t h = duk_get_top_index(ctx);
-            if (!duk_is_undefined(ctx, h)) {
-                if (!duk_is_object(ctx, h) || duk_is_array(ctx, h) || duk_is_function(ctx, h))
-                    (void)duk_type_error(ctx,
-                                         "start(): %s.headers must be an object of name: "
-                                         "value, got %s",
-                                         opt, type_of(ctx, h));
-                duk_enum(ctx, h, DUK_ENUM_OWN_PROPERTIES_ONLY);
-                while (duk_next(ctx, -1, 1)) {
-                    line_arg(b, l, "Header");
-                    line_arg(b, l, duk_get_string(ctx, -2));
-                    line_arg(b, l, duk_to_string(ctx, -1));
-                    duk_pop_2(ctx);
-                }
-                duk_pop(ctx);
-            }
-            duk_pop(ctx); /* headers: the line is on top again */
             line_end(b);
+            duk_get_prop_string(ctx, v, "headers");
+            if (!duk_is_undefined(ctx, -1))
+                path_headers(b, opt, key, duk_get_top_index(ctx));
+            duk_pop(ctx);
         } else {
             (void)duk_type_error(ctx,
                                  "start(): %s must be a function, a directory string, or an "
@@ -753,9 +782,12 @@ static const opt_def opt_defs[] = {
     {"secure", "Secure", opt_secure, 0, OPT_TLS},
     {"sslKeyFile", "SslKeyFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
     {"sslCertFile", "SslCertFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
+    /* after its certificate: the OCSP response file belongs to the one before */
+    {"sslStaplingFile", "SslStaplingFile", opt_string, 0, OPT_TLS | OPT_IF_SECURE},
     {"sslMinVersion", "SslMinVersion", opt_ssl_min, 0, OPT_TLS | OPT_IF_SECURE},
     {"protocols", "Protocols", opt_strings, 0, 0}, /* ["h2", "h2c", "http/1.1"] */
     {"cacheControl", "CacheControl", opt_cache_control, 0, 0},
+    {"headers", "Header", opt_headers, 0, 0}, /* {name: value}: Header set lines */
     {"compressFiles", "CompressFiles", opt_compress_files, 0, 0}, /* bool or extensions */
     {"compressScripts", "CompressScripts", opt_bool, 0, 0},
     {"compressLevel", "CompressLevel", opt_int, 1, 0},
@@ -782,9 +814,11 @@ static const opt_def opt_defs[] = {
 
 /* The options a hosts entry takes: those whose directives are valid inside
  * <Host> (scope host or route), checked by their own opt_defs[] entries. */
-static const char *const host_options[] = {"map",         "accessLog",  "logFormat",
-                                           "sslCertFile", "sslKeyFile", "cacheControl",
-                                           "access",      "denyHidden", NULL};
+static const char *const host_options[] = {
+    "map",         "log",        "accessLog",       "logFormat",
+    "sslCertFile", "sslKeyFile", "sslStaplingFile", "cacheControl",
+    "headers",     "access",     "denyHidden",      "scriptTimeout",
+    NULL};
 
 static int host_option(const char *k)
 {
@@ -809,8 +843,9 @@ static void host_block(build *b, const char *names, unsigned n)
         if (!host_option(k))
             (void)duk_type_error(ctx,
                                  "start(): %s: '%s' is not a per-host option (per host: "
-                                 "map, accessLog, logFormat, sslCertFile, sslKeyFile, "
-                                 "cacheControl, access, denyHidden, default)",
+                                 "map, log, accessLog, logFormat, sslCertFile, sslKeyFile, "
+                                 "sslStaplingFile, cacheControl, headers, access, denyHidden, "
+                                 "scriptTimeout, default)",
                                  opt, k);
         duk_pop(ctx);
     }

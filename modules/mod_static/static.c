@@ -2,7 +2,7 @@
  *
  *   LoadModule static mod_static.so
  *   CacheControl "max-age=84600, public" | on | off
- *   Map /key /dir [Header Name Value | "Name: Value"]...
+ *   Map /key /dir                  (headers: <Route /key/> Header set ...)
  *
  * The descriptor, the directives, the Map target, the handler and the
  * "static" service (rp_static.h: file hooks, resolve) live here; safe path
@@ -61,18 +61,6 @@ static int has_ctl(const char *s)
     return 0;
 }
 
-/* RFC 9110 token characters, for header names. */
-static int is_token(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
-            !(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z'))
-            return 0;
-    return 1;
-}
-
 static const char *set_cache_control(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
     st_route_conf *c = conf;
@@ -94,7 +82,7 @@ static const rp_directive static_directives[] = {
     RP_DIRECTIVES_END,
 };
 
-/* ---- Map /key /dir [Header Name Value]... ------------------------------- */
+/* ---- Map /key /dir ----------------------------------------------------- */
 
 /* Regular expressions, globs and websocket keys make no sense for a
  * directory (the spec forbids the first two). */
@@ -113,43 +101,28 @@ static int key_is_pattern(const char *key)
     return 0;
 }
 
-/* Check and store one extra header of a mapping. */
-static const char *add_header(rp_cmd *cmd, const char *key, st_target *t, const char *name,
-                              size_t nlen, const char *value)
+/* Extra words after the directory were once response headers ("Header
+ * Name Value" or "Name: Value").  Headers are a route setting now, the
+ * core's Header in a <Route> block, which also covers the other modules'
+ * answers there; one mechanism, so the old form is refused with its
+ * replacement spelled out. */
+static const char *refuse_extra(rp_cmd *cmd, const char *key, int argc, char *const argv[])
 {
-    char *n = rp_pstrndup(rp_cmd_pool(cmd), name, nlen);
-    while (*value == ' ' || *value == '\t')
-        value++;
-    if (!is_token(n) || has_ctl(value))
-        return rp_cmd_error(cmd, "Map %s: invalid header '%s'", key, n);
-    t->headers[t->nheaders].name = n;
-    t->headers[t->nheaders].value = rp_pstrdup(rp_cmd_pool(cmd), value);
-    t->nheaders++;
-    return NULL;
-}
-
-/* The extra headers after the directory, each written either as the three
- * words  Header Name Value  or as one word  "Name: Value". */
-static const char *parse_headers(rp_cmd *cmd, const char *key, st_target *t, int argc,
-                                 char *const argv[])
-{
-    t->headers = rp_pcalloc(rp_cmd_pool(cmd), ((size_t)argc + 1) * sizeof *t->headers);
-    for (int i = 0; i < argc;) {
-        const char *e, *colon = strchr(argv[i], ':');
-        if (strcasecmp(argv[i], "Header") == 0 && i + 2 < argc) {
-            e = add_header(cmd, key, t, argv[i + 1], strlen(argv[i + 1]), argv[i + 2]);
-            i += 3;
-        } else if (colon) {
-            e = add_header(cmd, key, t, argv[i], (size_t)(colon - argv[i]), colon + 1);
-            i += 1;
-        } else {
-            e = rp_cmd_error(cmd, "Map %s: extra arguments must be 'Header Name Value' or "
-                                  "\"Name: Value\", got '%s'", key, argv[i]);
-        }
-        if (e)
-            return e;
+    size_t klen = strlen(key);
+    const char *name = "Name", *value = "Value", *colon = strchr(argv[0], ':');
+    if (strcasecmp(argv[0], "Header") == 0 && argc >= 3) {
+        name = argv[1];
+        value = argv[2];
+    } else if (colon && colon > argv[0]) {
+        name = rp_pstrndup(rp_cmd_pool(cmd), argv[0], (size_t)(colon - argv[0]));
+        for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
+            ;
     }
-    return NULL;
+    return rp_cmd_error(cmd,
+                        "Map %s: words after the directory ('%s') are not read; response "
+                        "headers are a route setting: <Route %s%s> Header set %s \"%s\" "
+                        "</Route>",
+                        key, argv[0], key, klen && key[klen - 1] == '/' ? "" : "/", name, value);
 }
 
 static void close_root_fd(void *arg)
@@ -200,10 +173,10 @@ static int static_map_target(rp_cmd *cmd, void *conf, const char *key, int argc,
     if (!found || !S_ISDIR(st.st_mode))
         return map_fail(err, rp_cmd_error(cmd, "Map %s: '%s' is not a directory", key, dir));
 
+    if (argc > 1)
+        return map_fail(err, refuse_extra(cmd, key, argc - 1, argv + 1));
     st_target *t = rp_pcalloc(rp_cmd_pool(cmd), sizeof *t);
-    const char *e = parse_headers(cmd, key, t, argc - 1, argv + 1);
-    if (!e)
-        e = set_root(cmd, key, t, dir);
+    const char *e = set_root(cmd, key, t, dir);
     if (e)
         return map_fail(err, e);
     /* Directory keys are always prefixes: "/css" means "/css/". */
@@ -249,14 +222,12 @@ static int redirect_to_slash(rp_req *r)
 }
 
 /* Headers of every file answer besides what the core sets (validators,
- * type, ranges): caching and the route's own headers. */
-static void set_file_headers(rp_req *r, const st_target *t)
+ * type, ranges): caching.  A route's own headers are the core's Header. */
+static void set_file_headers(rp_req *r)
 {
     const st_route_conf *c = rp_req_route_conf(r, &rp_module_static);
     if (c && c->cache_control)
         rp_resp_header_set(r, "Cache-Control", c->cache_control);
-    for (size_t i = 0; i < t->nheaders; i++)
-        rp_resp_header_add(r, t->headers[i].name, t->headers[i].value);
 }
 
 /* The open-file cache's opener: every lookup (first or after the cache's
@@ -458,7 +429,7 @@ static int serve_file(rp_req *r, const st_target *t, const char *rel, rp_file *f
     int rc = run_file_hooks(r, &t, &rel, &f);
     if (rc != RP_DECLINED)
         return rc;
-    set_file_headers(r, t);
+    set_file_headers(r);
     return rp_resp_send_file(r, f);
 }
 

@@ -8,20 +8,12 @@
 #include <time.h>
 #include "rampart.h"
 
-/* One extra response header of a "Map /key /dir Header Name Value" line. */
-typedef struct st_header {
-    const char *name;
-    const char *value;
-} st_header;
-
 /* The opaque route target of one mapped directory, built at configuration
  * time and read-only afterwards (shared by all workers). */
 typedef struct st_target {
     const char *root; /* realpath of the mapped directory, no trailing '/' (except "/") */
     size_t root_len;
     int root_fd;      /* O_PATH directory fd for openat2(RESOLVE_BENEATH), or -1 */
-    size_t nheaders;
-    st_header *headers;
     struct st_target *next; /* the configuration's list of every mapping */
 } st_target;
 

@@ -132,7 +132,8 @@ class GzipFiles(unittest.TestCase):
                               "FileCacheValid 0\n"
                               "CompressFiles on\n"
                               "Map / {www}\n"
-                              "Map /enc {www}/enc \"Content-Encoding: br\"\n",
+                              "Map /enc {www}/enc\n"
+                              "<Route /enc/>\nHeader set Content-Encoding br\n</Route>\n",
                          files=FILES, threads=2)
         for d in ("www", "www/cache", "www/race", "www/enc"):
             make_writable(cls.srv, d)

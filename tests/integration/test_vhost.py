@@ -12,7 +12,9 @@ import base64
 import pwd
 import unittest
 
-from rptest import REPO, Server, run_httpd, wait_until
+from rptest import BUILD, REPO, Server, run_httpd, wait_until
+
+HAVE_JS = os.path.exists(os.path.join(BUILD, "modules", "mod_js.so"))
 
 EX = "LoadModule static mod_static.so\n"
 
@@ -354,6 +356,41 @@ server.start({bind: ["127.0.0.1:{port}", "127.0.0.1:{port2} tls"], user: "nobody
             self.assertEqual(peer_cert(srv.port2, "x.b.test"),
                              der(os.path.join(self.pki, "top.test.pem")))
 
+    def test_host_headers_log_and_script_timeout(self):
+        """hosts values take headers, log, scriptTimeout; the top level takes
+        headers; map {path, headers} is a <Route> with Header set lines."""
+        from jsrun import JsServer
+        script = """
+var server = require("rampart-server");
+server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1, scriptTimeout: 30,
+    headers: {"X-Top": "t"},
+    map: {"/": "{dir}/top", "/d": {path: "{dir}/top", headers: {"X-Dir": "d"}}},
+    hosts: {
+        "a.test": {headers: {"X-Top": "a", "X-Site": "a"}, scriptTimeout: 0.2,
+                   accessLog: "{dir}/a.log",
+                   map: {"/loop": function () { while (true) {} }, "/": "{dir}/top"}},
+        "off.test": {log: false, accessLog: "{dir}/off.log",
+                     map: {"/": "{dir}/top"}}
+    }});
+"""
+        files = {"top/index.html": "top\n"}
+        with JsServer(script, files=files) as srv:
+            st, h, body = srv.request("GET", "/", headers={"Host": "x.test"})
+            self.assertEqual((st, h.get("x-top"), h.get("x-dir")), (200, "t", None))
+            st, h, body = srv.request("GET", "/d/index.html", headers={"Host": "x.test"})
+            self.assertEqual((st, body, h.get("x-dir")), (200, b"top\n", "d"))
+            st, h, body = srv.request("GET", "/loop", headers={"Host": "a.test"}, timeout=120)
+            self.assertEqual((st, h.get("x-top"), h.get("x-site")), (500, "a", "a"))
+            self.assertIn(b"script timed out after 0.2 seconds", body)
+            self.assertEqual(srv.request("GET", "/?off-marker",
+                                         headers={"Host": "off.test"})[0], 200)
+            self.assertEqual(srv.request("GET", "/?a-marker",
+                                         headers={"Host": "a.test"})[0], 200)
+            alog, olog = srv.path("a.log"), srv.path("off.log")
+            wait_until(lambda: os.path.exists(alog) and "a-marker" in read(alog),
+                       what="a.test's line")  # one worker: off.test's would be there first
+            self.assertEqual(read(olog) if os.path.exists(olog) else "", "")
+
     def test_hosts_option_errors(self):
         from jsrun import JsServer
         for hosts, expect in (('{"a.test": {bind: "x"}}',
@@ -438,6 +475,20 @@ class Stapling(unittest.TestCase):
                 self.assertIn("OCSP Response Status: successful", out)
                 self.assertIn("Cert Status: good", out)
                 self.assertIn("OCSP response: no response sent", status("other.test"))
+            if HAVE_JS:  # the same from start()'s hosts option
+                from jsrun import JsServer
+                script = ('require("rampart-server").start({bind: "127.0.0.1:{port}", '
+                          'user: "nobody", threads: 1, secure: true, '
+                          'sslCertFile: "%(d)s/t.test.pem", sslKeyFile: "%(d)s/t.test.key", '
+                          'hosts: {"s.test": {sslCertFile: "%(d)s/s.pem", '
+                          'sslKeyFile: "%(d)s/s.key", sslStaplingFile: "%(d)s/resp.der"}}});'
+                          % {"d": d})
+                with JsServer(script) as srv:
+                    out = subprocess.run(
+                        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port,
+                         "-servername", "s.test", "-status"], input="", capture_output=True,
+                        text=True, timeout=30).stdout
+                    self.assertIn("Cert Status: good", out)
             # a file that is no OCSP response: a file:line error at -t
             path = os.path.join(d, "bad.conf")
             with open(path, "w") as f:
@@ -505,6 +556,128 @@ class ConfErrors(unittest.TestCase):
         self.assertEqual(rows["Map"][3], "server, host")
         self.assertEqual(rows["Header"][3], "server, host, route")
         self.assertEqual(rows["Default"][3], "host")
+
+
+class MapHeaderForm(unittest.TestCase):
+    """mod_static's old "Map /key /dir Header Name Value" is refused, naming
+    the <Route> replacement; the replacement serves the header."""
+
+    def test_refused_with_the_replacement(self):
+        ConfErrors.check(self, "Map /x {www} Header X-A yes\n",
+                         '2: Map /x: words after the directory (\'Header\') are not read; '
+                         'response headers are a route setting: <Route /x/> Header set X-A '
+                         '"yes" </Route>')
+        ConfErrors.check(self, "Map /x/ {www} \"X-B: two words\"\n",
+                         "2: Map /x/: words after the directory ('X-B: two words') are not "
+                         'read; response headers are a route setting: <Route /x/> Header set X-B "two words" </Route>')
+
+    def test_route_header_replaces_it(self):
+        conf = EX + "Map /a/ {dir}/a\n<Route /a/>\n    Header set X-A yes\n</Route>\n"
+        with Server(conf=conf, files=FILES) as srv:
+            st, h, body = srv.get("/a/index.html")
+            self.assertEqual((st, body, h.get("x-a")), (200, b"site a\n", "yes"))
+
+
+class HostLogOff(unittest.TestCase):
+    def test_log_off_in_one_host(self):
+        conf = EX + """Map / {dir}/top
+<Host off.test>
+    Map / {dir}/a
+    Log off
+</Host>
+<Host quiet.test>
+    Map / {dir}/b
+    AccessLog {dir}/quiet.log
+    Log off
+</Host>
+<Host on.test>
+    Map / {dir}/d
+</Host>
+"""
+        # one worker: the lines are written in the order the requests came
+        with Server(conf=conf, files=FILES, threads=1) as srv:
+            for host, q in (("off.test", "off-marker"), ("quiet.test", "quiet-marker"),
+                            ("on.test", "on-marker")):
+                self.assertEqual(srv.request("GET", "/?" + q, headers={"Host": host})[0], 200)
+            wait_until(lambda: "on-marker" in srv.access_log(), what="on.test's line")
+            self.assertNotIn("off-marker", srv.access_log())
+            self.assertNotIn("quiet-marker", srv.access_log())
+            qlog = os.path.join(srv.dir, "quiet.log")
+            self.assertEqual(read(qlog) if os.path.exists(qlog) else "", "")
+
+
+@unittest.skipUnless(HAVE_JS, "mod_js not built")
+class RouteScriptTimeout(unittest.TestCase):
+    """ScriptTimeout per <Route> and <Host>: each answers with its own limit.
+    The requests wait for the 500 the deadline gives; the only clock is the
+    spinning script's own (it spins longer than the server's limit)."""
+
+    CONF = EX + """LoadModule js mod_js.so
+ScriptTimeout 0.5
+Map /loop {dir}/js/loop.js
+Map /short {dir}/js/loop.js
+Map /long {dir}/js/spin.js
+Map /spin {dir}/js/spin.js
+<Route /short>
+    ScriptTimeout 0.2
+</Route>
+<Route /long>
+    ScriptTimeout 600
+</Route>
+<Host h.test>
+    ScriptTimeout 0.3
+    Map /loop {dir}/js/loop.js
+</Host>
+"""
+    FILES = {"js/loop.js": "module.exports = function () { while (true) {} };",
+             "js/spin.js": "module.exports = function () { var t = Date.now();"
+                           " while (Date.now() - t < 1500) {} return {txt: 'spun'}; };"}
+
+    def test_route_and_host_limits(self):
+        with Server(conf=self.CONF, files=self.FILES) as srv:
+            def get(path, host="x.test"):
+                st, _, body = srv.request("GET", path, headers={"Host": host}, timeout=120)
+                return st, body.decode()
+            st, body = get("/loop")
+            self.assertEqual(st, 500)
+            self.assertIn("script timed out after 0.5 seconds", body)
+            st, body = get("/short")  # shorter than the server's
+            self.assertEqual(st, 500)
+            self.assertIn("script timed out after 0.2 seconds", body)
+            st, body = get("/spin")  # the spin outlasts the server's limit...
+            self.assertEqual(st, 500)
+            self.assertIn("after 0.5 seconds", body)
+            self.assertEqual(get("/long"), (200, "spun"))  # ...but not its route's
+            st, body = get("/loop", "h.test")  # the host's value
+            self.assertEqual(st, 500)
+            self.assertIn("script timed out after 0.3 seconds", body)
+
+    def test_list_and_scope(self):
+        r = run_httpd(["-L", "-f", "/dev/null", "-c", "LoadModule js mod_js.so"])
+        rows = [l.split("\t") for l in r.stdout.splitlines() if l.startswith("ScriptTimeout\t")]
+        self.assertEqual(len(rows), 1, r.stdout)
+        self.assertEqual(rows[0][3], "server, host, route")
+
+
+class ShowConf(unittest.TestCase):
+    def test_blocks_are_indented(self):
+        d = tempfile.mkdtemp(prefix="rptest-vh-")
+        try:
+            os.makedirs(os.path.join(d, "www"))
+            path = os.path.join(d, "t.conf")
+            with open(path, "w") as f:
+                f.write(EX + "Map / www\n<Host a.test>\nMap / www\n<Route /x/>\n"
+                        "Header set A b\n</Route>\nCacheControl off\n</Host>\nThreads 1\n")
+            r = run_httpd(["-T", "-f", path])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [l.split("    # line")[0] for l in r.stdout.splitlines()
+                     if "# line" in l]
+            self.assertEqual(lines, ["LoadModule static mod_static.so", "Map / www",
+                                     "<Host a.test>", "    Map / www", "    <Route /x/>",
+                                     "        Header set A b", "    </Route>",
+                                     "    CacheControl off", "</Host>", "Threads 1"])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class TLSHosts(unittest.TestCase):

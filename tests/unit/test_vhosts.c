@@ -42,9 +42,13 @@ static const char *set_tag(rp_cmd *cmd, void *conf, int argc, char *const argv[]
     return NULL;
 }
 
+/* "Both" is in both tables: the top level's line sets the module conf, a
+ * block's the route conf (as mod_js's ScriptTimeout). */
 static const rp_directive tag_directives[] = {{"Tag", 1, 1, set_tag, 0, "Tag word"},
+                                              {"Both", 1, 1, set_tag, 0, "Both word"},
                                               RP_DIRECTIVES_END};
 static const rp_directive srv_directives[] = {{"ServerOnly", 1, 1, rp_set_string, 0, "x"},
+                                              {"Both", 1, 1, set_tag, 0, "Both word"},
                                               RP_DIRECTIVES_END};
 
 static const rp_module fmod = {RP_MODULE_HEADER,
@@ -139,6 +143,24 @@ static void merging(void)
     rp_server_free(s);
 }
 
+/* A name in both tables: by scope, the module conf or the route conf. */
+static void both_tables(void)
+{
+    const char *e;
+    rp_server *s = setup("Both top\n<Host a.example>\nBoth a\n<Route /r/>\nBoth r\n</Route>\n"
+                         "</Host>\n<Route /t/>\nBoth t\n</Route>\n",
+                         &e);
+    CHECK(e == NULL);
+    const rp_vhosts *vh = s->vh;
+    CHECK_STR(((tag_conf *)rp_server_conf(s, &fmod))->tags, "top.");
+    CHECK_STR(tags_at(s, vh->top, "/x"), ""); /* the top level's line went to the module */
+    CHECK_STR(tags_at(s, vh->top, "/t/x"), "t.");
+    const rp_host *a = vh->hosts.v[1];
+    CHECK_STR(tags_at(s, a, "/x"), "a.");
+    CHECK_STR(tags_at(s, a, "/r/x"), "a.r.");
+    rp_server_free(s);
+}
+
 static void errors(void)
 {
     const char *e;
@@ -166,6 +188,7 @@ int main(void)
 {
     lookup();
     merging();
+    both_tables();
     errors();
     UT_DONE();
 }
