@@ -388,23 +388,25 @@ class TestRequire(JsCase):
 
 class TestTimers(JsCase):
     def test_metronome(self):
-        # A 200 ms grid: wide enough that a loaded machine delivering a beat
-        # late (tens of ms) cannot make it look off the grid.
+        # A 200 ms grid.  A loaded machine may deliver any one beat late (by
+        # 100 ms and more), so lateness is judged over the three beats after
+        # the missed one: a timer that drifted (counted its interval from the
+        # late beat) would have every one of them 100+ ms off the grid.
         r = self.run_js(
             "var t0 = Date.now(), ticks = [];\n"
             "var m = setMetronome(function () {\n"
             "  ticks.push(Date.now() - t0);\n"
-            "  if (ticks.length === 2) rampart.utils.sleep(0.26); /* miss a beat */\n"
+            "  if (ticks.length === 2) rampart.utils.sleep(0.3); /* miss a beat */\n"
             "  if (ticks.length === 5) { clearMetronome(m); console.log(JSON.stringify(ticks)); }\n"
             "}, 200);\n")
         ticks = json.loads(r.stdout)
         self.assertEqual(len(ticks), 5)
-        # beats stay on the 200 ms grid (no drift) and missed ones are skipped
-        slots = [round(t / 200.0) for t in ticks]
-        for t, n in zip(ticks, slots):
-            self.assertLess(abs(t - 200 * n), 90, ticks)
-        self.assertEqual(slots, sorted(set(slots)), ticks)
-        self.assertGreaterEqual(slots[2] - slots[1], 2, ticks)
+        # slots of the grid (a beat may read up to 20 ms early: two clocks)
+        slots = [(t + 20) // 200 for t in ticks]
+        late = [(t + 20) % 200 - 20 for t in ticks]
+        self.assertEqual(slots, sorted(set(slots)), ticks)  # never two in one slot
+        self.assertGreaterEqual(slots[2] - slots[1], 2, ticks)  # the missed one skipped
+        self.assertLess(min(late[2:]), 80, ticks)  # back on the grid, no drift
 
     def test_callback_error_does_not_stop_the_loop(self):
         r = self.run_js(
