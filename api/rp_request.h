@@ -76,8 +76,9 @@ RP_API const void *rp_req_body(const rp_req *r, size_t *len);
  * of silence), 413 (over MaxBodySize), 499 (the client went away).  After
  * an error status no more data comes and the connection closes once the
  * response finishes; answer with rp_resp_error(r, status) if the response
- * has not started.  On HTTP/1.1 an "Expect: 100-continue" is answered
- * only now, when reading starts.
+ * has not started.  An "Expect: 100-continue" is answered only now, when
+ * reading starts (HTTP/1.1: a 100 status line; HTTP/2: an interim HEADERS
+ * frame); any other expectation is answered 417 before the handler runs.
  *
  * Back-pressure: rp_req_body_pause stops delivery (HTTP/1.1 stops reading
  * the socket, HTTP/2 stops granting the stream window); rp_req_body_resume

@@ -82,6 +82,7 @@ struct rp_h2_stream {
     struct evbuffer *in; /* a streamed body: arrived, not yet delivered (feed_bodies) */
     int body_err;        /* a streamed body failed: 408, 413; told from feed_bodies */
     bool body_eos;       /* a streamed body's last byte arrived */
+    bool expect_continue; /* "expect: 100-continue" on a streamed body: 100 when read */
     bool eos, deferred, ran, closed, queued_to_run, aborted;
     rp_h2_stream *prev, *next, *ready_next;
 };
@@ -234,6 +235,14 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
+/* An interim 100 (Continue) HEADERS frame: a client that sent "expect:
+ * 100-continue" may send the body now (RFC 9110 10.1.1; RFC 9113 8.1). */
+static void send_continue(rp_h2 *h, rp_h2_stream *st)
+{
+    nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nghttp2_submit_headers(h->s, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
+}
+
 /* The head is complete: what HTTP/1.1 would have found while parsing. */
 static void headers_done(rp_h2 *h, rp_h2_stream *st, bool end_stream)
 {
@@ -241,14 +250,21 @@ static void headers_done(rp_h2 *h, rp_h2_stream *st, bool end_stream)
     if (st->cookie)
         rp_req_add_header(r, "cookie", st->cookie);
     const char *cl = rp_req_header(r, "Content-Length");
+    const char *expect = end_stream ? NULL : rp_req_header(r, "Expect");
     long long n = cl ? atoll(cl) : 0;
     if (!end_stream && (n < 0 || (unsigned long long)n > conf_of(h)->max_body))
         st->error = 413;
+    if (expect && strcasecmp(expect, "100-continue") != 0 && !st->error)
+        st->error = 417;
     if (!end_stream && !st->error && !rp_req_header(r, "Upgrade") && rp_req_stream_wanted(r)) {
-        /* runs now; its body is held in the stream window until read */
+        /* runs now; its body is held in the stream window until read, and
+         * a client waiting for 100 gets it when the handler starts reading */
         r->bmode = RP_BODY_WAIT;
         r->body_length = cl ? n : -1;
+        st->expect_continue = expect != NULL;
         to_run(h, st);
+    } else if (expect && !st->error) {
+        send_continue(h, st); /* the body is read whole before the handler runs */
     }
     if (end_stream || st->error)
         to_run(h, st);
@@ -631,9 +647,13 @@ static void feed_bodies(rp_h2 *h)
             feed_body(h, st);
 }
 
-void rp_h2_body_kick(rp_req *r)
+void rp_h2_body_kick(rp_req *r, bool start)
 {
     rp_h2_stream *st = r->stream;
+    if (start && st->expect_continue && !r->headers_out) {
+        st->expect_continue = false;
+        send_continue(st->h, st);
+    }
     st->last_recv = mono_now(); /* BodyTimeout counts from reading again */
     schedule(st->h);
 }

@@ -416,7 +416,7 @@ RP_API uint64_t rp_req_body_received(const rp_req *r)
 static void body_kick(rp_req *r, bool start)
 {
     if (r->tx == &rp_h2_transport)
-        rp_h2_body_kick(r);
+        rp_h2_body_kick(r, start);
     else
         rp_conn_body_kick(r, start);
 }

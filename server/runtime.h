@@ -265,7 +265,7 @@ void rp_h2_free(rp_conn *c);     /* from conn_free */
 /* h2c by Upgrade: the request qualifies (plain bind, h2c allowed, no body). */
 bool rp_h2_upgrade_wanted(const rp_req *r);
 /* A streamed body started or resumed: feed it from the work event. */
-void rp_h2_body_kick(rp_req *r);
+void rp_h2_body_kick(rp_req *r, bool start);
 
 /* request.c */
 /* Streamed bodies: buffered (the default), streamed but not read yet,

@@ -370,6 +370,38 @@ Map /dead/ proxy:http://127.0.0.1:%(dead)d/
         self.assertEqual((got["n"], got["sha1"], got["chunked"]),
                          (len(body), hashlib.sha1(body).hexdigest(), True))
 
+    def h2_expect(self, path, expect="100-continue", n=100000):
+        """A POST announcing n bytes with an Expect header and no body yet:
+        the client, the stream id, and what came back before any body."""
+        c = H2Client(self.srv.port)
+        sid = c.request(path, method="POST", end=False,
+                        headers=[("content-length", str(n)), ("expect", expect)])
+        st = c.st(sid)
+        c.wait(lambda: st["interim"] or st["headers"] is not None or st["reset"] is not None)
+        return c, sid, st
+
+    def test_h2_expect_continue_when_read(self):
+        body = b"".join(piece(i, 25000) for i in range(4))
+        c, sid, st = self.h2_expect("/up/h2exp", n=len(body))
+        self.assertEqual((st["interim"], st["headers"]), (["100"], None))
+        c.send_body(sid, body)
+        r = c.response(sid)
+        c.close()
+        self.assertEqual(r["headers"][":status"], "200", bytes(r["data"]))
+        got = json.loads(bytes(r["data"]))
+        self.assertEqual((got["n"], got["sha1"]), (len(body), hashlib.sha1(body).hexdigest()))
+
+    def test_h2_expect_continue_never_read(self):
+        # the upstream is down: 502 before the body is read, and no 100
+        c, sid, st = self.h2_expect("/dead/h2exp")
+        c.close()
+        self.assertEqual((st["interim"], st["headers"][":status"]), ([], "502"))
+
+    def test_h2_expect_unknown_417(self):
+        c, sid, st = self.h2_expect("/up/h2exp", expect="something-else")
+        c.close()
+        self.assertEqual((st["interim"], st["headers"][":status"]), ([], "417"))
+
     def test_h2_body_timeout_408(self):
         before = len(self.sink.seen("mid-body-eof"))
         c = H2Client(self.srv.port)

@@ -86,7 +86,7 @@ class H2Client:
 
     def st(self, sid):
         return self.streams.setdefault(sid, {"headers": None, "data": bytearray(),
-                                             "ended": False, "reset": None})
+                                             "ended": False, "reset": None, "interim": []})
 
     def request(self, path, method="GET", headers=(), body=None, end=True):
         sid = self.conn.get_next_available_stream_id()
@@ -122,6 +122,8 @@ class H2Client:
         for ev in self.conn.receive_data(data):
             if isinstance(ev, h2.events.ResponseReceived):
                 self.st(ev.stream_id)["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.InformationalResponseReceived):
+                self.st(ev.stream_id)["interim"].append(dict(ev.headers)[":status"])
             elif isinstance(ev, h2.events.DataReceived):
                 self.st(ev.stream_id)["data"] += ev.data
                 if self.auto_ack:
