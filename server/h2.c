@@ -71,17 +71,17 @@ struct rp_h2_stream {
     rp_h2 *h;
     int32_t id;
     rp_req *r;
-    rp_brigade *out;     /* response body not yet framed */
-    size_t off;          /* bytes of out's first bucket already framed */
-    size_t queued;       /* bytes in out */
-    size_t hdr_bytes;    /* header list so far, counted as RFC 9113 6.5.2 does */
-    const char *cookie;  /* cookie fields joined with "; " (RFC 9113 8.2.3) */
-    int error;           /* status to answer instead of running (413, 431) */
-    double stalled_at;   /* body waits on a closed window since; 0 = not */
-    double last_recv;    /* request bytes last arrived (BodyTimeout) */
-    struct evbuffer *in; /* a streamed body: arrived, not yet delivered (feed_bodies) */
-    int body_err;        /* a streamed body failed: 408, 413; told from feed_bodies */
-    bool body_eos;       /* a streamed body's last byte arrived */
+    rp_brigade *out;      /* response body not yet framed */
+    size_t off;           /* bytes of out's first bucket already framed */
+    size_t queued;        /* bytes in out */
+    size_t hdr_bytes;     /* header list so far, counted as RFC 9113 6.5.2 does */
+    const char *cookie;   /* cookie fields joined with "; " (RFC 9113 8.2.3) */
+    int error;            /* status to answer instead of running (413, 431) */
+    double stalled_at;    /* body waits on a closed window since; 0 = not */
+    double last_recv;     /* request bytes last arrived (BodyTimeout) */
+    struct evbuffer *in;  /* a streamed body: arrived, not yet delivered (feed_bodies) */
+    int body_err;         /* a streamed body failed: 408, 413; told from feed_bodies */
+    bool body_eos;        /* a streamed body's last byte arrived */
     bool expect_continue; /* "expect: 100-continue" on a streamed body: 100 when read */
     bool eos, deferred, ran, closed, queued_to_run, aborted;
     rp_h2_stream *prev, *next, *ready_next;

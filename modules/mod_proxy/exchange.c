@@ -113,32 +113,23 @@ static int name_is(const char *n, const char *lower)
 static hdr_kind header_kind(const char *n)
 {
     switch (strlen(n)) {
-    case 2:
-        return name_is(n, "te") ? HK_HOP : HK_OTHER;
-    case 3:
-        return name_is(n, "via") ? HK_VIA : HK_OTHER;
-    case 4:
-        return name_is(n, "host") ? HK_HOST : name_is(n, "date") ? HK_DATE : HK_OTHER;
-    case 6:
-        return name_is(n, "expect") ? HK_EXPECT : name_is(n, "server") ? HK_SERVER : HK_OTHER;
-    case 7:
-        return name_is(n, "trailer") ? HK_HOP : name_is(n, "upgrade") ? HK_UPGRADE : HK_OTHER;
+    case 2: return name_is(n, "te") ? HK_HOP : HK_OTHER;
+    case 3: return name_is(n, "via") ? HK_VIA : HK_OTHER;
+    case 4: return name_is(n, "host") ? HK_HOST : name_is(n, "date") ? HK_DATE : HK_OTHER;
+    case 6: return name_is(n, "expect") ? HK_EXPECT : name_is(n, "server") ? HK_SERVER : HK_OTHER;
+    case 7: return name_is(n, "trailer") ? HK_HOP : name_is(n, "upgrade") ? HK_UPGRADE : HK_OTHER;
     case 10:
-        return name_is(n, "connection") ? HK_CONNECTION
+        return name_is(n, "connection")   ? HK_CONNECTION
                : name_is(n, "keep-alive") ? HK_HOP
                                           : HK_OTHER;
-    case 14:
-        return name_is(n, "content-length") ? HK_CONTENT_LENGTH : HK_OTHER;
-    case 15:
-        return name_is(n, "x-forwarded-for") ? HK_XFF : HK_OTHER;
-    case 16:
-        return name_is(n, "x-forwarded-host") ? HK_XFH : HK_OTHER;
+    case 14: return name_is(n, "content-length") ? HK_CONTENT_LENGTH : HK_OTHER;
+    case 15: return name_is(n, "x-forwarded-for") ? HK_XFF : HK_OTHER;
+    case 16: return name_is(n, "x-forwarded-host") ? HK_XFH : HK_OTHER;
     case 17:
-        return name_is(n, "transfer-encoding") ? HK_HOP
+        return name_is(n, "transfer-encoding")   ? HK_HOP
                : name_is(n, "x-forwarded-proto") ? HK_XFP
                                                  : HK_OTHER;
-    default:
-        break;
+    default: break;
     }
     return (n[0] | 0x20) == 'p' && strncasecmp(n, "Proxy-", 6) == 0 ? HK_HOP : HK_OTHER;
 }
@@ -292,21 +283,14 @@ static void read_client_headers(rp_req *r, fwd_in *in)
     memset(in, 0, sizeof *in);
     for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++) {
         switch (header_kind(n)) {
-        case HK_CONNECTION:
-            in->connection = list_add(p, in->connection, v);
-            break;
+        case HK_CONNECTION: in->connection = list_add(p, in->connection, v); break;
         case HK_HOST:
             if (!in->host)
                 in->host = v;
             break;
-        case HK_XFF:
-            in->xff = list_add(p, in->xff, v);
-            break;
-        case HK_VIA:
-            in->via = list_add(p, in->via, v);
-            break;
-        default:
-            break;
+        case HK_XFF: in->xff = list_add(p, in->xff, v); break;
+        case HK_VIA: in->via = list_add(p, in->via, v); break;
+        default: break;
         }
     }
 }
