@@ -56,8 +56,11 @@ rp_duk_insert(duk
 rp_duk_insert(duk
   "\t\tp += duk__dragon4_format_uint32(p, uval, radix);\n\t\tduk_push_lstring(thr, (const char *) buf, (duk_size_t) (p - buf));\n\t\treturn;\n\t}\n"
   "#if defined(RP_DUK_SHORT_DECIMAL) /* mod_js: gen_duk_config.cmake */\n\tif (radix == 10 && digits == 0 && flags == 0) {\n\t\tchar rp_buf[32];\n\t\tduk_size_t rp_len = RP_DUK_SHORT_DECIMAL(x, neg, rp_buf);\n\t\tif (rp_len > 0) {\n\t\t\tduk_push_lstring(thr, rp_buf, rp_len);\n\t\t\treturn;\n\t\t}\n\t}\n#endif\n")
-# 4. duk_ownkeys.inc (next to OVERRIDES) is appended: rp_duk_own_key, a
-#    walk of a plain object's own keys without an enumerator object.
+# 4. duk_ownkeys.inc (next to OVERRIDES) is appended: mod_js's property
+#    helpers (rp_duk_own_key, a walk of a plain object's own keys without an
+#    enumerator object; rp_duk_def_accessor; rp_duk_accessor_to_data;
+#    rp_duk_push_shape_copy, an object made as a copy of a template's
+#    property table).
 get_filename_component(ovdir "${OVERRIDES}" DIRECTORY)
 file(READ "${ovdir}/duk_ownkeys.inc" ownkeys)
 string(APPEND duk "${ownkeys}")
