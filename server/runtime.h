@@ -27,7 +27,7 @@ void rp_kv_unset(rp_kv *kv, const char *name);
 
 /* Request headers the core and the bundled modules ask for on every
  * request: found once while parsing instead of by a scan per lookup. */
-#define RP_HDR_KNOWN 16
+#define RP_HDR_KNOWN 17
 /* Append a parsed request header (name and value in the request pool). */
 void rp_req_add_header(rp_req *r, const char *name, const char *value);
 
