@@ -224,6 +224,10 @@ struct rp_conn {
     /* parser scratch: the header name or value being assembled */
     char *tok;
     size_t tok_len, tok_cap;
+    /* the token's first piece, still in the input buffer (conn.c: copied
+     * only if more pieces come or the parser call ends before the token) */
+    const char *tok_at;
+    size_t tok_at_len;
     const char *field; /* completed header name awaiting its value */
     size_t header_bytes;
     size_t nheaders;
