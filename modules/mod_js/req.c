@@ -217,10 +217,19 @@ static void push_src(duk_context *ctx, rp_req *r, const req_src *s)
         h.len[i] = (uint32_t)strlen(s->s[i]);
         n += h.len[i] + 1;
     }
+    /* the first HDR_LENS headers' lengths are measured once */
+    enum { HDR_LENS = 64 };
+    uint32_t lens[2 * HDR_LENS];
     const char *name, *value;
     size_t hl = 0;
-    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++)
-        hl += strlen(name) + strlen(value) + 2;
+    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
+        size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+        if (i < HDR_LENS) {
+            lens[2 * i] = (uint32_t)kl;
+            lens[2 * i + 1] = (uint32_t)vl;
+        }
+        hl += kl + vl;
+    }
     h.hlen = (uint32_t)hl;
     char *p = duk_push_buffer_raw(ctx, n + hl, DUK_BUF_FLAG_NOZERO);
     memcpy(p, &h, sizeof h);
@@ -230,7 +239,8 @@ static void push_src(duk_context *ctx, rp_req *r, const req_src *s)
         p += h.len[i] + 1;
     }
     for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
-        size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+        size_t kl = i < HDR_LENS ? lens[2 * i] : strlen(name) + 1;
+        size_t vl = i < HDR_LENS ? lens[2 * i + 1] : strlen(value) + 1;
         memcpy(p, name, kl);
         memcpy(p + kl, value, vl);
         p += kl + vl;
