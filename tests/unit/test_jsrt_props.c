@@ -5,6 +5,8 @@
  *  - rp_duk_own_key walks the keys in duk_enum's order, or says -1;
  *  - rp_duk_def_accessor defines what duk_def_prop defines;
  *  - rp_duk_accessor_to_data converts in place, or leaves alone;
+ *  - rp_duk_get_own_slot reads the slot a walk found while it still holds
+ *    that key as data, and declines once the object changed;
  *  - rp_duk_push_shape_copy makes an object that reads, lists and
  *    describes as its template, filled slots aside, and is independent of it. */
 #include "jsrt.h"
@@ -14,6 +16,7 @@ duk_int_t rp_duk_own_key(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos, const
 void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
 duk_bool_t rp_duk_accessor_to_data(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx);
 void rp_duk_push_shape_copy(duk_context *ctx, duk_idx_t n);
+duk_bool_t rp_duk_get_own_slot(duk_context *ctx, duk_idx_t idx, duk_uint_t pos, const char *key);
 
 /* The enumerable keys by the walk ("a,b"), "-1" when it declines, and
  * whether the prototype is plain (" plain" appended). */
@@ -241,6 +244,40 @@ static void test_shape_copy(duk_context *ctx)
     duk_pop(ctx);
 }
 
+/* Walk the global o to key, change it by the script change, then read the
+ * slot: the value's text, or "declined". */
+static const char *slot_after(duk_context *ctx, const char *key, const char *change)
+{
+    duk_get_global_string(ctx, "o");
+    duk_uint_t pos = 0;
+    const char *k = NULL, *found = NULL;
+    duk_size_t n;
+    duk_bool_t en;
+    while (rp_duk_own_key(ctx, -1, &pos, &k, &n, &en, NULL) == 1)
+        if (strlen(key) == n && memcmp(k, key, n) == 0) {
+            found = k;
+            break;
+        }
+    CHECK(found != NULL);
+    ut_eval(ctx, change);
+    const char *out = "declined";
+    if (rp_duk_get_own_slot(ctx, -1, pos, found))
+        out = ut_pop_text(ctx);
+    duk_pop(ctx);
+    return out;
+}
+
+static void test_own_slot(duk_context *ctx)
+{
+    ut_eval(ctx, "var o = {status: 200, html: 'x', json: 1};");
+    CHECK_STR(slot_after(ctx, "html", "o.status = 404; o.html = 'y';"), "y");
+    CHECK_STR(slot_after(ctx, "html", "delete o.html; o.html = 'z';"), "declined");
+    CHECK_STR(slot_after(ctx, "json",
+                         "Object.defineProperty(o, 'json', {get: function () { return 2; }});"),
+              "declined");
+    CHECK_STR(slot_after(ctx, "status", "o = {};"), "404"); /* the object walked, still held */
+}
+
 int main(void)
 {
     duk_context *ctx = ut_heap(NULL, NULL);
@@ -248,6 +285,7 @@ int main(void)
     test_def_accessor(ctx);
     test_accessor_to_data(ctx);
     test_shape_copy(ctx);
+    test_own_slot(ctx);
     js_heap_free(ctx);
     UT_DONE();
 }
