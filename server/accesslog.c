@@ -168,23 +168,29 @@ static bool id_valid(const char *s)
 }
 
 /* A random 64-bit prefix per thread and a counter: unique without a lock.
- * Every JavaScript request asks for one, so no printf. */
+ * Every JavaScript request asks for one, so no printf, and the prefix's hex
+ * digits are written once per thread. */
 static const char *new_id(rp_pool *p)
 {
-    static __thread uint64_t prefix, count;
-    if (!prefix) {
+    static const char hex[] = "0123456789abcdef";
+    static __thread char prefix_hex[16];
+    static __thread uint64_t count;
+    /* one access each: every read of a __thread variable in a shared
+     * library is a __tls_get_addr call */
+    char *pre = prefix_hex;
+    if (!pre[0]) {
+        uint64_t prefix;
         if (getrandom(&prefix, sizeof prefix, GRND_NONBLOCK) != (ssize_t)sizeof prefix) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             prefix = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uintptr_t)&count;
         }
-        prefix |= 1; /* never 0 again */
+        for (int i = 0; i < 16; i++)
+            pre[i] = hex[(prefix >> (60 - 4 * i)) & 15];
     }
-    static const char hex[] = "0123456789abcdef";
     char *id = rp_palloc(p, 25);
     uint64_t c = ++count & 0xffffffffu;
-    for (int i = 0; i < 16; i++)
-        id[i] = hex[(prefix >> (60 - 4 * i)) & 15];
+    memcpy(id, pre, 16);
     for (int i = 0; i < 8; i++)
         id[16 + i] = hex[(c >> (28 - 4 * i)) & 15];
     id[24] = '\0';

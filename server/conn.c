@@ -41,7 +41,13 @@ enum { PH_HANDSHAKE, PH_WAIT, PH_HEAD, PH_BODY, PH_BUSY, PH_LINGER };
 
 /* ---- token assembly (llhttp may deliver a header in pieces) ------------- */
 
-static int tok_append(rp_conn *c, const char *at, size_t len)
+/* Most tokens (the URL, each header name and value) arrive whole in one
+ * callback: their bytes stay where llhttp found them (tok_at) and go to the
+ * request's pool in one copy when complete.  Only a token in pieces, or one
+ * still open when llhttp_execute returns (its input is drained then: see
+ * tok_keep), is assembled in c->tok. */
+
+static int tok_copy(rp_conn *c, const char *at, size_t len)
 {
     if (c->tok_len + len + 1 > c->tok_cap) {
         size_t cap = c->tok_cap ? c->tok_cap : 256;
@@ -59,10 +65,44 @@ static int tok_append(rp_conn *c, const char *at, size_t len)
     return 0;
 }
 
+/* The pending piece into c->tok: before another piece, and before the
+ * input it points into is drained.  0, or -1 out of memory. */
+static int tok_keep(rp_conn *c)
+{
+    if (!c->tok_at)
+        return 0;
+    const char *at = c->tok_at;
+    c->tok_at = NULL;
+    return tok_copy(c, at, c->tok_at_len);
+}
+
+static int tok_append(rp_conn *c, const char *at, size_t len)
+{
+    if (c->tok_len == 0 && !c->tok_at) {
+        c->tok_at = at;
+        c->tok_at_len = len;
+        return 0;
+    }
+    return tok_keep(c) != 0 ? -1 : tok_copy(c, at, len);
+}
+
+/* Bytes of the token so far. */
+static size_t tok_size(const rp_conn *c)
+{
+    return c->tok_len + (c->tok_at ? c->tok_at_len : 0);
+}
+
+static void tok_reset(rp_conn *c)
+{
+    c->tok_len = 0;
+    c->tok_at = NULL;
+}
+
 static const char *tok_take(rp_conn *c)
 {
-    const char *s = rp_pstrndup(c->req->pool, c->tok ? c->tok : "", c->tok_len);
-    c->tok_len = 0;
+    const char *s = c->tok_at ? rp_pstrndup(c->req->pool, c->tok_at, c->tok_at_len)
+                              : rp_pstrndup(c->req->pool, c->tok ? c->tok : "", c->tok_len);
+    tok_reset(c);
     return s;
 }
 
@@ -86,7 +126,7 @@ static int on_message_begin(llhttp_t *p)
         c->req = rp_req_new(c);
     c->phase = PH_HEAD; /* its timer is settled when this read is parsed */
     c->phase_at = mono_now();
-    c->tok_len = 0;
+    tok_reset(c);
     c->header_bytes = 0;
     c->nheaders = 0;
     return 0;
@@ -95,7 +135,7 @@ static int on_message_begin(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     rp_conn *c = conn_of(p);
-    if (c->tok_len + len > c->server->core->max_uri)
+    if (tok_size(c) + len > c->server->core->max_uri)
         return fail(c, 414);
     return tok_append(c, at, len);
 }
@@ -123,7 +163,7 @@ static int on_header_field_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
     if (c->discarding) { /* a trailer of a body nobody reads */
-        c->tok_len = 0;
+        tok_reset(c);
         return 0;
     }
     if (++c->nheaders > (size_t)c->server->core->max_headers)
@@ -142,7 +182,7 @@ static int on_header_value_complete(llhttp_t *p)
 {
     rp_conn *c = conn_of(p);
     if (c->discarding) {
-        c->tok_len = 0;
+        tok_reset(c);
         return 0;
     }
     rp_req_add_header(c->req, c->field ? c->field : "", tok_take(c));
@@ -496,6 +536,8 @@ static void body_feed(rp_conn *c)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         llhttp_errno_t err = llhttp_execute(&c->parser, v.iov_base, v.iov_len);
+        if (tok_keep(c) != 0 && err == HPE_OK) /* (a trailer in pieces) */
+            err = HPE_USER;
         if (err == HPE_PAUSED) { /* on_message_complete: the body is whole */
             const char *end = llhttp_get_error_pos(&c->parser);
             evbuffer_drain(in, (size_t)(end - (const char *)v.iov_base));
@@ -652,6 +694,10 @@ static void process_input(rp_conn *c)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         llhttp_errno_t err = llhttp_execute(&c->parser, v.iov_base, v.iov_len);
+        if (tok_keep(c) != 0 && err == HPE_OK) { /* a token goes on in the next read */
+            c->error_status = 500;
+            err = HPE_USER;
+        }
         size_t used = v.iov_len;
         if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
             used = (size_t)(llhttp_get_error_pos(&c->parser) - (const char *)v.iov_base);
@@ -1120,6 +1166,7 @@ static void conn_park(rp_conn *c)
     free(c->tok);
     c->tok = NULL;
     c->tok_cap = c->tok_len = 0;
+    c->tok_at = NULL;
     c->parked = true;
     if (c->tls)
         return;

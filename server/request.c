@@ -1,4 +1,5 @@
 /* request.c - the request object and the map -> auth -> handler pipeline. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,6 +483,7 @@ static const struct {
     KH("If-None-Match"), KH("If-Modified-Since"), KH("Range"),           KH("If-Range"),
     KH("Referer"),       KH("User-Agent"),        KH("Accept-Encoding"), KH("Cookie"),
     KH("Content-Type"),  KH("Content-Length"),    KH("Authorization"),   KH("Accept"),
+    KH("X-Request-Id"), /* rp_req_id, asked on every JavaScript request */
 };
 #undef KH
 
@@ -502,12 +504,44 @@ __attribute__((constructor)) static void by_len_init(void)
     }
 }
 
+/* Whether name (len bytes) is the known name kn of the same length, in any
+ * case.  Folding with | 0x20 is exact here: known names are letters and
+ * '-', and the only other byte that folds to '-' (0x2d) is CR, which no
+ * header name holds.  Inline: every header of every request comes here. */
+static inline bool known_is(const char *kn, const char *name, size_t len)
+{
+    /* whole words, the last one overlapping (memcpy: no alignment needed);
+     * every known name has 4 bytes or more */
+    if (len >= 8) {
+        const uint64_t fold = 0x2020202020202020u;
+        uint64_t a, b;
+        for (size_t i = 0; i + 8 < len; i += 8) {
+            memcpy(&a, name + i, 8);
+            memcpy(&b, kn + i, 8);
+            if ((a | fold) != (b | fold))
+                return false;
+        }
+        memcpy(&a, name + len - 8, 8);
+        memcpy(&b, kn + len - 8, 8);
+        return (a | fold) == (b | fold);
+    }
+    if (len < 4)
+        return false;
+    const uint32_t fold = 0x20202020u;
+    uint32_t a, b, c, d;
+    memcpy(&a, name, 4);
+    memcpy(&b, kn, 4);
+    memcpy(&c, name + len - 4, 4);
+    memcpy(&d, kn + len - 4, 4);
+    return (a | fold) == (b | fold) && (c | fold) == (d | fold);
+}
+
 static int known_index(const char *name, size_t len)
 {
     if (len >= 32)
         return -1;
     for (const signed char *k = by_len[len]; k < by_len[len] + 3 && *k >= 0; k++)
-        if (same_name(known_headers[*k].name, name))
+        if (known_is(known_headers[*k].name, name, len))
             return *k;
     return -1;
 }

@@ -27,7 +27,7 @@ void rp_kv_unset(rp_kv *kv, const char *name);
 
 /* Request headers the core and the bundled modules ask for on every
  * request: found once while parsing instead of by a scan per lookup. */
-#define RP_HDR_KNOWN 16
+#define RP_HDR_KNOWN 17
 /* Append a parsed request header (name and value in the request pool). */
 void rp_req_add_header(rp_req *r, const char *name, const char *value);
 
@@ -224,6 +224,10 @@ struct rp_conn {
     /* parser scratch: the header name or value being assembled */
     char *tok;
     size_t tok_len, tok_cap;
+    /* the token's first piece, still in the input buffer (conn.c: copied
+     * only if more pieces come or the parser call ends before the token) */
+    const char *tok_at;
+    size_t tok_at_len;
     const char *field; /* completed header name awaiting its value */
     size_t header_bytes;
     size_t nheaders;

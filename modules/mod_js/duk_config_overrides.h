@@ -83,6 +83,12 @@ __attribute__((visibility("hidden"))) extern void js_default_fatal(void *udata, 
  * back to the standard path, so the output is the same. */
 #define DUK_USE_JSON_STRINGIFY_FASTPATH
 
+/* Number to text: short decimals (19.99, 4.5) in a few double operations
+ * instead of Dragon4's bignums (rt/numfmt.c says why the text is the same);
+ * gen_duk_config.cmake calls it from duk__numconv_stringify_raw. */
+#define RP_DUK_SHORT_DECIMAL(x, neg, buf) rp_duk_short_decimal((x), (neg), (buf))
+__attribute__((visibility("hidden"))) extern size_t rp_duk_short_decimal(double x, int neg, char *buf);
+
 /* Faster integer arithmetic (64-bit fastints, transparent to scripts). */
 #define DUK_USE_FASTINT
 

@@ -2,7 +2,7 @@
 #
 # Copies the Duktape amalgamation (duktape.c, duktape.h, duk_config.h) into
 # OUT, inserts OVERRIDES at duk_config.h's "__OVERRIDE_DEFINES__" marker and
-# makes two small insertions into duktape.c and appends one function
+# makes three small insertions into duktape.c and appends one function
 # (below).
 # All three are copied so that duktape.c's #include "duktape.h" and
 # duktape.h's #include "duk_config.h" find the generated configuration
@@ -50,8 +50,17 @@ rp_duk_insert(duk
 rp_duk_insert(duk
   "DUK_LOCAL void duk__array_qsort(duk_hthread *thr, duk_int_t lo, duk_int_t hi) {\n\tduk_int_t p, l, r;\n"
   "\tduk_native_stack_check(thr); /* mod_js: gen_duk_config.cmake */\n")
-# 3. duk_ownkeys.inc (next to OVERRIDES) is appended: rp_duk_own_key, a
-#    walk of a plain object's own keys without an enumerator object.
+#  3. duk__numconv_stringify_raw() tries RP_DUK_SHORT_DECIMAL (rt/numfmt.c)
+#     for a shortest radix-10 conversion after its uint32 fast path and
+#     before Dragon4: short decimals (19.99) without bignums.
+rp_duk_insert(duk
+  "\t\tp += duk__dragon4_format_uint32(p, uval, radix);\n\t\tduk_push_lstring(thr, (const char *) buf, (duk_size_t) (p - buf));\n\t\treturn;\n\t}\n"
+  "#if defined(RP_DUK_SHORT_DECIMAL) /* mod_js: gen_duk_config.cmake */\n\tif (radix == 10 && digits == 0 && flags == 0) {\n\t\tchar rp_buf[32];\n\t\tduk_size_t rp_len = RP_DUK_SHORT_DECIMAL(x, neg, rp_buf);\n\t\tif (rp_len > 0) {\n\t\t\tduk_push_lstring(thr, rp_buf, rp_len);\n\t\t\treturn;\n\t\t}\n\t}\n#endif\n")
+# 4. duk_ownkeys.inc (next to OVERRIDES) is appended: mod_js's property
+#    helpers (rp_duk_own_key, a walk of a plain object's own keys without an
+#    enumerator object; rp_duk_def_accessor; rp_duk_accessor_to_data;
+#    rp_duk_push_shape_copy, an object made as a copy of a template's
+#    property table).
 get_filename_component(ovdir "${OVERRIDES}" DIRECTORY)
 file(READ "${ovdir}/duk_ownkeys.inc" ownkeys)
 string(APPEND duk "${ownkeys}")

@@ -64,6 +64,7 @@ typedef struct js_srvbuf {
  * (throws on out-of-memory). */
 typedef struct js_req_cache {
     void *get, *set, *stash;
+    void *shape[2]; /* req.c's request templates, without and with a body */
 } js_req_cache;
 js_req_cache *js_req_cache_of(duk_context *ctx);
 

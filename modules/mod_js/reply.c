@@ -70,6 +70,9 @@ static unsigned meta_key(const char *k, size_t n)
  * duktape.c by gen_duk_config.cmake). */
 duk_int_t rp_duk_own_key(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos, const char **key,
                          duk_size_t *len, duk_bool_t *enumerable, duk_bool_t *plain_proto);
+/* duk_ownkeys.inc: push the value of the entry the walk gave at pos, if it
+ * still holds that key (the pointer the walk gave) as a data property. */
+duk_bool_t rp_duk_get_own_slot(duk_context *ctx, duk_idx_t idx, duk_uint_t pos, const char *key);
 
 /* What the return object's keys say: the body key (the first that is a
  * known extension), the first unknown one, and which meta keys it may
@@ -78,6 +81,10 @@ typedef struct key_scan {
     const char *body_key, *unknown;
     unsigned meta;
     int known;
+    /* where the walk found the body key (its text in Duktape, the walk's
+     * position after it), for rp_duk_get_own_slot; NULL without a walk */
+    const char *body_raw;
+    duk_uint_t body_pos;
 } key_scan;
 
 static void note_key(rp_req *r, js_plan *plan, key_scan *ks, const char *k, unsigned m)
@@ -110,8 +117,15 @@ static void scan_keys(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan,
     while ((rc = rp_duk_own_key(ctx, idx, &pos, &k, &n, &en, &plain)) == 1) {
         unsigned m = meta_key(k, n);
         ks->meta |= m; /* also a non-enumerable one: it is read like any */
-        if (en)
+        if (en && !ks->body_key) {
             note_key(r, plan, ks, k, m);
+            if (ks->body_key) {
+                ks->body_raw = k;
+                ks->body_pos = pos;
+            }
+        } else if (en) {
+            note_key(r, plan, ks, k, m);
+        }
     }
     if (rc == 0) {
         if (!plain)
@@ -119,6 +133,7 @@ static void scan_keys(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan,
         return;
     }
     ks->meta = K_ALL;
+    ks->body_raw = NULL; /* (the walk declines before its first key) */
     duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
     while (duk_next(ctx, -1, 0)) {
         duk_size_t kl;
@@ -330,7 +345,7 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
         duk_push_undefined(ctx);
         return;
     }
-    key_scan ks = {NULL, NULL, 0, 0};
+    key_scan ks = {NULL, NULL, 0, 0, NULL, 0};
     scan_keys(ctx, r, idx, plan, &ks);
     const char *body_key = ks.body_key, *unknown = ks.unknown;
     int known = ks.known;
@@ -395,7 +410,9 @@ void js_reply_prepare(duk_context *ctx, rp_req *r, duk_idx_t idx, js_plan *plan)
             duk_pop(ctx);
     }
     if (body_key && !plan->why) {
-        duk_get_prop_string(ctx, idx, body_key);
+        /* the slot the walk found, unless a getter read above changed it */
+        if (!rp_duk_get_own_slot(ctx, idx, ks.body_pos, ks.body_raw))
+            duk_get_prop_string(ctx, idx, body_key);
         if (plan->chunk && duk_is_function(ctx, -1))
             plan->has_body = 1; /* the chunk callback stays at the top */
         else

@@ -24,7 +24,10 @@
  * property in the same slot, and returns it; its setter does the same with
  * the value assigned.  Own enumerable properties in the spec's order, so
  * JSON.stringify, %J, Object.keys, for..in, delete and assignment see what
- * a fully built object would show.  Nothing is parsed until read.
+ * a fully built object would show.  Nothing is parsed until read.  The
+ * object itself is a copy of a per-heap template holding those keys
+ * (rp_duk_push_shape_copy: one allocation and one copy of the property
+ * table instead of a dozen puts), with ip, port and method filled in.
  *
  * What the getters read is a copy of the request's parts (method, path,
  * headers, ...) made into one Duktape buffer when the object is made
@@ -79,6 +82,9 @@ void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
 /* duk_ownkeys.inc: a configurable own accessor becomes a data property
  * holding the value at the top, in place; 0 when it is no such accessor. */
 duk_bool_t rp_duk_accessor_to_data(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx);
+/* duk_ownkeys.inc: [... v1 .. vn tmpl] -> [... obj], a copy of tmpl's
+ * properties (one allocation) with v1 .. vn in its first n slots. */
+void rp_duk_push_shape_copy(duk_context *ctx, duk_idx_t n);
 
 /* Keys starting with these bytes would become Duktape symbols (hidden
  * properties): never let a client create one. */
@@ -211,10 +217,19 @@ static void push_src(duk_context *ctx, rp_req *r, const req_src *s)
         h.len[i] = (uint32_t)strlen(s->s[i]);
         n += h.len[i] + 1;
     }
+    /* the first HDR_LENS headers' lengths are measured once */
+    enum { HDR_LENS = 64 };
+    uint32_t lens[2 * HDR_LENS];
     const char *name, *value;
     size_t hl = 0;
-    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++)
-        hl += strlen(name) + strlen(value) + 2;
+    for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
+        size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+        if (i < HDR_LENS) {
+            lens[2 * i] = (uint32_t)kl;
+            lens[2 * i + 1] = (uint32_t)vl;
+        }
+        hl += kl + vl;
+    }
     h.hlen = (uint32_t)hl;
     char *p = duk_push_buffer_raw(ctx, n + hl, DUK_BUF_FLAG_NOZERO);
     memcpy(p, &h, sizeof h);
@@ -224,7 +239,8 @@ static void push_src(duk_context *ctx, rp_req *r, const req_src *s)
         p += h.len[i] + 1;
     }
     for (size_t i = 0; rp_req_header_at(r, i, &name, &value) == 0; i++) {
-        size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+        size_t kl = i < HDR_LENS ? lens[2 * i] : strlen(name) + 1;
+        size_t vl = i < HDR_LENS ? lens[2 * i + 1] : strlen(value) + 1;
         memcpy(p, name, kl);
         memcpy(p + kl, value, vl);
         p += kl + vl;
@@ -859,6 +875,49 @@ void js_req_proto_members(duk_context *ctx, duk_idx_t proto)
     }
 }
 
+/* Push the heap's template of a request object, made on first use: K_SRC
+ * and the eager members undefined (the slots js_push_req fills, so the
+ * eager members must come first in members[]), the lazy ones as
+ * accessors, postData only with_body - the keys a request object has, in
+ * their order.  Kept alive by the stash (in the accessors' array), pushed
+ * by pointer. */
+static void push_shape(duk_context *ctx, int with_body)
+{
+    js_req_cache *rc = js_req_cache_of(ctx);
+    if (!rc->shape[with_body]) {
+        push_accessors(ctx);
+        duk_idx_t get = duk_get_top_index(ctx) - 1;
+        duk_push_bare_object(ctx);
+        duk_idx_t t = duk_get_top_index(ctx);
+        duk_push_undefined(ctx);
+        duk_put_prop_literal(ctx, t, K_SRC);
+        for (int i = 0; i < N_MEMBERS; i++) {
+            const req_member *m = &members[i];
+            if (((m->flags & M_BODY) && !with_body) || (m->flags & M_HIDDEN))
+                continue; /* hidden ones: on the prototype (js_req_proto_members) */
+            duk_push_literal_raw(ctx, m->name, m->len);
+            if (m->flags & M_EAGER) {
+                if (i > 0 && !(members[i - 1].flags & M_EAGER))
+                    (void)duk_error(ctx, DUK_ERR_ERROR, "req.c: eager member '%s' after a lazy one",
+                                    m->name);
+                duk_push_undefined(ctx);
+                duk_put_prop(ctx, t);
+                continue;
+            }
+            duk_dup(ctx, get);
+            duk_dup(ctx, get + 1);
+            rp_duk_def_accessor(ctx, t); /* duk_def_prop's result, without its generality */
+        }
+        rc->shape[with_body] = duk_get_heapptr(ctx, t);
+        duk_push_heapptr(ctx, rc->stash);
+        duk_get_prop_literal(ctx, -1, JS_STASH_REQ_ACCESSORS);
+        duk_dup(ctx, t);
+        duk_put_prop_index(ctx, -2, 2 + (duk_uarridx_t)with_body);
+        duk_set_top(ctx, get);
+    }
+    duk_push_heapptr(ctx, rc->shape[with_body]);
+}
+
 int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **why)
 {
     size_t blen = 0;
@@ -868,18 +927,34 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
      * no defer or chunk callbacks there */
     int async_ok = !ex || (!ex->fspath && ex->default_status == 200);
 
-    /* Without a prototype until js_stream_begin at the end: a put on an
-     * object with one searches the whole chain (req, server buffer and
-     * Object prototypes) for a setter first. */
-    duk_push_bare_object(ctx);
-    duk_idx_t req = duk_get_top_index(ctx);
+    /* A body is checked first; a JSON one is left decoded on the stack. */
+    duk_idx_t json = duk_get_top(ctx);
     if (blen) {
-        long max = max_form_params(r);
-        int st = check_body(ctx, r, body, blen, max, why);
+        int st = check_body(ctx, r, body, blen, max_form_params(r), why);
         if (st) {
-            js_stream_begin(ctx, r, req, async_ok);
+            duk_push_bare_object(ctx);
+            js_stream_begin(ctx, r, -1, async_ok);
             return st;
         }
+    }
+
+    /* The object: a copy of the template with K_SRC and the eager members
+     * filled (in the template's order), without a prototype until
+     * js_stream_begin at the end - a put on an object with one searches the
+     * whole chain (req, server buffer and Object prototypes) for a setter
+     * first. */
+    req_src s;
+    src_from_req(r, &s);
+    push_src(ctx, r, &s);
+    int filled = 1;
+    for (int i = 0; i < N_MEMBERS && (members[i].flags & M_EAGER); i++, filled++)
+        members[i].push(ctx, -1, &s);
+    push_shape(ctx, blen != 0);
+    rp_duk_push_shape_copy(ctx, filled);
+    duk_idx_t req = duk_get_top_index(ctx);
+
+    if (blen) {
+        duk_dup(ctx, json);
         duk_put_prop_literal(ctx, req, K_JSON);
         const char *ctype = rp_req_header(r, "Content-Type");
         if (ctype) {
@@ -889,31 +964,9 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         void *b = duk_push_fixed_buffer(ctx, blen);
         memcpy(b, body, blen);
         duk_put_prop_literal(ctx, req, K_BODY);
+        duk_remove(ctx, json);
+        req = json;
     }
-    req_src s;
-    src_from_req(r, &s);
-    push_src(ctx, r, &s);
-    duk_put_prop_literal(ctx, req, K_SRC);
-
-    push_accessors(ctx);
-    duk_idx_t get = duk_get_top_index(ctx) - 1;
-    for (int i = 0; i < N_MEMBERS; i++) {
-        const req_member *m = &members[i];
-        if ((m->flags & M_BODY) && !blen)
-            continue;
-        if (m->flags & M_HIDDEN)
-            continue; /* on the prototype (js_req_proto_members) */
-        duk_push_literal_raw(ctx, m->name, m->len);
-        if (m->flags & M_EAGER) {
-            m->push(ctx, req, &s);
-            duk_put_prop(ctx, req);
-            continue;
-        }
-        duk_dup(ctx, get);
-        duk_dup(ctx, get + 1);
-        rp_duk_def_accessor(ctx, req); /* duk_def_prop's result, without its generality */
-    }
-
     if (ex && ex->errmsg) {
         duk_push_string(ctx, ex->errmsg);
         duk_put_prop_literal(ctx, req, "errMsg");

@@ -225,6 +225,36 @@ class TestBasics(Base):
         self.assertEqual(kv_lines(rs[1][2])["query"], "n=2")
         self.assertEqual(kv_lines(rs[2][2])["query"], "n=3")
 
+    def test_tokens_split_across_reads(self):
+        # the URL, a header name and a header value each cut in the middle
+        # (the parser sees a token in pieces, and the first piece's input is
+        # drained before the rest arrives), then the same request whole and
+        # pipelined: every token arrives intact
+        head = (b"GET /echo?split=" + b"q" * 300 + b" HTTP/1.1\r\nHost: x\r\n"
+                b"X-Split-Name-" + b"n" * 40 + b": " + b"v" * 2000 + b"\r\n"
+                b"X-Request-Id: split-1\r\n\r\n")
+        cuts = [20, 200, 330, 360, 400, 1200, len(head) - 10]
+        s = self.srv.sock(5)
+        try:
+            last = 0
+            for cut in cuts:
+                s.sendall(head[last:cut])
+                last = cut
+                time.sleep(0.02)  # separate reads (not synchronisation)
+            s.sendall(head[last:] + head.replace(b"Host: x", b"Host: y") +
+                      b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            rs = parse_responses(recv_all(s, 5))
+        finally:
+            s.close()
+        self.assertEqual(len(rs), 3)
+        for i, host in ((0, "x"), (1, "y")):
+            body = rs[i][2].decode()
+            self.assertIn("query=split=" + "q" * 300 + "\n", body)
+            self.assertIn("h:X-Split-Name-" + "n" * 40 + ": " + "v" * 2000 + "\n", body)
+            self.assertIn("h:X-Request-Id: split-1\n", body)
+            self.assertIn("h:Host: %s\n" % host, body)
+        self.assertIn("query=(none)", rs[2][2].decode())
+
     def test_head(self):
         st, h, b = self.srv.request("HEAD", "/small")
         self.assertEqual(st, 200)

@@ -4,13 +4,19 @@
  * gives on the same objects:
  *  - rp_duk_own_key walks the keys in duk_enum's order, or says -1;
  *  - rp_duk_def_accessor defines what duk_def_prop defines;
- *  - rp_duk_accessor_to_data converts in place, or leaves alone. */
+ *  - rp_duk_accessor_to_data converts in place, or leaves alone;
+ *  - rp_duk_get_own_slot reads the slot a walk found while it still holds
+ *    that key as data, and declines once the object changed;
+ *  - rp_duk_push_shape_copy makes an object that reads, lists and
+ *    describes as its template, filled slots aside, and is independent of it. */
 #include "jsrt.h"
 
 duk_int_t rp_duk_own_key(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos, const char **key,
                          duk_size_t *len, duk_bool_t *enumerable, duk_bool_t *plain_proto);
 void rp_duk_def_accessor(duk_context *ctx, duk_idx_t obj_idx);
 duk_bool_t rp_duk_accessor_to_data(duk_context *ctx, duk_idx_t obj_idx, duk_idx_t key_idx);
+void rp_duk_push_shape_copy(duk_context *ctx, duk_idx_t n);
+duk_bool_t rp_duk_get_own_slot(duk_context *ctx, duk_idx_t idx, duk_uint_t pos, const char *key);
 
 /* The enumerable keys by the walk ("a,b"), "-1" when it declines, and
  * whether the prototype is plain (" plain" appended). */
@@ -162,12 +168,124 @@ static void test_accessor_to_data(duk_context *ctx)
     CHECK_STR(ut_eval(ctx, "o.d + g()"), "gg");
 }
 
+/* copies = [a copy of tmpl with 'one' and 2 in its first slots, then 100
+ * copies with 'again' and 3, 4 ...]. */
+static duk_ret_t copy_shape(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    duk_push_array(ctx);
+    for (int i = 0; i < 101; i++) {
+        duk_push_string(ctx, i ? "again" : "one");
+        duk_push_int(ctx, 2 + i);
+        duk_get_global_string(ctx, "tmpl");
+        rp_duk_push_shape_copy(ctx, 2);
+        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+    }
+    duk_put_global_string(ctx, "copies");
+    return 0;
+}
+
+static duk_ret_t copy_refused(duk_context *ctx, void *udata)
+{
+    duk_push_string(ctx, "x");
+    duk_eval_string(ctx, (const char *)udata);
+    rp_duk_push_shape_copy(ctx, 1);
+    return 1;
+}
+
+static void test_shape_copy(duk_context *ctx)
+{
+    ut_eval(ctx, "var g = function () { return 'got ' + this.a; };"
+                 " var tmpl = {a: 0, b: 0}; tmpl.c = 'kept';"
+                 " Object.defineProperty(tmpl, 'd', {get: g, set: function (v) {"
+                 " Object.defineProperty(this, 'd', {value: v, writable: true,"
+                 " enumerable: true, configurable: true}); },"
+                 " enumerable: true, configurable: true});"
+                 " Object.defineProperty(tmpl, 'h', {value: 'hid', enumerable: false});"
+                 " tmpl[Symbol.for('s')] = 'sym';"
+                 " for (var i = 0; i < 20; i++) tmpl['k' + i] = i;");
+    CHECK(duk_safe_call(ctx, copy_shape, NULL, 0, 1) == DUK_EXEC_SUCCESS);
+    duk_pop(ctx);
+    duk_gc(ctx, 0);
+    const char *shape = "(function (o) { var d = Object.getOwnPropertyDescriptor(o, 'd'),"
+                        " h = Object.getOwnPropertyDescriptor(o, 'h');"
+                        " return [Object.keys(o).join(), Object.getOwnPropertyNames(o).length,"
+                        " typeof d.get, d.enumerable, h.enumerable, h.writable,"
+                        " o[Symbol.for('s')], o.c, o.k19].join(' '); })";
+    char src[1024];
+    snprintf(src, sizeof src, "%s(copies[0]) === %s(tmpl)", shape, shape);
+    CHECK_STR(ut_eval(ctx, src), "true");
+    CHECK_STR(ut_eval(ctx, "Object.getPrototypeOf(copies[0])"), "null");
+    CHECK_STR(ut_eval(ctx, "[copies[0].a, copies[0].b, copies[0].d, copies[100].a,"
+                           " copies[100].b].join()"),
+              "one,2,got one,again,102");
+    /* changes to a copy stay in it */
+    CHECK_STR(ut_eval(ctx, "var o = copies[0]; o.d = 'set'; o.c = 'changed'; delete o.k0;"
+                           " o.extra = 1; [o.d, o.c, 'k0' in o, Object.keys(o).length,"
+                           " tmpl.d, tmpl.c, tmpl.k0, 'extra' in tmpl,"
+                           " copies[1].c].join()"),
+              "set,changed,false,24,got 0,kept,0,false,kept");
+    /* the template outlives its copies, and the copies the template */
+    CHECK_STR(ut_eval(ctx, "copies = null; 'ok'"), "ok");
+    duk_gc(ctx, 0);
+    CHECK_STR(ut_eval(ctx, "tmpl.d + ' ' + tmpl.c"), "got 0 kept");
+    CHECK(duk_safe_call(ctx, copy_shape, NULL, 0, 1) == DUK_EXEC_SUCCESS);
+    duk_pop(ctx);
+    CHECK_STR(ut_eval(ctx, "tmpl = null; 'ok'"), "ok");
+    duk_gc(ctx, 0);
+    CHECK_STR(ut_eval(ctx, "copies[7].d + ' ' + copies[7].c"), "got again kept");
+    /* refused: an array, a template whose first slot is an accessor */
+    CHECK(duk_safe_call(ctx, copy_refused, (void *)"[1, 2]", 0, 1) == DUK_EXEC_ERROR);
+    duk_pop(ctx);
+    CHECK(duk_safe_call(ctx, copy_refused,
+                        (void *)"Object.defineProperty({}, 'a', {get: function () {},"
+                                " enumerable: true, configurable: true})",
+                        0, 1) == DUK_EXEC_ERROR);
+    duk_pop(ctx);
+}
+
+/* Walk the global o to key, change it by the script change, then read the
+ * slot: the value's text, or "declined". */
+static const char *slot_after(duk_context *ctx, const char *key, const char *change)
+{
+    duk_get_global_string(ctx, "o");
+    duk_uint_t pos = 0;
+    const char *k = NULL, *found = NULL;
+    duk_size_t n;
+    duk_bool_t en;
+    while (rp_duk_own_key(ctx, -1, &pos, &k, &n, &en, NULL) == 1)
+        if (strlen(key) == n && memcmp(k, key, n) == 0) {
+            found = k;
+            break;
+        }
+    CHECK(found != NULL);
+    ut_eval(ctx, change);
+    const char *out = "declined";
+    if (rp_duk_get_own_slot(ctx, -1, pos, found))
+        out = ut_pop_text(ctx);
+    duk_pop(ctx);
+    return out;
+}
+
+static void test_own_slot(duk_context *ctx)
+{
+    ut_eval(ctx, "var o = {status: 200, html: 'x', json: 1};");
+    CHECK_STR(slot_after(ctx, "html", "o.status = 404; o.html = 'y';"), "y");
+    CHECK_STR(slot_after(ctx, "html", "delete o.html; o.html = 'z';"), "declined");
+    CHECK_STR(slot_after(ctx, "json",
+                         "Object.defineProperty(o, 'json', {get: function () { return 2; }});"),
+              "declined");
+    CHECK_STR(slot_after(ctx, "status", "o = {};"), "404"); /* the object walked, still held */
+}
+
 int main(void)
 {
     duk_context *ctx = ut_heap(NULL, NULL);
     test_own_keys(ctx);
     test_def_accessor(ctx);
     test_accessor_to_data(ctx);
+    test_shape_copy(ctx);
+    test_own_slot(ctx);
     js_heap_free(ctx);
     UT_DONE();
 }
