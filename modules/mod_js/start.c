@@ -487,50 +487,73 @@ static void opt_hook(build *b, const opt_def *d)
     duk_pop(ctx);
 }
 
-/* One entry of map: the value is at the top, key given. */
-/* One Map line for a proxy value: key proxy:URL [timeout=S] [insecure]
- * ["Name: value"]... (mod_proxy's syntax). */
-static void proxy_line(build *b, const char *opt, const char *key, duk_idx_t v, const char *url)
+/* One Map line for a proxy value: key proxy:URL (mod_proxy's syntax: the
+ * upstreams only, the settings are proxy_route's <Route> block). */
+static void proxy_line(build *b, const char *opt, const char *key, const char *url)
 {
     duk_context *ctx = b->ctx;
     duk_push_sprintf(ctx, "proxy:%s", url);
-    const char *target = duk_get_string(ctx, -1);
     duk_idx_t l = line_begin(b, opt, "Map");
     line_arg(b, l, key);
-    line_arg(b, l, target);
-    if (duk_get_prop_string(ctx, v, "timeout")) {
-        if (!duk_is_number(ctx, -1) || !(duk_get_number(ctx, -1) > 0))
-            (void)duk_type_error(ctx, "start(): %s.timeout must be a number of seconds > 0, got %s",
-                                 opt, duk_safe_to_string(ctx, -1));
-        duk_push_sprintf(ctx, "timeout=%g", duk_get_number(ctx, -1));
-        line_arg(b, l, duk_get_string(ctx, -1));
-        duk_pop(ctx);
-    }
-    duk_pop(ctx);
-    if (duk_get_prop_string(ctx, v, "insecure") && duk_to_boolean(ctx, -1))
-        line_arg(b, l, "insecure");
-    duk_pop(ctx);
-    if (duk_get_prop_string(ctx, v, "headers")) {
-        duk_idx_t h = duk_get_top_index(ctx);
-        if (!duk_is_object(ctx, h) || duk_is_array(ctx, h) || duk_is_function(ctx, h))
-            (void)duk_type_error(ctx, "start(): %s.headers must be an object of name: value, got %s",
-                                 opt, type_of(ctx, h));
-        duk_enum(ctx, h, DUK_ENUM_OWN_PROPERTIES_ONLY);
-        while (duk_next(ctx, -1, 1)) {
-            duk_push_sprintf(ctx, "%s: %s", duk_get_string(ctx, -2), duk_to_string(ctx, -1));
-            line_arg(b, l, duk_get_string(ctx, -1));
-            duk_pop_3(ctx);
-        }
-        duk_pop(ctx);
-    }
-    duk_pop(ctx);
+    line_arg(b, l, duk_get_string(ctx, -2));
     line_end(b);
     duk_pop(ctx); /* target */
 }
 
+/* The timeout, insecure and headers of a proxy value as mod_proxy's route
+ * settings in a <Route key> block, the way path_headers writes a
+ * directory's headers; nothing when none is given. */
+static void proxy_route(build *b, const char *opt, const char *key, duk_idx_t v)
+{
+    duk_context *ctx = b->ctx;
+    duk_get_prop_string(ctx, v, "timeout");
+    duk_idx_t t = duk_get_top_index(ctx);
+    duk_get_prop_string(ctx, v, "insecure");
+    duk_idx_t in = duk_get_top_index(ctx);
+    duk_get_prop_string(ctx, v, "headers");
+    duk_idx_t h = duk_get_top_index(ctx);
+    if (!duk_is_undefined(ctx, t) && (!duk_is_number(ctx, t) || !(duk_get_number(ctx, t) > 0)))
+        (void)duk_type_error(ctx, "start(): %s.timeout must be a number of seconds > 0, got %s",
+                             opt, duk_safe_to_string(ctx, t));
+    if (!duk_is_undefined(ctx, h) &&
+        (!duk_is_object(ctx, h) || duk_is_array(ctx, h) || duk_is_function(ctx, h)))
+        (void)duk_type_error(ctx, "start(): %s.headers must be an object of name: value, got %s",
+                             opt, type_of(ctx, h));
+    int insecure = duk_to_boolean(ctx, in);
+    if (duk_is_undefined(ctx, t) && !insecure && duk_is_undefined(ctx, h)) {
+        duk_pop_3(ctx);
+        return;
+    }
+    duk_idx_t l = line_begin(b, opt, "<Route");
+    line_arg(b, l, key);
+    line_arg(b, l, ">");
+    line_end(b);
+    if (!duk_is_undefined(ctx, t)) {
+        line1(b, opt, "ProxyReadTimeout", duk_push_sprintf(ctx, "%g", duk_get_number(ctx, t)));
+        duk_pop(ctx);
+    }
+    if (insecure)
+        line1(b, opt, "ProxyInsecure", "on");
+    if (!duk_is_undefined(ctx, h)) {
+        duk_enum(ctx, h, DUK_ENUM_OWN_PROPERTIES_ONLY);
+        while (duk_next(ctx, -1, 1)) {
+            l = line_begin(b, opt, "ProxyHeader");
+            line_arg(b, l, duk_get_string(ctx, -3));
+            line_arg(b, l, duk_to_string(ctx, -2));
+            line_end(b);
+            duk_pop_2(ctx);
+        }
+        duk_pop(ctx);
+    }
+    line_begin(b, opt, "</Route>");
+    line_end(b);
+    duk_pop_3(ctx);
+}
+
 /* map: {"/api/": {proxy: "http://host:port/path", headers, timeout, insecure}}:
  * HTTP requests and websockets on the path both go to the upstream (a ws://
- * or wss:// upstream takes websockets only). */
+ * or wss:// upstream takes websockets only); one <Route key> block holds
+ * the settings for both (a block without "ws:" covers websockets too). */
 static void map_proxy(build *b, const char *opt, const char *key, duk_idx_t v, duk_idx_t url)
 {
     duk_context *ctx = b->ctx;
@@ -541,10 +564,11 @@ static void map_proxy(build *b, const char *opt, const char *key, duk_idx_t v, d
     int ws_only = strncmp(u, "ws://", 5) == 0 || strncmp(u, "wss://", 6) == 0;
     int ws_key = strncmp(key, "ws:", 3) == 0;
     if (!ws_only && !ws_key)
-        proxy_line(b, opt, key, v, u);
+        proxy_line(b, opt, key, u);
     duk_push_sprintf(ctx, "%s%s", ws_key ? "" : "ws:", key);
-    proxy_line(b, opt, duk_get_string(ctx, -1), v, u);
+    proxy_line(b, opt, duk_get_string(ctx, -1), u);
     duk_pop(ctx);
+    proxy_route(b, opt, key, v);
 }
 
 /* {name: value, ...} at idx as "Header set name value" lines (the core's
@@ -590,6 +614,7 @@ static void path_headers(build *b, const char *opt, const char *key, duk_idx_t h
     line_end(b);
 }
 
+/* One entry of map: the value is at the top, key given. */
 static void map_entry(build *b, duk_idx_t map, const char *key, unsigned i)
 {
     duk_context *ctx = b->ctx;

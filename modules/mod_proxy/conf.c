@@ -1,11 +1,18 @@
 /* conf.c - mod_proxy's directives and its Map targets.
  *
- *   Map /api/ proxy:http://127.0.0.1:9000/base/ [more URLs] [options]
+ *   Map /api/ proxy:http://127.0.0.1:9000/base/ [more URLs]
+ *   <Route /api/>
+ *       ProxyReadTimeout 5
+ *       ProxyHeader X-Api-Key "secret"
+ *   </Route>
  *
- * URLs may also be joined by commas in one word.  Options, in any order
- * after the URLs: insecure, preserve-host, timeout=S (read timeout),
- * balance=roundrobin|leastconn, and "Name: value" words (headers added to
- * the upstream request).  Host names are resolved once, here, so no request
+ * URLs may also be joined by commas in one word.  The Map line names the
+ * upstreams only: how a request goes to them (timeouts, certificate check,
+ * Host, added headers, balancing) is a route setting, written at the top
+ * level, in <Host> or in <Route> and merged once here; the words the Map
+ * line once took after the URLs are refused with their replacement.  The
+ * pools and health records are per worker and upstream, so their settings
+ * stay module-wide.  Host names are resolved once, here, so no request
  * ever waits for DNS.
  */
 #include <netdb.h>
@@ -23,10 +30,6 @@ void *px_create_conf(rp_pool *p)
 {
     px_conf *c = rp_pcalloc(p, sizeof *c);
     c->pool = p;
-    c->connect_timeout = 10;
-    c->read_timeout = 60;
-    c->send_timeout = 60;
-    c->balance = PX_RR;
     c->max_fails = 3;
     c->fail_timeout = 10;
     c->keepalive = 32;
@@ -34,7 +37,95 @@ void *px_create_conf(rp_pool *p)
     return c;
 }
 
+void *px_create_route_conf(rp_pool *p)
+{
+    px_rconf *c = rp_pcalloc(p, sizeof *c);
+    c->connect_timeout = 10;
+    c->read_timeout = 60;
+    c->send_timeout = 60;
+    c->balance = PX_RR;
+    return c;
+}
+
+/* The child's settings over the parent's; ProxyHeader lines add up, the
+ * enclosing scope's first. */
+void *px_merge_route_conf(rp_pool *p, void *parent, void *child)
+{
+    const px_rconf *a = parent, *b = child;
+    px_rconf *m = rp_palloc(p, sizeof *m);
+    *m = *a;
+    if (b->set & PX_SET_CONNECT)
+        m->connect_timeout = b->connect_timeout;
+    if (b->set & PX_SET_READ)
+        m->read_timeout = b->read_timeout;
+    if (b->set & PX_SET_SEND)
+        m->send_timeout = b->send_timeout;
+    if (b->set & PX_SET_INSECURE)
+        m->insecure = b->insecure;
+    if (b->set & PX_SET_PRESERVE)
+        m->preserve_host = b->preserve_host;
+    if (b->set & PX_SET_BALANCE)
+        m->balance = b->balance;
+    m->set = a->set | b->set;
+    if (b->nheaders) {
+        m->nheaders = a->nheaders + b->nheaders;
+        m->headers = rp_palloc(p, (m->nheaders + 1) * sizeof *m->headers);
+        if (a->nheaders)
+            memcpy(m->headers, a->headers, a->nheaders * sizeof *m->headers);
+        memcpy(m->headers + a->nheaders, b->headers, (b->nheaders + 1) * sizeof *m->headers);
+    }
+    return m;
+}
+
 /* ---- directives ---------------------------------------------------------- */
+
+/* The PX_SET_* bit of the route setting stored at offset. */
+static unsigned set_bit(size_t offset)
+{
+    switch (offset) {
+    case offsetof(px_rconf, connect_timeout):
+        return PX_SET_CONNECT;
+    case offsetof(px_rconf, read_timeout):
+        return PX_SET_READ;
+    case offsetof(px_rconf, send_timeout):
+        return PX_SET_SEND;
+    case offsetof(px_rconf, insecure):
+        return PX_SET_INSECURE;
+    case offsetof(px_rconf, preserve_host):
+        return PX_SET_PRESERVE;
+    default:
+        return 0;
+    }
+}
+
+/* Seconds and flags of a scope, marked as written there (merging keeps
+ * what a scope did not write from the enclosing one). */
+static const char *set_route_seconds(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_seconds(cmd, conf, argc, argv);
+    if (!e)
+        ((px_rconf *)conf)->set |= set_bit(rp_cmd_offset(cmd));
+    return e;
+}
+
+static const char *set_route_flag(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = rp_set_flag(cmd, conf, argc, argv);
+    if (!e)
+        ((px_rconf *)conf)->set |= set_bit(rp_cmd_offset(cmd));
+    return e;
+}
+
+/* ProxyInsecure on anywhere: the routes need their lax upstreams, which
+ * the module-wide conf makes in post_config. */
+static const char *set_insecure(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    const char *e = set_route_flag(cmd, conf, argc, argv);
+    px_conf *mc = rp_server_conf(rp_cmd_server(cmd), &rp_module_proxy);
+    if (!e && mc && ((px_rconf *)conf)->insecure)
+        mc->any_insecure = 1;
+    return e;
+}
 
 static const char *set_balance_word(const char *w, int *out)
 {
@@ -49,11 +140,13 @@ static const char *set_balance_word(const char *w, int *out)
 
 static const char *set_balance(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
-    px_conf *c = conf;
+    px_rconf *c = conf;
     (void)argc;
     const char *want = set_balance_word(argv[0], &c->balance);
-    return want ? rp_cmd_error(cmd, "%s takes %s, not \"%s\"", rp_cmd_name(cmd), want, argv[0])
-                : NULL;
+    if (want)
+        return rp_cmd_error(cmd, "%s takes %s, not \"%s\"", rp_cmd_name(cmd), want, argv[0]);
+    c->set |= PX_SET_BALANCE;
+    return NULL;
 }
 
 static int header_name_ok(const char *s, size_t n)
@@ -74,7 +167,7 @@ static int header_value_ok(const char *v)
 
 static const char *set_header(rp_cmd *cmd, void *conf, int argc, char *const argv[])
 {
-    px_conf *c = conf;
+    px_rconf *c = conf;
     (void)argc;
     if (!header_name_ok(argv[0], strlen(argv[0])) || !header_value_ok(argv[1]))
         return rp_cmd_error(cmd,
@@ -100,26 +193,33 @@ static const char *set_count(rp_cmd *cmd, void *conf, int argc, char *const argv
     return NULL;
 }
 
-const rp_directive px_directives[] = {
-    {"ProxyConnectTimeout", 1, 1, rp_set_seconds, offsetof(px_conf, connect_timeout),
+/* How a request goes up: top level, <Host> or <Route>. */
+const rp_directive px_route_directives[] = {
+    {"ProxyConnectTimeout", 1, 1, set_route_seconds, offsetof(px_rconf, connect_timeout),
      "ProxyConnectTimeout seconds: connecting to an upstream (TLS handshake included), "
      "over it 504 (default 10)"},
-    {"ProxyReadTimeout", 1, 1, rp_set_seconds, offsetof(px_conf, read_timeout),
+    {"ProxyReadTimeout", 1, 1, set_route_seconds, offsetof(px_rconf, read_timeout),
      "ProxyReadTimeout seconds: longest silence of an upstream while its answer is awaited "
-     "or read, over it 504 (default 60)"},
-    {"ProxySendTimeout", 1, 1, rp_set_seconds, offsetof(px_conf, send_timeout),
+     "or read, over it 504; a websocket's idle limit (default 60)"},
+    {"ProxySendTimeout", 1, 1, set_route_seconds, offsetof(px_rconf, send_timeout),
      "ProxySendTimeout seconds: longest time an upstream may take no byte of a request "
      "(default 60)"},
-    {"ProxyPreserveHost", 1, 1, rp_set_flag, offsetof(px_conf, preserve_host),
+    {"ProxyPreserveHost", 1, 1, set_route_flag, offsetof(px_rconf, preserve_host),
      "ProxyPreserveHost on|off: send the client's Host instead of the upstream's "
      "(default off)"},
-    {"ProxyInsecure", 1, 1, rp_set_flag, offsetof(px_conf, insecure),
+    {"ProxyInsecure", 1, 1, set_insecure, offsetof(px_rconf, insecure),
      "ProxyInsecure on|off: accept any certificate from https upstreams (default off)"},
     {"ProxyHeader", 2, 2, set_header, 0,
-     "ProxyHeader name value: a header added to every upstream request"},
+     "ProxyHeader name value: a header added to upstream requests; a block's lines add "
+     "to the enclosing scope's"},
     {"ProxyBalance", 1, 1, set_balance, 0,
      "ProxyBalance roundrobin|leastconn: how a route picks among its upstreams "
      "(default roundrobin)"},
+    RP_DIRECTIVES_END,
+};
+
+/* The per-worker pools and health records: top level only. */
+const rp_directive px_directives[] = {
     {"ProxyMaxFails", 1, 1, set_count, offsetof(px_conf, max_fails),
      "ProxyMaxFails N: connect failures in a row that mark an upstream down, 0 = never "
      "(default 3)"},
@@ -211,29 +311,8 @@ static const char *resolve(rp_pool *p, px_upstream *up, const char *host, int po
     return NULL;
 }
 
-/* The upstream with this scheme, host, port and certificate policy, shared
- * by every route naming it: one pool and one health record. */
-static px_upstream *find_or_add(rp_cmd *cmd, px_conf *c, const px_url *u, int insecure,
-                                const char **err)
+static void add_upstream(px_conf *c, px_upstream *up)
 {
-    rp_pool *p = rp_cmd_pool(cmd);
-    int v6 = strchr(u->host, ':') != NULL;
-    int dflt = u->port == (u->tls ? 443 : 80);
-    const char *hostport = rp_psprintf(p, "%s%s%s%s%.0d", v6 ? "[" : "", u->host, v6 ? "]" : "",
-                                       dflt ? "" : ":", dflt ? 0 : u->port);
-    const char *url = rp_psprintf(p, "%s://%s", u->tls ? "https" : "http", hostport);
-    for (int i = 0; i < c->nups; i++)
-        if (strcmp(c->ups[i]->url, url) == 0 && c->ups[i]->insecure == insecure)
-            return c->ups[i];
-    px_upstream *up = rp_pcalloc(p, sizeof *up);
-    if ((*err = resolve(p, up, u->host, u->port)) != NULL)
-        return NULL;
-    up->url = url;
-    up->host = u->host;
-    up->hostport = hostport;
-    up->port = u->port;
-    up->tls = u->tls;
-    up->insecure = insecure;
     up->index = c->nups;
     if (c->nups == c->cap_ups) {
         int cap = c->cap_ups ? c->cap_ups * 2 : 8;
@@ -244,14 +323,64 @@ static px_upstream *find_or_add(rp_cmd *cmd, px_conf *c, const px_url *u, int in
         c->cap_ups = cap;
     }
     c->ups[c->nups++] = up;
+}
+
+static px_upstream *find_upstream(const px_conf *c, const char *url, int insecure)
+{
+    for (int i = 0; i < c->nups; i++)
+        if (strcmp(c->ups[i]->url, url) == 0 && c->ups[i]->insecure == insecure)
+            return c->ups[i];
+    return NULL;
+}
+
+/* The upstream with this scheme, host and port, its certificate checked
+ * (https), shared by every route naming it: one pool and one health
+ * record. */
+static px_upstream *find_or_add(rp_cmd *cmd, px_conf *c, const px_url *u, const char **err)
+{
+    rp_pool *p = rp_cmd_pool(cmd);
+    int v6 = strchr(u->host, ':') != NULL;
+    int dflt = u->port == (u->tls ? 443 : 80);
+    const char *hostport = rp_psprintf(p, "%s%s%s%s%.0d", v6 ? "[" : "", u->host, v6 ? "]" : "",
+                                       dflt ? "" : ":", dflt ? 0 : u->port);
+    const char *url = rp_psprintf(p, "%s://%s", u->tls ? "https" : "http", hostport);
+    px_upstream *up = find_upstream(c, url, 0);
+    if (up)
+        return up;
+    up = rp_pcalloc(p, sizeof *up);
+    if ((*err = resolve(p, up, u->host, u->port)) != NULL)
+        return NULL;
+    up->url = url;
+    up->host = u->host;
+    up->hostport = hostport;
+    up->port = u->port;
+    up->tls = u->tls;
+    add_upstream(c, up);
     return up;
+}
+
+/* The https upstream up with its certificate unchecked: a record of its
+ * own (pool, health), shared by the routes naming it.  Plain http has
+ * nothing to check: the same record. */
+static px_upstream *lax_twin(px_conf *c, px_upstream *up)
+{
+    if (!up->tls)
+        return up;
+    px_upstream *t = find_upstream(c, up->url, 1);
+    if (t)
+        return t;
+    t = rp_palloc(c->pool, sizeof *t);
+    *t = *up;
+    t->insecure = 1;
+    add_upstream(c, t);
+    return t;
 }
 
 /* ---- Map targets ----------------------------------------------------------- */
 
 typedef struct {
-    const char **urls, **headers;
-    int nurls, nheaders;
+    const char **urls;
+    int nurls;
 } map_words;
 
 static void push(rp_pool *p, const char ***v, int *n, const char *s)
@@ -276,35 +405,63 @@ static void split_urls(rp_pool *p, map_words *mw, const char *word)
     }
 }
 
-/* One option word after the URLs; NULL or an error. */
-static const char *route_option(rp_cmd *cmd, px_route *rt, map_words *mw, const char *a)
+/* The route directive line that replaces a word the Map line once took
+ * after the URLs ("insecure", "timeout=5", "X-Name: value"...), NULL for a
+ * word that never meant anything. */
+static const char *replacement(rp_pool *p, const char *a)
+{
+    const char *colon = strchr(a, ':');
+    if (strcasecmp(a, "insecure") == 0)
+        return "ProxyInsecure on";
+    if (strcasecmp(a, "preserve-host") == 0)
+        return "ProxyPreserveHost on";
+    if (strncasecmp(a, "timeout=", 8) == 0)
+        return rp_psprintf(p, "ProxyReadTimeout %s", a[8] ? a + 8 : "30");
+    if (strncasecmp(a, "balance=", 8) == 0)
+        return rp_psprintf(p, "ProxyBalance %s", a[8] ? a + 8 : "leastconn");
+    if (colon && colon > a) {
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        return rp_psprintf(p, "ProxyHeader %.*s \"%s\"", (int)(colon - a), a, v);
+    }
+    return NULL;
+}
+
+/* A word after the URLs: an error naming the <Route> line to write. */
+static const char *refuse_option(rp_cmd *cmd, const char *key, const char *a)
+{
+    const char *line = replacement(rp_cmd_pool(cmd), a);
+    if (line)
+        return rp_cmd_error(cmd,
+                            "Map %s: proxy: \"%s\" is not read after the URLs; proxy settings "
+                            "are route settings: <Route %s> %s </Route>",
+                            key, a, key, line);
+    return rp_cmd_error(cmd,
+                        "Map %s: proxy: \"%s\" is not an upstream URL (%s); settings go in a "
+                        "<Route %s> block: ProxyReadTimeout, ProxyConnectTimeout, "
+                        "ProxySendTimeout, ProxyInsecure, ProxyPreserveHost, ProxyHeader, "
+                        "ProxyBalance",
+                        key, a, EXAMPLE, key);
+}
+
+/* The route's upstreams from its URL words. */
+static const char *route_upstreams(rp_cmd *cmd, px_conf *c, px_route *rt, const map_words *mw)
 {
     rp_pool *p = rp_cmd_pool(cmd);
-    if (strcasecmp(a, "insecure") == 0) {
-        rt->insecure = 1;
-    } else if (strcasecmp(a, "preserve-host") == 0) {
-        rt->preserve_host = 1;
-    } else if (strncasecmp(a, "timeout=", 8) == 0) {
-        char *end;
-        rt->timeout = strtod(a + 8, &end);
-        if (end == a + 8 || *end || rt->timeout < 0)
-            return rp_cmd_error(cmd, "proxy: \"%s\": timeout= takes seconds (timeout=30)", a);
-    } else if (strncasecmp(a, "balance=", 8) == 0) {
-        const char *want = set_balance_word(a + 8, &rt->balance);
-        if (want)
-            return rp_cmd_error(cmd, "proxy: \"%s\": balance= takes %s", a, want);
-    } else if (strstr(a, "://")) {
-        split_urls(p, mw, a);
-    } else if (strchr(a, ':')) {
-        const char *colon = strchr(a, ':');
-        if (!header_name_ok(a, (size_t)(colon - a)) || !header_value_ok(a))
-            return rp_cmd_error(cmd, "proxy: \"%s\" is not a header (\"X-Name: value\")", a);
-        push(p, &mw->headers, &mw->nheaders, rp_pstrdup(p, a));
-    } else {
-        return rp_cmd_error(cmd,
-                            "proxy: unknown option \"%s\" (URLs, insecure, preserve-host, "
-                            "timeout=S, balance=roundrobin|leastconn, \"Header: value\")",
-                            a);
+    rt->ups = rp_palloc(p, (size_t)mw->nurls * sizeof *rt->ups);
+    rt->paths = rp_palloc(p, (size_t)mw->nurls * sizeof *rt->paths);
+    for (int i = 0; i < mw->nurls; i++) {
+        px_url u = {0};
+        const char *why = parse_url(p, mw->urls[i], &u);
+        if (why)
+            return rp_cmd_error(cmd, "proxy: \"%s\" %s (%s)", mw->urls[i], why, EXAMPLE);
+        const char *rerr = NULL;
+        px_upstream *up = find_or_add(cmd, c, &u, &rerr);
+        if (!up)
+            return rp_cmd_error(cmd, "proxy: \"%s\": %s", mw->urls[i], rerr);
+        rt->ups[rt->nups] = up;
+        rt->paths[rt->nups++] = u.path;
     }
     return NULL;
 }
@@ -317,42 +474,29 @@ int px_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *cons
         return RP_DECLINED;
     rp_pool *p = rp_cmd_pool(cmd);
     px_route *rt = rp_pcalloc(p, sizeof *rt);
-    rt->balance = rt->insecure = rt->preserve_host = -1;
-    rt->timeout = -1;
     map_words mw = {0};
     split_urls(p, &mw, argv[0] + 6);
-    for (int i = 1; i < argc; i++)
-        if ((*err = route_option(cmd, rt, &mw, argv[i])) != NULL)
+    for (int i = 1; i < argc; i++) {
+        if (!strstr(argv[i], "://")) {
+            *err = refuse_option(cmd, key, argv[i]);
             return RP_ERROR;
+        }
+        split_urls(p, &mw, argv[i]);
+    }
     if (mw.nurls == 0) {
         *err = rp_cmd_error(cmd, "proxy: needs an upstream URL (%s)", EXAMPLE);
         return RP_ERROR;
     }
-    rt->ups = rp_palloc(p, (size_t)mw.nurls * sizeof *rt->ups);
-    rt->paths = rp_palloc(p, (size_t)mw.nurls * sizeof *rt->paths);
-    for (int i = 0; i < mw.nurls; i++) {
-        px_url u = {0};
-        const char *why = parse_url(p, mw.urls[i], &u);
-        if (why) {
-            *err = rp_cmd_error(cmd, "proxy: \"%s\" %s (%s)", mw.urls[i], why, EXAMPLE);
-            return RP_ERROR;
-        }
-        const char *rerr = NULL;
-        px_upstream *up = find_or_add(cmd, c, &u, rt->insecure, &rerr);
-        if (!up) {
-            *err = rp_cmd_error(cmd, "proxy: \"%s\": %s", mw.urls[i], rerr);
-            return RP_ERROR;
-        }
-        rt->ups[rt->nups] = up;
-        rt->paths[rt->nups++] = u.path;
-    }
-    rt->headers = mw.headers;
+    if ((*err = route_upstreams(cmd, c, rt, &mw)) != NULL)
+        return RP_ERROR;
     const char *k = strncmp(key, "ws:", 3) == 0 ? key + 3 : key;
     rt->key = rp_pstrdup(p, k);
     rt->prefix = k[0] == '/' && k[strlen(k) - 1] == '/';
     rt->index = c->nroutes++;
     if ((*err = rp_route_add(cmd, key, &rp_module_proxy, rt)) != NULL)
         return RP_ERROR;
+    rt->next = c->routes;
+    c->routes = rt;
     return RP_OK;
 }
 
@@ -383,10 +527,24 @@ static void free_ctx(void *ctx)
     SSL_CTX_free(ctx);
 }
 
+/* Every route's lax twins, once the whole configuration is read: which
+ * scope says ProxyInsecure on is only known then, and which of them a
+ * request reads is its own route settings' business. */
+static void make_lax(px_conf *c)
+{
+    for (px_route *rt = c->routes; rt; rt = rt->next) {
+        rt->lax = rp_palloc(c->pool, (size_t)rt->nups * sizeof *rt->lax);
+        for (int i = 0; i < rt->nups; i++)
+            rt->lax[i] = lax_twin(c, rt->ups[i]);
+    }
+}
+
 /* Both contexts are made once per configuration when it has an https
  * upstream; SSL_CTX is safe to share between the worker threads. */
 int px_conf_ssl(px_conf *c)
 {
+    if (c->any_insecure)
+        make_lax(c);
     int need = 0;
     for (int i = 0; i < c->nups; i++)
         need |= c->ups[i]->tls;

@@ -40,6 +40,8 @@ typedef struct px_exch {
     rp_req *r;
     rp_pool *pool;
     const px_route *rt;
+    const px_rconf *rc; /* the request's route settings */
+    px_upstream *const *ups; /* rt's upstreams, or their lax twins */
     px_conf *c;
     px_worker *pw;
     px_conn *pc;
@@ -81,7 +83,7 @@ static llhttp_settings_t g_settings;
 
 static double read_timeout(const px_exch *ex)
 {
-    return ex->rt->timeout >= 0 ? ex->rt->timeout : ex->c->read_timeout;
+    return ex->rc->read_timeout;
 }
 
 /* ---- token lists ------------------------------------------------------------ */
@@ -311,8 +313,7 @@ static void build_head(px_exch *ex, struct evbuffer *b, int64_t body_len)
         hb_str(&h, q);
     }
     HB_LIT(&h, " HTTP/1.1\r\n");
-    int preserve = ex->rt->preserve_host >= 0 ? ex->rt->preserve_host : ex->c->preserve_host;
-    hb_line(&h, "Host", preserve && in.host ? in.host : ex->up->hostport);
+    hb_line(&h, "Host", ex->rc->preserve_host && in.host ? in.host : ex->up->hostport);
     const char *conn_names = connection_names(in.connection);
     for (size_t i = 0; rp_req_header_at(r, i, &n, &v) == 0; i++)
         if (request_forwards(header_kind(n), n, conn_names))
@@ -333,8 +334,7 @@ static void build_head(px_exch *ex, struct evbuffer *b, int64_t body_len)
         HB_LIT(&h, ", ");
     }
     hb_str(&h, rp_req_http_minor(r) == 0 ? "1.0 rampart\r\n" : "1.1 rampart\r\n");
-    hb_list(&h, ex->c->headers);
-    hb_list(&h, ex->rt->headers);
+    hb_list(&h, ex->rc->headers);
     if (ex->websocket) {
         const char *up = rp_req_header(r, "Upgrade");
         HB_LIT(&h, "Connection: Upgrade\r\n");
@@ -486,7 +486,7 @@ static void body_end(rp_req *r, int status, void *arg)
         if (ex->body_chunked && ex->pc)
             evbuffer_add(bufferevent_get_output(ex->pc->bev), "0\r\n\r\n", 5);
         if (ex->pc && ex->state != EX_CONNECTING)
-            px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+            px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->rc->send_timeout);
         return;
     }
     /* the upstream can never get the whole request: its connection goes,
@@ -513,7 +513,7 @@ static void start_body(px_exch *ex)
     if (!ex->body_stream)
         return;
     if (!ex->body_done) /* no answer is due before the request is whole */
-        px_set_timeouts(ex->pc->bev, 0, ex->c->send_timeout);
+        px_set_timeouts(ex->pc->bev, 0, ex->rc->send_timeout);
     if (!ex->body_started) {
         ex->body_started = 1;
         rp_req_body_stream(ex->r, body_data, body_end, ex);
@@ -740,7 +740,8 @@ static void tunnel(px_exch *ex, struct evbuffer *in)
         return;
     }
     (void)in; /* bytes past the 101 stay in the upstream's input for the tunnel */
-    px_tunnel_start(ex->pw, rp_req_worker(r), client, pc, read_timeout(ex));
+    px_tunnel_start(ex->pw, rp_req_worker(r), client, pc, read_timeout(ex),
+                    ex->rc->send_timeout);
 }
 
 static void complete(px_exch *ex, struct evbuffer *in)
@@ -1013,7 +1014,7 @@ static void connect_failed(px_exch *ex, int status, const char *why)
         ex->retries--;
         px_upstream *was = ex->up;
         release_conn(ex, 0);
-        if (px_pick(ex->pw, ex->rt, ex->tried)) {
+        if (px_pick(ex->pw, ex->rt, ex->ups, ex->rc->balance, ex->tried)) {
             rp_log_req(ex->r, &rp_module_proxy, RP_LOG_WARN,
                        "%s %s: upstream %s: %s; trying another", rp_req_method(ex->r),
                        rp_req_uri(ex->r), was->url, why);
@@ -1031,7 +1032,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         px_health_ok(ex->pw, ex->up);
         ex->state = EX_SENT;
-        px_set_timeouts(bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(bev, read_timeout(ex), ex->rc->send_timeout);
         start_body(ex);
         return;
     }
@@ -1043,7 +1044,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         fail(ex, 504,
              rp_psprintf(ex->pool, "no answer within %gs",
-                         (what & BEV_EVENT_WRITING) ? ex->c->send_timeout : read_timeout(ex)));
+                         (what & BEV_EVENT_WRITING) ? ex->rc->send_timeout : read_timeout(ex)));
         return;
     }
     /* closed or reset: first what it sent before closing */
@@ -1052,23 +1053,23 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     pump(ex);
 }
 
-static int route_index(const px_route *rt, const px_upstream *up)
+static int route_index(const px_exch *ex, const px_upstream *up)
 {
-    for (int i = 0; i < rt->nups; i++)
-        if (rt->ups[i] == up)
+    for (int i = 0; i < ex->rt->nups; i++)
+        if (ex->ups[i] == up)
             return i;
     return 0;
 }
 
 static void attempt(px_exch *ex)
 {
-    px_upstream *up = px_pick(ex->pw, ex->rt, ex->tried);
+    px_upstream *up = px_pick(ex->pw, ex->rt, ex->ups, ex->rc->balance, ex->tried);
     if (!up) {
         fail(ex, 502, "no upstream left to try");
         return;
     }
     ex->up = up;
-    ex->upi = route_index(ex->rt, up);
+    ex->upi = route_index(ex, up);
     ex->tried[ex->upi] = 1;
     ex->got_bytes = 0;
     ex->raw = 0;
@@ -1082,7 +1083,7 @@ static void attempt(px_exch *ex)
     rp_metric_add(ex->pc ? ex->c->m_reused : ex->c->m_opened, ex->pw->w, 1);
     if (ex->pc) {
         ex->state = EX_SENT;
-        px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->c->send_timeout);
+        px_set_timeouts(ex->pc->bev, read_timeout(ex), ex->rc->send_timeout);
     } else {
         ex->pc = px_connect(ex->pw, up);
         if (!ex->pc) {
@@ -1090,7 +1091,7 @@ static void attempt(px_exch *ex)
             return;
         }
         ex->state = EX_CONNECTING;
-        px_set_timeouts(ex->pc->bev, ex->c->connect_timeout, ex->c->connect_timeout);
+        px_set_timeouts(ex->pc->bev, ex->rc->connect_timeout, ex->rc->connect_timeout);
     }
     bufferevent_setcb(ex->pc->bev, read_cb, ex->body_stream ? write_cb : NULL, event_cb, ex);
     bufferevent_setwatermark(ex->pc->bev, EV_READ, 0, 0);
@@ -1140,6 +1141,9 @@ int px_handler(rp_req *r)
     ex->r = r;
     ex->pool = rp_req_pool(r);
     ex->rt = rt;
+    /* one pointer, merged at configuration time: nothing to merge here */
+    ex->rc = rp_req_route_conf(r, &rp_module_proxy);
+    ex->ups = ex->rc->insecure && rt->lax ? rt->lax : rt->ups;
     ex->c = pw->conf;
     ex->pw = pw;
     ex->tried = rp_pcalloc(ex->pool, (size_t)rt->nups);

@@ -79,4 +79,7 @@ RP_MODULE_DECLARE(proxy) = {
     .worker_init = px_worker_init,
     .worker_exit = px_worker_exit,
     .handler = px_handler,
+    .route_directives = px_route_directives,
+    .create_route_conf = px_create_route_conf,
+    .merge_route_conf = px_merge_route_conf,
 };

@@ -1,6 +1,7 @@
 /* proxy_int.h - mod_proxy's internal types, shared by its source files.
  *
- *   conf.c      directives, upstream URLs, "Map /key proxy:URL..." routes
+ *   conf.c      directives (module-wide and per route), upstream URLs,
+ *               "Map /key proxy:URL..." routes
  *   upstream.c  per-worker state: keep-alive pool, balancing, passive health,
  *               connecting (plain or TLS)
  *   exchange.c  one proxied request: the upstream request, the streamed
@@ -33,41 +34,63 @@ typedef struct px_upstream {
     const char *hostport; /* the Host header value: host[:port] */
     int port;
     int tls;
-    int insecure; /* -1: ProxyInsecure decides */
+    int insecure; /* https: the certificate is not checked (ProxyInsecure on) */
     int index;
     struct sockaddr_storage addr;
     socklen_t addrlen;
 } px_upstream;
 
-/* One "Map" line.  Options left at -1 take the module-wide directive. */
+/* One "Map" line: its upstreams only; how a request goes to them is the
+ * request's route settings (px_rconf). */
 typedef struct px_route {
     px_upstream **ups;
+    /* The same upstreams with certificates unchecked, for requests whose
+     * ProxyInsecure is on (a separate pool: a connection made without the
+     * check never serves a request that wants it).  Made in post_config
+     * when ProxyInsecure on appears anywhere; NULL otherwise. */
+    px_upstream **lax;
     const char **paths; /* each upstream's base path: '/'... or "" (none given) */
     int nups;
-    int index;            /* for the per-worker round-robin counters */
-    int balance;          /* PX_RR, PX_LEASTCONN or -1 */
-    int insecure;         /* -1, 0, 1 */
-    int preserve_host;    /* -1, 0, 1 */
-    double timeout;       /* read timeout override; < 0: ProxyReadTimeout */
-    const char **headers; /* "Name: value", NULL-terminated, or NULL */
-    int prefix;           /* the key ends in '/': the rest of the path is appended */
-    const char *key;      /* without "ws:" */
+    int index;  /* for the per-worker round-robin counters */
+    int prefix; /* the key ends in '/': the rest of the path is appended */
+    const char *key; /* without "ws:" */
+    struct px_route *next; /* the configuration's routes */
 } px_route;
 
-typedef struct px_conf {
+/* Which settings a scope wrote itself (the rest come from the enclosing
+ * scope when merged). */
+enum {
+    PX_SET_CONNECT = 1 << 0,
+    PX_SET_READ = 1 << 1,
+    PX_SET_SEND = 1 << 2,
+    PX_SET_INSECURE = 1 << 3,
+    PX_SET_PRESERVE = 1 << 4,
+    PX_SET_BALANCE = 1 << 5,
+};
+
+/* The per-route settings (server, <Host>, <Route>), merged once at
+ * configuration time; a request reads its scope's with rp_req_route_conf. */
+typedef struct px_rconf {
     double connect_timeout, read_timeout, send_timeout;
-    int preserve_host;
     int insecure;
+    int preserve_host;
     int balance;
+    const char **headers; /* "Name: value", NULL-terminated: enclosing scopes' first */
+    size_t nheaders;
+    unsigned set; /* PX_SET_* */
+} px_rconf;
+
+/* The module-wide settings: those of the per-worker pools and health. */
+typedef struct px_conf {
     long max_fails;      /* consecutive connect failures that mark an upstream down */
     double fail_timeout; /* how long it stays down */
     long keepalive;      /* idle connections kept per upstream and worker thread */
     double keepalive_timeout;
-    const char **headers; /* ProxyHeader lines, "Name: value" */
-    size_t nheaders;
+    int any_insecure; /* some scope says ProxyInsecure on: routes get their lax twins */
     rp_pool *pool;
     px_upstream **ups; /* every upstream of every route */
     int nups, cap_ups;
+    px_route *routes;
     int nroutes;
     SSL_CTX *ssl_verify, *ssl_insecure; /* made in post_config if an https upstream exists */
     /* series (post_config): connections reused / opened, answers 502 / 504 */
@@ -116,18 +139,24 @@ void px_set_timeouts(struct bufferevent *bev, double rd, double wr);
 
 /* conf.c */
 extern const rp_directive px_directives[];
+extern const rp_directive px_route_directives[];
 void *px_create_conf(rp_pool *p);
+void *px_create_route_conf(rp_pool *p);
+void *px_merge_route_conf(rp_pool *p, void *parent, void *child);
 int px_map_target(rp_cmd *cmd, void *conf, const char *key, int argc, char *const argv[],
                   const char **err);
+/* post_config: the TLS contexts and the routes' lax upstreams. */
 int px_conf_ssl(px_conf *c);
 
 /* upstream.c */
 px_worker *px_worker_new(rp_worker *w, px_conf *c);
 void px_worker_free(px_worker *pw);
 void px_worker_close_idle(px_worker *pw);
-/* Pick an upstream of the route not in tried[] (marked 1), preferring ones
- * not marked down.  NULL when every upstream was tried. */
-px_upstream *px_pick(px_worker *pw, const px_route *rt, const unsigned char *tried);
+/* Pick one of ups (the route's upstreams or their lax twins) not in
+ * tried[] (marked 1), preferring ones not marked down, by balance
+ * (PX_RR, PX_LEASTCONN).  NULL when every upstream was tried. */
+px_upstream *px_pick(px_worker *pw, const px_route *rt, px_upstream *const *ups, int balance,
+                     const unsigned char *tried);
 void px_health_fail(px_worker *pw, px_upstream *up, const char *reason);
 void px_health_ok(px_worker *pw, px_upstream *up);
 /* An idle pooled connection to up, taken out of the pool, or NULL. */
@@ -146,9 +175,11 @@ void px_exchange_init(void);
 void px_exchange_thread_exit(void);
 
 /* tunnel.c: after the 101 both connections belong to the tunnel; the upstream's
- * input may already hold bytes past the 101 head. */
+ * input may already hold bytes past the 101 head.  idle_timeout: nothing
+ * moved either way (ProxyReadTimeout); flush_timeout: what is left after a
+ * side closed (ProxySendTimeout). */
 void px_tunnel_start(px_worker *pw, rp_worker *w, struct bufferevent *client, px_conn *pc,
-                     double idle_timeout);
+                     double idle_timeout, double flush_timeout);
 /* Graceful stop: close them from the loop, soon. */
 void px_tunnel_stop_all(px_worker *pw);
 void px_tunnel_close_all(px_worker *pw);

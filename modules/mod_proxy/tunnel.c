@@ -7,7 +7,7 @@
  * TN_LOW_WATER (the other side's write watermark).  The tunnel closes when
  * either side closes (after flushing what is left towards the other, for at
  * most the send timeout) or when nothing moved either way for the idle
- * timeout (ProxyReadTimeout, or the route's timeout=).
+ * timeout (the route's ProxyReadTimeout).
  */
 #include <stdlib.h>
 #include <event2/buffer.h>
@@ -26,6 +26,7 @@ struct px_tunnel {
     px_conn *pc;
     struct event *timer;
     double idle, last;
+    double flush; /* the route's ProxySendTimeout: how long a closing side may flush */
     int closing; /* flushing what is left, then closing */
     int stop;    /* close from the timer: a graceful stop asked */
 };
@@ -118,7 +119,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     bufferevent_disable(other, EV_READ);
     bufferevent_disable(bev, EV_READ | EV_WRITE);
     bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-    t->idle = t->pw->conf->send_timeout > 0 ? t->pw->conf->send_timeout : 60;
+    t->idle = t->flush > 0 ? t->flush : 60;
     t->last = px_now();
     arm(t, t->idle);
 }
@@ -137,7 +138,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void px_tunnel_start(px_worker *pw, rp_worker *w, struct bufferevent *client, px_conn *pc,
-                     double idle_timeout)
+                     double idle_timeout, double flush_timeout)
 {
     px_tunnel *t = calloc(1, sizeof *t);
     struct event *timer = t ? event_new(rp_worker_base(w), -1, 0, timer_cb, t) : NULL;
@@ -154,6 +155,7 @@ void px_tunnel_start(px_worker *pw, rp_worker *w, struct bufferevent *client, px
     t->side[1] = pc->bev;
     t->timer = timer;
     t->idle = idle_timeout;
+    t->flush = flush_timeout;
     t->last = px_now();
     t->next = pw->tunnels;
     if (pw->tunnels)

@@ -94,9 +94,9 @@ static int is_down(const px_upstate *st, double now)
     return st->down_until > now;
 }
 
-px_upstream *px_pick(px_worker *pw, const px_route *rt, const unsigned char *tried)
+px_upstream *px_pick(px_worker *pw, const px_route *rt, px_upstream *const *ups, int balance,
+                     const unsigned char *tried)
 {
-    int balance = rt->balance >= 0 ? rt->balance : pw->conf->balance;
     unsigned start = pw->rr[rt->index]++;
     double now = px_now();
     /* First pass: upstreams that are up.  Second: any not tried yet, so a
@@ -107,7 +107,7 @@ px_upstream *px_pick(px_worker *pw, const px_route *rt, const unsigned char *tri
         int best_active = 0;
         for (int k = 0; k < rt->nups; k++) {
             int i = (int)((start + (unsigned)k) % (unsigned)rt->nups);
-            px_upstream *up = rt->ups[i];
+            px_upstream *up = ups[i];
             const px_upstate *st = &pw->up[up->index];
             if (tried[i] || (pass == 0 && is_down(st, now)))
                 continue;
@@ -208,7 +208,7 @@ static int is_ip_literal(const char *host)
 static SSL *new_ssl(px_worker *pw, px_upstream *up)
 {
     const px_conf *c = pw->conf;
-    int insecure = up->insecure >= 0 ? up->insecure : c->insecure;
+    int insecure = up->insecure;
     SSL *ssl = SSL_new(insecure ? c->ssl_insecure : c->ssl_verify);
     if (!ssl)
         return NULL;

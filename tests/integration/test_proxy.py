@@ -34,6 +34,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from jsrun import JsServer
 from rptest import Server, free_port, wait_until
 from wsclient import OP_BINARY, OP_TEXT, HandshakeError, WSClient
 
@@ -211,13 +212,25 @@ class ProxyTest(unittest.TestCase):
         cls.dead = closed_port()
         conf = """LoadModule proxy mod_proxy.so
 ProxyHeader X-Proxy-Extra "from conf"
-Map /api/ proxy:http://127.0.0.1:%(a)d/base/ "X-Route: api"
+Map /api/ proxy:http://127.0.0.1:%(a)d/base/
+<Route /api/>
+    ProxyHeader X-Route api
+</Route>
 Map /whole/ proxy:http://127.0.0.1:%(a)d
-Map /keep/ proxy:http://127.0.0.1:%(a)d/ preserve-host
+Map /keep/ proxy:http://127.0.0.1:%(a)d/
+<Route /keep/>
+    ProxyPreserveHost on
+</Route>
 Map /rr/ proxy:http://127.0.0.1:%(a)d/,http://127.0.0.1:%(b)d/
-Map /lc/ proxy:http://127.0.0.1:%(a)d/ http://127.0.0.1:%(b)d/ balance=leastconn
+Map /lc/ proxy:http://127.0.0.1:%(a)d/ http://127.0.0.1:%(b)d/
+<Route /lc/>
+    ProxyBalance leastconn
+</Route>
 Map /dead/ proxy:http://127.0.0.1:%(dead)d/
-Map /slow/ proxy:http://127.0.0.1:%(a)d/ timeout=0.5
+Map /slow/ proxy:http://127.0.0.1:%(a)d/
+<Route /slow/>
+    ProxyReadTimeout 0.5
+</Route>
 """ % {"a": cls.a.port, "b": cls.b.port, "dead": cls.dead}
         cls.srv = Server(conf=conf, threads=1)
 
@@ -511,6 +524,76 @@ Map /h/ proxy:http://127.0.0.1:%d/,http://127.0.0.1:%d/
             self.assertEqual(srv.error_log().count("trying another"), 2)
 
 
+def header_names(rec):
+    return [k.lower() for k, v in rec["headers"]]
+
+
+class RouteSettingsTest(unittest.TestCase):
+    """The proxy settings are route settings: top level, <Host>, <Route>,
+    each scope over the enclosing one, ProxyHeader lines adding up."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = Upstream("A")
+        conf = """LoadModule proxy mod_proxy.so
+ProxyHeader X-Top top
+ProxyPreserveHost on
+Map /t/ proxy:http://127.0.0.1:%(a)d/
+<Route /t/plain/>
+    ProxyPreserveHost off
+    ProxyHeader X-Sub sub
+</Route>
+<Host b.test>
+    ProxyHeader X-Host b
+    Map /t/ proxy:http://127.0.0.1:%(a)d/
+    <Route /t/r/>
+        ProxyPreserveHost off
+        ProxyHeader X-Route r
+    </Route>
+</Host>
+""" % {"a": cls.a.port}
+        cls.srv = Server(conf=conf, threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.check_sanitizers()
+        cls.srv.cleanup()
+        cls.a.stop()
+
+    def up(self, path, host):
+        st, hd, body = self.srv.get(path, headers={"Host": host})
+        self.assertEqual(st, 200, body)
+        return json.loads(body)
+
+    def test_top_level(self):
+        rec = self.up("/t/x", "a.test")
+        h = headers_of(rec)
+        self.assertEqual((h["host"], h["x-top"]), ("a.test", "top"))
+        self.assertNotIn("x-sub", h)
+
+    def test_route_overrides_and_adds(self):
+        rec = self.up("/t/plain/x", "a.test")
+        h = headers_of(rec)
+        self.assertEqual(h["host"], "127.0.0.1:%d" % self.a.port)
+        self.assertEqual((h["x-top"], h["x-sub"]), ("top", "sub"))
+        names = header_names(rec)
+        self.assertLess(names.index("x-top"), names.index("x-sub"))
+
+    def test_host_and_its_route(self):
+        h = headers_of(self.up("/t/x", "b.test"))
+        self.assertEqual((h["host"], h["x-top"], h["x-host"]), ("b.test", "top", "b"))
+        self.assertNotIn("x-route", h)
+        rec = self.up("/t/r/x", "b.test")
+        h = headers_of(rec)
+        self.assertEqual(h["host"], "127.0.0.1:%d" % self.a.port)
+        names = header_names(rec)
+        self.assertLess(names.index("x-top"), names.index("x-host"))
+        self.assertLess(names.index("x-host"), names.index("x-route"))
+        # the top level's <Route> is not b.test's
+        self.assertNotIn("x-sub", headers_of(self.up("/t/plain/x", "b.test")))
+
+
 def make_cert(d):
     key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
@@ -530,8 +613,17 @@ class TlsUpstreamTest(unittest.TestCase):
             up = Upstream("T", tls_ctx=ctx)
             conf = """LoadModule proxy mod_proxy.so
 Map /strict/ proxy:https://127.0.0.1:%d/
-Map /lax/ proxy:https://127.0.0.1:%d/ insecure
-Map /name/ proxy:https://localhost:%d/ insecure
+Map /lax/ proxy:https://127.0.0.1:%d/
+Map /name/ proxy:https://localhost:%d/
+<Route /lax/>
+    ProxyInsecure on
+</Route>
+<Route /lax/strict/>
+    ProxyInsecure off
+</Route>
+<Route /name/>
+    ProxyInsecure on
+</Route>
 """ % (up.port, up.port, up.port)
             try:
                 with Server(conf=conf, threads=1) as srv:
@@ -545,6 +637,62 @@ Map /name/ proxy:https://localhost:%d/ insecure
                     self.assertEqual(st, 200)
                     self.assertEqual(headers_of(json.loads(body))["host"],
                                      "localhost:%d" % up.port)
+                    # the lax route's kept-alive connection never serves a
+                    # request whose route checks the certificate
+                    conn = srv.connection()
+                    self.assertEqual(srv.do(conn, "GET", "/lax/1")[0], 200)
+                    self.assertEqual(srv.do(conn, "GET", "/strict/2")[0], 502)
+                    self.assertEqual(srv.do(conn, "GET", "/lax/strict/3")[0], 502)
+                    self.assertEqual(srv.do(conn, "GET", "/lax/4")[0], 200)
+                    conn.close()
+                # the top level says on, one <Route> off
+                conf = """LoadModule proxy mod_proxy.so
+ProxyInsecure on
+Map /any/ proxy:https://127.0.0.1:%d/
+<Route /any/checked/>
+    ProxyInsecure off
+</Route>
+""" % up.port
+                with Server(conf=conf, threads=1) as srv:
+                    self.assertEqual(srv.get("/any/x")[0], 200)
+                    self.assertEqual(srv.get("/any/checked/x")[0], 502)
+                    self.assertEqual(srv.get("/any/y")[0], 200)
+            finally:
+                up.stop()
+        finally:
+            shutil.rmtree(d)
+
+    def test_start_map_value(self):
+        """start()'s map: {proxy, headers, timeout, insecure} becomes the Map
+        line and a <Route> block of mod_proxy's settings."""
+        d = tempfile.mkdtemp()
+        try:
+            crt, key = make_cert(d)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(crt, key)
+            up = Upstream("T", tls_ctx=ctx)
+            script = """var server = require("rampart-server");
+server.start({
+    bind: "127.0.0.1:{port}",
+    user: "nobody",
+    threads: 1,
+    map: {
+        "/lax/": {proxy: "https://127.0.0.1:%d/", insecure: true, timeout: 7,
+                  headers: {"X-One": "1", "X-Two": "two words"}},
+        "/strict/": {proxy: "https://127.0.0.1:%d/"}
+    }
+});
+""" % (up.port, up.port)
+            try:
+                srv = JsServer(script)
+                try:
+                    st, hd, body = srv.get("/lax/x")
+                    self.assertEqual(st, 200, body)
+                    h = headers_of(json.loads(body))
+                    self.assertEqual((h["x-one"], h["x-two"]), ("1", "two words"))
+                    self.assertEqual(srv.get("/strict/x")[0], 502)
+                finally:
+                    srv.__exit__(None, None, None)
             finally:
                 up.stop()
         finally:
@@ -581,8 +729,11 @@ class WssUpstreamTest(unittest.TestCase):
                          "LoadModule ws mod_ws.so\nMap ws:/echo ws:echo\n" % (crt, key))
             with Server(conf=echo_conf) as echo:
                 conf = """LoadModule proxy mod_proxy.so
-Map ws:/s/ proxy:wss://127.0.0.1:%d/echo insecure
+Map ws:/s/ proxy:wss://127.0.0.1:%d/echo
 Map ws:/strict/ proxy:wss://127.0.0.1:%d/echo
+<Route /s/>
+    ProxyInsecure on
+</Route>
 """ % (echo.port, echo.port)
                 with Server(conf=conf, threads=1) as srv:
                     ws = WSClient.connect("127.0.0.1", srv.port, "/s/")
@@ -692,9 +843,30 @@ class ConfErrorTest(unittest.TestCase):
         self.check("Map /x/ proxy:http://h:99999/", "port that is not a number")
         self.check("Map /x/ proxy:http://no-such-host.invalid/", "cannot resolve the host")
         self.check("Map /x/ proxy:", "needs an upstream URL")
-        self.check("Map /x/ proxy:http://127.0.0.1:1/ timeout=x", "timeout= takes seconds")
-        self.check("Map /x/ proxy:http://127.0.0.1:1/ frobnicate", "unknown option")
         self.check("ProxyBalance random", "roundrobin or leastconn")
+
+    def test_old_words_name_their_route_setting(self):
+        up = "Map /x/ proxy:http://127.0.0.1:1/ "
+        for word, line in (
+                ("timeout=5", "<Route /x/> ProxyReadTimeout 5 </Route>"),
+                ("insecure", "<Route /x/> ProxyInsecure on </Route>"),
+                ("preserve-host", "<Route /x/> ProxyPreserveHost on </Route>"),
+                ("balance=leastconn", "<Route /x/> ProxyBalance leastconn </Route>"),
+                ('"X-Api-Key: secret"', '<Route /x/> ProxyHeader X-Api-Key "secret" </Route>')):
+            self.check(up + word, line)
+        self.check("Map ws:/w/ proxy:ws://127.0.0.1:1/ insecure",
+                   "<Route ws:/w/> ProxyInsecure on </Route>")
+        self.check(up + "frobnicate", '"frobnicate" is not an upstream URL')
+
+    def test_scopes(self):
+        # the pools' settings belong to the worker-wide pool: top level only
+        self.check("<Route /x/>\nProxyKeepAlive 4\n</Route>",
+                   "ProxyKeepAlive is not allowed inside <Route> (allowed: server)")
+        self.check("<Host a.test>\nProxyMaxFails 1\n</Host>",
+                   "ProxyMaxFails is not allowed inside <Host> (allowed: server)")
+        self.check("<Route /x/>\nProxyReadTimeout soon\n</Route>", "ProxyReadTimeout")
+        self.check("<Route /x/>\nProxyHeader Bad:Name v\n</Route>",
+                   "needs a header name and a value")
 
 
 if __name__ == "__main__":
