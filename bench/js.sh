@@ -15,11 +15,14 @@
 # the median server CPU time per request (user + system of the server's
 # processes over the run, /proc; node: the primary and its workers) and its
 # ratio - steadier than req/s on a shared machine, where the client and
-# other work compete for the same cores.
+# other work compete for the same cores.  Then the same rounds again with
+# BENCH_LAT_CONNECTIONS (256) connections for the tail: the median of wrk's
+# 99th-percentile latency on each side, and its ratio (lower is better).
 #
 # Environment: BUILD_DIR (build), BENCH_DURATION seconds per run (5),
 # BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2),
-# BENCH_WORKERS ("1 2"), NODE (node).  Default total: about 3 minutes.
+# BENCH_WORKERS ("1 2"), BENCH_LAT_CONNECTIONS (256), NODE (node).
+# Default total: about 5 minutes.
 #
 # It starts only its own servers, stops them by pid on exit, 127.0.0.1 only.
 set -euo pipefail
@@ -28,6 +31,9 @@ bench_init js 3
 bench_need bin/rampart modules/mod_js.so
 rampart="$build_dir/bin/rampart"
 NODE=${NODE:-node}
+LAT_CONNS=${BENCH_LAT_CONNECTIONS:-256}
+[[ "$LAT_CONNS" =~ ^[1-9][0-9]*$ ]] && [ "$LAT_CONNS" -le 4096 ] ||
+    die "BENCH_LAT_CONNECTIONS must be 1 to 4096"
 command -v "$NODE" >/dev/null || die "node not found (set NODE=/path/to/node)"
 
 cat > "$tmp/hello.js" <<'EOF'
@@ -120,6 +126,13 @@ measure() { # "pids" [wrk args...] url
         'BEGIN { printf "%s %.2f\n", r, (n > 0 ? d * 1e6 / hz / n : 0) }'
 }
 
+# One run with LAT_CONNS connections: wrk's p99 latency in ms.
+tail_ms() { # [wrk args...] url
+    local CONNS=$LAT_CONNS rps p99
+    read -r rps p99 _ <<<"$(run_wrk_n "$@")"
+    echo "$p99"
+}
+
 echo "bench/js: rampart vs node $("$NODE" --version)"
 echo "bench/js: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds, median"
 api_lua="$here/bench/js-api.lua"
@@ -151,18 +164,29 @@ for w in $WORKERS; do
             read -r a c <<<"$(measure "$node_pids" "${args[@]}" "http://127.0.0.1:$p2$path")"
             theirs+=("$a"); theircpu+=("$c")
         done
+        ourlat=()
+        theirlat=()
+        for r in $(seq 1 "$ROUNDS"); do
+            ourlat+=("$(tail_ms "${args[@]}" "http://127.0.0.1:$p1$path")")
+            theirlat+=("$(tail_ms "${args[@]}" "http://127.0.0.1:$p2$path")")
+        done
+        ol=$(median "${ourlat[@]}")
+        nl=$(median "${theirlat[@]}")
         o=$(median "${ours[@]}")
         n=$(median "${theirs[@]}")
         oc=$(median "${ourcpu[@]}")
         nc=$(median "${theircpu[@]}")
-        results+=("$(printf '%-9s %7s %14.0f %14.0f %7s %10s %10s %7s' "$case" "$w" "$o" "$n" \
-            "$(ratio "$o" "$n")" "$oc" "$nc" "$(ratio "$oc" "$nc")")")
+        results+=("$(printf '%-9s %7s %14.0f %14.0f %7s %10s %10s %7s %9.2f %9.2f %7s' \
+            "$case" "$w" "$o" "$n" "$(ratio "$o" "$n")" "$oc" "$nc" "$(ratio "$oc" "$nc")" \
+            "$ol" "$nl" "$(ratio "$ol" "$nl")")")
         echo "bench/js: $case workers=$w rampart=${ours[*]} node=${theirs[*]}" \
-            "cpu_us/req rampart=${ourcpu[*]} node=${theircpu[*]}"
+            "cpu_us/req rampart=${ourcpu[*]} node=${theircpu[*]}" \
+            "p99_ms@$LAT_CONNS rampart=${ourlat[*]} node=${theirlat[*]}"
     done
     bench_stop_all
 done
 echo
-printf '%-9s %7s %14s %14s %7s %10s %10s %7s\n' "case" "workers" "rampart req/s" "node req/s" \
-    "ratio" "rp us/req" "node us/req" "ratio"
+printf '%-9s %7s %14s %14s %7s %10s %10s %7s %9s %9s %7s\n' "case" "workers" "rampart req/s" \
+    "node req/s" "ratio" "rp us/req" "node us/req" "ratio" "rp p99" "node p99" "ratio"
 printf '%s\n' "${results[@]}"
+echo "(p99: milliseconds at $LAT_CONNS connections, wrk --latency)"

@@ -40,23 +40,23 @@ typedef struct js_conf {
     js_snapshot *snap;      /* start(): globals and functions for worker heaps */
     const char **funcs;     /* snapshot names of the functions routes refer to */
     int nfuncs, capfuncs;
-    js_target *notfound; /* NotFound: every 404 */
-    js_target *dirfunc;  /* DirectoryScript: directories without index.html */
+    js_target *notfound;  /* NotFound: every 404 */
+    js_target *dirfunc;   /* DirectoryScript: directories without index.html */
     js_target *beginfunc; /* BeginFunc: before every mapped function (hooks.c) */
     int begin_on_file;    /* BeginFuncOnFile: and before static files (req.fsPath) */
     js_target *endfunc;   /* EndFunc: after every mapped function, sees req.reply */
     js_target *logfunc;   /* LogFunc: writes the access log line instead of the core */
     /* start() asked for TLS but no loaded code provides it: warn. */
     int secure;
-    int nws; /* "ws:" routes (they need mod_ws) */
+    int nws;              /* "ws:" routes (they need mod_ws) */
     long max_form_params; /* MaxFormParams; 0 = unset: JS_MAX_FORM_PARAMS */
     /* metrics (post_config): calls, failures by kind, each worker's heap */
     rp_metric *m_calls, *m_timeouts, *m_errors;
     rp_metric **m_heap;
     int nm_heap;
-    rp_pool *pool; /* the configuration's */
-    size_t mem_limit;     /* ScriptMemoryLimit; 0 = unset: JS_SCRIPT_MEMORY_LIMIT,
-                             SIZE_MAX = off */
+    rp_pool *pool;    /* the configuration's */
+    size_t mem_limit; /* ScriptMemoryLimit; 0 = unset: JS_SCRIPT_MEMORY_LIMIT,
+                         SIZE_MAX = off */
 } js_conf;
 
 /* Bytes each worker heap (HTTP and websocket) may hold unless
@@ -69,6 +69,10 @@ typedef struct js_conf {
 
 /* Register a snapshot function name; returns its index. */
 int js_conf_func(rp_pool *p, js_conf *c, const char *name);
+
+/* ScriptTimeout for what r started (its call, its req.chunk callbacks, its
+ * websocket's callbacks): r's route's, else the server's. */
+double js_timeout_for(const rp_req *r, const js_conf *c);
 
 /* ---- per-request state --------------------------------------------------- */
 

@@ -61,7 +61,8 @@ static const char *set_timeout(rp_cmd *cmd, void *conf, int argc, char *const ar
  * there.  At the top level the same name is found in js_directives first
  * (the core searches a block's route tables first, the top level's module
  * tables), so js_conf.timeout stays the module-wide value that also bounds
- * what no route owns: timers, websocket callbacks, req.chunk callbacks. */
+ * what no request owns: timers and rampart.event callbacks.  req.chunk and
+ * websocket callbacks keep the value of the request that started them. */
 typedef struct js_route_conf {
     double timeout;
     int timeout_set;
@@ -88,8 +89,7 @@ static const char *set_route_timeout(rp_cmd *cmd, void *conf, int argc, char *co
     return e;
 }
 
-/* The deadline of an HTTP call for r: its route's, else the server's. */
-static double timeout_for(const rp_req *r, const js_conf *c)
+double js_timeout_for(const rp_req *r, const js_conf *c)
 {
     const js_route_conf *rc = rp_req_route_conf(r, JS_SELF);
     return rc && rc->timeout_set ? rc->timeout : c->timeout;
@@ -301,8 +301,8 @@ static const rp_directive js_directives[] = {
 static const rp_directive js_route_directives[] = {
     {"ScriptTimeout", 1, 1, set_route_timeout, offsetof(js_route_conf, timeout),
      "ScriptTimeout seconds: a script running longer answers 500 (0 = no limit); inside <Host> "
-     "or <Route>, the limit of the HTTP handlers there (timers and websockets keep the "
-     "top-level value)"},
+     "or <Route>, the limit of the handlers there and of their req.chunk and websocket "
+     "callbacks (timers keep the top-level value)"},
     RP_DIRECTIVES_END,
 };
 
@@ -609,7 +609,7 @@ static int send_text(rp_req *r, int status, const char *text)
 static int timed_out(rp_req *r, const js_conf *c)
 {
     rp_pool *p = rp_req_pool(r);
-    char *msg = rp_psprintf(p, "script timed out after %g seconds", timeout_for(r, c));
+    char *msg = rp_psprintf(p, "script timed out after %g seconds", js_timeout_for(r, c));
     rp_log(JS_SELF, RP_LOG_ERR, "%s %s: %s; the worker's JavaScript heap is reset",
            rp_req_method(r), rp_req_path(r), msg);
     if (c->dev)
@@ -734,7 +734,7 @@ static void run_guarded(duk_context *ctx, void *arg)
     st.plan.status = job->ex->default_status;
 
     js_heap_memory_hit(ctx); /* count refusals from this call on */
-    double timeout = timeout_for(job->r, c);
+    double timeout = js_timeout_for(job->r, c);
     if (timeout > 0)
         js_deadline_arm(ctx, timeout);
     int rc = duk_safe_call(ctx, run_cb, &st, 0, 1);

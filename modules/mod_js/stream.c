@@ -71,6 +71,7 @@ struct js_sreq {
     double delay, anchor, beat; /* seconds, monotonic, beat number */
     struct event *ev;
     const js_conf *conf;
+    double timeout;  /* ScriptTimeout of r's route, for every callback */
     int no_sendfile; /* compressed: "@file" chunks go as memory */
     void *prefix;    /* defer: the server buffer when the function returned */
     size_t prefixlen;
@@ -82,7 +83,7 @@ struct js_hstream {
     duk_context *ctx;
     js_srvbuf sb; /* the server buffer (srvbuf.c) */
     unsigned next_id;
-    unsigned cur_id;   /* the request whose function runs (or ran last) */
+    unsigned cur_id;     /* the request whose function runs (or ran last) */
     const rp_req *cur_r; /* compared, never dereferenced */
     int cur_async, in_reply;
     js_sreq *head;
@@ -267,13 +268,17 @@ static void s_close_why(js_sreq *s, const char *why)
         rp_req_on_abort(r, NULL, NULL);
         rp_resp_on_drain(r, 0, NULL, NULL);
         if (s->mode == S_DEFER) {
-            rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away before req.reply; "
-                   "answering 500", what(s));
+            rp_log(JS_SELF, RP_LOG_ERR,
+                   "%s: the JavaScript heap went away before req.reply; "
+                   "answering 500",
+                   what(s));
             js_reply_error(r, 500,
-                         why ? why : "the JavaScript heap was reset before req.reply() answered");
+                           why ? why : "the JavaScript heap was reset before req.reply() answered");
         } else {
-            rp_log(JS_SELF, RP_LOG_ERR, "%s: the JavaScript heap went away; the chunked reply "
-                   "ends after %u chunks", what(s), s->index);
+            rp_log(JS_SELF, RP_LOG_ERR,
+                   "%s: the JavaScript heap went away; the chunked reply "
+                   "ends after %u chunks",
+                   what(s), s->index);
             if (why)
                 js_reply_error(r, 500, why);
         }
@@ -317,8 +322,7 @@ static void s_on_abort(rp_req *r, void *arg)
         return;
     }
     rp_log(JS_SELF, RP_LOG_NOTICE,
-           "%s: the client went away; the chunked reply stops after %u chunks", what(s),
-           s->index);
+           "%s: the client went away; the chunked reply stops after %u chunks", what(s), s->index);
     if (s->hs->running == s)
         return; /* chunk_fire ends it after the callback */
     s_finish(s);
@@ -375,7 +379,7 @@ static void chunk_guarded(duk_context *ctx, void *arg)
     chunk_job *job = arg;
     js_sreq *s = job->s;
     js_hstream *hs = s->hs;
-    double timeout = s->conf ? s->conf->timeout : 0;
+    double timeout = s->timeout;
     hs->running = s;
     hs->sb.len = 0;
     s->sent = 0;
@@ -471,8 +475,8 @@ static js_sreq *running_for_this(duk_context *ctx, js_hstream *hs, const char *f
                         "{chunk: true} return object)",
                         fn);
     if (s->ended)
-        (void)duk_error(ctx, DUK_ERR_ERROR, "req.%s: the reply was already ended with req.chunkEnd()",
-                        fn);
+        (void)duk_error(ctx, DUK_ERR_ERROR,
+                        "req.%s: the reply was already ended with req.chunkEnd()", fn);
     return s;
 }
 
@@ -711,6 +715,7 @@ const char *js_stream_prepare(duk_context *ctx, rp_req *r, js_plan *plan)
     s->id = hs->cur_id;
     s->mode = plan->defer ? S_DEFER : S_CHUNK;
     s->conf = rp_req_conf(r, JS_SELF);
+    s->timeout = s->conf ? js_timeout_for(r, s->conf) : 0;
     s->delay = plan->chunk_delay / 1000.0;
     s->no_sendfile = plan->compress > 0;
     s->what = what_of(r);

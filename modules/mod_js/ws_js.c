@@ -62,9 +62,10 @@ struct js_wsconn {
     rp_ws *ws;   /* NULL once closed */
     uint64_t id;
     double count;
-    int refs;   /* the accept() call, the open state, running callbacks */
-    int opened; /* on_open ran */
-    int linked; /* in wsw->conns */
+    double timeout; /* ScriptTimeout of the upgrade request's route */
+    int refs;       /* the accept() call, the open state, running callbacks */
+    int opened;     /* on_open ran */
+    int linked;     /* in wsw->conns */
     js_wsconn *prev, *next;
 };
 
@@ -484,8 +485,7 @@ static void run_guarded(duk_context *ctx, void *arg)
 {
     const run_job *job = arg;
     js_wsconn *c = job->c;
-    js_wsw *wsw = c->wsw;
-    double tmo = wsw->conf->timeout;
+    double tmo = c->timeout;
     duk_safe_call_function fn = job->fn;
     call_st *st = job->st;
     const char *what = job->what;
@@ -668,6 +668,7 @@ int js_ws_handle(js_wsw *wsw, rp_req *r, const js_target *t)
     if (!c)
         return 500;
     c->wsw = wsw;
+    c->timeout = js_timeout_for(r, wsw->conf);
     c->refs = 1; /* this call */
     int rc = g_ws->accept(r, &js_ws_handler, c);
     ctx = wsw->ctx;          /* a fatal error in on_open replaces the heap */

@@ -594,6 +594,26 @@ class TimeoutTest(unittest.TestCase):
             wait_until(lambda: "before req.reply" in srv.stderr(), 5, what="the log line")
             self.assertEqual(srv.get("/ok.txt")[2], b"ok")
 
+    def test_host_script_timeout_bounds_chunk_callbacks(self):
+        # no server-wide scriptTimeout: only host "t"'s bounds the callbacks
+        script = r'''
+        var server = require("rampart-server");
+        server.start({bind: "127.0.0.1:{port}", user: "nobody", threads: 1,
+                      hosts: {"t": {scriptTimeout: 0.3, map: {
+            "/loop.txt": function (req) {
+                return {chunk: true, txt: function (req) {
+                    if (req.chunkIndex == 1) while (true) {}
+                    req.chunkSend("a");
+                }};
+            }}}}});
+        '''
+        with JsServer(script) as srv:
+            head, chunks = chunked_get(srv.port, "/loop.txt")
+            self.assertIn(b" 200 ", head)
+            self.assertEqual(b"".join(c for _, c in chunks), b"a")
+            wait_until(lambda: "(chunk 1): script timed out" in srv.stderr(), 5,
+                       what="the timeout in the log")
+
 
 @unittest.skipUnless(HAVE_RAMPART, "build/bin/rampart not built")
 class ExamplesTest(unittest.TestCase):

@@ -589,6 +589,28 @@ class ConfFile(unittest.TestCase):
             c.close()
             c.shutdown()
 
+    def test_route_script_timeout_bounds_ws_callbacks(self):
+        # no server-wide ScriptTimeout: only the <Route>'s bounds the callbacks
+        conf = CONF + "Map ws:/slow/spin js/spin.js\n<Route /slow/>\nScriptTimeout 0.3\n</Route>\n"
+        files = dict(CONF_FILES)
+        files["js/spin.js"] = ("module.exports = function (req) {"
+                               " if (rampart.utils.bufferToString(req.body) == 'spin') while (true) {}"
+                               " return 'ok ' + req.count; };")
+        with Server(conf=conf, files=files, threads=1) as srv:
+            c = WSClient.connect("127.0.0.1", srv.port, "/slow/spin")
+            self.assertEqual(c.recv_message(), (OP_TEXT, b"ok 0"))
+            c.send_text("x")
+            self.assertEqual(c.recv_message(), (OP_TEXT, b"ok 1"))
+            c.send_text("spin")
+            code, _ = c.recv_close()  # never ends by itself without the route's limit
+            self.assertEqual(code, 1011)
+            c.shutdown()
+            wait_until(lambda: "timed out" in srv.output(), 5, what="the timeout in the log")
+            e = WSClient.connect("127.0.0.1", srv.port, "/echo")  # the server still serves
+            self.assertEqual(e.recv_message(), (OP_TEXT, b"hello 0"))
+            e.close()
+            e.shutdown()
+
     def test_ws_route_needs_mod_ws(self):
         srv = Server(conf="LoadModule js mod_js.so\nMap ws:/echo js/echo.js\n",
                      files=CONF_FILES, threads=1, expect_fail=True)
