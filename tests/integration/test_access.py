@@ -122,6 +122,21 @@ class BasicAuth(unittest.TestCase):
         self.assertEqual(st, 401)
         self.srv.wait_log(r'user "mallory" refused from 127\.0\.0\.1: no such user')
 
+    def test_refusals_look_alike(self):
+        # an unknown user, a wrong password and a malformed header get the same
+        # answer, so the response does not tell which part was wrong (the work
+        # is the same too: an unknown user is hashed with the first entry's
+        # setting, htpasswd.c; that part is by construction, not timed here)
+        answers = []
+        for cred in (basic("mallory", "hunter2"), basic("alice", "wrong"),
+                     basic("bob", ""), {"Authorization": "Basic !!!"}):
+            st, hd, body = self.get("/admin/index.txt", cred)
+            hd = {k: v for k, v in hd.items() if k not in ("date", "x-request-id")}
+            answers.append((st, sorted(hd.items()), body))
+        self.assertEqual(answers[0][0], 401)
+        for other in answers[1:]:
+            self.assertEqual(other, answers[0])
+
     def test_user_name_escaped_in_the_error_log(self):
         st, _, _ = self.get("/admin/%0aforged%22", basic('ev"il\nx\\', "pw"))
         self.assertEqual(st, 401)
