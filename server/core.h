@@ -127,6 +127,11 @@ typedef struct rp_freelist {
 void *rp_freelist_get(rp_freelist *fl);        /* NULL when empty */
 bool rp_freelist_put(rp_freelist *fl, void *item); /* false: full, free it yourself */
 
+/* A descriptor held back for running out (fdreserve.c); *fd is -1 when
+ * none is held.  hold: open one if none; spend: close it (false if none). */
+void rp_fd_reserve_hold(int *fd);
+bool rp_fd_reserve_spend(int *fd);
+
 typedef struct rp_core_conf {
     char **binds;            /* Bind, repeatable; default [::1]:8088 127.0.0.1:8088 */
     long threads;            /* Threads; 0 = number of cores */

@@ -204,12 +204,10 @@ static _Thread_local int reserve_fd = -1;
 
 void rp_file_reserve(bool open_it)
 {
-    if (open_it && reserve_fd < 0)
-        reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    else if (!open_it && reserve_fd >= 0) {
-        close(reserve_fd);
-        reserve_fd = -1;
-    }
+    if (open_it)
+        rp_fd_reserve_hold(&reserve_fd);
+    else
+        rp_fd_reserve_spend(&reserve_fd);
 }
 
 /* Out of descriptors: close some idle or slow connections of this thread
@@ -218,11 +216,7 @@ static int free_a_descriptor(rp_req *r)
 {
     if (rp_conn_shed(r->conn->worker->thread, 8) > 0)
         return 1;
-    if (reserve_fd < 0)
-        return 0;
-    close(reserve_fd);
-    reserve_fd = -1;
-    return 1;
+    return rp_fd_reserve_spend(&reserve_fd);
 }
 
 /* Open through the caller and wrap the result (one reference, the caller's).

@@ -158,17 +158,14 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rp_listeners *ls = arg;
-    if (ls->reserve_fd < 0)
-        ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    rp_fd_reserve_hold(&ls->reserve_fd);
 }
 
 /* The reserve descriptor makes room for the client waiting at listener li. */
 static void accept_with_reserve(rp_listeners *ls, int li)
 {
-    if (ls->reserve_fd < 0)
+    if (!rp_fd_reserve_spend(&ls->reserve_fd))
         return;
-    close(ls->reserve_fd);
-    ls->reserve_fd = -1;
     int fd = accept4(ls->fd[li], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0)
         rp_workers_dispatch(fd, ls->tls[li]);
@@ -300,7 +297,7 @@ static void event_free_if(struct event **ev)
 int rp_listeners_attach(rp_listeners *ls, struct event_base *base)
 {
     g_ls = ls;
-    ls->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    rp_fd_reserve_hold(&ls->reserve_fd);
     ls->resume_ev = evtimer_new(base, resume_cb, ls);
     ls->starved_ev = event_new(base, -1, 0, starved_cb, ls);
     ls->recovered_ev = event_new(base, -1, 0, recovered_cb, ls);
@@ -343,7 +340,5 @@ void rp_listeners_close(rp_listeners *ls)
     event_free_if(&ls->recovered_ev);
     free(ls->ctx); /* the threads' events using it are deleted, never to fire */
     ls->ctx = NULL;
-    if (ls->reserve_fd >= 0)
-        close(ls->reserve_fd);
-    ls->reserve_fd = -1;
+    rp_fd_reserve_spend(&ls->reserve_fd);
 }
