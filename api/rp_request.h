@@ -205,6 +205,15 @@ struct bufferevent;
 RP_API struct bufferevent *rp_req_detach(rp_req *r);
 /* Free a detached bufferevent and stop counting it. */
 RP_API void rp_worker_release(rp_worker *w, struct bufferevent *bev);
+/* Read a plain (not TLS) socket bufferevent's socket with one readv straight
+ * into its input buffer, for a module that reads with its own EV_READ event
+ * on bufferevent_getfd(bev) instead of enabling the bufferevent's reading:
+ * libevent's own reader asks the kernel how much is pending (an ioctl)
+ * before every read, one system call per message this saves.  At most max
+ * bytes.  Returns the bytes read, 0 at end of stream, -1 on an error (errno)
+ * and RP_READ_AGAIN when nothing is pending. */
+#define RP_READ_AGAIN (-2)
+RP_API long rp_bev_read_socket(struct bufferevent *bev, size_t max);
 /* Call fn(w, arg) on the worker's thread when a graceful stop begins, so a
  * module can close what it took over (e.g. websockets with 1001). */
 RP_API void rp_worker_on_stop(rp_worker *w, void (*fn)(rp_worker *w, void *arg), void *arg);

@@ -856,53 +856,26 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         lose_socket(c);
 }
 
-/* Our reader for plain sockets: one readv into the input buffer's free space. */
+/* Our reader for plain sockets: one readv into the input buffer's free space
+ * (rp_bev_read_socket, sockread.c). */
 static void raw_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
     (void)what;
     rp_conn *c = arg;
     if (c->parked && conn_unpark(c) != 0) {
         lose_socket(c); /* out of memory */
         return;
     }
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    struct evbuffer_iovec v[2];
-    /* bufferevent keeps its input's end frozen for everyone but its own
-     * reader; we are the reader now, the way libevent's is. */
-    evbuffer_unfreeze(in, 0);
-    int n = evbuffer_reserve_space(in, (ev_ssize_t)c->server->core->max_read, v, 2);
-    if (n <= 0) {
-        evbuffer_freeze(in, 0);
-        lose_socket(c); /* out of memory: nothing sensible left to do */
+    long got = rp_bev_read_socket(c->bev, c->server->core->max_read);
+    if (got == RP_READ_AGAIN)
         return;
-    }
-    struct iovec iov[2];
-    for (int i = 0; i < n; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len;
-    }
-    ssize_t got = readv(fd, iov, n);
-    if (got <= 0)
-        evbuffer_freeze(in, 0);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    if (got <= 0) {
-        if (got == 0)
-            on_eof(c);
-        else
-            lose_socket(c);
-        return;
-    }
-    size_t left = (size_t)got;
-    int used = 0;
-    for (; used < n && left > 0; used++) {
-        if (v[used].iov_len > left)
-            v[used].iov_len = left;
-        left -= v[used].iov_len;
-    }
-    evbuffer_commit_space(in, v, used);
-    evbuffer_freeze(in, 0);
-    process_input(c);
+    if (got == 0)
+        on_eof(c);
+    else if (got < 0)
+        lose_socket(c); /* an error, or out of memory */
+    else
+        process_input(c);
 }
 
 /* Deferred completion of a request: log it, free it, then continue. */

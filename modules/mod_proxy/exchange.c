@@ -853,42 +853,20 @@ static void upstream_closed(px_exch *ex)
 static void top_up(px_exch *ex)
 {
     struct bufferevent *bev = ex->pc->bev;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    evutil_socket_t fd = bufferevent_getfd(bev);
     size_t have;
-    /* the bufferevent keeps its input's end frozen outside its own reads */
-    evbuffer_unfreeze(in, 0);
-    while ((have = evbuffer_get_length(in)) < PX_READ_MAX) {
-        struct evbuffer_iovec v[2];
-        struct iovec io[2];
+    while ((have = evbuffer_get_length(bufferevent_get_input(bev))) < PX_READ_MAX) {
         size_t want = PX_READ_MAX - have;
-        int n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
-        if (n <= 0)
+        long got = rp_bev_read_socket(bev, want);
+        if (got == RP_READ_AGAIN)
             break;
-        for (int i = 0; i < n; i++) {
-            io[i].iov_base = v[i].iov_base;
-            io[i].iov_len = v[i].iov_len;
-        }
-        ssize_t got = readv(fd, io, n);
         if (got <= 0) {
-            evbuffer_commit_space(in, v, 0);
-            if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-                ex->eof = 1;
-                ex->eof_why = got == 0 ? "connection closed" : evutil_socket_error_to_string(errno);
-            }
+            ex->eof = 1;
+            ex->eof_why = got == 0 ? "connection closed" : evutil_socket_error_to_string(errno);
             break;
         }
-        size_t left = (size_t)got, room = 0;
-        for (int i = 0; i < n; i++) {
-            room += v[i].iov_len;
-            v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
-            left -= v[i].iov_len;
-        }
-        evbuffer_commit_space(in, v, n);
-        if ((size_t)got < room)
+        if ((size_t)got < want)
             break; /* the socket is empty */
     }
-    evbuffer_freeze(in, 0);
 }
 
 static void pause_reading(px_exch *ex)

@@ -44,6 +44,7 @@ RP_API const rp_module rp_module_ws;
  * when it has drained to the low mark. */
 #define WS_HIGH_WATER ((size_t)512 * 1024)
 #define WS_LOW_WATER ((size_t)128 * 1024)
+#define WS_MAX_READ ((size_t)64 * 1024) /* per readable event, as MaxRead for HTTP */
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -145,6 +146,7 @@ struct rp_ws {
     int batching; /* parsing input: frames go to `stage` until flush_now */
     struct evbuffer *stage;
     struct event *timer;
+    struct event *read_ev; /* plain sockets: our reader (rp_bev_read_socket) */
     double close_timeout;
 };
 
@@ -203,6 +205,8 @@ static void ws_free(rp_ws *ws, rp_worker *w)
     rp_metric_add(ws->conf ? ws->conf->open : NULL, w, -1);
     if (ws->timer)
         event_free(ws->timer);
+    if (ws->read_ev)
+        event_free(ws->read_ev);
     evbuffer_free(ws->stage);
     ws_parser_free(&ws->parser);
     free(ws);
@@ -232,11 +236,29 @@ static void ws_drop(rp_ws *ws)
     if (ws->state == WS_DEAD)
         return;
     bufferevent_disable(ws->bev, EV_READ | EV_WRITE);
+    if (ws->read_ev)
+        event_del(ws->read_ev);
     bufferevent_setcb(ws->bev, NULL, NULL, NULL, NULL);
     if (ws->timer)
         event_del(ws->timer);
     set_state(ws, WS_DEAD);
     event_active(ws->ww->reaper, EV_TIMEOUT, 1);
+}
+
+/* Reading on or off: a plain socket through our own event, TLS through
+ * the bufferevent. */
+static void read_enable(rp_ws *ws, int on)
+{
+    if (!ws->read_ev) {
+        if (on)
+            bufferevent_enable(ws->bev, EV_READ);
+        else
+            bufferevent_disable(ws->bev, EV_READ);
+    } else if (on) {
+        event_add(ws->read_ev, NULL);
+    } else {
+        event_del(ws->read_ev);
+    }
 }
 
 /* Leave state OPEN for `state`; on_close runs (once) with code. */
@@ -279,7 +301,7 @@ static void start_done(rp_ws *ws)
     set_state(ws, WS_DONE);
     if (ws->paused) {
         ws->paused = 0;
-        bufferevent_enable(ws->bev, EV_READ); /* keep reading (and dropping) */
+        read_enable(ws, 1); /* keep reading (and dropping) */
     }
     evbuffer_drain(in, evbuffer_get_length(in));
     if (queued(ws) == 0) {
@@ -318,7 +340,7 @@ static void parse_input(rp_ws *ws)
         }
         if (queued(ws) > WS_HIGH_WATER) {
             ws->paused = 1;
-            bufferevent_disable(ws->bev, EV_READ);
+            read_enable(ws, 0);
             break;
         }
         ws_event ev = ws_parse(p, in);
@@ -383,7 +405,7 @@ static int flush_now(rp_ws *ws)
     }
     if (ws->paused && left <= WS_LOW_WATER) {
         ws->paused = 0;
-        bufferevent_enable(ws->bev, EV_READ);
+        read_enable(ws, 1);
         return 1;
     }
     return 0;
@@ -413,7 +435,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
             ws_drop(ws);
     } else if (ws->paused && left <= WS_LOW_WATER) {
         ws->paused = 0;
-        bufferevent_enable(bev, EV_READ);
+        read_enable(ws, 1);
         process(ws); /* what was left in the input when reading stopped */
     }
 }
@@ -427,6 +449,22 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (ws->state == WS_OPEN)
         set_closed(ws, WS_DONE, RP_WS_ABNORMAL);
     ws_drop(ws);
+}
+
+/* A plain socket is readable: one readv (no FIONREAD ioctl first, as
+ * libevent's reader does), then the same work as read_cb. */
+static void raw_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rp_ws *ws = arg;
+    long got = rp_bev_read_socket(ws->bev, WS_MAX_READ);
+    if (got == RP_READ_AGAIN)
+        return;
+    if (got <= 0)
+        event_cb(ws->bev, BEV_EVENT_READING | (got == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), ws);
+    else
+        process(ws);
 }
 
 /* ---- the handshake ------------------------------------------------------- */
@@ -556,9 +594,13 @@ static int svc_accept(rp_req *r, const rp_ws_handler *h, void *user)
         ww->open->prev = ws;
     ww->open = ws;
 
+    if (ws->plain)
+        ws->read_ev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
+                                EV_READ | EV_PERSIST, raw_read_cb, ws);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, ws);
     bufferevent_setwatermark(bev, EV_WRITE, WS_LOW_WATER, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_enable(bev, EV_WRITE);
+    read_enable(ws, 1);
     if (h->on_open)
         h->on_open(ws, r);
     /* Frames the client sent right behind the request are in the input
