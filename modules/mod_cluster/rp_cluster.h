@@ -1,8 +1,9 @@
 /* rp_cluster.h - the "cluster" service of mod_cluster: pub/sub between the
  * servers of a cluster, through Redis.
  *
- * mod_cluster publishes this function table as service "cluster" version 1.
- * A plugin looks it up (no linking against mod_cluster):
+ * mod_cluster publishes this function table as service "cluster" version 3
+ * (versions 1 and 2 are its prefixes).  A plugin looks it up (no linking
+ * against mod_cluster):
  *
  *     const rp_cluster_service_v1 *cl = rp_service_get("cluster", 1);
  *
