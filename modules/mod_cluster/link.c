@@ -347,8 +347,8 @@ static void on_pub_ready(redisAsyncContext *c, void *reply, void *priv)
     (void)priv;
     cl_inst *inst = c->data;
     redisReply *r = reply;
-    if (c != inst->pub || !r || r->type == REDIS_REPLY_ERROR)
-        return; /* an error: AUTH or SELECT failed and closes the connection */
+    if (c != inst->pub || !r || r->type == REDIS_REPLY_ERROR || (c->c.flags & REDIS_DISCONNECTING))
+        return; /* AUTH or SELECT failed (on_setup_reply): closing */
     inst->pubw.heard++;
     inst->pub_up = 1;
     link_check_up(inst);
