@@ -4,6 +4,7 @@
  *   Cluster redis://127.0.0.1:6379/0      (or unix:/run/redis/redis.sock)
  *   ClusterPrefix myapp                   (channels are "myapp:<channel>")
  *   ClusterQueue 10000                    (outgoing messages waiting, at most)
+ *   ClusterTimeout 5                      (seconds Redis may leave us unanswered)
  *
  * The "cluster" service (rp_cluster.h) lets other plugins publish from any
  * thread and subscribe per worker.  This file holds the configuration, the
@@ -97,6 +98,7 @@ static void *cl_create_conf(rp_pool *p)
     c->pool = p;
     c->prefix = CL_DEFAULT_PREFIX;
     c->queue = CL_DEFAULT_QUEUE;
+    c->timeout = CL_DEFAULT_TIMEOUT;
     c->port = 6379;
     return c;
 }
@@ -206,6 +208,20 @@ static const char *set_queue(rp_cmd *cmd, void *conf, int argc, char *const argv
     return NULL;
 }
 
+static const char *set_timeout(rp_cmd *cmd, void *conf, int argc, char *const argv[])
+{
+    (void)argc;
+    char *end;
+    double t = strtod(argv[0], &end);
+    if (end == argv[0] || *end || !(t >= 0.1 && t <= 3600))
+        return rp_cmd_error(cmd,
+                            "ClusterTimeout: '%s' must be seconds from 0.1 to 3600, e.g. 5 "
+                            "(how long Redis may leave a command or heartbeat unanswered)",
+                            argv[0]);
+    ((cl_conf *)conf)->timeout = t;
+    return NULL;
+}
+
 static const rp_directive cl_directives[] = {
     {"Cluster", 1, 1, set_cluster, 0,
      "Cluster redis://host[:port][/db]|unix:/path: the Redis through which the servers of a "
@@ -216,6 +232,9 @@ static const rp_directive cl_directives[] = {
     {"ClusterQueue", 1, 1, set_queue, 0,
      "ClusterQueue n: messages waiting to go to Redis, and waiting per worker to be delivered; "
      "beyond it the oldest are dropped and counted (default 10000)"},
+    {"ClusterTimeout", 1, 1, set_timeout, 0,
+     "ClusterTimeout seconds: how long Redis may leave a new connection, a command or the "
+     "idle heartbeat unanswered before it counts as lost (an outage: reconnect) (default 5)"},
     RP_DIRECTIVES_END};
 
 /* ---- the instance ----------------------------------------------------------------- */
@@ -261,6 +280,12 @@ static void make_metrics(rp_server *s, cl_inst *inst)
         rp_metric_counter(s, "rampart_cluster_dropped_total{reason=\"disconnected\"}", NULL);
     inst->m_reconnects =
         rp_metric_counter(s, "rampart_cluster_reconnects_total", "Recoveries from a Redis outage");
+    inst->m_timeouts = rp_metric_counter(
+        s, "rampart_cluster_timeouts_total",
+        "Redis connections closed because Redis left them unanswered for ClusterTimeout");
+    inst->m_script_loads = rp_metric_counter(
+        s, "rampart_cluster_script_loads_total",
+        "Scripts sent again with EVAL because Redis answered NOSCRIPT to EVALSHA");
     rp_metric_gauge_fn(s, "rampart_cluster_connected", "1 while Redis is reachable",
                        gauge_connected, inst);
 }
@@ -514,24 +539,25 @@ static int svc_enabled(void)
     return on;
 }
 
-/* A command of argc arguments in one allocation; the key_arg-th (or none
- * when -1) gets "prefix:" before it. */
-static cl_out *out_new(int argc, const char *const *argv, const size_t *lens, int key_arg,
-                       const char *prefix)
+/* A command of argc arguments in one allocation; those from key_from to
+ * before key_to are keys and get "prefix:" before them. */
+static cl_out *out_new(int argc, const char *const *argv, const size_t *lens, int key_from,
+                       int key_to, const char *prefix)
 {
     size_t pl = strlen(prefix), total = 0;
     for (int i = 0; i < argc; i++)
-        total += lens[i] + (i == key_arg ? pl + 1 : 0);
+        total += lens[i] + (i >= key_from && i < key_to ? pl + 1 : 0);
     cl_out *o = malloc(sizeof *o + total);
     if (!o)
         return NULL;
     o->fn = NULL;
     o->arg = NULL;
+    o->script = NULL;
     o->argc = argc;
     char *p = o->buf;
     for (int i = 0; i < argc; i++) {
         o->len[i] = lens[i];
-        if (i == key_arg) {
+        if (i >= key_from && i < key_to) {
             memcpy(p, prefix, pl);
             p[pl] = ':';
             p += pl + 1;
@@ -542,6 +568,15 @@ static cl_out *out_new(int argc, const char *const *argv, const size_t *lens, in
         p += lens[i];
     }
     return o;
+}
+
+void cl_out_args(const cl_out *o, const char **argv)
+{
+    const char *p = o->buf;
+    for (int i = 0; i < o->argc; i++) {
+        argv[i] = p;
+        p += o->len[i];
+    }
 }
 
 void cl_out_done(cl_out *o, int ok, const long long *v, size_t n)
@@ -613,7 +648,7 @@ static cl_out *make_publish(const char *prefix, void *ctx)
     /* "rp1:<id>\n" and the data are one argument: built as two, joined */
     const char *argv[4] = {"PUBLISH", a->channel, hdr, a->data};
     size_t lens[4] = {7, strlen(a->channel), CL_HDR_LEN, a->len};
-    cl_out *o = out_new(4, argv, lens, 1, prefix);
+    cl_out *o = out_new(4, argv, lens, 1, 2, prefix);
     if (o) {
         o->argc = 3;
         o->len[2] += o->len[3];
@@ -639,7 +674,7 @@ typedef struct {
 static cl_out *make_call(const char *prefix, void *ctx)
 {
     const call_args *a = ctx;
-    return out_new(a->argc, a->argv, a->lens, a->key_arg, prefix);
+    return out_new(a->argc, a->argv, a->lens, a->key_arg, a->key_arg + 1, prefix);
 }
 
 static int svc_call(int argc, const char *const *argv, const size_t *lens, int key_arg,
@@ -653,6 +688,49 @@ static int svc_call(int argc, const char *const *argv, const size_t *lens, int k
             return -1;
     call_args a = {argc, key_arg, argv, lens};
     return enqueue(make_call, &a, fn, arg);
+}
+
+typedef struct {
+    const char *script, *sha1;
+    int nkeys, argc;
+    const char *const *argv;
+    const size_t *lens;
+} eval_args;
+
+static cl_out *make_eval(const char *prefix, void *ctx)
+{
+    const eval_args *a = ctx;
+    const char *argv[RP_CLUSTER_CALL_ARGS];
+    size_t lens[RP_CLUSTER_CALL_ARGS];
+    char nk[8];
+    argv[0] = "EVALSHA";
+    lens[0] = 7;
+    argv[1] = a->sha1;
+    lens[1] = 40;
+    argv[2] = nk;
+    lens[2] = (size_t)snprintf(nk, sizeof nk, "%d", a->nkeys);
+    for (int i = 0; i < a->argc; i++) {
+        argv[3 + i] = a->argv[i];
+        lens[3 + i] = a->lens[i];
+    }
+    cl_out *o = out_new(3 + a->argc, argv, lens, 3, 3 + a->nkeys, prefix);
+    if (o)
+        o->script = a->script;
+    return o;
+}
+
+static int svc_eval(const char *script, const char *sha1, int nkeys, int argc,
+                    const char *const *argv, const size_t *lens, rp_cluster_reply_fn fn, void *arg)
+{
+    if (!script || !sha1 || strlen(sha1) != 40 || strspn(sha1, "0123456789abcdefABCDEF") != 40 ||
+        argc < 0 || argc > RP_CLUSTER_CALL_ARGS - 3 || nkeys < 0 || nkeys > argc || !fn ||
+        (argc && (!argv || !lens)))
+        return -1;
+    for (int i = 0; i < argc; i++)
+        if (!argv[i] && lens[i])
+            return -1;
+    eval_args a = {script, sha1, nkeys, argc, argv, lens};
+    return enqueue(make_eval, &a, fn, arg);
 }
 
 static int svc_subscribe(rp_worker *w, const char *channel, unsigned flags, rp_cluster_fn fn,
@@ -721,6 +799,7 @@ static const rp_cluster_service_v1 cl_service = {
     .unsubscribe = svc_unsubscribe,
     .origin = svc_origin,
     .call = svc_call,
+    .eval = svc_eval,
 };
 
 static void cl_register_hooks(rp_hooks *h, void *conf)

@@ -20,7 +20,10 @@ extern RP_API const rp_module rp_module_cluster;
 #define CL_INFLIGHT 256    /* PUBLISHes sent and not yet answered */
 #define CL_BACKOFF_MIN 0.1 /* seconds before the first retry */
 #define CL_BACKOFF_MAX 5.0
-#define CL_ANSWER_TIMEOUT 3 /* seconds for a new connection to work */
+/* Seconds Redis may leave a new connection, a command or the heartbeat
+ * unanswered before the connections count as lost (ClusterTimeout). */
+#define CL_DEFAULT_TIMEOUT 5.0
+#define CL_BEAT_CHANNEL "!alive:" /* heartbeats: <prefix>!alive:<server id> */
 
 typedef struct cl_inst cl_inst;
 
@@ -34,7 +37,8 @@ typedef struct cl_conf {
     char *password; /* or NULL */
     const char *prefix;
     long queue;
-    cl_inst *inst; /* made in post_config when url is set */
+    double timeout; /* ClusterTimeout */
+    cl_inst *inst;  /* made in post_config when url is set */
 } cl_conf;
 
 /* A message from Redis, shared by every inbox it was put in. */
@@ -51,6 +55,7 @@ typedef struct cl_msg {
 typedef struct cl_out {
     rp_cluster_reply_fn fn;
     void *arg;
+    const char *script; /* eval(): argv[0] is EVALSHA, sent again as EVAL on NOSCRIPT */
     int argc;
     size_t len[RP_CLUSTER_CALL_ARGS];
     char buf[]; /* the arguments, one after the other */
@@ -90,6 +95,15 @@ typedef struct cl_worker {
     int counted;        /* made by worker_init: counts in inst->workers */
 } cl_worker;
 
+/* Is a connection still answering?  Its callbacks count the replies; the
+ * heartbeat tick compares the count with what it saw last. */
+typedef struct cl_watch {
+    unsigned long heard; /* replies received */
+    unsigned long seen;  /* heard, at the last tick that found progress or nothing due */
+    double since;        /* that tick's time */
+    double opened;       /* when the connection was opened: it must answer by +timeout */
+} cl_watch;
+
 struct cl_inst {
     cl_conf *conf;
     char *where; /* "redis://host:port/db" without the password */
@@ -109,15 +123,19 @@ struct cl_inst {
     int started, stopped;
     pthread_t thread;
     struct event_base *base;
-    struct event *wake_ev, *stop_ev, *retry_ev, *answer_ev;
+    struct event *wake_ev, *stop_ev, *retry_ev, *tick_ev;
     /* Redis thread only: */
     struct redisAsyncContext *pub, *sub;
     int pub_up, sub_up, inflight, stopping, was_up;
     double backoff;
+    cl_watch pubw, subw;
+    int beats;    /* heartbeat PUBLISHes unanswered on pub */
+    int beat_out; /* a heartbeat sent, nothing heard on sub since */
+    char beat_chan[CL_ID_LEN + 64 + sizeof CL_BEAT_CHANNEL];
 
     atomic_int connected; /* the gauge */
     rp_metric *m_published, *m_received, *m_delivered, *m_drop_queue, *m_drop_inbox, *m_drop_disc,
-        *m_reconnects;
+        *m_reconnects, *m_timeouts, *m_script_loads;
 };
 
 enum { CL_NEW = 0, CL_UP, CL_DOWN };
@@ -129,6 +147,8 @@ void cl_ring_push(cl_ring *r, void *p, void **dropped);
 void *cl_ring_pop(cl_ring *r);
 
 void cl_msg_unref(cl_msg *m);
+/* Splits o->buf into argv (o->argc of them). */
+void cl_out_args(const cl_out *o, const char **argv);
 /* Give o's caller its answer (a call) and free o; ok 0: no answer. */
 void cl_out_done(cl_out *o, int ok, const long long *v, size_t n);
 const char *cl_server_id(void);

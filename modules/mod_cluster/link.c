@@ -11,9 +11,22 @@
  * Going from up (or from the start) to down logs one warning and drops the
  * queue; while down, publish() drops at once; both connections are retried
  * with a backoff doubling from 0.1 s to 5 s; coming back logs one notice.
+ *
+ * A Redis that stops answering without closing (stopped, hung, a peer gone
+ * from the network) is an outage too, found by a tick every ClusterTimeout/4:
+ * a connection with commands unanswered and no reply for ClusterTimeout is
+ * stalled.  An idle pair is kept answering by a heartbeat: a PUBLISH on the
+ * publishing connection to <prefix>!alive:<id>, a channel only this server's
+ * subscribing connection listens to (outside the <prefix>:* pattern, so no
+ * other server or subscriber sees it), which proves both ends at once.  A
+ * PING on the subscribing connection would do for that end, but hiredis 0.14
+ * cannot match its answer while subscribed.  On a stall both connections are
+ * closed (the Redis is the same) and the usual outage path runs.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -21,11 +34,17 @@
 
 #include "cluster_int.h"
 
-#define RP_STR2(x) #x
-#define RP_STR(x) RP_STR2(x)
+#define CL_TICKS 4 /* heartbeat ticks per ClusterTimeout */
 
 static void link_down(cl_inst *inst, const char *why);
 static void link_open_missing(cl_inst *inst);
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- state ------------------------------------------------------------------ */
 
@@ -136,14 +155,44 @@ static void answer_call(cl_out *o, const redisReply *r)
     cl_out_done(o, ok, ok ? v : NULL, ok ? n : 0);
 }
 
+static void on_published(redisAsyncContext *c, void *reply, void *priv);
+
+/* eval()'s EVALSHA met NOSCRIPT (a restarted Redis, SCRIPT FLUSH): the same
+ * arguments once more with EVAL and the script, which caches it again; the
+ * EVAL's answer, whatever it is, is the caller's. */
+static void send_script(cl_inst *inst, cl_out *o)
+{
+    const char *argv[RP_CLUSTER_CALL_ARGS];
+    size_t lens[RP_CLUSTER_CALL_ARGS];
+    cl_out_args(o, argv);
+    memcpy(lens, o->len, sizeof *lens * (size_t)o->argc);
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = o->script;
+    lens[1] = strlen(o->script);
+    o->script = NULL;
+    rp_metric_add(inst->m_script_loads, NULL, 1);
+    if (redisAsyncCommandArgv(inst->pub, on_published, o, o->argc, argv, lens) == REDIS_OK) {
+        inst->inflight++;
+        return;
+    }
+    cl_out_done(o, 0, NULL, 0);
+}
+
 static void on_published(redisAsyncContext *c, void *reply, void *priv)
 {
     cl_inst *inst = c->data;
     redisReply *r = reply;
-    if (c == inst->pub)
+    cl_out *o = priv;
+    if (c == inst->pub) {
         inst->inflight--;
-    if (priv)
-        answer_call(priv, r);
+        inst->pubw.heard += r != NULL;
+    }
+    if (o && o->script && r && r->type == REDIS_REPLY_ERROR && c == inst->pub &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0)
+        send_script(inst, o);
+    else if (o)
+        answer_call(o, r);
     else if (r && r->type != REDIS_REPLY_ERROR)
         rp_metric_add(inst->m_published, NULL, 1);
     else
@@ -157,11 +206,7 @@ static void on_published(redisAsyncContext *c, void *reply, void *priv)
 static void send_out(cl_inst *inst, cl_out *o)
 {
     const char *argv[RP_CLUSTER_CALL_ARGS];
-    const char *p = o->buf;
-    for (int i = 0; i < o->argc; i++) {
-        argv[i] = p;
-        p += o->len[i];
-    }
+    cl_out_args(o, argv);
     void *priv = o->fn ? o : NULL;
     if (inst->pub &&
         redisAsyncCommandArgv(inst->pub, on_published, priv, o->argc, argv, o->len) == REDIS_OK) {
@@ -247,6 +292,10 @@ static void on_sub_reply(redisAsyncContext *c, void *reply, void *priv)
     (void)priv;
     cl_inst *inst = c->data;
     redisReply *r = reply;
+    if (r && c == inst->sub) {
+        inst->subw.heard++;
+        inst->beat_out = 0;
+    }
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
         r->element[0]->type != REDIS_REPLY_STRING)
         return;
@@ -283,10 +332,87 @@ static void forget(cl_inst *inst, const redisAsyncContext *c)
         inst->pub = NULL;
         inst->pub_up = 0;
         inst->inflight = 0;
+        inst->beats = 0;
     } else if (c == inst->sub) {
         inst->sub = NULL;
         inst->sub_up = 0;
+        inst->beat_out = 0;
     }
+}
+
+/* The publishing connection works once Redis answers it (a PING queued
+ * after AUTH and SELECT): an accepted TCP connection alone proves nothing. */
+static void on_pub_ready(redisAsyncContext *c, void *reply, void *priv)
+{
+    (void)priv;
+    cl_inst *inst = c->data;
+    redisReply *r = reply;
+    if (c != inst->pub || !r || r->type == REDIS_REPLY_ERROR || (c->c.flags & REDIS_DISCONNECTING))
+        return; /* AUTH or SELECT failed (on_setup_reply): closing */
+    inst->pubw.heard++;
+    inst->pub_up = 1;
+    link_check_up(inst);
+}
+
+/* ---- liveness -------------------------------------------------------------------- */
+
+static void on_beat_published(redisAsyncContext *c, void *reply, void *priv)
+{
+    (void)priv;
+    cl_inst *inst = c->data;
+    if (c != inst->pub)
+        return;
+    inst->beats--;
+    inst->pubw.heard += reply != NULL;
+}
+
+/* A heartbeat (ours, or a reload's other configuration's) or the
+ * subscription's confirmation, on the subscribing connection. */
+static void on_beat(redisAsyncContext *c, void *reply, void *priv)
+{
+    (void)priv;
+    cl_inst *inst = c->data;
+    if (c != inst->sub || !reply)
+        return;
+    inst->subw.heard++;
+    inst->beat_out = 0;
+}
+
+static void send_beat(cl_inst *inst)
+{
+    if (redisAsyncCommand(inst->pub, on_beat_published, NULL, "PUBLISH %s %s", inst->beat_chan,
+                          cl_server_id()) != REDIS_OK)
+        return;
+    inst->beats++;
+    inst->beat_out = 1;
+}
+
+/* Seconds w has been waiting for an answer without one: 0 while it waits
+ * for nothing or something came since the last tick. */
+static double silent_for(cl_watch *w, int waiting, double now)
+{
+    if (!waiting || w->heard != w->seen) {
+        w->seen = w->heard;
+        w->since = now;
+        return 0;
+    }
+    return now - w->since;
+}
+
+/* Redis stopped answering an established pair: close both and go the way
+ * of any outage (warning, drops counted, reconnect with backoff). */
+static void link_stall(cl_inst *inst, const char *which)
+{
+    char why[128];
+    snprintf(why, sizeof why, "no answer on the %s connection for %g s", which,
+             inst->conf->timeout);
+    redisAsyncContext *p = inst->pub, *s = inst->sub;
+    rp_metric_add(inst->m_timeouts, NULL, 1);
+    forget(inst, p);
+    forget(inst, s);
+    link_down(inst, why); /* down first: callers answered below cannot queue again */
+    redisAsyncFree(p);    /* unanswered commands: their callbacks get no reply */
+    redisAsyncFree(s);
 }
 
 static void on_connect(const redisAsyncContext *c, int status)
@@ -300,10 +426,7 @@ static void on_connect(const redisAsyncContext *c, int status)
         link_down(inst, why);
         return;
     }
-    if (c == inst->pub) {
-        inst->pub_up = 1;
-        link_check_up(inst);
-    }
+    /* up once answered: on_pub_ready, on_sub_reply */
 }
 
 static void on_disconnect(const redisAsyncContext *c, int status)
@@ -336,38 +459,67 @@ static redisAsyncContext *link_open(cl_inst *inst, int sub)
     /* queued now, written once connected, answered in order */
     if (cf->password)
         redisAsyncCommand(c, on_setup_reply, "AUTH", "AUTH %s", cf->password);
-    if (sub)
+    if (sub) {
+        /* the heartbeat's channel first: confirmed by the time the pattern is */
+        redisAsyncCommand(c, on_beat, NULL, "SUBSCRIBE %s", inst->beat_chan);
         redisAsyncCommand(c, on_sub_reply, NULL, "PSUBSCRIBE %s", inst->pattern);
-    else if (cf->db)
-        redisAsyncCommand(c, on_setup_reply, "SELECT", "SELECT %d", cf->db);
+    } else {
+        if (cf->db)
+            redisAsyncCommand(c, on_setup_reply, "SELECT", "SELECT %d", cf->db);
+        redisAsyncCommand(c, on_pub_ready, NULL, "PING");
+    }
+    cl_watch *w = sub ? &inst->subw : &inst->pubw;
+    w->heard = w->seen = 0;
+    w->since = w->opened = mono_now();
     return c;
 }
 
-/* A connection that does not work CL_ANSWER_TIMEOUT seconds after it was
+/* A connection that does not work ClusterTimeout seconds after it was
  * opened (a SYN unanswered, or a Redis that accepts and does not answer) is
  * an outage like any other. */
 static void give_up(cl_inst *inst, redisAsyncContext *c)
 {
+    char why[64];
+    snprintf(why, sizeof why, "no answer within %g s", inst->conf->timeout);
+    rp_metric_add(inst->m_timeouts, NULL, 1);
     forget(inst, c);
-    link_down(inst, "no answer within " RP_STR(CL_ANSWER_TIMEOUT) " s");
+    link_down(inst, why);
     redisAsyncFree(c); /* its disconnect callback finds it forgotten */
 }
 
-static void on_answer_timeout(evutil_socket_t fd, short what, void *arg)
+/* Every ClusterTimeout / CL_TICKS: new connections that do not answer,
+ * established ones that stopped answering, and the heartbeat when idle. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     cl_inst *inst = arg;
-    if (inst->pub && !inst->pub_up)
+    double now = mono_now(), t = inst->conf->timeout;
+    if (inst->pub && !inst->pub_up && now - inst->pubw.opened >= t)
         give_up(inst, inst->pub);
-    if (inst->sub && !inst->sub_up)
+    if (inst->sub && !inst->sub_up && now - inst->subw.opened >= t)
         give_up(inst, inst->sub);
+    if (inst->state != CL_UP || !inst->pub || !inst->sub)
+        return;
+    int pub_quiet = inst->pubw.heard == inst->pubw.seen;
+    int sub_quiet = inst->subw.heard == inst->subw.seen;
+    /* `since` is a tick's time, up to a tick before the wait began: one
+     * tick more makes every stall found a full ClusterTimeout long */
+    double limit = t + t / CL_TICKS;
+    if (silent_for(&inst->pubw, inst->inflight + inst->beats > 0, now) >= limit) {
+        link_stall(inst, "publishing");
+        return;
+    }
+    if (silent_for(&inst->subw, inst->beat_out, now) >= limit) {
+        link_stall(inst, "subscribing");
+        return;
+    }
+    if (!inst->beat_out && (sub_quiet || (pub_quiet && !inst->inflight)))
+        send_beat(inst);
 }
 
 static void link_open_missing(cl_inst *inst)
 {
-    struct timeval tv = {CL_ANSWER_TIMEOUT, 0};
-    evtimer_add(inst->answer_ev, &tv);
     if (!inst->pub && !(inst->pub = link_open(inst, 0))) {
         link_down(inst, "cannot connect");
         return;
@@ -397,6 +549,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *link_main(void *arg)
 {
     cl_inst *inst = arg;
+    double tick = inst->conf->timeout / CL_TICKS;
+    struct timeval tv = {(time_t)tick, (suseconds_t)((tick - (time_t)tick) * 1e6)};
+    event_add(inst->tick_ev, &tv);
     link_open_missing(inst);
     event_base_dispatch(inst->base);
     inst->stopping = 1;
@@ -420,7 +575,9 @@ int cl_link_start(cl_inst *inst)
      * then starts afresh, and the next stop joins this thread too. */
     inst->started = inst->stopped = inst->stopping = 0;
     inst->pub = inst->sub = NULL;
-    inst->pub_up = inst->sub_up = inst->inflight = 0;
+    inst->pub_up = inst->sub_up = inst->inflight = inst->beats = inst->beat_out = 0;
+    snprintf(inst->beat_chan, sizeof inst->beat_chan, "%s" CL_BEAT_CHANNEL "%s", inst->conf->prefix,
+             cl_server_id());
     set_state(inst, CL_NEW);
     inst->base = event_base_new();
     if (!inst->base)
@@ -428,9 +585,9 @@ int cl_link_start(cl_inst *inst)
     inst->wake_ev = event_new(inst->base, -1, 0, on_wake, inst);
     inst->stop_ev = event_new(inst->base, -1, 0, on_stop, inst);
     inst->retry_ev = evtimer_new(inst->base, on_retry, inst);
-    inst->answer_ev = evtimer_new(inst->base, on_answer_timeout, inst);
+    inst->tick_ev = event_new(inst->base, -1, EV_PERSIST, on_tick, inst);
     inst->backoff = CL_BACKOFF_MIN;
-    if (!inst->wake_ev || !inst->stop_ev || !inst->retry_ev || !inst->answer_ev ||
+    if (!inst->wake_ev || !inst->stop_ev || !inst->retry_ev || !inst->tick_ev ||
         pthread_create(&inst->thread, NULL, link_main, inst) != 0) {
         rp_log(&rp_module_cluster, RP_LOG_ERR, "cannot start the Redis thread");
         cl_link_stop(inst);
@@ -455,10 +612,10 @@ void cl_link_stop(cl_inst *inst)
         event_free(inst->stop_ev);
     if (inst->retry_ev)
         event_free(inst->retry_ev);
-    if (inst->answer_ev)
-        event_free(inst->answer_ev);
+    if (inst->tick_ev)
+        event_free(inst->tick_ev);
     if (inst->base)
         event_base_free(inst->base);
-    inst->wake_ev = inst->stop_ev = inst->retry_ev = inst->answer_ev = NULL;
+    inst->wake_ev = inst->stop_ev = inst->retry_ev = inst->tick_ev = NULL;
     inst->base = NULL;
 }

@@ -1,8 +1,9 @@
 /* rp_cluster.h - the "cluster" service of mod_cluster: pub/sub between the
  * servers of a cluster, through Redis.
  *
- * mod_cluster publishes this function table as service "cluster" version 1.
- * A plugin looks it up (no linking against mod_cluster):
+ * mod_cluster publishes this function table as service "cluster" version 3
+ * (versions 1 and 2 are its prefixes).  A plugin looks it up (no linking
+ * against mod_cluster):
  *
  *     const rp_cluster_service_v1 *cl = rp_service_get("cluster", 1);
  *
@@ -31,8 +32,9 @@
 #include <rampart.h>
 
 #define RP_CLUSTER_SERVICE "cluster"
-/* 2 added call(); a table of version 2 starts with version 1's. */
-#define RP_CLUSTER_SERVICE_VERSION 2
+/* 2 added call(), 3 eval(); a table of a version starts with the one
+ * before's. */
+#define RP_CLUSTER_SERVICE_VERSION 3
 
 /* Longest channel name (without the ClusterPrefix) publish/subscribe take. */
 #define RP_CLUSTER_CHANNEL_MAX 256
@@ -104,6 +106,19 @@ typedef struct rp_cluster_service_v1 {
      * unreachable, bad arguments, no memory), fn will not be called. */
     int (*call)(int argc, const char *const *argv, const size_t *lens, int key_arg,
                 rp_cluster_reply_fn fn, void *arg);
+
+    /* Version 3. */
+    /* Run a Lua script like call() runs a command: EVALSHA sha1 (the 40 hex
+     * digits of the script's SHA-1, computed once by the caller), so that
+     * the script itself crosses the network only when Redis does not know
+     * it: on a NOSCRIPT answer (a restarted Redis, SCRIPT FLUSH) it is sent
+     * once with EVAL, which also caches it again, and that answer is fn's.
+     * argv holds nkeys keys (each gets ClusterPrefix and ':' first) then
+     * the other arguments, argc in all, at most RP_CLUSTER_CALL_ARGS - 3.
+     * script is NUL-terminated and must stay valid until fn is called (a
+     * string constant).  0 / -1 as call(). */
+    int (*eval)(const char *script, const char *sha1, int nkeys, int argc, const char *const *argv,
+                const size_t *lens, rp_cluster_reply_fn fn, void *arg);
 } rp_cluster_service_v1;
 
 /* The same table, named for what it is now. */

@@ -798,6 +798,7 @@ static const opt_def opt_defs[] = {
     {"metricsRemote", "MetricsRemote", opt_bool, 0, 0},
     {"cluster", "Cluster", opt_string, 0, 0}, /* redis://host:port/db or unix:/path */
     {"clusterPrefix", "ClusterPrefix", opt_string, 0, 0},
+    {"clusterTimeout", "ClusterTimeout", opt_seconds, 0.1, 0}, /* Redis silent that long: lost */
     {"rateLimitShared", "RateLimitShared", opt_bool, 0, 0}, /* counters in the cluster's Redis */
     {"access", "Allow", opt_access, 0, 0}, /* and Deny, AuthBasic (mod_access) */
     {"denyHidden", "DenyHidden", opt_bool, 0, 0},

@@ -13,10 +13,11 @@
  * limits keep requests from waiting: this server's table decides every
  * request at once, from the last total Redis gave for the key plus the
  * requests counted here since; each entry sends what it counted to Redis
- * (one EVAL: INCRBY + PEXPIRE on the first, answering the total and the
- * time left) through mod_cluster's connection, at most one update on its
- * way per entry, and folds the answer in when it comes (on mod_cluster's
- * thread).  The window is Redis's: it starts with the key's first request
+ * (one script: INCRBY + PEXPIRE on the first, answering the total and the
+ * time left, sent by its SHA-1 with EVALSHA, the script itself only when
+ * Redis answers NOSCRIPT) through mod_cluster's connection, at most one
+ * update on its way per entry, and folds the answer in when it comes (on
+ * mod_cluster's thread).  The window is Redis's: it starts with the key's first request
  * anywhere in the cluster.  While Redis cannot be reached the counting is
  * this server's alone (one warning per outage); what was counted meanwhile
  * goes to Redis with the next update once it is back.
@@ -30,6 +31,7 @@
 #include <time.h>
 #include <rampart.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "../mod_cluster/rp_cluster.h"
 #include "table.h"
@@ -263,6 +265,19 @@ static const char rl_script[] =
     "if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) t = tonumber(ARGV[2]) end "
     "return {n, t}";
 
+/* The script's SHA-1 in hex, for EVALSHA: computed once per process. */
+static char rl_script_sha1[2 * SHA_DIGEST_LENGTH + 1];
+static pthread_once_t rl_sha1_once = PTHREAD_ONCE_INIT;
+
+static void make_script_sha1(void)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    unsigned int mdlen = 0;
+    EVP_Digest(rl_script, sizeof rl_script - 1, md, &mdlen, EVP_sha1(), NULL);
+    for (unsigned i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(rl_script_sha1 + 2 * i, 3, "%02x", md[i]);
+}
+
 static void shared_unref(rl_shared *sh)
 {
     if (atomic_fetch_sub(&sh->refs, 1) != 1)
@@ -300,9 +315,10 @@ static void shared_send(rl_call *call)
     char delta[24], win[24];
     int dl = snprintf(delta, sizeof delta, "%u", call->sync.delta);
     int wl = snprintf(win, sizeof win, "%llu", (unsigned long long)call->sync.window_ms);
-    const char *argv[6] = {"EVAL", rl_script, "1", call->key, delta, win};
-    size_t lens[6] = {4, sizeof rl_script - 1, 1, call->klen, (size_t)dl, (size_t)wl};
-    if (call->sh->cl->call(6, argv, lens, 3, shared_reply, call) == 0)
+    const char *argv[3] = {call->key, delta, win};
+    size_t lens[3] = {call->klen, (size_t)dl, (size_t)wl};
+    /* mod_cluster sends EVAL instead on NOSCRIPT (a restarted Redis, SCRIPT FLUSH) */
+    if (call->sh->cl->eval(rl_script, rl_script_sha1, 1, 3, argv, lens, shared_reply, call) == 0)
         return;
     shared_reply(0, NULL, 0, call);
 }
@@ -450,13 +466,14 @@ static double stat_local(void *arg)
 
 static int make_shared(rp_server *s, rl_conf *c)
 {
-    const rp_cluster_service *cl = rp_service_get(RP_CLUSTER_SERVICE, 2);
+    const rp_cluster_service *cl = rp_service_get(RP_CLUSTER_SERVICE, 3); /* eval() */
     if (!cl) {
         rp_log(&rp_module_ratelimit, RP_LOG_ERR,
                "RateLimitShared on needs mod_cluster (LoadModule cluster mod_cluster.so) and "
                "a Cluster directive naming the Redis");
         return RP_ERROR;
     }
+    pthread_once(&rl_sha1_once, make_script_sha1);
     rl_shared *sh = calloc(1, sizeof *sh);
     if (!sh)
         return RP_ERROR;

@@ -10,8 +10,11 @@ Covers: a message published on server A reaches every worker of B and of A;
 OTHERS_ONLY; ClusterPrefix isolation; order of many messages of one
 publisher; Redis down at start (serves, one warning, delivery once Redis
 is up); Redis killed and restarted (drops counted, one warning, one notice,
-resubscribed); a paused Redis (queue bounded, oldest dropped and counted);
-a unix socket; reload (no thread or connection leak); configuration
+resubscribed); a Redis stopped (SIGSTOP) on open connections, idle or busy:
+an outage found by ClusterTimeout (one warning, drops counted, the timeouts
+counter), and after SIGCONT reconnected and resubscribed; a Redis paused for
+less than ClusterTimeout (queue bounded, oldest dropped and counted); a
+listener that never answers; a unix socket; reload (no thread or connection leak); configuration
 errors; `-t` connects nowhere.
 
 Every redis-server is started here on a free loopback port and stopped by pid.
@@ -164,6 +167,24 @@ def connected(srv):
     return counter(srv, "rampart_cluster_connected") == 1
 
 
+def numsub(r, channel):
+    """Subscribers of channel (PUBSUB NUMSUB answers an array)."""
+    with socket.create_connection(("127.0.0.1", r.port), timeout=5) as s:
+        s.sendall(("*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$%d\r\n%s\r\n"
+                   % (len(channel), channel)).encode())
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"*2")
+        f.readline()
+        f.readline()
+        return int(f.readline()[1:])
+
+
+def stat_calls(r, command):
+    """How many times Redis ran command (INFO commandstats)."""
+    m = re.search(r"^cmdstat_%s:calls=(\d+)" % command, r.command("INFO", "commandstats"), re.M)
+    return int(m.group(1)) if m else 0
+
+
 def lines(srv, pattern):
     return len(re.findall(pattern, srv.error_log(), re.M))
 
@@ -304,10 +325,79 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(lines(s, r"\[notice\] \[cluster\] .* is back"), 1)
             self.assertEqual(counter(s, "rampart_cluster_reconnects_total"), 1)
 
-    def test_paused_redis_drops_oldest(self):
+    def stopped_redis_outage(self, busy):
+        """Redis stopped by SIGSTOP: its connections stay open and silent."""
         r = self.redis()
         url = "redis://127.0.0.1:%d/0" % r.port
-        a = self.server(url, extra="ClusterQueue 10\n")
+        a = self.server(url, extra="ClusterTimeout 1.5\n")
+        b = self.server(url, extra="ClusterTimeout 1.5\n")
+        self.wait_connected(a, b)
+        msg = "before-" + uuid.uuid4().hex
+        publish(a, msg)
+        wait_until(lambda: got(b, msg) == [0, 1], 10, what="B got A's message")
+
+        r.pause()
+        if busy:  # commands unanswered on the publishing connection
+            self.assertEqual(publish(a, "unanswered", n=5), (5, 0))
+        # idle, the heartbeat finds it: within 1.5 s to about 2.5 s
+        for s in (a, b):
+            s.wait_log(r"\[warn\] \[cluster\] lost Redis .*\(no answer on the "
+                       r"(publishing|subscribing) connection for 1.5 s\)", timeout=30)
+            wait_until(lambda: not connected(s), 5, what="connected gauge 0")
+            self.assertGreaterEqual(counter(s, "rampart_cluster_timeouts_total"), 1)
+        if busy:
+            self.assertGreaterEqual(counter(a, DROP_DISC), 5)
+        before = counter(a, DROP_DISC)
+        self.assertEqual(publish(a, "x", n=3), (0, 3))  # dropped at once, counted
+        self.assertEqual(counter(a, DROP_DISC), before + 3)
+        self.assertEqual(a.get("/cl/id")[0], 200)  # serving as usual
+        # the retries' new connections get no answer either: no new warning
+        wait_until(lambda: counter(a, "rampart_cluster_timeouts_total") >= 2, 30,
+                   what="a retry given up")
+
+        r.resume()
+        self.wait_connected(a, b)
+        for s in (a, b):
+            s.wait_log(r"\[notice\] \[cluster\] Redis at .* is back", timeout=5)
+        msg = "after-" + uuid.uuid4().hex
+        self.assertEqual(publish(a, msg), (1, 0))
+        wait_until(lambda: got(b, msg) == [0, 1], 10, what="B resubscribed")
+        wait_until(lambda: got(a, msg) == [0, 1], 10, what="A resubscribed")
+        for s in (a, b):
+            self.assertEqual(lines(s, r"\[warn\] \[cluster\]"), 1, s.error_log())
+            self.assertEqual(counter(s, "rampart_cluster_reconnects_total"), 1)
+
+    def test_stopped_redis_idle(self):
+        self.stopped_redis_outage(busy=False)
+
+    def test_stopped_redis_with_commands_waiting(self):
+        self.stopped_redis_outage(busy=True)
+
+    def test_heartbeat_is_private(self):
+        """The heartbeat keeps an idle pair checked without reaching any
+        subscriber: it is published outside the <prefix>:* pattern."""
+        r = self.redis()
+        url = "redis://127.0.0.1:%d/0" % r.port
+        a = self.server(url, extra="ClusterTimeout 1\n")
+        b = self.server(url)
+        self.wait_connected(a, b)
+        ida = a.get("/cl/id")[2].decode().split()[0]
+        chan = "rampart!alive:" + ida
+        wait_until(lambda: numsub(r, chan) == 1, 10, what="A listens to its heartbeat")
+
+        def beats():
+            return stat_calls(r, "publish")
+
+        n = beats()
+        wait_until(lambda: beats() >= n + 3, 10, what="three heartbeats")
+        self.assertEqual(received(a) + received(b), [])
+        self.assertEqual(counter(a, "rampart_cluster_published_total"), 0)
+
+    def test_paused_redis_drops_oldest(self):
+        """Paused for less than ClusterTimeout: a slow Redis, not an outage."""
+        r = self.redis()
+        url = "redis://127.0.0.1:%d/0" % r.port
+        a = self.server(url, extra="ClusterQueue 10\nClusterTimeout 3600\n")
         b = self.server(url)
         self.wait_connected(a, b)
         r.pause()
@@ -350,10 +440,11 @@ class ClusterTest(unittest.TestCase):
         self.cleanups.append(lst.close)
         a = self.server("redis://127.0.0.1:%d" % lst.getsockname()[1])
         self.assertEqual(a.get("/cl/id")[0], 200)
-        a.wait_log(r"\[warn\] \[cluster\] cannot reach Redis .*no answer within 3 s",
-                   timeout=15)
+        a.wait_log(r"\[warn\] \[cluster\] cannot reach Redis .*no answer within 5 s",
+                   timeout=20)
         self.assertEqual(publish(a, "lost"), (0, 1))
         self.assertEqual(lines(a, r"\[warn\] \[cluster\]"), 1)
+        self.assertGreaterEqual(counter(a, "rampart_cluster_timeouts_total"), 1)
 
     def test_unix_socket(self):
         r = self.redis(unix=True)
@@ -403,6 +494,8 @@ class ClusterConfTest(unittest.TestCase):
         self.check("Cluster redis://127.0.0.1:6379/x", "database 'x' must be a number")
         self.check("ClusterQueue 0", "ClusterQueue: '0' must be a number of messages")
         self.check("ClusterPrefix a*b", "ClusterPrefix: 'a*b' must be 1 to 64 letters")
+        self.check("ClusterTimeout 0", "ClusterTimeout: '0' must be seconds from 0.1 to 3600")
+        self.check("ClusterTimeout 5s", "ClusterTimeout: '5s' must be seconds")
 
     def test_check_connects_nowhere(self):
         lst = socket.socket()

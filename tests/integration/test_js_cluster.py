@@ -10,6 +10,9 @@ and real `rampart` processes, and websocket clients from wsclient.py.
   - foreign messages on the channel (redis-cli PUBLISH) are dropped or
     reported, and do not stop later events;
   - Redis down: local delivery still works;
+  - Redis stopped (SIGSTOP: connections open, no answer), found through
+    start()'s clusterTimeout: local delivery goes on, one warning; after
+    SIGCONT events cross the servers again;
   - examples/chat.js on two servers sharing one Redis: a message from a
     client of A reaches a client of B and back.
 
@@ -103,6 +106,7 @@ server.start({
     user: "nobody",
     threads: 2,
     cluster: process.env.CLUSTER,
+    clusterTimeout: process.env.CLUSTER_TIMEOUT ? Number(process.env.CLUSTER_TIMEOUT) : undefined,
     map: {"ws:/ev": ev}
 });
 """
@@ -278,6 +282,43 @@ class RedisDown(Base):
                 r = self.jmsg(c)
                 self.assertEqual((r["heap"], r["data"]), (heap, v))
         wait_until(lambda: "Redis" in A.stderr(), 10, what="mod_cluster's warning")
+
+    def test_stopped_redis(self):
+        envs = [env_for(n, self.redis.port) for n in ("A", "B")]
+        for e in envs:
+            e["CLUSTER_TIMEOUT"] = "1.5"
+        A, B = self.server("A", env=envs[0]), self.server("B", env=envs[1])
+        self.wait_subscribed(2)
+        (a1, ha1), (a2, ha2) = self.two_heaps(A)
+        b1 = self.ws(B)
+        self.jmsg(b1)
+        self.on(a1, "t")
+        self.on(a2, "t")
+        self.on(b1, "t")
+        self.trigger(a1, "t", "before")
+        for c in (a1, a2, b1):
+            self.assertEqual(self.jmsg(c)["data"], "before")
+
+        self.redis.pause()
+        wait_until(lambda: "lost Redis" in A.stderr() and "lost Redis" in B.stderr(), 30,
+                   what="both servers found Redis stopped")
+        for v in ("one", {"two": [2]}):  # A's own heaps still get its events
+            self.trigger(a1, "t", v)
+            for c, heap in ((a1, ha1), (a2, ha2)):
+                r = self.jmsg(c)
+                self.assertEqual((r["heap"], r["data"]), (heap, v))
+
+        self.redis.resume()
+        back = "reconnected and resubscribed"
+        wait_until(lambda: back in A.stderr() and back in B.stderr(), 30,
+                   what="both servers reconnected")
+        self.trigger(a1, "t", "after")
+        self.assertEqual(self.jmsg(a1)["data"], "after")
+        self.assertEqual(self.jmsg(a2)["data"], "after")
+        # b1 may have missed the outage's events (dropped), never got them late
+        self.assertEqual(self.jmsg(b1)["data"], "after")
+        for s in (A, B):
+            self.assertEqual(s.stderr().count("lost Redis"), 1, s.stderr())
 
     def test_start_without_redis(self):
         port = free_port()  # nothing listens there

@@ -12,7 +12,11 @@ redis-server and two servers started here: the limit holds across the
 servers, with exactly the documented excess (a server that has not yet
 heard of the other's requests admits one more, then refuses); Redis killed
 (one warning, counting on this server alone, with the last total Redis gave)
-and restarted (one notice, what was counted meanwhile reaches Redis).
+and restarted (one notice, what was counted meanwhile reaches Redis); Redis
+stopped (SIGSTOP) on open connections, found by ClusterTimeout (the same
+warning, local counting) and resumed (shared again); the script sent with
+EVALSHA (INFO commandstats), and again with EVAL once after SCRIPT FLUSH
+(NOSCRIPT), then EVALSHA again.
 
 Run: cd tests/integration && python3 -m unittest test_ratelimit -v
 """
@@ -25,7 +29,7 @@ import unittest
 import uuid
 
 from rptest import Server, run_httpd, wait_until
-from test_cluster import REDIS, Redis, counter, metrics
+from test_cluster import REDIS, Redis, counter, metrics, stat_calls
 
 FILES = {"www/index.html": b"home\n", "www/api/a.txt": b"api\n",
          "www/login": b"login\n", "www/h/x.txt": b"h\n", "www/c/x.txt": b"c\n",
@@ -166,8 +170,8 @@ class RateLimitSharedTest(unittest.TestCase):
         for c in reversed(self.cleanups):
             c()
 
-    def server(self):
-        s = Server(conf=SHARED % self.redis.port, files=SHARED_FILES, threads=2)
+    def server(self, extra=""):
+        s = Server(conf=SHARED % self.redis.port + extra, files=SHARED_FILES, threads=2)
 
         def finish():
             s.stop()
@@ -268,6 +272,77 @@ class RateLimitSharedTest(unittest.TestCase):
         self.assertEqual(self.hits(a, "/o/x.txt", "c5-" + c1, 2), [200, 200])
         self.assertEqual(self.warnings(a), 2)
         self.assertTrue(a.alive())
+
+
+    def test_stopped_redis(self):
+        """A Redis that keeps its connections open and never answers is an
+        outage once ClusterTimeout passes: counted here alone meanwhile."""
+        a = self.server("ClusterTimeout 1.5\n")
+        c0, c1, c2, c3 = ("%s-%s" % (n, uuid.uuid4().hex) for n in ("c0", "c1", "c2", "c3"))
+        self.assertEqual(self.hits(a, "/o/x.txt", c1, 1), [200])
+        self.wait_total("/o/", c1, 1)
+
+        self.redis.pause()
+        # an update left unanswered (Redis reads it when resumed: it may be
+        # counted again with the next one - too many, never too few)
+        self.assertEqual(self.hits(a, "/o/x.txt", c0, 1), [200])
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 0, 30,
+                   what="the stopped Redis found")
+        self.assertGreaterEqual(counter(a, "rampart_cluster_timeouts_total"), 1)
+        a.wait_log(r"\[warn\] \[ratelimit\] RateLimitShared: cannot update", timeout=10)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 1)
+        # counted on this server alone: c2 from zero, c1 from Redis's last 1
+        self.assertEqual(self.hits(a, "/o/x.txt", c2, 4), [200, 200, 200, 429])
+        self.assertEqual(self.hits(a, "/o/x.txt", c1, 3), [200, 200, 429])
+        self.assertEqual(self.warnings(a), 1, a.error_log())
+
+        self.redis.resume()
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 1, 30,
+                   what="the cluster back")
+        self.assertEqual(self.hits(a, "/o/x.txt", c3, 1), [200])
+        self.wait_total("/o/", c3, 1)
+        a.wait_log(r"\[notice\] \[ratelimit\] RateLimitShared: Redis answers again",
+                   timeout=10)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
+        # what c2 counted while Redis was stopped reaches it with the next update
+        self.assertEqual(self.hits(a, "/o/x.txt", c2, 1), [429])
+        self.wait_total("/o/", c2, 3)
+        self.assertEqual(self.warnings(a), 1)
+
+    def test_evalsha_and_noscript(self):
+        a = self.server()
+        first = "first-" + uuid.uuid4().hex
+        self.assertEqual(self.hits(a, "/s/x.txt", first, 1), [200])
+        self.wait_total("/s/", first, 1)
+        # a new Redis does not know the script: NOSCRIPT, then EVAL once
+        self.assertEqual(counter(a, "rampart_cluster_script_loads_total"), 1)
+        evals, shas = stat_calls(self.redis, "eval"), stat_calls(self.redis, "evalsha")
+        self.assertEqual(evals, 1)
+
+        # from then on only EVALSHA: one per update (a client each)
+        clients = ["c%d-%s" % (i, uuid.uuid4().hex) for i in range(4)]
+        for c in clients:
+            self.assertEqual(self.hits(a, "/s/x.txt", c, 1), [200])
+            self.wait_total("/s/", c, 1)
+        self.assertEqual(stat_calls(self.redis, "evalsha"), shas + 4)
+        self.assertEqual(stat_calls(self.redis, "eval"), 1)
+
+        # SCRIPT FLUSH (or a restart): the next update still reaches Redis
+        self.assertEqual(self.redis.command("SCRIPT", "FLUSH"), "OK")
+        after = "after-" + uuid.uuid4().hex
+        self.assertEqual(self.hits(a, "/s/x.txt", after, 1), [200])
+        self.wait_total("/s/", after, 1)
+        self.assertEqual(counter(a, "rampart_cluster_script_loads_total"), 2)
+        self.assertEqual(stat_calls(self.redis, "eval"), 2)
+        # and EVALSHA again
+        shas = stat_calls(self.redis, "evalsha")
+        last = "last-" + uuid.uuid4().hex
+        self.assertEqual(self.hits(a, "/s/x.txt", last, 1), [200])
+        self.wait_total("/s/", last, 1)
+        self.assertEqual(stat_calls(self.redis, "evalsha"), shas + 1)
+        self.assertEqual(stat_calls(self.redis, "eval"), 2)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_failed_total"), 0)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
 
 
 class RateLimitConfTest(unittest.TestCase):
