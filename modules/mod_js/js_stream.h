@@ -77,6 +77,7 @@ typedef struct js_srvbuf {
 typedef struct js_req_cache {
     void *get, *set, *stash;
     void *shape[2]; /* req.c's request templates, without and with a body */
+    void *funcs;    /* routes.c: the stash's JS_STASH_FUNCS (set once per heap) */
 } js_req_cache;
 js_req_cache *js_req_cache_of(duk_context *ctx);
 
