@@ -14,6 +14,18 @@
  * only on out-of-memory. */
 void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_ok);
 
+/* js_stream_begin in two halves, for a req object copied from a template
+ * (req.c) that holds its identity in a slot of its own (JS_REQ_ID, filled
+ * with the copy instead of put - a put on the fresh copy costs a search
+ * and a property-table growth): js_stream_next_id empties the server
+ * buffer, takes the next identity and returns it; js_stream_bind then gives
+ * the object at req_idx, whose JS_REQ_ID holds that identity, its methods
+ * and remembers it as the request being handled. */
+duk_uint_t js_stream_next_id(duk_context *ctx, rp_req *r, int async_ok);
+void js_stream_bind(duk_context *ctx, duk_idx_t req_idx);
+/* A req object's identity (stream.c finds its js_sreq by it). */
+#define JS_REQ_ID DUK_HIDDEN_SYMBOL("rpReqId")
+
 /* reply.c, at the end of js_reply_prepare when the plan is usable (the body
  * value is at the top, the server buffer moved into plan->pre): register a
  * deferred request (which keeps plan->pre as its prefix) or a chunk
@@ -65,6 +77,7 @@ typedef struct js_srvbuf {
 typedef struct js_req_cache {
     void *get, *set, *stash;
     void *shape[2]; /* req.c's request templates, without and with a body */
+    void *funcs;    /* routes.c: the stash's JS_STASH_FUNCS (set once per heap) */
 } js_req_cache;
 js_req_cache *js_req_cache_of(duk_context *ctx);
 

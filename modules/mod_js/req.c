@@ -875,8 +875,8 @@ void js_req_proto_members(duk_context *ctx, duk_idx_t proto)
     }
 }
 
-/* Push the heap's template of a request object, made on first use: K_SRC
- * and the eager members undefined (the slots js_push_req fills, so the
+/* Push the heap's template of a request object, made on first use: K_SRC,
+ * JS_REQ_ID and the eager members undefined (the slots js_push_req fills, so the
  * eager members must come first in members[]), the lazy ones as
  * accessors, postData only with_body - the keys a request object has, in
  * their order.  Kept alive by the stash (in the accessors' array), pushed
@@ -891,6 +891,8 @@ static void push_shape(duk_context *ctx, int with_body)
         duk_idx_t t = duk_get_top_index(ctx);
         duk_push_undefined(ctx);
         duk_put_prop_literal(ctx, t, K_SRC);
+        duk_push_undefined(ctx);
+        duk_put_prop_literal(ctx, t, JS_REQ_ID);
         for (int i = 0; i < N_MEMBERS; i++) {
             const req_member *m = &members[i];
             if (((m->flags & M_BODY) && !with_body) || (m->flags & M_HIDDEN))
@@ -938,15 +940,16 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         }
     }
 
-    /* The object: a copy of the template with K_SRC and the eager members
+    /* The object: a copy of the template with K_SRC, its identity and the eager members
      * filled (in the template's order), without a prototype until
-     * js_stream_begin at the end - a put on an object with one searches the
+     * js_stream_bind at the end - a put on an object with one searches the
      * whole chain (req, server buffer and Object prototypes) for a setter
      * first. */
     req_src s;
     src_from_req(r, &s);
     push_src(ctx, r, &s);
-    int filled = 1;
+    duk_push_uint(ctx, js_stream_next_id(ctx, r, async_ok));
+    int filled = 2;
     for (int i = 0; i < N_MEMBERS && (members[i].flags & M_EAGER); i++, filled++)
         members[i].push(ctx, -1, &s);
     push_shape(ctx, blen != 0);
@@ -976,6 +979,6 @@ int js_push_req(duk_context *ctx, rp_req *r, const js_extra *ex, const char **wh
         duk_put_prop_literal(ctx, req, "fsPath");
     }
     duk_set_top(ctx, req + 1);
-    js_stream_begin(ctx, r, req, async_ok);
+    js_stream_bind(ctx, req);
     return 0;
 }

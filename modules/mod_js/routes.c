@@ -30,7 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "js_http.h"
+#include "js_stream.h" /* js_req_cache_of */
 
 #define FN_PREFIX "js:function:"
 
@@ -376,14 +376,30 @@ static int push_modpath(duk_context *ctx, rp_req *r, const js_target *t)
     }
 }
 
+/* Push the heap's mapped functions (JS_STASH_FUNCS), by pointer after the
+ * first time: duk_push_heap_stash and a named get cost more than the rest of
+ * the lookup.  setup_stash puts the array once, when the heap is made, and
+ * never replaces it, so the pointer stays valid (the stash keeps it). */
+static void push_funcs(duk_context *ctx)
+{
+    js_req_cache *rc = js_req_cache_of(ctx);
+    if (rc->funcs) {
+        duk_push_heapptr(ctx, rc->funcs);
+        return;
+    }
+    duk_push_heap_stash(ctx);
+    duk_get_prop_literal(ctx, -1, JS_STASH_FUNCS);
+    duk_remove(ctx, -2);
+    if (duk_is_object(ctx, -1))
+        rc->funcs = duk_get_heapptr(ctx, -1);
+}
+
 int js_push_target(duk_context *ctx, rp_req *r, const js_target *t)
 {
     switch (t->kind) {
     case JS_T_FUNC:
-        duk_push_heap_stash(ctx);
-        duk_get_prop_literal(ctx, -1, JS_STASH_FUNCS);
+        push_funcs(ctx);
         duk_get_prop_index(ctx, -1, (duk_uarridx_t)t->fidx);
-        duk_remove(ctx, -2);
         duk_remove(ctx, -2);
         if (duk_is_function(ctx, -1))
             return 1;

@@ -45,7 +45,7 @@
 #include "js_stream.h"
 
 #define HS_PTR DUK_HIDDEN_SYMBOL("rpStreamPtr") /* on the holder: the js_hstream */
-#define REQ_ID DUK_HIDDEN_SYMBOL("rpReqId")
+#define REQ_ID JS_REQ_ID
 
 #define CHUNK_LOW_WATER ((size_t)16384) /* next chunk when output <= this */
 #define IDLE_RETRY 0.01                 /* s: chunkDelay 0, nothing sent */
@@ -670,9 +670,8 @@ static void push_req_proto(duk_context *ctx, js_hstream *hs)
 
 /* ---- the hooks for req.c and reply.c ------------------------------------------------ */
 
-void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_ok)
+duk_uint_t js_stream_next_id(duk_context *ctx, rp_req *r, int async_ok)
 {
-    req_idx = duk_normalize_index(ctx, req_idx);
     js_hstream *hs = hs_get(ctx);
     hs->sb.len = 0;
     if (++hs->next_id == 0)
@@ -680,14 +679,27 @@ void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_o
     hs->cur_id = hs->next_id;
     hs->cur_r = r;
     hs->cur_async = async_ok;
-    duk_push_uint(ctx, hs->cur_id);
-    duk_put_prop_literal(ctx, req_idx, REQ_ID);
-    push_req_proto(ctx, hs); /* last: the put above need not search its chain */
+    return hs->cur_id;
+}
+
+void js_stream_bind(duk_context *ctx, duk_idx_t req_idx)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    js_hstream *hs = hs_peek(ctx); /* js_stream_next_id made it */
+    push_req_proto(ctx, hs);
     duk_set_prototype(ctx, req_idx);
     duk_push_heapptr(ctx, hs->rc.stash);
     duk_dup(ctx, req_idx);
     duk_put_prop_literal(ctx, -2, JS_STASH_CURREQ);
     duk_pop(ctx);
+}
+
+void js_stream_begin(duk_context *ctx, rp_req *r, duk_idx_t req_idx, int async_ok)
+{
+    req_idx = duk_normalize_index(ctx, req_idx);
+    duk_push_uint(ctx, js_stream_next_id(ctx, r, async_ok));
+    duk_put_prop_literal(ctx, req_idx, REQ_ID); /* before the prototype: no chain to search */
+    js_stream_bind(ctx, req_idx);
 }
 
 const char *js_stream_prepare(duk_context *ctx, rp_req *r, js_plan *plan)
