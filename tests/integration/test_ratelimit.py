@@ -251,13 +251,7 @@ class RateLimitSharedTest(unittest.TestCase):
         self.assertGreaterEqual(counter(a, "rampart_ratelimit_shared_failed_total"), 3)
 
         self.redis.start()  # empty: no persistence
-        wait_until(lambda: counter(a, "rampart_cluster_connected") == 1, 20,
-                   what="the cluster back")
-        self.assertEqual(self.hits(a, "/o/x.txt", c3, 1), [200])
-        self.wait_total("/o/", c3, 1)
-        a.wait_log(r"\[notice\] \[ratelimit\] RateLimitShared: Redis answers again",
-                   timeout=10)
-        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
+        self.assert_shared_again(a, c3, 20)
         # c2's three requests counted during the outage reach Redis with its
         # next update (this request is refused, and not counted)
         self.assertEqual(self.hits(a, "/o/x.txt", c2, 1), [429])
@@ -273,6 +267,16 @@ class RateLimitSharedTest(unittest.TestCase):
         self.assertEqual(self.warnings(a), 2)
         self.assertTrue(a.alive())
 
+    def assert_shared_again(self, a, key, within):
+        """After an outage: the cluster reconnects, a new key is counted in
+        Redis, the recovery is logged and local counting has stopped."""
+        wait_until(lambda: counter(a, "rampart_cluster_connected") == 1, within,
+                   what="the cluster back")
+        self.assertEqual(self.hits(a, "/o/x.txt", key, 1), [200])
+        self.wait_total("/o/", key, 1)
+        a.wait_log(r"\[notice\] \[ratelimit\] RateLimitShared: Redis answers again",
+                   timeout=10)
+        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
 
     def test_stopped_redis(self):
         """A Redis that keeps its connections open and never answers is an
@@ -297,13 +301,7 @@ class RateLimitSharedTest(unittest.TestCase):
         self.assertEqual(self.warnings(a), 1, a.error_log())
 
         self.redis.resume()
-        wait_until(lambda: counter(a, "rampart_cluster_connected") == 1, 30,
-                   what="the cluster back")
-        self.assertEqual(self.hits(a, "/o/x.txt", c3, 1), [200])
-        self.wait_total("/o/", c3, 1)
-        a.wait_log(r"\[notice\] \[ratelimit\] RateLimitShared: Redis answers again",
-                   timeout=10)
-        self.assertEqual(counter(a, "rampart_ratelimit_shared_local"), 0)
+        self.assert_shared_again(a, c3, 30)
         # what c2 counted while Redis was stopped reaches it with the next update
         self.assertEqual(self.hits(a, "/o/x.txt", c2, 1), [429])
         self.wait_total("/o/", c2, 3)
